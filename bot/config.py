@@ -1,0 +1,154 @@
+"""config.toml as pydantic models, with `LICENCE_BOT_` environment overrides for secrets.
+
+A bad config must stop the start with the key and the reason (`ConfigError`), never half-start: a bot
+that silently falls back to defaults would, say, log unmasked data or call the wrong vendor.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+ENV_PREFIX = "LICENCE_BOT_"
+DEFAULT_CONFIG_FILE = Path("config.toml")
+
+
+class ConfigError(Exception):
+    """The config cannot be used; the message names the key and the reason."""
+
+
+class BotSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    language: Literal["zh", "en"] = "zh"
+    expiry_warning_days: int = Field(default=90, ge=0, le=3650)
+    mask_in_groups: bool = True
+    store_fields: Literal["full", "masked", "none"] = "masked"
+    store_images: bool = False
+    database: Path = Path("licence-bot.db")
+    #: Same image + kind within this many seconds reuses the earlier result (0 disables).
+    cache_seconds: int = Field(default=600, ge=0)
+    #: Dates on cards are Chinese local dates; "today" for expiry is taken in this zone.
+    timezone: str = "Asia/Shanghai"
+    #: Days a new driver's probation (实习期) lasts after the first issue date.
+    probation_days: int = Field(default=365, ge=0)
+
+
+class VendorsSettings(BaseModel):
+    """`[vendors]`: the chain per kind, plus one `[vendors.NAME]` table per vendor (kept as raw dicts
+    here and validated by each vendor's own settings model when the chain is built)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    driving: list[str] = Field(default_factory=lambda: ["local"])
+    vehicle: list[str] = Field(default_factory=lambda: ["local"])
+    plate: list[str] = Field(default_factory=lambda: ["local"])
+
+    @field_validator("driving", "vehicle", "plate")
+    @classmethod
+    def _non_empty(cls, chain: list[str]) -> list[str]:
+        if not chain:
+            raise ValueError("a chain needs at least one vendor")
+        return chain
+
+    @model_validator(mode="after")
+    def _tables_are_tables(self) -> VendorsSettings:
+        for name, table in (self.model_extra or {}).items():
+            if not isinstance(table, dict):
+                raise ValueError(f"[vendors.{name}] must be a table")
+        return self
+
+    def table(self, name: str) -> dict[str, Any]:
+        return dict((self.model_extra or {}).get(name, {}))
+
+    def chain(self, kind: str) -> list[str]:
+        return list(getattr(self, kind))
+
+
+class Config(BaseModel):
+    model_config = ConfigDict(extra="allow")  # channel tables ([telegram], [wechat], …) belong to later parts
+
+    bot: BotSettings = Field(default_factory=BotSettings)
+    vendors: VendorsSettings = Field(default_factory=VendorsSettings)
+
+
+def load_config(path: Path | str | None = None, environ: Mapping[str, str] | None = None) -> Config:
+    """Read `path` (or ./config.toml if present, else defaults), apply env overrides, validate.
+
+    Vendor tables are validated here too, so `check-config` and every start fail on a typo at once.
+    """
+    environ = os.environ if environ is None else environ
+    data: dict[str, Any] = {}
+    if path is not None:
+        path = Path(path)
+        if not path.is_file():
+            raise ConfigError(f"{path}: no such config file")
+        data = _read_toml(path)
+    elif DEFAULT_CONFIG_FILE.is_file():
+        data = _read_toml(DEFAULT_CONFIG_FILE)
+    _apply_env(data, environ)
+    try:
+        config = Config.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc)) from None
+    _validate_vendor_tables(config)
+    return config
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+
+
+def _apply_env(data: dict[str, Any], environ: Mapping[str, str]) -> None:
+    """`LICENCE_BOT_VENDORS__TENCENT__SECRET_KEY=…` sets `[vendors.tencent] secret_key`.
+
+    Values stay strings; pydantic coerces them to the declared type. Only the double underscore splits,
+    because keys themselves contain single underscores.
+    """
+    for name, value in environ.items():
+        if not name.startswith(ENV_PREFIX):
+            continue
+        keys = [part.lower() for part in name[len(ENV_PREFIX) :].split("__") if part]
+        if not keys:
+            continue
+        node = data
+        for key in keys[:-1]:
+            child = node.setdefault(key, {})
+            if not isinstance(child, dict):
+                raise ConfigError(f"{name}: {'.'.join(keys[:-1])} is not a table")
+            node = child
+        node[keys[-1]] = value
+
+
+def _describe(exc: ValidationError) -> str:
+    lines = []
+    for err in exc.errors():
+        key = ".".join(str(part) for part in err["loc"]) or "(top level)"
+        lines.append(f"{key}: {err['msg']}")
+    return "; ".join(lines)
+
+
+def _validate_vendor_tables(config: Config) -> None:
+    from bot.vendors.base import known_vendors, vendor_class
+
+    known = set(known_vendors())
+    for kind in ("driving", "vehicle", "plate"):
+        for name in config.vendors.chain(kind):
+            if name not in known:
+                raise ConfigError(f"vendors.{kind}: unknown vendor {name!r} (known: {', '.join(sorted(known))})")
+    for name, table in (config.vendors.model_extra or {}).items():
+        if name not in known:
+            raise ConfigError(f"vendors.{name}: unknown vendor (known: {', '.join(sorted(known))})")
+        try:
+            vendor_class(name).settings_model.model_validate(table)
+        except ValidationError as exc:
+            raise ConfigError(f"vendors.{name}." + _describe(exc)) from None

@@ -1,0 +1,1 @@
+"""OCR vendors behind one interface (see base.py)."""

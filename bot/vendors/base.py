@@ -1,0 +1,195 @@
+"""The one interface every OCR vendor sits behind, its error taxonomy, the registry and the chain.
+
+A vendor adapter only translates: our image in, its answer out as a `Recognition`, its failures as a
+`VendorError` of one of six categories. Everything above (checks, replies, log) never sees a vendor's
+dialect, and the chain can fall through to the next vendor without knowing which one failed how.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, ClassVar, TypeVar
+
+from pydantic import BaseModel, ConfigDict
+
+from bot.images import ImageLimits, IntakeImage, PreparedImage, fit
+from bot.models import Kind, Recognition, Side
+
+
+class ErrorCategory(StrEnum):
+    AUTH = "auth"
+    QUOTA_OR_RATE = "quota_or_rate"
+    BAD_IMAGE = "bad_image"
+    NOT_FOUND = "not_found"
+    TIMEOUT = "timeout"
+    SERVER = "server"
+
+
+#: Failures that say nothing about the photo, so another vendor may well succeed.
+FALL_THROUGH = frozenset({ErrorCategory.TIMEOUT, ErrorCategory.SERVER, ErrorCategory.QUOTA_OR_RATE})
+
+
+class VendorError(Exception):
+    """A vendor failure in our taxonomy, keeping the vendor's own code and message for the log."""
+
+    def __init__(
+        self,
+        vendor: str,
+        category: ErrorCategory,
+        code: str | None = None,
+        message: str = "",
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(f"{vendor}: {category} {code or ''} {message}".strip())
+        self.vendor = vendor
+        self.category = category
+        self.code = code
+        self.message = message
+        self.retry_after = retry_after
+
+
+class VendorSettings(BaseModel):
+    """Settings every vendor table takes; adapters subclass it to add credentials."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    endpoint: str | None = None
+    timeout: float = 10.0
+    max_concurrency: int = 8
+
+
+class Vendor(ABC):
+    """One OCR service. Subclasses declare what they read and what images they accept."""
+
+    name: ClassVar[str]
+    supports: ClassVar[frozenset[tuple[Kind, Side]]]
+    limits: ClassVar[ImageLimits]
+    settings_model: ClassVar[type[VendorSettings]] = VendorSettings
+
+    def __init__(self, settings: VendorSettings | None = None) -> None:
+        self.settings = settings or self.settings_model()
+
+    def supports_request(self, kind: Kind, side: Side) -> bool:
+        return (kind, side) in self.supports
+
+    def prepare(self, image: IntakeImage) -> PreparedImage:
+        """Downscale and re-encode only as far as this vendor's limits demand."""
+        return fit(image, self.limits)
+
+    @abstractmethod
+    async def recognize(self, kind: Kind, side: Side, image: IntakeImage) -> Recognition:
+        """Read one image. Raise `VendorError`; an answer without the key fields is NOT_FOUND."""
+
+    async def aclose(self) -> None:  # noqa: B027 - optional hook, most vendors hold nothing
+        """Release pooled connections or models."""
+
+
+V = TypeVar("V", bound=type[Vendor])
+_REGISTRY: dict[str, type[Vendor]] = {}
+
+
+def register(cls: V) -> V:
+    """Class decorator: make a vendor available by its `name` in config chains."""
+    _REGISTRY[cls.name] = cls
+    return cls
+
+
+def vendor_class(name: str) -> type[Vendor]:
+    _load_builtin_vendors()
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise KeyError(f"unknown vendor {name!r}; known: {', '.join(sorted(_REGISTRY))}") from None
+
+
+def known_vendors() -> list[str]:
+    _load_builtin_vendors()
+    return sorted(_REGISTRY)
+
+
+def _load_builtin_vendors() -> None:
+    """Import the adapters so their @register runs; imported lazily to keep start-up light."""
+    import bot.vendors.local  # noqa: F401
+
+
+@dataclass
+class Attempt:
+    """One vendor tried for one image, as logged in the session row."""
+
+    vendor: str
+    status: str  # ok | skipped | one of ErrorCategory
+    ms: float = 0.0
+    code: str | None = None
+    message: str = ""
+
+
+@dataclass
+class ChainResult:
+    recognition: Recognition | None
+    attempts: list[Attempt] = field(default_factory=list)
+    error: VendorError | None = None
+
+    @property
+    def vendor_ms(self) -> float:
+        return sum(a.ms for a in self.attempts)
+
+
+class VendorChain:
+    """Vendors tried in order for one kind; falls through only on failures that aren't the photo's fault."""
+
+    def __init__(self, vendors: Iterable[Vendor], clock: Callable[[], float] = time.perf_counter) -> None:
+        self.vendors = list(vendors)
+        self._clock = clock
+
+    async def recognize(self, kind: Kind, side: Side, image: IntakeImage) -> ChainResult:
+        attempts: list[Attempt] = []
+        last_error: VendorError | None = None
+        for vendor in self.vendors:
+            if not vendor.supports_request(kind, side):
+                attempts.append(Attempt(vendor.name, "skipped", message=f"does not read {kind}/{side}"))
+                continue
+            started = self._clock()
+            try:
+                recognition = await vendor.recognize(kind, side, image)
+            except VendorError as error:
+                attempts.append(_failed(vendor.name, error, self._clock() - started))
+                last_error = error
+                if error.category in FALL_THROUGH:
+                    continue
+                return ChainResult(None, attempts, error)
+            except (TimeoutError, asyncio.TimeoutError) as exc:
+                error = VendorError(vendor.name, ErrorCategory.TIMEOUT, message=str(exc) or "timed out")
+                attempts.append(_failed(vendor.name, error, self._clock() - started))
+                last_error = error
+                continue
+            elapsed = self._clock() - started
+            if recognition.is_empty():
+                error = VendorError(vendor.name, ErrorCategory.NOT_FOUND, message="no card or plate found")
+                attempts.append(_failed(vendor.name, error, elapsed))
+                return ChainResult(None, attempts, error)
+            attempts.append(Attempt(vendor.name, "ok", ms=elapsed * 1000))
+            return ChainResult(recognition, attempts)
+        if last_error is None:
+            last_error = VendorError(
+                "chain", ErrorCategory.NOT_FOUND, code="unsupported", message=f"no vendor reads {kind}/{side}"
+            )
+        return ChainResult(None, attempts, last_error)
+
+    async def aclose(self) -> None:
+        for vendor in self.vendors:
+            await vendor.aclose()
+
+
+def _failed(vendor: str, error: VendorError, seconds: float) -> Attempt:
+    return Attempt(vendor, str(error.category), ms=seconds * 1000, code=error.code, message=error.message)
+
+
+def build_vendor(name: str, table: dict[str, Any] | None) -> Vendor:
+    """Instantiate a registered vendor from its `[vendors.NAME]` table (validated by its settings model)."""
+    cls = vendor_class(name)
+    return cls(cls.settings_model.model_validate(table or {}))
