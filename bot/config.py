@@ -144,7 +144,8 @@ def _validate_vendor_tables(config: Config) -> None:
     for kind in ("driving", "vehicle", "plate"):
         for name in config.vendors.chain(kind):
             if name not in known:
-                raise ConfigError(f"vendors.{kind}: unknown vendor {name!r} (known: {', '.join(sorted(known))})")
+                names = ", ".join(sorted(known))
+                raise ConfigError(f"vendors.{kind}: unknown vendor {name!r} (known: {names})")
     for name, table in (config.vendors.model_extra or {}).items():
         if name not in known:
             raise ConfigError(f"vendors.{name}: unknown vendor (known: {', '.join(sorted(known))})")

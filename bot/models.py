@@ -177,7 +177,7 @@ class Severity(StrEnum):
     ERROR = "error"
 
 
-class Warning(BaseModel):  # noqa: A001 - the product's own word; never used alongside builtins.Warning
+class Warning(BaseModel):
     """A finding about the card or photo. `message` is English; replies localize by `code` + `params`."""
 
     code: str

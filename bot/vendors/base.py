@@ -7,7 +7,6 @@ dialect, and the chain can fall through to the next vendor without knowing which
 
 from __future__ import annotations
 
-import asyncio
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable
@@ -162,7 +161,7 @@ class VendorChain:
                 if error.category in FALL_THROUGH:
                     continue
                 return ChainResult(None, attempts, error)
-            except (TimeoutError, asyncio.TimeoutError) as exc:
+            except TimeoutError as exc:
                 error = VendorError(vendor.name, ErrorCategory.TIMEOUT, message=str(exc) or "timed out")
                 attempts.append(_failed(vendor.name, error, self._clock() - started))
                 last_error = error
@@ -179,10 +178,6 @@ class VendorChain:
                 "chain", ErrorCategory.NOT_FOUND, code="unsupported", message=f"no vendor reads {kind}/{side}"
             )
         return ChainResult(None, attempts, last_error)
-
-    async def aclose(self) -> None:
-        for vendor in self.vendors:
-            await vendor.aclose()
 
 
 def _failed(vendor: str, error: VendorError, seconds: float) -> Attempt:

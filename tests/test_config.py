@@ -1,0 +1,71 @@
+"""config.toml loading: defaults, env overrides for secrets, and errors that name the key."""
+
+from pathlib import Path
+
+import pytest
+
+import tests.fakes.vendors  # noqa: F401 - registers the scripted vendors
+from bot.config import ConfigError, load_config
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "config.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_defaults_use_the_embedded_engine_everywhere(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # no config.toml here
+    config = load_config(environ={})
+    assert config.vendors.driving == config.vendors.vehicle == config.vendors.plate == ["local"]
+    assert config.bot.language == "zh"
+    assert config.bot.store_fields == "masked"
+    assert config.bot.expiry_warning_days == 90
+    assert str(config.bot.database) == "licence-bot.db"
+
+
+def test_config_toml_in_working_directory_is_read(tmp_path, monkeypatch):
+    write(tmp_path, '[bot]\nlanguage = "en"\n')
+    monkeypatch.chdir(tmp_path)
+    assert load_config(environ={}).bot.language == "en"
+
+
+def test_example_config_is_valid_and_matches_the_defaults(tmp_path, monkeypatch):
+    example = Path(__file__).resolve().parent.parent / "config.example.toml"
+    monkeypatch.chdir(tmp_path)
+    assert load_config(example, environ={}).model_dump() == load_config(environ={}).model_dump()
+
+
+def test_environment_overrides_reach_nested_vendor_tables(tmp_path):
+    path = write(tmp_path, '[vendors]\ndriving = ["scripted"]\n[vendors.scripted]\noutcome = "ok"\n')
+    env = {"LICENCE_BOT_VENDORS__SCRIPTED__OUTCOME": "server", "LICENCE_BOT_BOT__EXPIRY_WARNING_DAYS": "30"}
+    config = load_config(path, environ=env)
+    assert config.vendors.table("scripted")["outcome"] == "server"
+    assert config.bot.expiry_warning_days == 30
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        ('[bot]\nlanguage = "fr"\n', "bot.language"),
+        ("[bot]\nexpiry_warning_days = -1\n", "bot.expiry_warning_days"),
+        ('[bot]\nstore_fields = "everything"\n', "bot.store_fields"),
+        ("[bot]\nunknown_key = 1\n", "bot.unknown_key"),
+        ('[vendors]\ndriving = ["nosuchvendor"]\n', "vendors.driving"),
+        ("[vendors]\nplate = []\n", "vendors.plate"),
+        ('[vendors.scripted]\noutcome = "sometimes"\n', "vendors.scripted.outcome"),
+        ('[vendors.scripted]\ntimeout = "soon"\n', "vendors.scripted.timeout"),
+        ("[vendors.nosuchvendor]\nkey = 1\n", "vendors.nosuchvendor"),
+    ],
+)
+def test_bad_config_names_the_key(tmp_path, text, key):
+    with pytest.raises(ConfigError) as error:
+        load_config(write(tmp_path, text), environ={})
+    assert key in str(error.value)
+
+
+def test_bad_toml_and_missing_file_are_config_errors(tmp_path):
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_config(write(tmp_path, "[bot\n"), environ={})
+    with pytest.raises(ConfigError, match="no such config file"):
+        load_config(tmp_path / "absent.toml", environ={})

@@ -1,0 +1,59 @@
+"""The vendor chain: order, fall-through only on failures that are not the photo's fault."""
+
+import pytest
+
+import tests.fakes.vendors  # noqa: F401 - registers the scripted vendors
+from bot.images import IntakeImage
+from bot.vendors.base import ErrorCategory, VendorChain, build_vendor, known_vendors, vendor_class
+
+IMAGE = IntakeImage(data=b"jpeg", format="JPEG", width=800, height=500, sha256="0" * 64)
+
+
+def chain(*outcomes: str) -> VendorChain:
+    names = ["scripted", "scripted_backup"]
+    return VendorChain(build_vendor(names[i], {"outcome": o}) for i, o in enumerate(outcomes))
+
+
+@pytest.mark.parametrize("first", ["timeout", "server", "quota_or_rate"])
+async def test_falls_through_to_the_next_vendor_on_transient_failures(first):
+    result = await chain(first, "ok").recognize("driving", "front", IMAGE)
+    assert result.recognition is not None
+    assert result.recognition.vendor == "scripted_backup"
+    assert [a.vendor for a in result.attempts] == ["scripted", "scripted_backup"]
+    assert result.attempts[0].status == first
+    assert result.attempts[1].status == "ok"
+
+
+@pytest.mark.parametrize("first", ["auth", "bad_image", "not_found"])
+async def test_stops_on_failures_another_vendor_would_repeat(first):
+    result = await chain(first, "ok").recognize("driving", "front", IMAGE)
+    assert result.recognition is None
+    assert result.error is not None and result.error.category == ErrorCategory(first)
+    assert result.error.code == "X-1"  # the vendor's own code survives
+    assert len(result.attempts) == 1
+
+
+async def test_success_with_empty_fields_is_not_found():
+    result = await chain("empty", "ok").recognize("driving", "front", IMAGE)
+    assert result.recognition is None
+    assert result.error.category == ErrorCategory.NOT_FOUND
+
+
+async def test_vendor_that_cannot_read_the_page_is_skipped():
+    result = await chain("ok").recognize("driving", "back", IMAGE)
+    assert result.recognition is None
+    assert result.attempts[0].status == "skipped"
+    assert result.error.category == ErrorCategory.NOT_FOUND
+
+
+async def test_all_vendors_failing_reports_the_last_error():
+    result = await chain("timeout", "server").recognize("plate", "front", IMAGE)
+    assert result.recognition is None
+    assert result.error.category == ErrorCategory.SERVER
+    assert [a.status for a in result.attempts] == ["timeout", "server"]
+
+
+def test_registry_knows_the_embedded_engine_and_rejects_unknown_names():
+    assert "local" in known_vendors()
+    with pytest.raises(KeyError, match="unknown vendor"):
+        vendor_class("nosuchvendor")
