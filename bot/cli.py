@@ -1,0 +1,175 @@
+"""`licence-bot`: recognize, serve, history, export, stats, check-config.
+
+argparse rather than click: the CLI is small and flat, and the standard library keeps the embedded
+default installable with nothing but the recognition stack.
+Exit codes: 0 recognized, 1 recognition failed, 2 bad input or bad config.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+from bot.config import Config, ConfigError, load_config
+from bot.models import KINDS, SIDES
+from bot.storage import SessionLog
+
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        print(f"licence-bot: bad config: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    return int(args.run(args, config))
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="licence-bot", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def command(name: str, help_text: str, run: Any) -> argparse.ArgumentParser:
+        cmd = sub.add_parser(name, help=help_text, description=help_text)
+        cmd.add_argument(
+            "--config", type=Path, default=None, help="config file (default: ./config.toml if present)"
+        )
+        cmd.set_defaults(run=run)
+        return cmd
+
+    rec = command("recognize", "read one or more photos and print the reply a chat would show", _recognize)
+    rec.add_argument("images", nargs="+", type=Path, metavar="IMAGE")
+    rec.add_argument("--kind", required=True, choices=KINDS)
+    rec.add_argument("--side", default="front", choices=SIDES, help="front = main page, back = 副页")
+    rec.add_argument("--vendor", help="use this vendor alone instead of the configured chain")
+    rec.add_argument("--json", action="store_true", help="print one JSON object per image")
+    rec.add_argument("--csv", type=Path, metavar="FILE", help="also write one row per image to FILE")
+    rec.add_argument("--lang", choices=("zh", "en"), help="reply language (default from config)")
+
+    hist = command("history", "list the latest recognitions from the session log", _history)
+    hist.add_argument("--limit", type=int, default=20)
+    hist.add_argument("--user")
+    hist.add_argument("--platform")
+
+    exp = command("export", "export the session log", _export)
+    exp.add_argument("--format", choices=("csv", "json"), default="csv")
+    exp.add_argument("--output", type=Path, help="file to write (default: standard output)")
+
+    command("stats", "counts, success rate and latency per vendor and kind", _stats)
+    command("check-config", "validate the config and show what would run", _check_config)
+    command("serve", "run the configured chat channels", _serve)
+    return parser
+
+
+def _recognize(args: argparse.Namespace, config: Config) -> int:
+    from bot.cli_recognize import recognize_files
+
+    return asyncio.run(recognize_files(args, config))
+
+
+def _history(args: argparse.Namespace, config: Config) -> int:
+    log = SessionLog(config.bot.database)
+    rows = log.history(user_id=args.user, platform=args.platform, limit=args.limit)
+    if not rows:
+        print("no sessions yet")
+    for row in rows:
+        vendor = row.vendor or "-"
+        total = f"{row.total_ms:.0f} ms" if row.total_ms is not None else "-"
+        print(
+            f"{row.id:>5}  {row.created_at:%Y-%m-%d %H:%M:%S}  {row.platform:<8} {row.kind}/{row.side:<5} "
+            f"{row.status!s:<12} {vendor:<8} {total}"
+        )
+    log.close()
+    return EXIT_OK
+
+
+def _export(args: argparse.Namespace, config: Config) -> int:
+    log = SessionLog(config.bot.database)
+    rows = list(log.export())
+    log.close()
+    out: TextIO
+    with (args.output.open("w", newline="", encoding="utf-8") if args.output else _stdout()) as out:
+        if args.format == "json":
+            json.dump(rows, out, ensure_ascii=False, indent=2, default=str)
+            out.write("\n")
+        else:
+            columns = list(rows[0]) if rows else ["id"]
+            writer = csv.DictWriter(out, fieldnames=columns)
+            writer.writeheader()
+            writer.writerows(rows)
+    return EXIT_OK
+
+
+def _stats(args: argparse.Namespace, config: Config) -> int:
+    log = SessionLog(config.bot.database)
+    stats = log.stats()
+    log.close()
+    print(f"sessions: {stats.total}   success rate: {stats.success_rate:.1%}")
+    for status, count in sorted(stats.by_status.items()):
+        print(f"  {status:<14} {count}")
+    print(f"{'vendor':<16}{'kind':<10}{'calls':>7}{'ok':>7}{'p50 ms':>9}{'p95 ms':>9}")
+    for item in stats.per_vendor_kind:
+        print(
+            f"{item.vendor:<16}{item.kind:<10}{item.count:>7}{item.ok:>7}"
+            f"{_ms(item.p50_ms):>9}{_ms(item.p95_ms):>9}"
+        )
+    if stats.per_vendor_day:
+        print(f"{'vendor':<16}{'day':<12}{'calls':>7}{'failures':>10}")
+        for day in stats.per_vendor_day:
+            print(f"{day.vendor:<16}{day.day!s:<12}{day.calls:>7}{day.failures:>10}")
+    return EXIT_OK
+
+
+def _check_config(args: argparse.Namespace, config: Config) -> int:
+    from handlers.recognize import build_chains
+
+    try:
+        chains = build_chains(config)
+    except Exception as exc:  # a vendor that cannot be built is a config error, whatever it raised
+        print(f"licence-bot: bad config: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    print(f"config ok: language={config.bot.language} database={config.bot.database}")
+    for kind, chain in chains.items():
+        print(f"  {kind:<8} -> {' -> '.join(vendor.name for vendor in chain.vendors)}")
+    return EXIT_OK
+
+
+def _serve(args: argparse.Namespace, config: Config) -> int:
+    """No chat channel adapter is configured in this build, so there is nothing to serve yet."""
+    channels = [name for name in ("telegram", "wechat", "wecom") if (config.model_extra or {}).get(name)]
+    if not channels:
+        message = "no chat channel is configured ([telegram], [wechat], [wecom])"
+        print(f"licence-bot serve: {message}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    names = ", ".join(channels)
+    print(f"licence-bot serve: channels {names} are not available in this version", file=sys.stderr)
+    return EXIT_BAD_INPUT
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0f}"
+
+
+class _stdout:
+    """Context manager yielding sys.stdout without closing it."""
+
+    def __enter__(self) -> TextIO:
+        return sys.stdout
+
+    def __exit__(self, *exc: object) -> None:
+        sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,240 @@
+"""One recognition, end to end: bytes -> intake -> vendor chain -> checks -> Outcome -> session row.
+
+Chat channels and the CLI both come through `Recognizer.recognize`, so `licence-bot recognize photo.jpg`
+shows exactly what a chat would see, and every path — including every failure — writes one session row.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from bot import images
+from bot.config import Config
+from bot.models import Kind, Recognition, Side
+from bot.storage import SessionLog, SessionRow
+from bot.vendors.base import ChainResult, ErrorCategory, VendorChain, build_vendor
+from handlers.checks import run_checks
+from handlers.masking import mask_document
+from handlers.outcome import Outcome, Status
+
+log = logging.getLogger(__name__)
+
+Fetch = Callable[[], Awaitable[bytes]]
+SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
+
+
+@dataclass
+class Context:
+    """Who asked, from where: what a session row records besides the result."""
+
+    platform: str = "cli"
+    chat_id: str | None = None
+    chat_type: str = "private"
+    user_id: str | None = None
+    message_id: str | None = None
+    language: str = "zh"
+
+
+@dataclass
+class Request:
+    """One photo to read. `fetch` downloads lazily, so the download time is measured and logged."""
+
+    kind: Kind
+    side: Side = "front"
+    data: bytes | None = None
+    fetch: Fetch | None = None
+    context: Context = field(default_factory=Context)
+
+
+class ResultCache:
+    """Same image + kind + side within `ttl` seconds: reuse the earlier answer instead of paying twice.
+
+    In memory on purpose: the cached recognition holds unmasked personal data, which must not reach disk
+    just to save a vendor call; a restart simply forgets it.
+    """
+
+    def __init__(
+        self, ttl: float, clock: Callable[[], float] = time.monotonic, max_entries: int = 512
+    ) -> None:
+        self.ttl = ttl
+        self._clock = clock
+        self._max = max_entries
+        self._entries: dict[tuple[str, str, str], tuple[float, Recognition]] = {}
+
+    def get(self, sha256: str, kind: str, side: str) -> Recognition | None:
+        if self.ttl <= 0:
+            return None
+        key = (sha256, kind, side)
+        entry = self._entries.get(key)
+        if entry is None:
+            return None
+        stored_at, recognition = entry
+        if self._clock() - stored_at > self.ttl:
+            del self._entries[key]
+            return None
+        return recognition
+
+    def put(self, sha256: str, kind: str, side: str, recognition: Recognition) -> None:
+        if self.ttl <= 0:
+            return
+        now = self._clock()
+        self._entries = {k: v for k, v in self._entries.items() if now - v[0] <= self.ttl}
+        if len(self._entries) >= self._max:
+            self._entries.pop(next(iter(self._entries)))
+        self._entries[(sha256, kind, side)] = (now, recognition)
+
+
+class Recognizer:
+    """Owns the vendor chains, the cache and the session log for one running bot (or CLI call)."""
+
+    def __init__(
+        self,
+        config: Config,
+        session_log: SessionLog,
+        chains: dict[str, VendorChain] | None = None,
+        *,
+        today: Callable[[], date] | None = None,
+        cache: ResultCache | None = None,
+    ) -> None:
+        self.config = config
+        self.session_log = session_log
+        self.chains = chains if chains is not None else build_chains(config)
+        zone = ZoneInfo(config.bot.timezone)
+        self._today = today or (lambda: datetime.now(zone).date())
+        self.cache = cache if cache is not None else ResultCache(config.bot.cache_seconds)
+
+    async def recognize(self, request: Request) -> Outcome:
+        """Never raises for anything a user or vendor can cause: every failure becomes an Outcome."""
+        started = time.perf_counter()
+        row = SessionRow(
+            platform=request.context.platform,
+            chat_id=request.context.chat_id,
+            chat_type=request.context.chat_type,
+            user_id=request.context.user_id,
+            message_id=request.context.message_id,
+            kind=request.kind,
+            side=request.side,
+            language=request.context.language,
+            status=Status.OK,
+        )
+        outcome, image = await self._run(request, row)
+        row.total_ms = (time.perf_counter() - started) * 1000
+        await asyncio.to_thread(self._record, row, outcome, image)
+        return outcome
+
+    async def _run(self, request: Request, row: SessionRow) -> tuple[Outcome, images.IntakeImage | None]:
+        kind, side = request.kind, request.side
+        data = request.data
+        if data is None and request.fetch is not None:
+            fetch_started = time.perf_counter()
+            data = await request.fetch()
+            row.download_ms = (time.perf_counter() - fetch_started) * 1000
+        try:
+            image = await asyncio.to_thread(images.load, data or b"")
+        except images.ImageRejected as rejected:
+            row.image_bytes = len(data or b"")
+            return Outcome(status=Status.BAD_IMAGE, kind=kind, side=side, reject_reason=rejected.reason), None
+
+        cached = self.cache.get(image.sha256, kind, side)
+        if cached is not None:
+            return self._checked(cached, cached=True), image
+
+        result = await self.chains[kind].recognize(kind, side, image)
+        row.attempts = [vars(attempt) for attempt in result.attempts]
+        row.vendor_ms = result.vendor_ms
+        if result.recognition is None:
+            return _failure(kind, side, result), image
+        self.cache.put(image.sha256, kind, side, result.recognition)
+        return self._checked(result.recognition), image
+
+    def _checked(self, recognition: Recognition, cached: bool = False) -> Outcome:
+        checked = run_checks(
+            recognition,
+            today=self._today(),
+            expiry_warning_days=self.config.bot.expiry_warning_days,
+            probation_days=self.config.bot.probation_days,
+        )
+        warnings = sorted(checked.warnings, key=lambda w: SEVERITY_ORDER.get(str(w.severity), 3))
+        return Outcome(
+            status=Status.OK,
+            kind=checked.kind,
+            side=checked.side,
+            recognition=checked,
+            warnings=warnings,
+            cached=cached,
+        )
+
+    def _record(self, row: SessionRow, outcome: Outcome, image: images.IntakeImage | None) -> None:
+        row.status = outcome.status
+        row.error_category = outcome.error_category or outcome.reject_reason
+        row.error_code = outcome.error_code
+        row.cached = outcome.cached
+        row.warnings = [w.model_dump(mode="json") for w in outcome.warnings]
+        if image is not None:
+            row.image_sha256 = image.sha256
+            row.image_bytes = len(image.data)
+            row.width, row.height = image.width, image.height
+            if self.config.bot.store_images:
+                row.image = image.data
+        recognition = outcome.recognition
+        if recognition is not None:
+            row.vendor = recognition.vendor
+            row.fields, row.plates = self._stored_fields(recognition)
+        try:
+            self.session_log.record(row)
+        except Exception:  # the user still gets the reply; the operator sees why the row is missing
+            log.exception("could not write the session row (kind=%s status=%s)", row.kind, row.status)
+
+    def _stored_fields(self, recognition: Recognition) -> tuple[dict[str, Any] | None, list[Any] | None]:
+        policy = self.config.bot.store_fields
+        if policy == "none":
+            return None, None
+        plates = [plate.model_dump(mode="json") for plate in recognition.plates] or None
+        if recognition.document is None:
+            return None, plates
+        if policy == "full":
+            return recognition.document.values(), plates
+        return mask_document(recognition.document), plates
+
+    async def aclose(self) -> None:
+        """Close each vendor once, however many chains share it."""
+        vendors = {id(v): v for chain in self.chains.values() for v in chain.vendors}
+        for vendor in vendors.values():
+            await vendor.aclose()
+
+
+def _failure(kind: Kind, side: Side, result: ChainResult) -> Outcome:
+    error = result.error
+    assert error is not None, "a chain without a recognition always carries its error"
+    status = {
+        ErrorCategory.NOT_FOUND: Status.NOT_FOUND,
+        ErrorCategory.BAD_IMAGE: Status.BAD_IMAGE,
+    }.get(error.category, Status.VENDOR_ERROR)
+    return Outcome(
+        status=status,
+        kind=kind,
+        side=side,
+        error_category=str(error.category),
+        error_code=error.code,
+        error_message=error.message,
+    )
+
+
+def build_chains(config: Config) -> dict[str, VendorChain]:
+    """One vendor instance per name, shared by every chain that lists it (one model, one pool)."""
+    instances = {}
+    chains = {}
+    for kind in ("driving", "vehicle", "plate"):
+        names = config.vendors.chain(kind)
+        for name in names:
+            if name not in instances:
+                instances[name] = build_vendor(name, config.vendors.table(name))
+        chains[kind] = VendorChain(instances[name] for name in names)
+    return chains

@@ -1,0 +1,152 @@
+"""One recognition end to end with real intake, checks, masking and SQLite; only the vendor is scripted."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from bot.storage import SessionLog
+from handlers.outcome import Status
+from handlers.recognize import Context, Recognizer, Request, ResultCache
+
+TODAY = date(2026, 11, 21)
+CHAIN = '[vendors]\ndriving = ["scripted", "scripted_backup"]\nvehicle = ["scripted"]\nplate = ["scripted"]\n'
+
+
+def recognizer_for(config, **kwargs) -> Recognizer:
+    return Recognizer(config, SessionLog(config.bot.database), today=lambda: TODAY, **kwargs)
+
+
+def vendors(primary: str = "ok", backup: str = "ok", valid_to: str = "2030-01-01") -> str:
+    return (
+        f'[vendors.scripted]\noutcome = "{primary}"\nvalid_to = {valid_to}\n'
+        f'[vendors.scripted_backup]\noutcome = "{backup}"\n'
+    )
+
+
+async def test_ok_recognition_is_checked_replied_and_logged_masked(make_config, photo_bytes):
+    config = make_config(CHAIN + vendors(valid_to="2026-12-01"))
+    recognizer = recognizer_for(config)
+    context = Context(platform="telegram", chat_id="c1", chat_type="group", user_id="u1", message_id="m1")
+    outcome = await recognizer.recognize(Request(kind="driving", data=photo_bytes, context=context))
+
+    assert outcome.status == Status.OK
+    assert outcome.recognition.document.number == "11010519491231002X"
+    assert "licence_expiring" in [w.code for w in outcome.warnings]  # 10 days left, inside 90
+
+    [row] = recognizer.session_log.history(limit=5)
+    assert (row.platform, row.chat_id, row.user_id, row.message_id) == ("telegram", "c1", "u1", "m1")
+    assert row.status == Status.OK and row.vendor == "scripted"
+    assert row.width == 640 and row.height == 420 and len(row.image_sha256) == 64
+    assert row.fields["number"] != "11010519491231002X"  # masked by default policy
+    assert row.fields["number"].startswith("110105") and row.fields["number"].endswith("002X")
+    assert row.total_ms is not None and row.vendor_ms is not None
+    assert "licence_expiring" in [w["code"] for w in row.warnings]
+
+
+@pytest.mark.parametrize(("policy", "expect_number"), [("full", "11010519491231002X"), ("none", None)])
+async def test_store_fields_policy(make_config, photo_bytes, policy, expect_number):
+    config = make_config(CHAIN + vendors(), store_fields=policy)
+    recognizer = recognizer_for(config)
+    await recognizer.recognize(Request(kind="driving", data=photo_bytes))
+    [row] = recognizer.session_log.history()
+    assert (row.fields or {}).get("number") == expect_number
+
+
+async def test_fall_through_is_logged_with_every_attempt(make_config, photo_bytes):
+    recognizer = recognizer_for(make_config(CHAIN + vendors(primary="server")))
+    outcome = await recognizer.recognize(Request(kind="driving", data=photo_bytes))
+    assert outcome.status == Status.OK and outcome.recognition.vendor == "scripted_backup"
+    [row] = recognizer.session_log.history()
+    assert [a["vendor"] for a in row.attempts] == ["scripted", "scripted_backup"]
+    assert [a["status"] for a in row.attempts] == ["server", "ok"]
+
+
+@pytest.mark.parametrize(
+    ("primary", "status", "category"),
+    [
+        ("not_found", Status.NOT_FOUND, "not_found"),
+        ("empty", Status.NOT_FOUND, "not_found"),
+        ("auth", Status.VENDOR_ERROR, "auth"),
+        ("bad_image", Status.BAD_IMAGE, "bad_image"),
+    ],
+)
+async def test_vendor_failures_become_outcomes_and_rows(make_config, photo_bytes, primary, status, category):
+    recognizer = recognizer_for(make_config(CHAIN + vendors(primary=primary)))
+    outcome = await recognizer.recognize(Request(kind="driving", data=photo_bytes))
+    assert outcome.status == status and outcome.error_category == category
+    [row] = recognizer.session_log.history()
+    assert row.status == status and row.error_category == category
+
+
+async def test_every_vendor_timing_out_is_a_vendor_error(make_config, photo_bytes):
+    recognizer = recognizer_for(make_config(CHAIN + vendors(primary="timeout", backup="timeout")))
+    outcome = await recognizer.recognize(Request(kind="driving", data=photo_bytes))
+    assert outcome.status == Status.VENDOR_ERROR and outcome.error_category == "timeout"
+
+
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [(b"", "empty"), (b"GIF89a" + b"\0" * 64, "gif"), (b"hello, not a photo", "not_image")],
+)
+async def test_bad_input_gets_a_row_and_never_reaches_a_vendor(make_config, data, reason):
+    recognizer = recognizer_for(make_config(CHAIN + vendors()))
+    calls_before = _scripted_calls()
+    outcome = await recognizer.recognize(Request(kind="driving", data=data))
+    assert outcome.status == Status.BAD_IMAGE and outcome.reject_reason == reason
+    assert _scripted_calls() == calls_before
+    [row] = recognizer.session_log.history()
+    assert row.status == Status.BAD_IMAGE and row.error_category == reason
+
+
+async def test_lazy_fetch_is_timed(make_config, photo_bytes):
+    recognizer = recognizer_for(make_config(CHAIN + vendors()))
+
+    async def fetch() -> bytes:
+        return photo_bytes
+
+    await recognizer.recognize(Request(kind="plate", fetch=fetch))
+    [row] = recognizer.session_log.history()
+    assert row.download_ms is not None and row.plates[0]["number"] == "京A12345"
+
+
+async def test_same_photo_again_is_answered_from_the_cache(make_config, photo_bytes):
+    recognizer = recognizer_for(make_config(CHAIN + vendors()))
+    calls_before = _scripted_calls()
+    first = await recognizer.recognize(Request(kind="driving", data=photo_bytes))
+    second = await recognizer.recognize(Request(kind="driving", data=photo_bytes))
+    assert _scripted_calls() == calls_before + 1
+    assert not first.cached and second.cached
+    assert second.recognition.document == first.recognition.document
+    rows = recognizer.session_log.history()
+    assert [r.cached for r in rows] == [True, False]  # newest first
+
+
+async def test_cache_can_be_turned_off(make_config, photo_bytes):
+    recognizer = recognizer_for(make_config(CHAIN + vendors(), cache_seconds=0))
+    calls_before = _scripted_calls()
+    for _ in range(2):
+        await recognizer.recognize(Request(kind="driving", data=photo_bytes))
+    assert _scripted_calls() == calls_before + 2
+
+
+def test_cache_entries_expire():
+    now = [0.0]
+    cache = ResultCache(ttl=600, clock=lambda: now[0])
+    from bot.models import Recognition
+    from tests.fakes.vendors import sample_licence
+
+    recognition = Recognition(kind="driving", vendor="x", document=sample_licence(date(2030, 1, 1)))
+    cache.put("abc", "driving", "front", recognition)
+    now[0] = 599
+    assert cache.get("abc", "driving", "front") is recognition
+    assert cache.get("abc", "driving", "back") is None
+    now[0] = 601
+    assert cache.get("abc", "driving", "front") is None
+
+
+def _scripted_calls() -> int:
+    from tests.fakes.vendors import ScriptedPrimary
+
+    return ScriptedPrimary.calls
