@@ -115,18 +115,19 @@ def _stats(args: argparse.Namespace, config: Config) -> int:
     log = SessionLog(config.bot.database)
     stats = log.stats()
     log.close()
-    print(f"sessions: {stats.total}   success rate: {stats.success_rate:.1%}")
+    rate = "-" if stats.success_rate is None else f"{stats.success_rate:.1%}"
+    print(f"sessions: {stats.total}   success rate: {rate}")
     for status, count in sorted(stats.by_status.items()):
         print(f"  {status:<14} {count}")
     print(f"{'vendor':<16}{'kind':<10}{'calls':>7}{'ok':>7}{'p50 ms':>9}{'p95 ms':>9}")
-    for item in stats.per_vendor_kind:
+    for item in stats.by_vendor_kind:
         print(
             f"{item.vendor:<16}{item.kind:<10}{item.count:>7}{item.ok:>7}"
             f"{_ms(item.p50_ms):>9}{_ms(item.p95_ms):>9}"
         )
-    if stats.per_vendor_day:
+    if stats.by_vendor_day:
         print(f"{'vendor':<16}{'day':<12}{'calls':>7}{'failures':>10}")
-        for day in stats.per_vendor_day:
+        for day in stats.by_vendor_day:
             print(f"{day.vendor:<16}{day.day!s:<12}{day.calls:>7}{day.failures:>10}")
     return EXIT_OK
 

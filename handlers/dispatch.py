@@ -1,0 +1,193 @@
+"""Inbound -> which command, which kind and page, the pending photo or command, and the reply.
+
+A chat user may send the command first and then the photo, the photo first and then the command, or
+both at once (a caption). Either half waits in a per-user pending slot for `pending_seconds`; in groups
+we only act when addressed, and mask personal data unless the config says otherwise.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from bot.models import Kind, Side
+from handlers.messages import Inbound, Outbound
+from handlers.outcome import Outcome
+from handlers.recognize import Context, Recognizer, Request
+from handlers.replies import ReplyOptions, help_text, render_html, render_text
+
+#: Every way a user can name a document: slash commands, Chinese words (WeChat has no slash commands),
+#: English words. Longer words first so 驾驶证副页 is not read as 驾驶证.
+COMMANDS: dict[str, tuple[Kind, Side]] = {
+    "driving_back": ("driving", "back"),
+    "vehicle_back": ("vehicle", "back"),
+    "driving": ("driving", "front"),
+    "vehicle": ("vehicle", "front"),
+    "plate": ("plate", "front"),
+    "驾驶证副页": ("driving", "back"),
+    "行驶证副页": ("vehicle", "back"),
+    "驾驶证": ("driving", "front"),
+    "驾照": ("driving", "front"),
+    "行驶证": ("vehicle", "front"),
+    "车牌": ("plate", "front"),
+    "车牌号": ("plate", "front"),
+}
+HELP_WORDS = {"start", "help", "帮助", "?", "？"}
+CHOICE_LABELS = {
+    "zh": [("driving", "驾驶证"), ("driving_back", "驾驶证副页"), ("vehicle", "行驶证"),
+           ("vehicle_back", "行驶证副页"), ("plate", "车牌")],
+    "en": [("driving", "Driving licence"), ("driving_back", "Driving licence (back)"),
+           ("vehicle", "Vehicle licence"), ("vehicle_back", "Vehicle licence (back)"), ("plate", "Plate")],
+}
+ASK_KIND = {
+    "zh": "收到照片。请选择要识别的证件：",
+    "en": "Got the photo. Which document is it?",
+}
+SEND_PHOTO = {
+    "zh": "请发送{name}的照片。",
+    "en": "Please send a photo of the {name}.",
+}
+LANGUAGE_SET = {"zh": "已切换为中文。", "en": "Replies are now in English."}
+_COMMAND_RE = re.compile(r"^/(?P<name>[A-Za-z_]+)(?:@\w+)?(?:\s+(?P<arg>\S+))?")
+
+
+@dataclass
+class Pending:
+    """Half of a request waiting for the other half: a photo awaiting its kind, or a kind awaiting a photo."""
+
+    at: float
+    inbound: Inbound | None = None
+    kind: Kind | None = None
+    side: Side = "front"
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        recognizer: Recognizer,
+        *,
+        pending_seconds: float = 300,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.recognizer = recognizer
+        self.pending_seconds = pending_seconds
+        self._clock = clock
+        self._pending: dict[tuple[str, str, str], Pending] = {}
+        self._languages: dict[tuple[str, str], str] = {}
+
+    def language_of(self, inbound: Inbound) -> str:
+        chosen = self._languages.get((inbound.platform, inbound.user_id))
+        if chosen:
+            return chosen
+        if inbound.language in ("zh", "en"):
+            return inbound.language
+        return self.recognizer.config.bot.language
+
+    async def handle(self, inbound: Inbound) -> Outbound | None:
+        """Decide and answer one message; None means stay silent (an unaddressed group message)."""
+        if inbound.chat_type == "group" and not inbound.addressed:
+            return None
+        language = self.language_of(inbound)
+        command, argument = parse_command(inbound.text)
+
+        if command in HELP_WORDS:
+            return self._say(inbound, help_text(language))
+        if command == "lang":
+            return self._set_language(inbound, argument)
+        if command == "cancel":
+            self._pending.pop(inbound.session_key, None)
+            return self._say(inbound, "已取消。" if language == "zh" else "Cancelled.")
+
+        request = COMMANDS.get(command or "")
+        pending = self._take_pending(inbound)
+        if inbound.has_image and request:
+            return await self._recognize(inbound, *request)
+        if inbound.has_image:
+            if pending is not None and pending.kind is not None:
+                return await self._recognize(inbound, pending.kind, pending.side)
+            self._pending[inbound.session_key] = Pending(at=self._clock(), inbound=inbound)
+            return self._ask_kind(inbound, language)
+        if request:
+            if pending is not None and pending.inbound is not None:
+                return await self._recognize(pending.inbound, *request, reply_to=inbound)
+            self._pending[inbound.session_key] = Pending(at=self._clock(), kind=request[0], side=request[1])
+            name = dict(CHOICE_LABELS[language])[command_for(*request)]
+            return self._say(inbound, SEND_PHOTO[language].format(name=name))
+        if pending is not None:  # unrelated text: keep waiting
+            self._pending[inbound.session_key] = pending
+        if inbound.chat_type == "group" and command is None:
+            return None
+        return self._say(inbound, help_text(language))
+
+    async def _recognize(
+        self, photo: Inbound, kind: Kind, side: Side, reply_to: Inbound | None = None
+    ) -> Outbound:
+        language = self.language_of(photo)
+        context = Context(
+            platform=photo.platform,
+            chat_id=photo.chat_id,
+            chat_type=photo.chat_type,
+            user_id=photo.user_id,
+            message_id=photo.message_id,
+            language=language,
+        )
+        outcome = await self.recognizer.recognize(
+            Request(kind=kind, side=side, fetch=photo.fetch_image, context=context)
+        )
+        return self.render(outcome, photo, language)
+
+    def render(self, outcome: Outcome, photo: Inbound, language: str) -> Outbound:
+        mask = photo.chat_type == "group" and self.recognizer.config.bot.mask_in_groups
+        options = ReplyOptions(language=language, mask=mask)
+        return Outbound(
+            chat_id=photo.chat_id,
+            text=render_text(outcome, options),
+            html=render_html(outcome, options),
+            reply_to=photo.message_id,
+        )
+
+    def _take_pending(self, inbound: Inbound) -> Pending | None:
+        pending = self._pending.pop(inbound.session_key, None)
+        if pending is None or self._clock() - pending.at > self.pending_seconds:
+            return None
+        return pending
+
+    def _ask_kind(self, inbound: Inbound, language: str) -> Outbound:
+        outbound = self._say(inbound, ASK_KIND[language])
+        outbound.choices = list(CHOICE_LABELS[language])
+        return outbound
+
+    def _set_language(self, inbound: Inbound, argument: str | None) -> Outbound:
+        if argument not in ("zh", "en"):
+            return self._say(inbound, "用法 / usage: /lang zh|en")
+        self._languages[(inbound.platform, inbound.user_id)] = argument
+        return self._say(inbound, LANGUAGE_SET[argument])
+
+    @staticmethod
+    def _say(inbound: Inbound, text: str) -> Outbound:
+        return Outbound(
+            chat_id=inbound.chat_id, text=[text], html=[html.escape(text)], reply_to=inbound.message_id
+        )
+
+
+def parse_command(text: str) -> tuple[str | None, str | None]:
+    """'/driving@licence_bot' -> ('driving', None); '/lang en' -> ('lang', 'en'); '驾驶证副页' -> itself."""
+    text = (text or "").strip()
+    if not text:
+        return None, None
+    match = _COMMAND_RE.match(text)
+    if match:
+        return match["name"].lower(), match["arg"]
+    word = text.split()[0].lower()
+    if word in COMMANDS or word in HELP_WORDS:
+        return word, None
+    english = {"driving licence": "driving", "vehicle licence": "vehicle", "licence plate": "plate"}
+    return english.get(text.lower()), None
+
+
+def command_for(kind: Kind, side: Side) -> str:
+    """The slash command that asks for this page (the first ASCII name in COMMANDS)."""
+    return next(name for name, target in COMMANDS.items() if target == (kind, side) and name.isascii())

@@ -1,0 +1,53 @@
+"""The platform-neutral messages between chat adapters (bot/channels) and the conversation logic.
+
+Modelled on nonebot2's Event: an adapter fills in who, where and what; handlers never see a Telegram
+Update or a WeChat XML body, so the same conversation runs on every platform and in tests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Literal
+
+ChatType = Literal["private", "group"]
+
+
+@dataclass
+class Inbound:
+    """One user message. `fetch_image` downloads the photo lazily (only when we will read it)."""
+
+    platform: str
+    chat_id: str
+    user_id: str
+    message_id: str
+    chat_type: ChatType = "private"
+    text: str = ""
+    fetch_image: Callable[[], Awaitable[bytes]] | None = None
+    #: The user's language as the platform reports it ("zh", "en"), if any.
+    language: str | None = None
+    #: In a group: the message was a command to us, a reply to our prompt, or mentioned us.
+    addressed: bool = False
+
+    @property
+    def has_image(self) -> bool:
+        return self.fetch_image is not None
+
+    @property
+    def session_key(self) -> tuple[str, str, str]:
+        """Pending state belongs to one user in one chat: a group member can't answer someone else's photo."""
+        return (self.platform, self.chat_id, self.user_id)
+
+
+@dataclass
+class Outbound:
+    """What to send back: plain-text chunks (WeChat, CLI) and HTML chunks (Telegram) of the same reply.
+
+    `choices` asks the user to pick the document kind (rendered as buttons or a numbered list).
+    """
+
+    chat_id: str
+    text: list[str]
+    html: list[str]
+    reply_to: str | None = None
+    choices: list[tuple[str, str]] = field(default_factory=list)  # (command, label)

@@ -1,0 +1,126 @@
+"""`licence-bot` subcommands in-process (scripted vendors, real SQLite) and the embedded default."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def config_file(tmp_path: Path):
+    def write(primary: str = "ok", extra: str = "") -> Path:
+        path = tmp_path / "config.toml"
+        path.write_text(
+            f'[bot]\ndatabase = "{tmp_path / "log.db"}"\n{extra}'
+            '[vendors]\ndriving = ["scripted"]\nvehicle = ["scripted"]\nplate = ["scripted"]\n'
+            f'[vendors.scripted]\noutcome = "{primary}"\n',
+            encoding="utf-8",
+        )
+        return path
+
+    return write
+
+
+@pytest.fixture
+def photo(tmp_path: Path, photo_bytes: bytes) -> Path:
+    path = tmp_path / "photo.jpg"
+    path.write_bytes(photo_bytes)
+    return path
+
+
+def test_recognize_json_prints_the_documented_object(config_file, photo, capsys):
+    code = main(["recognize", str(photo), "--kind", "plate", "--json", "--config", str(config_file())])
+    assert code == 0
+    [line] = capsys.readouterr().out.strip().splitlines()
+    result = json.loads(line)
+    assert {"image", "kind", "side", "vendor", "status", "fields", "warnings", "plates"} <= set(result)
+    assert result["image"] == str(photo)
+    assert result["status"] == "ok" and result["vendor"] == "scripted"
+    assert result["fields"]["number"] == "京A12345" and result["plates"][0]["color"] == "blue"
+
+
+def test_recognize_text_shows_the_chat_reply(config_file, photo, capsys):
+    assert main(["recognize", str(photo), "--kind", "driving", "--config", str(config_file())]) == 0
+    out = capsys.readouterr().out
+    assert "11010519491231002X" in out  # the CLI is a private chat: nothing masked
+
+
+def test_exit_codes(config_file, photo, tmp_path, capsys):
+    not_found = config_file("not_found")
+    assert main(["recognize", str(photo), "--kind", "driving", "--config", str(not_found)]) == 1
+    gif = tmp_path / "anim.gif"
+    gif.write_bytes(b"GIF89a" + b"\0" * 64)
+    assert main(["recognize", str(gif), "--kind", "driving", "--config", str(config_file())]) == 2
+    missing = str(tmp_path / "missing.jpg")
+    assert main(["recognize", missing, "--kind", "plate", "--config", str(config_file())]) == 2
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[bot]\nlanguage = "fr"\n', encoding="utf-8")
+    assert main(["recognize", str(photo), "--kind", "plate", "--config", str(bad)]) == 2
+    assert "bot.language" in capsys.readouterr().err
+
+
+def test_csv_history_export_and_stats(config_file, photo, tmp_path, capsys):
+    config = str(config_file())
+    out_csv = tmp_path / "out.csv"
+    assert main(["recognize", str(photo), str(photo), "--kind", "driving", "--csv", str(out_csv),
+                 "--config", config]) == 0
+    rows = list(csv.DictReader(out_csv.open(encoding="utf-8")))
+    assert [r["status"] for r in rows] == ["ok", "ok"] and rows[0]["number"] == "11010519491231002X"
+    capsys.readouterr()
+
+    assert main(["history", "--config", config]) == 0
+    assert capsys.readouterr().out.count("driving/front") == 2
+
+    assert main(["export", "--format", "json", "--config", config]) == 0
+    exported = json.loads(capsys.readouterr().out)
+    assert len(exported) == 2 and "11010519491231002X" not in json.dumps(exported, ensure_ascii=False)
+
+    assert main(["stats", "--config", config]) == 0
+    stats = capsys.readouterr().out
+    assert "sessions: 2" in stats and "scripted" in stats
+
+
+def test_check_config_and_serve_without_channels(config_file, capsys):
+    assert main(["check-config", "--config", str(config_file())]) == 0
+    assert "driving  -> scripted" in capsys.readouterr().out
+    assert main(["serve", "--config", str(config_file())]) == 2
+    assert "no chat channel" in capsys.readouterr().err
+
+
+def test_unknown_vendor_flag_is_bad_input(config_file, photo):
+    args = ["recognize", str(photo), "--kind", "plate", "--vendor", "nope", "--config", str(config_file())]
+    assert main(args) == 2
+
+
+def test_embedded_default_reads_a_rendered_licence_end_to_end(tmp_path):
+    """The README's main job: `python -m bot recognize` with no config reads a specimen the suite renders."""
+    import random
+
+    from tests.specimens import render_driving
+    from tests.specimens.data import random_person
+
+    person = random_person(random.Random(7))
+    image, truth = render_driving(person, layout="new", side="front")
+    path = tmp_path / "driving.jpg"
+    image.convert("RGB").save(path, quality=92)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run(
+        [sys.executable, "-m", "bot", "recognize", str(path), "--kind", "driving", "--json"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300, check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["vendor"] == "local" and result["status"] == "ok"
+    assert result["fields"]["number"] == truth["number"]
+    assert result["fields"]["name"] == truth["name"]
+    assert (tmp_path / "licence-bot.db").exists()  # the default session log in the working directory

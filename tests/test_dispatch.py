@@ -1,0 +1,122 @@
+"""Conversation flows, platform-blind: command then photo, photo then command, captions, groups, /lang."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from bot.storage import SessionLog
+from handlers.dispatch import Dispatcher, parse_command
+from handlers.messages import Inbound
+from handlers.recognize import Recognizer
+
+CHAIN = '[vendors]\ndriving = ["scripted"]\nvehicle = ["scripted"]\nplate = ["scripted"]\n'
+
+
+@pytest.fixture
+def dispatcher(make_config):
+    def build(clock=None, **bot) -> Dispatcher:
+        config = make_config(CHAIN, **bot)
+        recognizer = Recognizer(config, SessionLog(config.bot.database), today=lambda: date(2026, 11, 21))
+        return Dispatcher(recognizer, clock=clock) if clock else Dispatcher(recognizer)
+
+    return build
+
+
+def message(text: str = "", photo: bytes | None = None, *, chat_type="private", addressed=False,
+            user="u1", mid="1", language=None) -> Inbound:
+    async def fetch() -> bytes:
+        assert photo is not None
+        return photo
+
+    return Inbound(
+        platform="test", chat_id="chat", user_id=user, message_id=mid, chat_type=chat_type, text=text,
+        fetch_image=fetch if photo is not None else None, addressed=addressed, language=language,
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("/driving", ("driving", None)),
+        ("/driving_back@licence_bot", ("driving_back", None)),
+        ("/lang en", ("lang", "en")),
+        ("驾驶证副页", ("驾驶证副页", None)),
+        ("  车牌 ", ("车牌", None)),
+        ("Vehicle licence", ("vehicle", None)),
+        ("hello there", (None, None)),
+        ("", (None, None)),
+    ],
+)
+def test_parse_command(text, expected):
+    assert parse_command(text) == expected
+
+
+async def test_photo_with_caption_is_recognized_at_once(dispatcher, photo_bytes):
+    reply = await dispatcher().handle(message("/plate", photo_bytes))
+    assert "京A12345" in "".join(reply.text)
+    assert reply.reply_to == "1"
+
+
+async def test_command_first_then_photo(dispatcher, photo_bytes):
+    bot = dispatcher()
+    prompt = await bot.handle(message("行驶证副页"))
+    assert "行驶证副页" in prompt.text[0]
+    reply = await bot.handle(message(photo=photo_bytes, mid="2"))
+    assert "110001234567" in "".join(reply.text)  # the back page's file number
+
+
+async def test_photo_first_then_choice(dispatcher, photo_bytes):
+    bot = dispatcher()
+    ask = await bot.handle(message(photo=photo_bytes))
+    commands = [command for command, _ in ask.choices]
+    assert commands == ["driving", "driving_back", "vehicle", "vehicle_back", "plate"]
+    reply = await bot.handle(message("/driving", mid="2"))
+    assert reply.reply_to == "1"  # answers the photo, not the command
+    assert "11010519491231002X" in "".join(reply.text)
+
+
+async def test_pending_photo_expires(dispatcher, photo_bytes):
+    now = [0.0]
+    bot = dispatcher(clock=lambda: now[0])
+    await bot.handle(message(photo=photo_bytes))
+    now[0] = 301
+    reply = await bot.handle(message("/driving", mid="2"))
+    assert reply.choices == [] and "11010519491231002X" not in "".join(reply.text)  # asks for a photo instead
+
+
+async def test_pending_state_is_per_user(dispatcher, photo_bytes):
+    bot = dispatcher()
+    await bot.handle(message(photo=photo_bytes, user="alice"))
+    reply = await bot.handle(message("/driving", user="bob", mid="2"))
+    assert "11010519491231002X" not in "".join(reply.text)
+
+
+async def test_group_stays_silent_unless_addressed_and_masks(dispatcher, photo_bytes):
+    bot = dispatcher()
+    assert await bot.handle(message("/driving", photo_bytes, chat_type="group")) is None
+    reply = await bot.handle(message("/driving", photo_bytes, chat_type="group", addressed=True))
+    text = "".join(reply.text)
+    assert "11010519491231002X" not in text and "110105" in text and "王芳" not in text
+
+
+async def test_group_masking_can_be_turned_off(dispatcher, photo_bytes):
+    bot = dispatcher(mask_in_groups=False)
+    reply = await bot.handle(message("/driving", photo_bytes, chat_type="group", addressed=True))
+    assert "11010519491231002X" in "".join(reply.text)
+
+
+async def test_language_per_user_and_from_platform(dispatcher, photo_bytes):
+    bot = dispatcher()
+    zh = await bot.handle(message("/driving", photo_bytes))
+    await bot.handle(message("/lang en"))
+    en = await bot.handle(message("/driving", photo_bytes, mid="3"))
+    assert zh.text != en.text
+    assert bot.language_of(message(user="other", language="en")) == "en"
+    assert bot.language_of(message(user="other")) == "zh"
+
+
+async def test_bad_photo_gets_a_reply(dispatcher):
+    reply = await dispatcher().handle(message("/driving", b"GIF89a" + b"\0" * 32))
+    assert reply.text and reply.text[0]
