@@ -2,7 +2,6 @@
 
 import pytest
 
-import tests.fakes.vendors  # noqa: F401 - registers the scripted vendors
 from bot.images import IntakeImage
 from bot.vendors.base import ErrorCategory, VendorChain, build_vendor, known_vendors, vendor_class
 

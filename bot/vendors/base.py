@@ -7,6 +7,7 @@ dialect, and the chain can fall through to the next vendor without knowing which
 
 from __future__ import annotations
 
+import logging
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable
@@ -16,8 +17,10 @@ from typing import Any, ClassVar, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
-from bot.images import ImageLimits, IntakeImage, PreparedImage, fit
+from bot.images import ImageLimits, ImageRejected, IntakeImage, PreparedImage, fit
 from bot.models import Kind, Recognition, Side
+
+log = logging.getLogger(__name__)
 
 
 class ErrorCategory(StrEnum):
@@ -77,8 +80,16 @@ class Vendor(ABC):
         return (kind, side) in self.supports
 
     def prepare(self, image: IntakeImage) -> PreparedImage:
-        """Downscale and re-encode only as far as this vendor's limits demand."""
-        return fit(image, self.limits)
+        """Downscale and re-encode only as far as this vendor's limits demand.
+
+        A photo that cannot be made to fit (too small for this vendor, say) is this vendor's bad_image,
+        not a crash: another vendor with other limits may still take it.
+        """
+        try:
+            return fit(image, self.limits)
+        except ImageRejected as rejected:
+            category = ErrorCategory.BAD_IMAGE
+            raise VendorError(self.name, category, code=rejected.reason, message=str(rejected)) from None
 
     @abstractmethod
     async def recognize(self, kind: Kind, side: Side, image: IntakeImage) -> Recognition:
@@ -154,18 +165,13 @@ class VendorChain:
                 continue
             started = self._clock()
             try:
-                recognition = await vendor.recognize(kind, side, image)
+                recognition = await _call(vendor, kind, side, image)
             except VendorError as error:
                 attempts.append(_failed(vendor.name, error, self._clock() - started))
                 last_error = error
                 if error.category in FALL_THROUGH:
                     continue
                 return ChainResult(None, attempts, error)
-            except TimeoutError as exc:
-                error = VendorError(vendor.name, ErrorCategory.TIMEOUT, message=str(exc) or "timed out")
-                attempts.append(_failed(vendor.name, error, self._clock() - started))
-                last_error = error
-                continue
             elapsed = self._clock() - started
             if recognition.is_empty():
                 error = VendorError(vendor.name, ErrorCategory.NOT_FOUND, message="no card or plate found")
@@ -178,6 +184,21 @@ class VendorChain:
                 "chain", ErrorCategory.NOT_FOUND, code="unsupported", message=f"no vendor reads {kind}/{side}"
             )
         return ChainResult(None, attempts, last_error)
+
+
+async def _call(vendor: Vendor, kind: Kind, side: Side, image: IntakeImage) -> Recognition:
+    """Every way a vendor call can fail, as a VendorError: a bare timeout, or a bug in an adapter,
+    must not take the bot down when the next vendor in the chain may well answer."""
+    try:
+        return await vendor.recognize(kind, side, image)
+    except VendorError:
+        raise
+    except TimeoutError as exc:
+        raise VendorError(vendor.name, ErrorCategory.TIMEOUT, message=str(exc) or "timed out") from exc
+    except Exception as exc:
+        log.exception("vendor %s failed unexpectedly", vendor.name)
+        error = VendorError(vendor.name, ErrorCategory.SERVER, code="internal", message=type(exc).__name__)
+        raise error from exc
 
 
 def _failed(vendor: str, error: VendorError, seconds: float) -> Attempt:
