@@ -1,0 +1,257 @@
+"""Shared HTTP plumbing for the cloud OCR adapters (Tencent, Baidu, …): one place for pooling, limits,
+retries and transport-error mapping, so each adapter only speaks its vendor's dialect.
+
+Public API (small on purpose; adapters build on exactly these names):
+
+- ``VendorHTTP(vendor, settings, *, retry=RetryPolicy(), sleep=asyncio.sleep, random=random.random,
+  transport=None)`` - one per adapter instance. Holds a lazily created, pooled ``httpx.AsyncClient``
+  (timeout = ``settings.timeout``) and an ``asyncio.Semaphore(settings.max_concurrency)``.
+  - ``await http.request(method, url, **httpx_kwargs) -> httpx.Response``: ONE attempt inside the
+    semaphore; httpx timeouts become ``VendorError(TIMEOUT)``, other transport failures (refused, reset,
+    dropped connection) ``VendorError(SERVER)``. The status code is not interpreted.
+  - ``await http.call(attempt, retry_if=is_retryable) -> T``: runs ``attempt()`` (an async callable that
+    sends a request and returns the parsed result or raises ``VendorError``) with bounded exponential
+    backoff and jitter, retrying only errors ``retry_if`` accepts (never more than ``RETRYABLE``: pass a
+    stricter predicate to skip, say, a daily quota) and honouring ``VendorError.retry_after``.
+  - ``await http.aclose()``: close the pool; call from ``Vendor.aclose``.
+- ``RetryPolicy(attempts=3, base_delay=0.5, max_delay=8.0, jitter=0.5, max_retry_after=30.0)``.
+- ``RETRYABLE``: quota_or_rate, timeout, server. ``is_retryable(error) -> bool``.
+- ``backoff_delay(policy, retry_number, retry_after=None, random=random.random) -> float | None``
+  (None = give up: the vendor asked us to wait longer than ``max_retry_after``).
+- ``encode_image(prepared) -> str``: base64 text of a ``PreparedImage`` (str, never bytes, because
+  ``json.dumps`` of bytes fails and a ``b'…'`` repr breaks signatures).
+- ``transport_error(vendor, exc) -> VendorError``: the mapping ``request`` applies, for adapters that
+  talk to httpx directly.
+- ``status_category(status) -> ErrorCategory | None``: HTTP status to category (401/403 auth, 429 quota,
+  408/504 timeout, other 5xx server) for vendors whose errors arrive as HTTP statuses; None for 2xx-4xx
+  statuses the vendor's body must explain.
+- ``retry_after_seconds(response) -> float | None``: a numeric ``Retry-After`` header.
+- ``json_body(vendor, response) -> dict``: the JSON object in a response, or ``VendorError(SERVER)``
+  when the vendor answered something else (an HTML error page from a proxy, a cut-off body).
+
+Typical adapter code::
+
+    self._http = VendorHTTP(self.name, self.settings)
+
+    async def recognize(self, kind, side, image):
+        body = {"image": encode_image(self.prepare(image))}
+        return await self._http.call(lambda: self._send(body))
+
+    async def _send(self, body):
+        response = await self._http.request("POST", url, json=body)
+        return self._parse(json_body(self.name, response))   # raise VendorError for vendor errors
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import functools
+import logging
+import random as _random
+import ssl
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import httpx
+
+from bot.images import PreparedImage
+from bot.vendors.base import ErrorCategory, VendorError, VendorSettings
+
+__all__ = [
+    "RETRYABLE",
+    "RetryPolicy",
+    "VendorHTTP",
+    "backoff_delay",
+    "encode_image",
+    "is_retryable",
+    "json_body",
+    "retry_after_seconds",
+    "status_category",
+    "transport_error",
+]
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+#: Failures worth another try: the vendor was busy, slow or broken, not our photo or our keys.
+RETRYABLE = frozenset({ErrorCategory.QUOTA_OR_RATE, ErrorCategory.TIMEOUT, ErrorCategory.SERVER})
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How hard to try. Bounded on purpose: a chat user is waiting, and the chain has other vendors.
+
+    `attempts` counts the first try. The n-th retry waits ``min(max_delay, base_delay * 2**(n-1))``
+    shrunk by up to `jitter` (a fraction) at random, so clients throttled together don't retry together.
+    """
+
+    attempts: int = 3
+    base_delay: float = 0.5
+    max_delay: float = 8.0
+    jitter: float = 0.5
+    #: A vendor asking us to wait longer than this (Retry-After) is not retried: fall through instead.
+    max_retry_after: float = 30.0
+
+
+def is_retryable(error: VendorError) -> bool:
+    return error.category in RETRYABLE
+
+
+def backoff_delay(
+    policy: RetryPolicy,
+    retry_number: int,
+    retry_after: float | None = None,
+    random: Callable[[], float] = _random.random,
+) -> float | None:
+    """Seconds to wait before retry number `retry_number` (1-based); None means don't retry at all."""
+    if retry_after is not None and retry_after > policy.max_retry_after:
+        return None
+    ceiling = min(policy.max_delay, policy.base_delay * 2 ** (retry_number - 1))
+    delay = ceiling * (1.0 - policy.jitter * random())
+    if retry_after is not None:
+        delay = max(delay, retry_after)
+    return max(0.0, delay)
+
+
+def encode_image(prepared: PreparedImage) -> str:
+    return base64.b64encode(prepared.data).decode("ascii")
+
+
+def transport_error(vendor: str, exc: httpx.HTTPError) -> VendorError:
+    """httpx failures in our taxonomy. The message names the failure, never the URL (Baidu puts its
+    access token in the query string)."""
+    if isinstance(exc, httpx.TimeoutException):
+        return VendorError(vendor, ErrorCategory.TIMEOUT, code=type(exc).__name__, message="timed out")
+    detail = str(exc) or "connection failed"
+    return VendorError(vendor, ErrorCategory.SERVER, code=type(exc).__name__, message=detail)
+
+
+def status_category(status: int) -> ErrorCategory | None:
+    if status in (401, 403):
+        return ErrorCategory.AUTH
+    if status == 429:
+        return ErrorCategory.QUOTA_OR_RATE
+    if status in (408, 504):
+        return ErrorCategory.TIMEOUT
+    if status >= 500:
+        return ErrorCategory.SERVER
+    return None
+
+
+def retry_after_seconds(response: httpx.Response) -> float | None:
+    value = response.headers.get("retry-after")
+    if value is None:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:  # an HTTP date: rare from APIs, and a fixed backoff serves as well
+        return None
+    return seconds if seconds >= 0 else None
+
+
+def json_body(vendor: str, response: httpx.Response) -> dict[str, Any]:
+    try:
+        body = response.json()
+    except ValueError:
+        category = status_category(response.status_code) or ErrorCategory.SERVER
+        raise VendorError(
+            vendor, category, code=f"HTTP {response.status_code}", message="answer is not JSON"
+        ) from None
+    if not isinstance(body, dict):
+        code = f"HTTP {response.status_code}"
+        raise VendorError(vendor, ErrorCategory.SERVER, code=code, message="answer is not a JSON object")
+    return body
+
+
+@functools.cache
+def _ssl_context() -> ssl.SSLContext:
+    """One verified TLS context for every client: building one loads the CA bundle (tens of ms), which
+    each adapter instance would otherwise pay again."""
+    return httpx.create_ssl_context()
+
+
+class VendorHTTP:
+    """Connection pool, concurrency cap and retry loop of one adapter instance.
+
+    The client is created on first use, inside the running event loop, because httpx pools and
+    asyncio semaphores belong to the loop that first uses them; an adapter built at start-up (outside
+    any loop) must not pin them to the wrong one.
+    """
+
+    def __init__(
+        self,
+        vendor: str,
+        settings: VendorSettings,
+        *,
+        retry: RetryPolicy | None = None,
+        sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+        random: Callable[[], float] = _random.random,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.vendor = vendor
+        self.settings = settings
+        self.retry = retry or RetryPolicy()
+        self._sleep = sleep
+        self._random = random
+        self._transport = transport
+        self._client: httpx.AsyncClient | None = None
+        self._semaphore: asyncio.Semaphore | None = None
+
+    @property
+    def client(self) -> httpx.AsyncClient:
+        if self._client is None:
+            limit = max(1, self.settings.max_concurrency)
+            self._client = httpx.AsyncClient(
+                timeout=httpx.Timeout(self.settings.timeout),
+                limits=httpx.Limits(max_connections=limit, max_keepalive_connections=limit),
+                verify=_ssl_context(),
+                transport=self._transport,
+            )
+        return self._client
+
+    @property
+    def semaphore(self) -> asyncio.Semaphore:
+        if self._semaphore is None:
+            self._semaphore = asyncio.Semaphore(max(1, self.settings.max_concurrency))
+        return self._semaphore
+
+    async def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        async with self.semaphore:
+            try:
+                return await self.client.request(method, url, **kwargs)
+            except httpx.HTTPError as exc:
+                raise transport_error(self.vendor, exc) from exc
+
+    async def call(
+        self,
+        attempt: Callable[[], Awaitable[T]],
+        retry_if: Callable[[VendorError], bool] = is_retryable,
+    ) -> T:
+        retry_number = 0
+        while True:
+            try:
+                return await attempt()
+            except VendorError as error:
+                retry_number += 1
+                wanted = is_retryable(error) and retry_if(error)
+                if not wanted or retry_number >= self.retry.attempts:
+                    raise
+                delay = backoff_delay(self.retry, retry_number, error.retry_after, self._random)
+                if delay is None:
+                    raise
+                log.info(
+                    "%s: %s %s, retry %d in %.2fs",
+                    self.vendor,
+                    error.category,
+                    error.code or "",
+                    retry_number,
+                    delay,
+                )
+                await self._sleep(delay)
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None

@@ -1,0 +1,520 @@
+"""Tencent Cloud API 3.0 OCR (`tencent`): DriverLicenseOCR, VehicleLicenseOCR and LicensePlateOCR.
+
+Why it looks the way it does:
+- Every request is signed with TC3-HMAC-SHA256 over the exact body bytes sent, with the timestamp of
+  that attempt (a retry re-signs, so a slow backoff never trips the 5-minute skew check). The body is
+  serialized the way the official SDK does it (`json.dumps` defaults, ASCII only), so our signature can
+  be checked byte for byte against the SDK's in the tests.
+- Tencent reports errors in HTTP 200 bodies (`Response.Error`), so the body is read before any field;
+  each documented code maps to our taxonomy, unknown codes by their family prefix (`AuthFailure.*`, …).
+- Only transient failures are retried: timeouts, server faults and the per-second rate limit. Daily
+  quota and arrears (`CountLimitError`, `ArrearsError`, `ResourceUnavailable.*`) do not clear in
+  seconds, so retrying them would only delay the fall-through to the next vendor.
+- Photo-quality warnings (-9102 … -9106) become our `photo_*` warnings; the reading is still returned.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+import httpx
+from pydantic import SecretStr, field_validator
+
+from bot.dates import parse_date, parse_inspection_until, parse_validity
+from bot.images import ImageLimits, IntakeImage, PreparedImage
+from bot.models import (
+    Box,
+    DrivingLicence,
+    DrivingLicenceBack,
+    Kind,
+    Plate,
+    PlateColor,
+    Recognition,
+    Severity,
+    Side,
+    VehicleLicenceBack,
+    VehicleLicenceFront,
+    Warning,
+)
+from bot.plate_grammar import normalize_plate
+from bot.vendors.base import ErrorCategory, Vendor, VendorError, VendorSettings, register
+from bot.vendors.http import RETRYABLE, RetryPolicy, VendorHTTP, encode_image, json_body, status_category
+
+log = logging.getLogger(__name__)
+
+DEFAULT_ENDPOINT = "https://ocr.tencentcloudapi.com"
+SERVICE = "ocr"
+API_VERSION = "2018-11-19"
+ALGORITHM = "TC3-HMAC-SHA256"
+#: Signed as-is in the canonical request, so it must be byte-identical to the header we send.
+CONTENT_TYPE = "application/json"
+SIGNED_HEADERS = "content-type;host"
+
+#: (kind, side) -> (action, CardSide); plates have no side.
+ACTIONS: dict[tuple[Kind, Side], tuple[str, str | None]] = {
+    ("driving", "front"): ("DriverLicenseOCR", "FRONT"),
+    ("driving", "back"): ("DriverLicenseOCR", "BACK"),
+    ("vehicle", "front"): ("VehicleLicenseOCR", "FRONT"),
+    ("vehicle", "back"): ("VehicleLicenseOCR", "BACK"),
+    ("plate", "front"): ("LicensePlateOCR", None),
+}
+
+# ------------------------------------------------------------------------------------ error taxonomy
+
+#: Documented codes (SDK errorcodes.py and the API 3.0 common errors) whose family prefix would mislead.
+ERROR_CODES: dict[str, ErrorCategory] = {
+    # auth: the account or its keys cannot use the service
+    "FailedOperation.UnOpenError": ErrorCategory.AUTH,
+    "UnauthorizedOperation": ErrorCategory.AUTH,
+    "IpInBlacklist": ErrorCategory.AUTH,
+    "IpNotInWhitelist": ErrorCategory.AUTH,
+    "UnsupportedRegion": ErrorCategory.AUTH,
+    "NoSuchProduct": ErrorCategory.AUTH,
+    # quota or rate
+    "FailedOperation.CountLimitError": ErrorCategory.QUOTA_OR_RATE,
+    "FailedOperation.ArrearsError": ErrorCategory.QUOTA_OR_RATE,
+    "FailedOperation.UserQuotaError": ErrorCategory.QUOTA_OR_RATE,
+    # bad image
+    "FailedOperation.ImageDecodeFailed": ErrorCategory.BAD_IMAGE,
+    "FailedOperation.ImageSizeTooLarge": ErrorCategory.BAD_IMAGE,
+    "FailedOperation.EmptyImageError": ErrorCategory.BAD_IMAGE,
+    "FailedOperation.ImageBlur": ErrorCategory.BAD_IMAGE,
+    "FailedOperation.DownLoadError": ErrorCategory.BAD_IMAGE,
+    "InvalidParameter.EngineImageDecodeFailed": ErrorCategory.BAD_IMAGE,
+    "InvalidParameterValue.FileUrlIllegalError": ErrorCategory.BAD_IMAGE,
+    "LimitExceeded.TooLargeFileError": ErrorCategory.BAD_IMAGE,
+    "RequestSizeLimitExceeded": ErrorCategory.BAD_IMAGE,
+    # not found: the photo holds no (or not this) card
+    "FailedOperation.NoDriverLicenseError": ErrorCategory.NOT_FOUND,
+    "FailedOperation.NoVehicleLicenseError": ErrorCategory.NOT_FOUND,
+    "FailedOperation.ImageNoText": ErrorCategory.NOT_FOUND,
+    "FailedOperation.ImageNoSpecifiedCard": ErrorCategory.NOT_FOUND,
+    "FailedOperation.LicenseCardSideError": ErrorCategory.NOT_FOUND,
+    "FailedOperation.CardSideError": ErrorCategory.NOT_FOUND,
+    "FailedOperation.MultiCardError": ErrorCategory.NOT_FOUND,
+    "FailedOperation.LicenseMultiCardError": ErrorCategory.NOT_FOUND,
+    "FailedOperation.DetectFailed": ErrorCategory.NOT_FOUND,
+    # server
+    "FailedOperation.OcrFailed": ErrorCategory.SERVER,
+    "FailedOperation.EngineRecognizeTimeout": ErrorCategory.SERVER,
+    "FailedOperation.UnKnowError": ErrorCategory.SERVER,
+    "FailedOperation.DbError": ErrorCategory.SERVER,
+    "ServiceUnavailable": ErrorCategory.SERVER,
+}
+
+#: Family prefixes for codes not listed above, most specific first.
+ERROR_FAMILIES: tuple[tuple[str, ErrorCategory], ...] = (
+    ("AuthFailure", ErrorCategory.AUTH),
+    ("RequestLimitExceeded", ErrorCategory.QUOTA_OR_RATE),
+    ("ResourceUnavailable", ErrorCategory.QUOTA_OR_RATE),
+    ("ResourcesSoldOut", ErrorCategory.QUOTA_OR_RATE),
+    ("ResourceInsufficient", ErrorCategory.QUOTA_OR_RATE),
+    ("LimitExceeded", ErrorCategory.QUOTA_OR_RATE),
+    ("InvalidParameterValue", ErrorCategory.BAD_IMAGE),  # the image is the only value a user controls
+    ("InvalidParameter", ErrorCategory.BAD_IMAGE),
+    ("InternalError", ErrorCategory.SERVER),
+)
+
+#: Codes that say our request is malformed: a bug or a wrong endpoint, which no retry fixes.
+REQUEST_BUG_PREFIXES = (
+    "InvalidAction",
+    "MissingParameter",
+    "UnknownParameter",
+    "NoSuchVersion",
+    "InvalidRequest",
+    "UnsupportedProtocol",
+    "UnsupportedOperation",
+)
+
+
+def error_category(code: str) -> ErrorCategory:
+    """Our category for a Tencent error code; unknown codes count as the vendor's fault (server)."""
+    if code in ERROR_CODES:
+        return ERROR_CODES[code]
+    for prefix, category in ERROR_FAMILIES:
+        if code == prefix or code.startswith(prefix + "."):
+            return category
+    return ErrorCategory.SERVER
+
+
+def should_retry(error: VendorError) -> bool:
+    """Transient failures only: a per-second rate limit clears in a second, a daily quota does not."""
+    if error.category not in RETRYABLE:
+        return False
+    code = error.code or ""
+    if error.category is ErrorCategory.QUOTA_OR_RATE:
+        return code.startswith("RequestLimitExceeded")
+    return not code.startswith(REQUEST_BUG_PREFIXES)
+
+
+# ---------------------------------------------------------------------------------------- warnings
+
+#: RecognizeWarnCode -> (our warning code, English message). Replies localize by code.
+WARNING_CODES: dict[int, tuple[str, str]] = {
+    -9102: ("photo_copy", "the photo looks like a photocopy"),
+    -9103: ("photo_screen", "the photo looks like a re-shot of a screen"),
+    -9104: ("photo_glare", "glare on the card"),
+    -9105: ("photo_blur", "the photo is blurred"),
+    -9106: ("photo_incomplete", "the card's border is incomplete"),
+}
+
+PLATE_COLORS: dict[str, PlateColor] = {
+    "白": PlateColor.WHITE,
+    "黑": PlateColor.BLACK,
+    "蓝": PlateColor.BLUE,
+    "绿": PlateColor.GREEN,
+    "渐变绿": PlateColor.GREEN,
+    "黄": PlateColor.YELLOW,
+    "黄绿": PlateColor.YELLOW_GREEN,
+}
+
+# ---------------------------------------------------------------------------------------- settings
+
+
+class TencentSettings(VendorSettings):
+    """`[vendors.tencent]`. Empty credentials are allowed here (they may come from the environment) and
+    refused at call time with an auth error, so a chain naming tencent still starts."""
+
+    endpoint: str = DEFAULT_ENDPOINT
+    secret_id: str = ""
+    secret_key: SecretStr = SecretStr("")
+    #: X-TC-Region; OCR is not a regional service, so it is only sent when set.
+    region: str | None = None
+
+    @field_validator("secret_id", "region")
+    @classmethod
+    def _strip(cls, value: str | None) -> str | None:
+        # Whitespace pasted around a key is a classic cause of AuthFailure.SignatureFailure.
+        return value.strip() if value is not None else None
+
+    @field_validator("secret_key")
+    @classmethod
+    def _strip_secret(cls, value: SecretStr) -> SecretStr:
+        return SecretStr(value.get_secret_value().strip())
+
+
+# ----------------------------------------------------------------------------------------- signing
+
+
+def _hmac_sha256(key: bytes, message: str) -> bytes:
+    return hmac.new(key, message.encode("utf-8"), hashlib.sha256).digest()
+
+
+def utc_date(timestamp: int) -> str:
+    """The credential-scope date is the UTC date of the timestamp, not the local (Beijing) one."""
+    return datetime.fromtimestamp(timestamp, tz=UTC).strftime("%Y-%m-%d")
+
+
+def tc3_signature(
+    secret_key: str, *, host: str, body: bytes, timestamp: int, content_type: str = CONTENT_TYPE
+) -> str:
+    """Hex TC3-HMAC-SHA256 signature of a POST to "/" with `body` (steps 2-5 of the vendor's guide)."""
+    canonical_request = "\n".join(
+        [
+            "POST",
+            "/",
+            "",
+            f"content-type:{content_type}\nhost:{host}\n",
+            SIGNED_HEADERS,
+            hashlib.sha256(body).hexdigest(),
+        ]
+    )
+    date = utc_date(timestamp)
+    scope = f"{date}/{SERVICE}/tc3_request"
+    string_to_sign = "\n".join(
+        [ALGORITHM, str(timestamp), scope, hashlib.sha256(canonical_request.encode("utf-8")).hexdigest()]
+    )
+    key = _hmac_sha256(("TC3" + secret_key).encode("utf-8"), date)
+    key = _hmac_sha256(key, SERVICE)
+    key = _hmac_sha256(key, "tc3_request")
+    return hmac.new(key, string_to_sign.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def tc3_authorization(secret_id: str, secret_key: str, *, host: str, body: bytes, timestamp: int) -> str:
+    signature = tc3_signature(secret_key, host=host, body=body, timestamp=timestamp)
+    return (
+        f"{ALGORITHM} Credential={secret_id}/{utc_date(timestamp)}/{SERVICE}/tc3_request, "
+        f"SignedHeaders={SIGNED_HEADERS}, Signature={signature}"
+    )
+
+
+def encode_body(params: Mapping[str, Any]) -> bytes:
+    """The body exactly as the official SDK serializes it, so signatures can be compared byte for byte."""
+    return json.dumps(params).encode("utf-8")
+
+
+def signed_headers(
+    settings: TencentSettings, *, action: str, host: str, body: bytes, timestamp: int
+) -> dict[str, str]:
+    headers = {
+        "Host": host,
+        "Content-Type": CONTENT_TYPE,
+        "X-TC-Action": action,
+        "X-TC-Version": API_VERSION,
+        "X-TC-Timestamp": str(timestamp),
+        "Authorization": tc3_authorization(
+            settings.secret_id,
+            settings.secret_key.get_secret_value(),
+            host=host,
+            body=body,
+            timestamp=timestamp,
+        ),
+    }
+    if settings.region:
+        headers["X-TC-Region"] = settings.region
+    return headers
+
+
+# ------------------------------------------------------------------------------------------ fields
+
+
+def _text(source: Mapping[str, Any], key: str) -> str | None:
+    value = source.get(key)
+    if value is None:
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def _plate_number(source: Mapping[str, Any], key: str) -> str | None:
+    text = _text(source, key)
+    return normalize_plate(text) if text else None
+
+
+def photo_warnings(response: Mapping[str, Any]) -> list[Warning]:
+    codes = response.get("RecognizeWarnCode") or []
+    messages = response.get("RecognizeWarnMsg") or []
+    warnings: list[Warning] = []
+    seen: set[str] = set()
+    for index, raw_code in enumerate(codes if isinstance(codes, list) else []):
+        try:
+            known = WARNING_CODES.get(int(raw_code))
+        except (TypeError, ValueError):
+            known = None
+        if known is None:
+            log.debug("tencent: unknown RecognizeWarnCode %r", raw_code)
+            continue
+        code, message = known
+        if code in seen:
+            continue
+        seen.add(code)
+        vendor_message = messages[index] if isinstance(messages, list) and index < len(messages) else None
+        params: dict[str, Any] = {"vendor_code": int(raw_code)}
+        if vendor_message:
+            params["vendor_message"] = str(vendor_message)
+        warnings.append(Warning(code=code, severity=Severity.WARNING, message=message, params=params))
+    return warnings
+
+
+def driving_front(response: Mapping[str, Any]) -> DrivingLicence:
+    validity = parse_validity(_text(response, "EndDate"), parse_date(_text(response, "StartDate")))
+    return DrivingLicence(
+        number=_text(response, "CardCode"),
+        name=_text(response, "Name"),
+        sex=_text(response, "Sex"),
+        nationality=_text(response, "Nationality"),
+        address=_text(response, "Address"),
+        birth_date=parse_date(_text(response, "DateOfBirth")),
+        first_issue_date=parse_date(_text(response, "DateOfFirstIssue")),
+        class_=_text(response, "Class"),
+        valid_from=validity.valid_from,
+        valid_to=validity.valid_to,
+        long_term=validity.long_term,
+        issuing_authority=_text(response, "IssuingAuthority"),
+    )
+
+
+def driving_back(response: Mapping[str, Any]) -> DrivingLicenceBack:
+    return DrivingLicenceBack(
+        number=_text(response, "CardCode") or _text(response, "BackPageCardCode"),
+        name=_text(response, "Name") or _text(response, "BackPageName"),
+        file_number=_text(response, "ArchivesCode"),
+        record=_text(response, "Record"),
+    )
+
+
+def vehicle_front(info: Mapping[str, Any]) -> VehicleLicenceFront:
+    return VehicleLicenceFront(
+        plate_number=_plate_number(info, "PlateNo"),
+        vehicle_type=_text(info, "VehicleType"),
+        owner=_text(info, "Owner"),
+        address=_text(info, "Address"),
+        use_character=_text(info, "UseCharacter"),
+        model=_text(info, "Model"),
+        vin=_text(info, "Vin"),
+        engine_number=_text(info, "EngineNo"),
+        register_date=parse_date(_text(info, "RegisterDate")),
+        issue_date=parse_date(_text(info, "IssueDate")),
+        issuing_authority=_text(info, "Seal"),
+    )
+
+
+def vehicle_back(info: Mapping[str, Any]) -> VehicleLicenceBack:
+    record = _text(info, "Record")
+    return VehicleLicenceBack(
+        plate_number=_plate_number(info, "PlateNo"),
+        file_number=_text(info, "FileNo"),
+        approved_passengers=_text(info, "AllowNum"),
+        total_mass=_text(info, "TotalMass"),
+        curb_weight=_text(info, "CurbWeight"),
+        approved_load=_text(info, "LoadQuality"),
+        dimensions=_text(info, "ExternalSize"),
+        traction_mass=_text(info, "TotalQuasiMass"),
+        remarks=_text(info, "Marks"),
+        inspection_record=record,
+        inspection_valid_until=parse_inspection_until(record),
+    )
+
+
+def _confidence(value: Any) -> float | None:
+    """Tencent's 0-100 integer as 0..1."""
+    try:
+        score = float(value)
+    except (TypeError, ValueError):
+        return None
+    return min(1.0, max(0.0, score / 100.0))
+
+
+def _box(rect: Any, scale: float) -> Box | None:
+    """A Rect in the sent image's pixels, mapped back to the pixels of the photo the user sent."""
+    if not isinstance(rect, Mapping):
+        return None
+    try:
+        x, y, width, height = (float(rect[key]) for key in ("X", "Y", "Width", "Height"))
+    except (KeyError, TypeError, ValueError):
+        return None
+    scale = scale if scale > 0 else 1.0
+    left, top, right, bottom = (round(value / scale) for value in (x, y, x + width, y + height))
+    return Box(x=left, y=top, width=right - left, height=bottom - top)
+
+
+def plates(response: Mapping[str, Any], scale: float) -> list[Plate]:
+    """Every plate read. `LicensePlateInfos` lists all of them; the top-level fields repeat the best one
+    and are the only answer from older API versions, so they serve when the list is missing."""
+    infos = response.get("LicensePlateInfos")
+    candidates = [info for info in infos if isinstance(info, Mapping)] if isinstance(infos, list) else []
+    if not candidates:
+        candidates = [response]
+    found: list[Plate] = []
+    for info in candidates:
+        number = _plate_number(info, "Number")
+        if not number:
+            continue
+        found.append(
+            Plate(
+                number=number,
+                color=PLATE_COLORS.get(_text(info, "Color") or "", PlateColor.OTHER),
+                confidence=_confidence(info.get("Confidence")),
+                box=_box(info.get("Rect"), scale),
+            )
+        )
+    return found
+
+
+# ------------------------------------------------------------------------------------------ vendor
+
+
+@register
+class TencentVendor(Vendor):
+    name: ClassVar[str] = "tencent"
+    supports: ClassVar[frozenset[tuple[Kind, Side]]] = frozenset(ACTIONS)
+    #: Base64 must stay under 7 MB (the tightest of the three actions): 5 MB raw is 6.7 MB encoded.
+    limits: ClassVar[ImageLimits] = ImageLimits(
+        max_bytes=5_000_000, max_side=4096, min_side=15, formats=frozenset({"JPEG", "PNG"})
+    )
+    settings_model: ClassVar[type[VendorSettings]] = TencentSettings
+
+    def __init__(
+        self,
+        settings: VendorSettings | None = None,
+        *,
+        clock: Callable[[], float] = time.time,
+        retry: RetryPolicy | None = None,
+        sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        tencent = (
+            settings
+            if isinstance(settings, TencentSettings)
+            else TencentSettings.model_validate(settings.model_dump() if settings else {})
+        )
+        super().__init__(tencent)
+        self.tencent = tencent
+        self._clock = clock
+        self._http = VendorHTTP(self.name, self.tencent, retry=retry, sleep=sleep, transport=transport)
+
+    async def recognize(self, kind: Kind, side: Side, image: IntakeImage) -> Recognition:
+        action_side = ACTIONS.get((kind, side))
+        if action_side is None:
+            raise VendorError(self.name, ErrorCategory.NOT_FOUND, "unsupported", f"cannot read {kind}/{side}")
+        if not self.tencent.secret_id or not self.tencent.secret_key.get_secret_value():
+            raise VendorError(self.name, ErrorCategory.AUTH, "MissingCredentials", "no secret_id/secret_key")
+        action, card_side = action_side
+        prepared = await self._prepare(image)
+        params: dict[str, Any] = {"ImageBase64": encode_image(prepared)}
+        if card_side is not None:
+            params["CardSide"] = card_side
+        body = encode_body(params)
+        response = await self._http.call(lambda: self._send(action, body), retry_if=should_retry)
+        return self._recognition(kind, side, response, prepared)
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def _prepare(self, image: IntakeImage) -> PreparedImage:
+        """Off the event loop: a re-encode of a 12 MP photo takes long enough to stall other chats.
+        A photo that cannot fit our limits comes back as a bad_image VendorError (Vendor.prepare)."""
+        return await asyncio.to_thread(self.prepare, image)
+
+    async def _send(self, action: str, body: bytes) -> dict[str, Any]:
+        """One signed attempt; returns `Response` or raises the mapped `VendorError`."""
+        url = httpx.URL(self.tencent.endpoint)
+        host = url.netloc.decode("ascii")
+        timestamp = int(self._clock())
+        headers = signed_headers(self.tencent, action=action, host=host, body=body, timestamp=timestamp)
+        answer = await self._http.request("POST", url.copy_with(path="/"), content=body, headers=headers)
+        return self._response(answer)
+
+    def _response(self, answer: httpx.Response) -> dict[str, Any]:
+        body = json_body(self.name, answer)
+        response = body.get("Response")
+        if not isinstance(response, dict):
+            category = status_category(answer.status_code) or ErrorCategory.SERVER
+            raise VendorError(self.name, category, f"HTTP {answer.status_code}", "answer has no Response")
+        error = response.get("Error")
+        if isinstance(error, Mapping):
+            code = str(error.get("Code") or "UnknownError")
+            message = str(error.get("Message") or "")
+            request_id = response.get("RequestId")
+            if request_id:
+                message = f"{message} (RequestId {request_id})"
+            raise VendorError(self.name, error_category(code), code, message)
+        if answer.status_code >= 400:
+            category = status_category(answer.status_code) or ErrorCategory.SERVER
+            raise VendorError(self.name, category, f"HTTP {answer.status_code}", "error status without Error")
+        return response
+
+    def _recognition(
+        self, kind: Kind, side: Side, response: dict[str, Any], prepared: PreparedImage
+    ) -> Recognition:
+        recognition = Recognition(kind=kind, side=side, vendor=self.name, raw=response)
+        if kind == "plate":
+            recognition.plates = plates(response, prepared.scale)
+        elif kind == "driving":
+            recognition.document = driving_front(response) if side == "front" else driving_back(response)
+        else:
+            info = response.get("FrontInfo" if side == "front" else "BackInfo")
+            if isinstance(info, Mapping):
+                recognition.document = vehicle_front(info) if side == "front" else vehicle_back(info)
+        if recognition.is_empty():
+            raise VendorError(self.name, ErrorCategory.NOT_FOUND, "EmptyResult", "success without key fields")
+        recognition.warnings = photo_warnings(response)
+        return recognition
