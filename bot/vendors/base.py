@@ -124,7 +124,9 @@ def known_vendors() -> list[str]:
 
 def _load_builtin_vendors() -> None:
     """Import the adapters so their @register runs; imported lazily to keep start-up light."""
-    import bot.vendors.local  # noqa: F401
+    import bot.vendors.baidu
+    import bot.vendors.local
+    import bot.vendors.tencent  # noqa: F401
 
 
 @dataclass
