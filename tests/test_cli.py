@@ -106,10 +106,9 @@ def test_embedded_default_reads_a_rendered_licence_end_to_end(tmp_path):
     """The README's main job: `python -m bot recognize` with no config reads a specimen the suite renders."""
     import random
 
-    from tests.specimens import render_driving
-    from tests.specimens.data import random_person
+    from tests.specimens import make_person, render_driving
 
-    person = random_person(random.Random(7))
+    person = make_person(random.Random(7))
     image, truth = render_driving(person, layout="new", side="front")
     path = tmp_path / "driving.jpg"
     image.convert("RGB").save(path, quality=92)
