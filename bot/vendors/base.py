@@ -127,7 +127,8 @@ def _load_builtin_vendors() -> None:
     import bot.vendors.baidu
     import bot.vendors.local
     import bot.vendors.megvii
-    import bot.vendors.tencent  # noqa: F401
+    import bot.vendors.tencent
+    import bot.vendors.tencent_legacy  # noqa: F401
 
 
 @dataclass
