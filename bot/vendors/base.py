@@ -125,6 +125,7 @@ def known_vendors() -> list[str]:
 def _load_builtin_vendors() -> None:
     """Import the adapters so their @register runs; imported lazily to keep start-up light."""
     import bot.vendors.baidu
+    import bot.vendors.huawei
     import bot.vendors.local
     import bot.vendors.megvii
     import bot.vendors.tencent
