@@ -147,15 +147,14 @@ def _check_config(args: argparse.Namespace, config: Config) -> int:
 
 
 def _serve(args: argparse.Namespace, config: Config) -> int:
-    """No chat channel adapter is configured in this build, so there is nothing to serve yet."""
-    channels = [name for name in ("telegram", "wechat", "wecom") if (config.model_extra or {}).get(name)]
-    if not channels:
-        message = "no chat channel is configured ([telegram], [wechat], [wecom])"
+    from bot.channels.server import serve
+
+    logging.getLogger().setLevel(logging.INFO)
+    code = asyncio.run(serve(config))
+    if code == EXIT_BAD_INPUT:
+        message = "no chat channel is configured ([telegram], [wechat] or [wecom] with credentials)"
         print(f"licence-bot serve: {message}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    names = ", ".join(channels)
-    print(f"licence-bot serve: channels {names} are not available in this version", file=sys.stderr)
-    return EXIT_BAD_INPUT
+    return code
 
 
 def _ms(value: float | None) -> str:

@@ -39,6 +39,26 @@ class BotSettings(BaseModel):
     probation_days: int = Field(default=365, ge=0)
 
 
+class ServerSettings(BaseModel):
+    """`[server]`: the one ASGI server for every webhook, `/healthz` and `/metrics`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    #: Loopback by default: exposing the bot is a decision (the Docker image sets 0.0.0.0).
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=1, le=65535)
+    #: On SIGTERM, how long in-flight recognitions may take to finish before the process exits.
+    shutdown_grace_seconds: float = Field(default=20.0, ge=0)
+
+
+#: Chat channel tables and the settings model that validates each (imported lazily: `module:Class`).
+CHANNEL_SETTINGS = {
+    "telegram": "bot.channels.telegram:TelegramSettings",
+    "wechat": "bot.channels.wechat:WeChatSettings",
+    "wecom": "bot.channels.wecom:WeComSettings",
+}
+
+
 class VendorsSettings(BaseModel):
     """`[vendors]`: the chain per kind, plus one `[vendors.NAME]` table per vendor (kept as raw dicts
     here and validated by each vendor's own settings model when the chain is built)."""
@@ -71,10 +91,16 @@ class VendorsSettings(BaseModel):
 
 
 class Config(BaseModel):
-    model_config = ConfigDict(extra="allow")  # channel tables ([telegram], [wechat], …) belong to later parts
+    model_config = ConfigDict(extra="allow")  # channel tables, validated by each channel's own model
 
     bot: BotSettings = Field(default_factory=BotSettings)
+    server: ServerSettings = Field(default_factory=ServerSettings)
     vendors: VendorsSettings = Field(default_factory=VendorsSettings)
+
+    def channel_table(self, name: str) -> dict[str, Any] | None:
+        """The raw `[telegram]` / `[wechat]` / `[wecom]` table, or None when absent."""
+        table = (self.model_extra or {}).get(name)
+        return dict(table) if isinstance(table, dict) else None
 
 
 def load_config(path: Path | str | None = None, environ: Mapping[str, str] | None = None) -> Config:
@@ -97,6 +123,7 @@ def load_config(path: Path | str | None = None, environ: Mapping[str, str] | Non
     except ValidationError as exc:
         raise ConfigError(_describe(exc)) from None
     _validate_vendor_tables(config)
+    _validate_channel_tables(config)
     return config
 
 
@@ -153,3 +180,22 @@ def _validate_vendor_tables(config: Config) -> None:
             vendor_class(name).settings_model.model_validate(table)
         except ValidationError as exc:
             raise ConfigError(f"vendors.{name}." + _describe(exc)) from None
+
+
+def _validate_channel_tables(config: Config) -> None:
+    import importlib
+
+    for name in config.model_extra or {}:
+        if name not in CHANNEL_SETTINGS:
+            known = ", ".join(["bot", "server", "vendors", *CHANNEL_SETTINGS])
+            raise ConfigError(f"{name}: unknown section (known: {known})")
+    for name, target in CHANNEL_SETTINGS.items():
+        table = config.channel_table(name)
+        if table is None:
+            continue
+        module_name, class_name = target.split(":")
+        model = getattr(importlib.import_module(module_name), class_name)
+        try:
+            model.model_validate(table)
+        except ValidationError as exc:
+            raise ConfigError(f"{name}." + _describe(exc)) from None

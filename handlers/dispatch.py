@@ -7,17 +7,26 @@ we only act when addressed, and mask personal data unless the config says otherw
 
 from __future__ import annotations
 
+import asyncio
 import html
 import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 from bot.models import Kind, Side
 from handlers.messages import Inbound, Outbound
 from handlers.outcome import Outcome
 from handlers.recognize import Context, Recognizer, Request
-from handlers.replies import ReplyOptions, help_text, render_html, render_text
+from handlers.replies import (
+    ReplyOptions,
+    help_text,
+    history_text,
+    render_html,
+    render_text,
+    stats_text,
+)
 
 #: Every way a user can name a document: slash commands, Chinese words (WeChat has no slash commands),
 #: English words. Longer words first so 驾驶证副页 is not read as 驾驶证.
@@ -36,6 +45,7 @@ COMMANDS: dict[str, tuple[Kind, Side]] = {
     "车牌号": ("plate", "front"),
 }
 HELP_WORDS = {"start", "help", "帮助", "?", "？"}
+HISTORY_WORDS = {"history", "记录"}
 CHOICE_LABELS = {
     "zh": [("driving", "驾驶证"), ("driving_back", "驾驶证副页"), ("vehicle", "行驶证"),
            ("vehicle_back", "行驶证副页"), ("plate", "车牌")],
@@ -52,6 +62,13 @@ SEND_PHOTO = {
 }
 LANGUAGE_SET = {"zh": "已切换为中文。", "en": "Replies are now in English."}
 _COMMAND_RE = re.compile(r"^/(?P<name>[A-Za-z_]+)(?:@\w+)?(?:\s+(?P<arg>\S+))?")
+
+
+class Limiter(Protocol):
+    """Decides whether a user may start another recognition now (rate limit, daily quota, allowlist)."""
+
+    def check(self, inbound: Inbound) -> str | None:
+        """None to go ahead, else the reject reason (rate_limited, quota_exceeded, not_allowed)."""
 
 
 @dataclass
@@ -71,8 +88,10 @@ class Dispatcher:
         *,
         pending_seconds: float = 300,
         clock: Callable[[], float] = time.monotonic,
+        limiter: Limiter | None = None,
     ) -> None:
         self.recognizer = recognizer
+        self.limiter = limiter
         self.pending_seconds = pending_seconds
         self._clock = clock
         self._pending: dict[tuple[str, str, str], Pending] = {}
@@ -97,6 +116,11 @@ class Dispatcher:
             return self._say(inbound, help_text(language))
         if command == "lang":
             return self._set_language(inbound, argument)
+        if command in HISTORY_WORDS:
+            return await self._history(inbound, language)
+        if command == "stats" and inbound.is_admin:
+            stats = await asyncio.to_thread(self.recognizer.session_log.stats)
+            return self._say(inbound, stats_text(stats, language))
         if command == "cancel":
             self._pending.pop(inbound.session_key, None)
             return self._say(inbound, "已取消。" if language == "zh" else "Cancelled.")
@@ -134,9 +158,12 @@ class Dispatcher:
             message_id=photo.message_id,
             language=language,
         )
-        outcome = await self.recognizer.recognize(
-            Request(kind=kind, side=side, fetch=photo.fetch_image, context=context)
-        )
+        request = Request(kind=kind, side=side, fetch=photo.fetch_image, context=context)
+        refusal = self.limiter.check(photo) if self.limiter is not None else None
+        if refusal is not None:
+            outcome = await self.recognizer.reject(request, refusal)
+        else:
+            outcome = await self.recognizer.recognize(request)
         return self.render(outcome, photo, language)
 
     def render(self, outcome: Outcome, photo: Inbound, language: str) -> Outbound:
@@ -147,7 +174,14 @@ class Dispatcher:
             text=render_text(outcome, options),
             html=render_html(outcome, options),
             reply_to=photo.message_id,
+            outcome=outcome,
         )
+
+    async def _history(self, inbound: Inbound, language: str) -> Outbound:
+        """Only the asking user's own sessions on this platform: never another group member's."""
+        log = self.recognizer.session_log
+        rows = await asyncio.to_thread(log.history, user_id=inbound.user_id, platform=inbound.platform, limit=10)
+        return self._say(inbound, history_text(rows, language))
 
     def _take_pending(self, inbound: Inbound) -> Pending | None:
         pending = self._pending.pop(inbound.session_key, None)

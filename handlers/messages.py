@@ -8,7 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from handlers.outcome import Outcome
 
 ChatType = Literal["private", "group"]
 
@@ -28,6 +31,8 @@ class Inbound:
     language: str | None = None
     #: In a group: the message was a command to us, a reply to our prompt, or mentioned us.
     addressed: bool = False
+    #: The channel's config lists this user as an admin (/stats).
+    is_admin: bool = False
 
     @property
     def has_image(self) -> bool:
@@ -51,3 +56,5 @@ class Outbound:
     html: list[str]
     reply_to: str | None = None
     choices: list[tuple[str, str]] = field(default_factory=list)  # (command, label)
+    #: The recognition behind this reply, if any: channels draw its boxes ("show boxes" button).
+    outcome: Outcome | None = None

@@ -15,7 +15,7 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot import images
+from bot import images, metrics
 from bot.config import Config
 from bot.models import Kind, Recognition, Side
 from bot.storage import SessionLog, SessionRow
@@ -113,20 +113,17 @@ class Recognizer:
     async def recognize(self, request: Request) -> Outcome:
         """Never raises for anything a user or vendor can cause: every failure becomes an Outcome."""
         started = time.perf_counter()
-        row = SessionRow(
-            platform=request.context.platform,
-            chat_id=request.context.chat_id,
-            chat_type=request.context.chat_type,
-            user_id=request.context.user_id,
-            message_id=request.context.message_id,
-            kind=request.kind,
-            side=request.side,
-            language=request.context.language,
-            status=Status.OK,
-        )
+        row = _new_row(request, Status.OK)
         outcome, image = await self._run(request, row)
         row.total_ms = (time.perf_counter() - started) * 1000
         await asyncio.to_thread(self._record, row, outcome, image)
+        return outcome
+
+    async def reject(self, request: Request, reason: str) -> Outcome:
+        """Refuse a request before any work (rate limit, quota, access) and still log it as a session."""
+        outcome = Outcome(status=Status.REJECTED, kind=request.kind, side=request.side, reject_reason=reason)
+        row = _new_row(request, Status.REJECTED)
+        await asyncio.to_thread(self._record, row, outcome, None)
         return outcome
 
     async def _run(self, request: Request, row: SessionRow) -> tuple[Outcome, images.IntakeImage | None]:
@@ -187,6 +184,7 @@ class Recognizer:
         if recognition is not None:
             row.vendor = recognition.vendor
             row.fields, row.plates = self._stored_fields(recognition)
+        metrics.record_recognition(row.kind, row.vendor, str(row.status), row.total_ms, row.vendor_ms)
         try:
             self.session_log.record(row)
         except Exception:  # the user still gets the reply; the operator sees why the row is missing
@@ -208,6 +206,21 @@ class Recognizer:
         vendors = {id(v): v for chain in self.chains.values() for v in chain.vendors}
         for vendor in vendors.values():
             await vendor.aclose()
+
+
+def _new_row(request: Request, status: Status) -> SessionRow:
+    context = request.context
+    return SessionRow(
+        platform=context.platform,
+        chat_id=context.chat_id,
+        chat_type=context.chat_type,
+        user_id=context.user_id,
+        message_id=context.message_id,
+        kind=request.kind,
+        side=request.side,
+        language=context.language,
+        status=status,
+    )
 
 
 def _failure(kind: Kind, side: Side, result: ChainResult) -> Outcome:

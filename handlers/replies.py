@@ -19,10 +19,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
 from bot.images import MAX_UPLOAD_BYTES, MIN_SHORT_SIDE
 from bot.models import Document, Kind, Plate, PlateColor, Severity, Side, Warning
-from handlers.masking import mask_document, value_key
+from bot.storage import SessionRow, Stats
+from handlers.masking import mask_document, mask_id, value_key
 from handlers.outcome import Outcome, Status
 
 Language = Literal["zh", "en"]
@@ -736,3 +738,57 @@ _HELP = (
 def help_text(language: str) -> str:
     """The commands overview a chat shows for /help, /start or an unexplained message."""
     return _pick(_HELP, language)
+
+
+# ------------------------------------------------------------------------------------------- history
+
+_HISTORY_TITLE = ("🗂 最近的识别记录", "🗂 Your latest recognitions")
+_HISTORY_EMPTY = ("还没有识别记录。", "No recognitions yet.")
+_STATS_TITLE = ("📊 识别统计", "📊 Recognition statistics")
+_HISTORY_STATUS = {
+    "ok": ("成功", "read"),
+    "not_found": ("未找到证件", "nothing found"),
+    "bad_image": ("照片无法识别", "unreadable photo"),
+    "vendor_error": ("服务异常", "service error"),
+    "rejected": ("未受理", "not accepted"),
+}
+_CHINA = ZoneInfo("Asia/Shanghai")
+
+
+def history_text(rows: Sequence[SessionRow], language: str) -> str:
+    """A user's own latest sessions: when, which page, how it went, and the page's key value masked.
+
+    Values come from the session log, which holds them masked (or not at all) per `store_fields`; they
+    are masked again here so a `store_fields = "full"` log still never shows a full number in a chat.
+    """
+    if not rows:
+        return _pick(_HISTORY_EMPTY, language)
+    lines = [_pick(_HISTORY_TITLE, language)]
+    for row in rows:
+        title = _pick(_TITLES[(row.kind, row.side)], language)  # type: ignore[index]
+        status = _pick(_HISTORY_STATUS.get(str(row.status), (str(row.status), str(row.status))), language)
+        when = row.created_at.astimezone(_CHINA).strftime("%m-%d %H:%M")
+        key = _history_key(row)
+        lines.append(f"{when} {title} · {status}" + (f" · {key}" if key else ""))
+    return "\n".join(lines)
+
+
+def stats_text(stats: Stats, language: str) -> str:
+    rate = "-" if stats.success_rate is None else f"{stats.success_rate:.0%}"
+    total = "总数" if language == "zh" else "total"
+    lines = [_pick(_STATS_TITLE, language), f"{total}: {stats.total}  ✓ {rate}"]
+    for item in stats.by_vendor_kind:
+        p50 = "-" if item.p50_ms is None else f"{item.p50_ms:.0f} ms"
+        lines.append(f"{item.vendor} {item.kind}: {item.ok}/{item.count} · p50 {p50}")
+    return "\n".join(lines)
+
+
+def _history_key(row: SessionRow) -> str:
+    if row.plates:
+        return str(row.plates[0].get("number", ""))
+    fields = row.fields or {}
+    for name in ("number", "plate_number", "file_number"):
+        value = fields.get(name)
+        if value:
+            return mask_id(str(value)) if name == "number" else str(value)
+    return ""

@@ -1,0 +1,96 @@
+"""What every chat channel is, and the runtime they share inside `licence-bot serve`.
+
+A channel turns its platform's updates into `handlers.messages.Inbound`, hands them to the dispatcher and
+sends the `Outbound` back. Webhook channels contribute routes to the one ASGI app; polling channels run
+their own loop between `start()` and `stop()`. Recognitions run as tracked background tasks so a slow
+vendor never blocks another user, and SIGTERM can wait for them (bounded) before the process exits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from abc import ABC, abstractmethod
+from collections.abc import Coroutine
+from typing import Any, ClassVar
+
+from starlette.routing import BaseRoute
+
+from bot.config import Config
+from bot.storage import SessionLog
+from handlers.dispatch import Dispatcher
+from handlers.recognize import Recognizer
+
+log = logging.getLogger(__name__)
+
+
+class Runtime:
+    """The shared parts of a running bot: config, session log, dispatcher and in-flight work."""
+
+    def __init__(self, config: Config, dispatcher: Dispatcher, session_log: SessionLog) -> None:
+        self.config = config
+        self.dispatcher = dispatcher
+        self.session_log = session_log
+        self.accepting = True
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    @classmethod
+    def from_config(cls, config: Config) -> Runtime:
+        session_log = SessionLog(config.bot.database, store_images=config.bot.store_images)
+        return cls(config, Dispatcher(Recognizer(config, session_log)), session_log)
+
+    def spawn(self, work: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any] | None:
+        """Run `work` in the background, tracked for shutdown. None (and `work` closed) once stopping."""
+        if not self.accepting:
+            work.close()
+            return None
+        task = asyncio.create_task(work, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._finished)
+        return task
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._tasks)
+
+    def _finished(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("background task %s failed", task.get_name(), exc_info=task.exception())
+
+    async def drain(self, timeout: float) -> int:
+        """Stop taking new work and wait up to `timeout` s for the rest; returns how many were cut off."""
+        self.accepting = False
+        pending = set(self._tasks)
+        if pending:
+            log.info("waiting up to %.0f s for %d recognitions in flight", timeout, len(pending))
+            _, pending = await asyncio.wait(pending, timeout=timeout)
+            for task in pending:
+                task.cancel()
+        if pending:
+            log.warning("shutdown cut off %d recognitions still in flight", len(pending))
+        else:
+            log.info("all recognitions in flight finished")
+        return len(pending)
+
+    async def aclose(self) -> None:
+        await self.dispatcher.recognizer.aclose()
+        self.session_log.close()
+
+
+class Channel(ABC):
+    """One chat platform. Built only when its config table is present and has credentials."""
+
+    name: ClassVar[str]
+
+    def routes(self) -> list[BaseRoute]:
+        """Webhook routes this channel adds to the shared ASGI app (none for polling)."""
+        return []
+
+    @abstractmethod
+    async def start(self) -> None:
+        """Connect (set commands, start polling or register webhooks)."""
+
+    @abstractmethod
+    async def stop(self) -> None:
+        """Stop receiving; in-flight work is drained by the runtime afterwards."""

@@ -1,0 +1,94 @@
+"""`licence-bot serve`: every configured channel in one asyncio process behind one ASGI app.
+
+Starlette + uvicorn: the webhooks of every platform, `/healthz` and Prometheus `/metrics` share one
+port. uvicorn owns the signals: on SIGTERM it stops accepting connections, then our lifespan stops the
+channels and drains in-flight recognitions (bounded by `[server] shutdown_grace_seconds`), and the
+process exits 0.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import logging
+from collections.abc import AsyncIterator
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from bot import metrics
+from bot.channels.base import Channel, Runtime
+from bot.config import Config
+
+log = logging.getLogger(__name__)
+
+#: Channel name -> `module:Class` with a `from_config(table, runtime) -> Channel | None` classmethod.
+CHANNEL_CLASSES = {
+    "telegram": "bot.channels.telegram:TelegramChannel",
+    "wechat": "bot.channels.wechat:WeChatChannel",
+    "wecom": "bot.channels.wecom:WeComChannel",
+}
+
+
+def build_channels(config: Config, runtime: Runtime) -> list[Channel]:
+    """The channels whose table is present and has credentials; the others are simply not started."""
+    channels = []
+    for name, target in CHANNEL_CLASSES.items():
+        table = config.channel_table(name)
+        if table is None:
+            continue
+        module_name, class_name = target.split(":")
+        channel_class = getattr(importlib.import_module(module_name), class_name)
+        channel = channel_class.from_config(table, runtime)
+        if channel is not None:
+            channels.append(channel)
+    return channels
+
+
+def build_app(runtime: Runtime, channels: list[Channel]) -> Starlette:
+    async def healthz(request: Request) -> Response:
+        status = 200 if runtime.accepting else 503
+        body = {"status": "ok" if runtime.accepting else "stopping", "in_flight": runtime.in_flight}
+        return JSONResponse(body, status_code=status)
+
+    async def metrics_endpoint(request: Request) -> Response:
+        body, content_type = metrics.render()
+        return Response(body, media_type=content_type)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        for channel in channels:
+            await channel.start()
+            log.info("channel %s started", channel.name)
+        try:
+            yield
+        finally:
+            for channel in channels:
+                with contextlib.suppress(Exception):
+                    await channel.stop()
+            await runtime.drain(runtime.config.server.shutdown_grace_seconds)
+            await runtime.aclose()
+            log.info("stopped")
+
+    routes = [Route("/healthz", healthz), Route("/metrics", metrics_endpoint)]
+    for channel in channels:
+        routes.extend(channel.routes())
+    return Starlette(routes=routes, lifespan=lifespan)
+
+
+async def serve(config: Config) -> int:
+    """Run until SIGTERM/SIGINT. Exit code 2 when no channel is configured: nothing to serve."""
+    runtime = Runtime.from_config(config)
+    channels = build_channels(config, runtime)
+    if not channels:
+        await runtime.aclose()
+        return 2
+    app = build_app(runtime, channels)
+    server = uvicorn.Server(
+        uvicorn.Config(app, host=config.server.host, port=config.server.port, lifespan="on", log_config=None)
+    )
+    await server.serve()
+    return 0
