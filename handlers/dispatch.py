@@ -179,8 +179,8 @@ class Dispatcher:
 
     async def _history(self, inbound: Inbound, language: str) -> Outbound:
         """Only the asking user's own sessions on this platform: never another group member's."""
-        log = self.recognizer.session_log
-        rows = await asyncio.to_thread(log.history, user_id=inbound.user_id, platform=inbound.platform, limit=10)
+        history = self.recognizer.session_log.history
+        rows = await asyncio.to_thread(history, user_id=inbound.user_id, platform=inbound.platform, limit=10)
         return self._say(inbound, history_text(rows, language))
 
     def _take_pending(self, inbound: Inbound) -> Pending | None:
