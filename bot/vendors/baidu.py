@@ -116,6 +116,21 @@ class _CachedToken:
     good_until: float
 
 
+def quote_base64(encoded: str) -> str:
+    """Form-encode base64 text. Only '+', '/' and '=' need escaping, and three C-level replaces are
+    ~50x faster than `quote_plus` on a few hundred KB, which dominated the time we add per call."""
+    return encoded.replace("+", "%2B").replace("/", "%2F").replace("=", "%3D")
+
+
+def form_body(form: Mapping[str, str]) -> bytes:
+    """application/x-www-form-urlencoded body; the (large) image field goes through `quote_base64`."""
+    parts = [
+        f"{quote_plus(key)}={quote_base64(value) if key == 'image' else quote_plus(value)}"
+        for key, value in form.items()
+    ]
+    return "&".join(parts).encode("ascii")
+
+
 class AccessTokenCache:
     """One access token shared by every call of an adapter instance.
 
@@ -245,7 +260,7 @@ class BaiduVendor(Vendor):
             prepared = self.prepare(image)
             for _ in range(3):
                 encoded = encode_image(prepared)
-                size = len(quote_plus(encoded))
+                size = len(quote_base64(encoded))
                 if size <= self.max_encoded_image:
                     return encoded, prepared
                 budget = int(len(prepared.data) * self.max_encoded_image / size * 0.95)
@@ -270,7 +285,11 @@ class BaiduVendor(Vendor):
 
     async def _post(self, action: str, form: dict[str, str], token: str) -> dict[str, Any]:
         response = await self._http.request(
-            "POST", f"{self._base}{OCR_PATH}{action}", params={"access_token": token}, data=form
+            "POST",
+            f"{self._base}{OCR_PATH}{action}",
+            params={"access_token": token},
+            content=form_body(form),
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
         )
         if response.status_code != httpx.codes.OK:
             _raise_for_status(self.name, response)
