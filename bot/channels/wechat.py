@@ -1,0 +1,224 @@
+"""WeChat official account (公众号) callback: verification, the three message modes, replay protection.
+
+One route (`[wechat] path`) serves WeChat's GET URL check and the POSTed messages in plaintext,
+compatible and safe (AES) modes. wechatpy does the XML, the crypto, the signature checks and the
+passive-reply rendering; what happens after verification (dedupe, background recognition, replies) is
+shared with WeCom in `wechat_core`.
+
+Every POST carries `signature` over (token, timestamp, nonce), checked first and in every mode so that
+nothing unauthenticated reaches the XML parser; AES posts add `msg_signature` over the ciphertext, which
+wechatpy checks while decrypting. A request that fails either, or replays a nonce with another body, or
+carries a timestamp more than `max_clock_skew_seconds` from now, gets 403 and a log line without its body.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+import secrets
+import time
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import BaseRoute, Route
+from wechatpy import create_reply, parse_message
+from wechatpy.crypto import WeChatCrypto
+from wechatpy.exceptions import InvalidAppIdException, InvalidSignatureException
+from wechatpy.messages import BaseMessage
+from wechatpy.utils import check_signature
+
+from bot.channels.base import Runtime
+from bot.channels.wechat_api import OfficialAccountAPI, SQLiteSessionStorage
+from bot.channels.wechat_core import (
+    MAX_CALLBACK_BYTES,
+    CallbackChannel,
+    Incoming,
+    PassiveTiming,
+    Refused,
+    ReplyMode,
+    forbidden,
+    success,
+)
+
+log = logging.getLogger(__name__)
+
+
+def check_aes_key(key: str) -> str:
+    """An EncodingAESKey is 43 base64 characters (32 bytes once WeChat's missing '=' is added)."""
+    if not key:
+        return key
+    try:
+        decoded = base64.b64decode(key + "=", validate=True)
+    except (binascii.Error, ValueError):
+        raise ValueError("must be the 43-character EncodingAESKey from the admin console") from None
+    if len(key) != 43 or len(decoded) != 32:
+        raise ValueError("must be the 43-character EncodingAESKey from the admin console")
+    return key
+
+
+class WeChatSettings(BaseModel):
+    """`[wechat]`: the official account's developer settings (基本配置) and how replies go out."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    token: str = ""
+    app_id: str = ""
+    app_secret: str = ""
+    #: Empty = plaintext mode; set it for compatible or safe mode.
+    encoding_aes_key: str = ""
+    #: `passive` for accounts without the customer-service API (unverified subscription accounts).
+    reply_mode: ReplyMode = "customer_service"
+    path: str = "/wechat"
+    api_base_url: str = "https://api.weixin.qq.com"
+    max_clock_skew_seconds: float = Field(default=300.0, gt=0)
+    api_timeout_seconds: float = Field(default=10.0, gt=0)
+
+    @field_validator("encoding_aes_key")
+    @classmethod
+    def _aes_key(cls, value: str) -> str:
+        return check_aes_key(value.strip())
+
+    @field_validator("path")
+    @classmethod
+    def _path(cls, value: str) -> str:
+        if not value.startswith("/"):
+            raise ValueError("must start with /")
+        return value
+
+    @property
+    def has_credentials(self) -> bool:
+        return bool(self.token and self.app_id and self.app_secret)
+
+
+class WeChatChannel(CallbackChannel):
+    name: ClassVar[str] = "wechat"
+    platform: ClassVar[str] = "wechat"
+
+    def __init__(
+        self,
+        settings: WeChatSettings,
+        runtime: Runtime,
+        *,
+        api: OfficialAccountAPI | None = None,
+        timing: PassiveTiming | None = None,
+        wall_clock: Any = time.time,
+    ) -> None:
+        api = api or OfficialAccountAPI(
+            settings.app_id,
+            settings.app_secret,
+            SQLiteSessionStorage(runtime.session_log),
+            settings.api_base_url,
+            timeout=settings.api_timeout_seconds,
+        )
+        super().__init__(
+            runtime,
+            api,
+            reply_mode=settings.reply_mode,
+            timing=timing,
+            max_skew=settings.max_clock_skew_seconds,
+            wall_clock=wall_clock,
+        )
+        self.settings = settings
+        self.crypto = (
+            WeChatCrypto(settings.token, settings.encoding_aes_key, settings.app_id)
+            if settings.encoding_aes_key
+            else None
+        )
+
+    @classmethod
+    def from_config(cls, table: dict[str, Any], runtime: Runtime) -> WeChatChannel | None:
+        settings = WeChatSettings.model_validate(table)
+        if not settings.has_credentials:
+            log.info("wechat: token, app_id or app_secret missing; channel not started")
+            return None
+        return cls(settings, runtime)
+
+    def routes(self) -> list[BaseRoute]:
+        return [Route(self.settings.path, self.callback, methods=["GET", "POST"])]
+
+    async def callback(self, request: Request) -> Response:
+        client = request.client.host if request.client else "?"
+        query = request.query_params
+        timestamp, nonce = query.get("timestamp", ""), query.get("nonce", "")
+        try:
+            check_signature(self.settings.token, query.get("signature", ""), timestamp, nonce)
+        except InvalidSignatureException:
+            return forbidden(self.platform, "bad signature", client)
+        if request.method == "GET":
+            return self._verify_url(timestamp, query.get("echostr", ""), client)
+
+        body = await request.body()
+        if len(body) > MAX_CALLBACK_BYTES:
+            return PlainTextResponse("too large", status_code=413)
+        encrypted = query.get("encrypt_type", "raw").lower() == "aes"
+        if encrypted:
+            if self.crypto is None:
+                return forbidden(
+                    self.platform, "encrypted callback but no encoding_aes_key configured", client
+                )
+            try:
+                xml = self.crypto.decrypt_message(body, query.get("msg_signature", ""), timestamp, nonce)
+            except InvalidSignatureException:
+                return forbidden(self.platform, "bad msg_signature", client)
+            except InvalidAppIdException:
+                return forbidden(self.platform, "message for another app id", client)
+            except Exception:  # broken base64, padding or XML: a wrong EncodingAESKey looks the same
+                return forbidden(self.platform, "cannot decrypt (check encoding_aes_key)", client)
+        else:
+            xml = body.decode("utf-8", errors="replace")
+        try:
+            stamp = self.guard.check(timestamp, nonce, body)
+        except Refused as refused:
+            return forbidden(self.platform, str(refused), client)
+        try:
+            message = parse_message(xml)
+        except Exception:
+            log.warning("wechat: unreadable message XML from %s", client)
+            return PlainTextResponse("bad request", status_code=400)
+        if message is None:
+            return PlainTextResponse("bad request", status_code=400)
+        try:
+            reply = await self.respond(incoming_from(message), stamp)
+        except Refused as refused:
+            return forbidden(self.platform, str(refused), client)
+        if reply is None:
+            return success()
+        return self._passive_reply(reply, message, encrypted)
+
+    def _verify_url(self, timestamp: str, echostr: str, client: str) -> Response:
+        """The admin console's URL check: echo `echostr` back (the signature was checked already)."""
+        try:
+            skew = abs(time.time() - int(timestamp))
+        except ValueError:
+            skew = float("inf")
+        if skew > self.settings.max_clock_skew_seconds:
+            return forbidden(self.platform, "timestamp too far from now", client)
+        return PlainTextResponse(echostr)
+
+    def _passive_reply(self, text: str, message: BaseMessage, encrypted: bool) -> Response:
+        xml = create_reply(text, message).render()
+        if encrypted and self.crypto is not None:
+            xml = self.crypto.encrypt_message(xml, secrets.token_hex(8), str(int(time.time())))
+        return Response(xml, media_type="application/xml")
+
+
+def incoming_from(message: BaseMessage) -> Incoming:
+    """The shared flow's view of a parsed message. Events have no MsgId: WeChat's own dedupe key for
+    them is the sender plus the creation time."""
+    user = str(message.source or "")
+    kind = message.type
+    if kind == "event":
+        event = str(getattr(message, "event", "") or "")
+        key = f"{user}:{message.time}:{event}"
+        if event.startswith("subscribe"):
+            return Incoming(key=key, user=user, kind="subscribe")
+        return Incoming(key=key, user=user, kind="ignored")
+    key = str(message.id) if message.id else f"{user}:{message.time}:{kind}"
+    if kind == "text":
+        return Incoming(key=key, user=user, kind="text", text=str(message.content or ""))
+    if kind == "image":
+        return Incoming(key=key, user=user, kind="image", media_id=str(message.media_id or ""))
+    return Incoming(key=key, user=user, kind="unsupported")

@@ -1,0 +1,501 @@
+"""Official-account channel over HTTP: callbacks built and encrypted with wechatpy, POSTed to the app that
+`licence-bot serve` runs, replies read back from a fake WeChat API server on 127.0.0.1.
+
+Most tests drive the ASGI app in-process (httpx.ASGITransport); one serves it with uvicorn on a real
+socket. Recognition is the scripted vendor, so a "slow vendor" is a configured delay.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import socket
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+
+from bot.channels.base import Runtime
+from bot.channels.server import build_app, build_channels
+from bot.channels.wechat import WeChatChannel, WeChatSettings
+from bot.channels.wechat_api import SQLiteSessionStorage
+from bot.channels.wechat_core import (
+    COLLECT_LATER,
+    MEDIA_FAILED,
+    MORE_WAITING,
+    Outbox,
+    PassiveTiming,
+    split_utf8,
+)
+from bot.config import ConfigError
+from tests.fakes.wechat_server import CallbackBuilder, FakeWeChat, Signed, message_xml, reply_content
+
+TOKEN = "test-callback-token"
+AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
+USER = "oUser-0001"
+
+
+def chain(outcome: str = "ok", delay: float = 0.0) -> str:
+    return (
+        '[vendors]\ndriving = ["scripted"]\nvehicle = ["scripted"]\nplate = ["scripted"]\n'
+        f'[vendors.scripted]\noutcome = "{outcome}"\ndelay = {delay}\n'
+    )
+
+
+def wechat_table(fake: FakeWeChat, *, mode: str = "raw", reply_mode: str = "customer_service") -> str:
+    aes = AES_KEY if mode in ("compatible", "safe") else ""
+    return (
+        f'[wechat]\ntoken = "{TOKEN}"\napp_id = "{fake.app_id}"\napp_secret = "{fake.app_secret}"\n'
+        f'encoding_aes_key = "{aes}"\nreply_mode = "{reply_mode}"\napi_base_url = "{fake.url}"\n'
+    )
+
+
+@dataclass
+class Bot:
+    runtime: Runtime
+    channel: WeChatChannel
+    client: httpx.AsyncClient
+    sender: CallbackBuilder
+
+    async def post(self, signed: Signed, timeout: float | None = None) -> httpx.Response:
+        call = self.client.post("/wechat", params=signed.params, content=signed.body)
+        return await (asyncio.wait_for(call, timeout) if timeout else call)
+
+    async def send(self, xml: str, timeout: float | None = None) -> httpx.Response:
+        return await self.post(self.sender.post(xml), timeout)
+
+    def reply(self, answer: httpx.Response | str) -> str:
+        """The text of a passive reply, decrypted as WeChat would."""
+        body = answer if isinstance(answer, str) else answer.text
+        return reply_content(self.sender.decrypt_reply(body))
+
+    async def settle(self) -> None:
+        """Wait for the background work (recognition, delivery) to finish."""
+        for _ in range(500):
+            if self.runtime.in_flight == 0:
+                return
+            await asyncio.sleep(0.01)
+        raise AssertionError("background work did not finish")
+
+    def sessions(self) -> list[Any]:
+        return self.runtime.session_log.history(platform="wechat", limit=50)
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeWeChat]:
+    with FakeWeChat() as server:
+        yield server
+
+
+@pytest.fixture
+def photo_id(fake: FakeWeChat, photo_bytes: bytes) -> str:
+    return fake.add_media(photo_bytes)
+
+
+@pytest.fixture
+def make_bot(make_config, fake):
+    @asynccontextmanager
+    async def make(
+        mode: str = "raw",
+        reply_mode: str = "customer_service",
+        vendor: str = "",
+        timing: PassiveTiming | None = None,
+    ) -> AsyncIterator[Bot]:
+        config = make_config(wechat_table(fake, mode=mode, reply_mode=reply_mode) + (vendor or chain()))
+        runtime = Runtime.from_config(config)
+        settings = WeChatSettings.model_validate(config.channel_table("wechat"))
+        channel = WeChatChannel(settings, runtime, timing=timing)
+        app = build_app(runtime, [channel])
+        transport = httpx.ASGITransport(app=app)
+        sender = CallbackBuilder(TOKEN, mode=mode, aes_key=AES_KEY, receive_id=fake.app_id)
+        async with httpx.AsyncClient(transport=transport, base_url="http://bot.test") as client:
+            try:
+                yield Bot(runtime, channel, client, sender)
+            finally:
+                await runtime.drain(5)
+                await channel.api.aclose()
+                await runtime.aclose()
+
+    return make
+
+
+def image(media_id: str, user: str = USER, msg_id: int | None = None) -> str:
+    return message_xml("image", user, media_id=media_id, msg_id=msg_id)
+
+
+def text(content: str, user: str = USER, msg_id: int | None = None) -> str:
+    return message_xml("text", user, content=content, msg_id=msg_id)
+
+
+# ------------------------------------------------------------------------------------ verification
+
+
+async def test_url_verification_echoes_echostr_and_refuses_a_forged_one(make_bot):
+    async with make_bot() as bot:
+        params = bot.sender.verification("hello-echo-42")
+        answer = await bot.client.get("/wechat", params=params)
+        assert (answer.status_code, answer.text) == (200, "hello-echo-42")
+        forged = await bot.client.get("/wechat", params={**params, "signature": "0" * 40})
+        assert forged.status_code == 403
+        assert "hello-echo-42" not in forged.text
+
+
+# ------------------------------------------------------------------------------- modes and flows
+
+
+async def test_plaintext_photo_then_number_recognizes_and_replies_by_customer_service(
+    make_bot, fake, photo_id
+):
+    async with make_bot("raw") as bot:
+        first = await bot.send(image(photo_id))
+        assert (first.status_code, first.text) == (200, "success")
+        await bot.settle()
+        [question] = fake.texts_to(USER)
+        assert "1." in question and "5." in question  # the five kinds, numbered
+        assert fake.media_requests == 1  # downloaded at once, not when the kind arrives
+
+        await bot.send(text("1"))
+        await bot.settle()
+        result = fake.texts_to(USER)[1:]
+        assert any("王芳" in chunk for chunk in result)
+        [row] = bot.sessions()
+        assert (row.status, row.kind, row.side, row.user_id) == ("ok", "driving", "front", USER)
+        assert all(len(chunk.encode("utf-8")) <= 2048 for chunk in fake.texts_to(USER))
+
+
+async def test_safe_mode_word_first_then_photo(make_bot, fake, photo_id):
+    async with make_bot("safe") as bot:
+        answer = await bot.send(text("车牌"))
+        assert answer.text == "success"
+        await bot.settle()
+        assert len(fake.texts_to(USER)) == 1  # "send a photo of the plate"
+        await bot.send(image(photo_id))
+        await bot.settle()
+        assert any("京A12345" in chunk for chunk in fake.texts_to(USER)[1:])
+        [row] = bot.sessions()
+        assert row.kind == "plate"
+
+
+async def test_compatible_mode_photo_then_word(make_bot, fake, photo_id):
+    async with make_bot("compatible") as bot:
+        await bot.send(image(photo_id))
+        await bot.send(text("行驶证副页"))
+        await bot.settle()
+        [row] = bot.sessions()
+        assert (row.kind, row.side, row.status) == ("vehicle", "back", "ok")
+        assert any("110001234567" in chunk for chunk in fake.texts_to(USER))
+
+
+async def test_subscribe_gets_an_encrypted_welcome_listing_the_words(make_bot, fake):
+    async with make_bot("safe") as bot:
+        signed = bot.sender.post(message_xml("event", USER, event="subscribe"))
+        answer = await bot.post(signed)
+        assert "<Encrypt>" in answer.text and "驾驶证副页" not in answer.text
+        welcome = bot.reply(answer)
+        for word in ("驾驶证", "驾驶证副页", "行驶证", "行驶证副页", "车牌", "帮助", "记录"):
+            assert word in welcome
+        help_answer = bot.reply(await bot.send(text("帮助")))
+        assert "驾驶证副页" in help_answer
+        assert fake.sent == []  # passive answers spend no customer-service quota
+
+
+async def test_history_word_lists_own_sessions(make_bot, fake, photo_id):
+    async with make_bot() as bot:
+        await bot.send(text("驾驶证"))
+        await bot.send(image(photo_id))
+        await bot.settle()
+        await bot.send(text("记录"))
+        await bot.settle()
+        assert len(fake.texts_to(USER)) >= 3
+        assert "驾驶证" in fake.texts_to(USER)[-1]
+
+
+# ---------------------------------------------------------------------------- forged and replayed
+
+
+async def test_forged_and_replayed_requests_get_403_and_are_logged_without_body(make_bot, fake, caplog):
+    secret_text = "驾驶证-secret-body-marker"
+    async with make_bot("safe") as bot:
+        caplog.set_level(logging.DEBUG)
+        good = bot.sender.post(text(secret_text))
+        forged_signature = Signed({**good.params, "signature": "f" * 40}, good.body)
+        tampered = bot.sender.post(text(secret_text))
+        tampered.params["msg_signature"] = "0" * 40
+        stale = bot.sender.post(text(secret_text), timestamp=str(int(time.time()) - 3600))
+        for signed in (forged_signature, tampered, stale):
+            assert (await bot.post(signed)).status_code == 403
+
+        assert (await bot.post(good)).status_code == 200
+        other_body = bot.sender.post(
+            text("another"), timestamp=good.params["timestamp"], nonce=good.params["nonce"]
+        )
+        assert (await bot.post(other_body)).status_code == 403  # same nonce, different message
+        await bot.settle()
+    assert "secret-body-marker" not in caplog.text
+    assert "rejected callback" in caplog.text
+
+
+async def test_plaintext_mode_refuses_an_encrypted_post(make_bot):
+    async with make_bot("raw") as bot:
+        bot.sender.mode, bot.sender.aes_key = "safe", AES_KEY
+        assert (await bot.send(text("hi"))).status_code == 403
+
+
+async def test_a_replay_reaching_another_process_is_dropped(make_bot, fake, photo_id, caplog):
+    async with make_bot() as bot:
+        good = bot.sender.post(text("车牌"))
+        await bot.post(good)
+        await bot.settle()
+    sent_before = len(fake.sent)
+    async with make_bot() as other:  # same database: the nonce store is shared
+        replay = other.sender.post(
+            text("驾驶证"), timestamp=good.params["timestamp"], nonce=good.params["nonce"]
+        )
+        await other.post(replay)
+        await other.settle()
+    assert len(fake.sent) == sent_before
+    assert "nonce reused" in caplog.text
+
+
+# ------------------------------------------------------------------------------- retries, restart
+
+
+async def test_retries_of_one_msgid_are_processed_and_answered_once(make_bot, fake, photo_id):
+    async with make_bot(vendor=chain(delay=0.2)) as bot:
+        await bot.send(text("驾驶证"))
+        await bot.settle()
+        before = len(fake.texts_to(USER))
+        xml = image(photo_id, msg_id=1234567890123456)
+        identical = bot.sender.post(xml)
+        answers = [await bot.post(identical), await bot.send(xml), await bot.post(identical)]
+        assert [a.text for a in answers] == ["success"] * 3
+        await bot.settle()
+        assert len(bot.sessions()) == 1
+        assert fake.media_requests == 1
+        replies = fake.texts_to(USER)[before:]
+        assert replies and len(replies) == len(set(replies))
+
+
+async def test_a_restarted_process_ignores_the_retry(make_bot, fake, photo_id):
+    xml = image(photo_id, msg_id=777)
+    async with make_bot() as bot:
+        await bot.send(text("驾驶证"))
+        await bot.send(xml)
+        await bot.settle()
+    sent_before = len(fake.sent)
+    async with make_bot() as restarted:  # a second Runtime on the same SQLite file
+        answer = await restarted.send(xml)
+        await restarted.settle()
+        assert answer.text == "success"
+        assert len(fake.sent) == sent_before
+        assert len(restarted.sessions()) == 1
+
+
+# ------------------------------------------------------------------------------------ passive mode
+
+FAST = PassiveTiming(window=0.25, wechat_timeout=0.35)
+
+
+async def passive_tries(bot: Bot, xml: str, tries: int = 3) -> str | None:
+    """WeChat's behaviour: each try waits `wechat_timeout`, then the next one is sent."""
+    for _ in range(tries):
+        try:
+            answer = await bot.send(xml, timeout=FAST.wechat_timeout)
+        except TimeoutError:
+            continue
+        return answer.text
+    return None
+
+
+async def test_passive_mode_answers_a_later_try_when_the_result_is_ready(make_bot, fake, photo_id):
+    async with make_bot(reply_mode="passive", vendor=chain(delay=0.4), timing=FAST) as bot:
+        prompt = bot.reply(await bot.send(text("驾驶证")))
+        assert prompt
+        answer = await passive_tries(bot, image(photo_id))
+        assert answer is not None and "王芳" in bot.reply(answer)
+        await bot.settle()
+        assert fake.sent == [] and len(bot.sessions()) == 1
+
+
+async def test_passive_mode_last_try_says_send_any_text_then_delivers(make_bot, fake, photo_id):
+    async with make_bot(reply_mode="passive", vendor=chain(delay=1.3), timing=FAST) as bot:
+        await bot.send(text("驾驶证"))
+        answer = await passive_tries(bot, image(photo_id))
+        assert answer is not None and bot.reply(answer) == COLLECT_LATER["zh"]
+        await bot.settle()
+        collected = bot.reply(await bot.send(text("好的")))
+        assert "王芳" in collected
+        assert len(bot.sessions()) == 1 and fake.sent == []
+
+
+# ----------------------------------------------------------------------------------- vendor errors
+
+
+@pytest.mark.parametrize("errcode", [45015, 45047, 45009])
+async def test_undelivered_reply_is_logged_recorded_and_collected_later(
+    make_bot, fake, photo_id, errcode, caplog
+):
+    async with make_bot() as bot:
+        await bot.send(text("驾驶证"))
+        await bot.settle()
+        fake.script("custom_send", errcode)
+        await bot.send(image(photo_id, msg_id=4242))
+        await bot.settle()
+        [row] = bot.sessions()
+        line = next(r.getMessage() for r in caplog.records if "not delivered" in r.getMessage())
+        assert str(errcode) in line and f"session {row.id}" in line
+        record = json.loads(bot.runtime.session_log.kv_get("wechat:delivery:4242") or "{}")
+        assert record["errcode"] == errcode and record["session_id"] == row.id
+        collected = bot.reply(await bot.send(text("?")))
+        assert "王芳" in collected
+
+
+@pytest.mark.parametrize("refusal", [40001, 42001])
+async def test_refused_token_is_refreshed_once_and_the_call_retried(make_bot, fake, photo_id, refusal):
+    async with make_bot() as bot:
+        await bot.send(text("车牌"))
+        await bot.settle()
+        assert fake.token_requests == 1
+        if refusal == 40001:
+            fake.revoke_tokens()
+        else:
+            fake.expire_tokens()
+        users = [f"oUser-{n}" for n in range(5)]
+        bot.channel.api.token._local = None  # as another worker whose in-memory copy lapsed
+        await asyncio.gather(*(bot.send(text("车牌", user=user)) for user in users))
+        await bot.settle()
+        assert fake.token_requests == 2  # one refresh for five refused calls
+        assert all(len(fake.texts_to(user)) == 1 for user in users)
+
+
+async def test_expired_media_and_broken_image_get_clear_replies(make_bot, fake):
+    async with make_bot() as bot:
+        await bot.send(text("驾驶证"))
+        await bot.send(image("media-that-expired"))
+        await bot.settle()
+        assert fake.texts_to(USER)[-1] == MEDIA_FAILED["zh"]
+        broken = fake.add_media(b"\xff\xd8\xff this is not a jpeg")
+        await bot.send(text("驾驶证"))
+        await bot.send(image(broken))
+        await bot.settle()
+        [row] = bot.sessions()
+        assert row.status == "bad_image"
+        assert fake.texts_to(USER)[-1] not in ("", MEDIA_FAILED["zh"])
+
+
+async def test_access_token_shared_through_sqlite_and_never_logged(make_bot, fake, caplog):
+    caplog.set_level(logging.DEBUG)
+    async with make_bot() as bot:
+        await bot.send(text("车牌"))
+        await bot.settle()
+        storage = SQLiteSessionStorage(bot.runtime.session_log)
+        token = storage.get(f"{fake.app_id}_access_token")
+    assert isinstance(token, str) and token
+    async with make_bot() as other:  # another worker on the same database
+        await other.send(text("车牌", user="oUser-2"))
+        await other.settle()
+    assert fake.token_requests == 1
+    assert token not in caplog.text and fake.app_secret not in caplog.text
+
+
+# -------------------------------------------------------------------------------------- real socket
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+async def test_served_by_uvicorn_on_a_real_socket(make_config, fake, photo_id):
+    port = free_port()
+    config = make_config(wechat_table(fake, mode="safe") + chain() + f"[server]\nport = {port}\n")
+    runtime = Runtime.from_config(config)
+    [channel] = build_channels(config, runtime)
+    server = uvicorn.Server(
+        uvicorn.Config(
+            build_app(runtime, [channel]), host="127.0.0.1", port=port, log_config=None, lifespan="on"
+        )
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        sender = CallbackBuilder(TOKEN, mode="safe", aes_key=AES_KEY, receive_id=fake.app_id)
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+            for _ in range(200):
+                if server.started:
+                    break
+                await asyncio.sleep(0.02)
+            echo = await client.get("/wechat", params=sender.verification("over-a-socket"))
+            assert echo.text == "over-a-socket"
+            for xml in (text("驾驶证"), image(photo_id)):
+                signed = sender.post(xml)
+                answer = await client.post("/wechat", params=signed.params, content=signed.body)
+                assert answer.text == "success"
+            for _ in range(300):
+                if len(fake.texts_to(USER)) >= 2:
+                    break
+                await asyncio.sleep(0.02)
+        assert any("王芳" in chunk for chunk in fake.texts_to(USER))
+    finally:
+        server.should_exit = True
+        await asyncio.to_thread(thread.join, 10)
+
+
+def test_benchmark_smoke(tmp_path):
+    """The benchmark runs end to end and writes its figures (timings are not asserted)."""
+    from benchmarks.wechat import main as benchmark
+
+    out = tmp_path / "wechat.json"
+    assert (
+        benchmark(["--users", "3", "--vendor-delay", "0.2", "--retries", "0.1", "0.2", "--out", str(out)])
+        == 0
+    )
+    figures = json.loads(out.read_text(encoding="utf-8"))
+    assert figures["callbacks"] == 9 and figures["delivered"] == 3 and figures["duplicates"] == 0
+    assert set(figures["latency_ms"]) == {"p50", "p95", "p99", "max"}
+
+
+# ------------------------------------------------------------------------------------ small pieces
+
+
+def test_from_config_needs_credentials_and_a_valid_aes_key(make_config, fake):
+    config = make_config(chain())
+    runtime = Runtime.from_config(config)
+    try:
+        assert WeChatChannel.from_config({"token": TOKEN}, runtime) is None
+    finally:
+        runtime.session_log.close()
+    with pytest.raises(ConfigError, match="encoding_aes_key"):
+        make_config('[wechat]\ntoken = "t"\nencoding_aes_key = "too-short"\n')
+    with pytest.raises(ConfigError, match="reply_mode"):
+        make_config('[wechat]\ntoken = "t"\nreply_mode = "shout"\n')
+    assert WeChatSettings().path == "/wechat" and WeChatSettings().api_base_url.startswith(
+        "https://api.weixin"
+    )
+
+
+def test_split_utf8_keeps_every_character_within_the_byte_limit():
+    text_ = "\n".join(f"第{n}行：" + "驾驶证信息" * 9 for n in range(80)) + "\n" + "长" * 1500
+    pieces = split_utf8(text_)
+    assert all(len(piece.encode("utf-8")) <= 2048 for piece in pieces)
+    assert "".join(pieces).replace("\n", "") == text_.replace("\n", "")
+
+
+async def test_outbox_passive_reply_fits_and_says_when_more_waits():
+    outbox = Outbox()
+    chunks = ["甲" * 600, "乙" * 600, "丙" * 50]  # 1800 + 1800 + 150 bytes
+    await outbox.put("u", chunks)
+    hint = MORE_WAITING["zh"]
+    first = outbox.take("u", hint)
+    assert first is not None and first.endswith(hint) and len(first.encode("utf-8")) <= 2048
+    second = outbox.take("u", hint)
+    assert second is not None and second.replace("\n", "") == "乙" * 600 + "丙" * 50
+    assert outbox.take("u", hint) is None
