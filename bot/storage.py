@@ -90,6 +90,9 @@ class SessionRow(BaseModel):
     warnings: list[dict[str, Any]] = Field(default_factory=list)
     cached: bool = False
     language: str | None = None
+    #: None until a channel reports it: "delivered", or "undelivered" with the platform's error code.
+    delivery_status: str | None = None
+    delivery_code: str | None = None
     #: Kept only when the log was opened with store_images=True; never returned by `history`.
     image: bytes | None = Field(default=None, repr=False)
 
@@ -199,8 +202,15 @@ def _v1_create_everything(db: Database) -> None:
     db["kv"].create({"key": str, "value": str, "expires_at": float}, pk="key", not_null={"value"})
 
 
+def _v2_delivery_status(db: Database) -> None:
+    """Chat platforms can refuse a finished reply (WeChat 45015: the 48 h window passed); the session
+    row must show that the user never got it, not just that recognition went well."""
+    db["sessions"].add_column("delivery_status", str)
+    db["sessions"].add_column("delivery_code", str)
+
+
 #: Ordered; entry i brings a database from version i to i + 1. Append, never edit a released entry.
-MIGRATIONS: list[Migration] = [_v1_create_everything]
+MIGRATIONS: list[Migration] = [_v1_create_everything, _v2_delivery_status]
 
 
 def user_version(db: Database) -> int:
@@ -318,6 +328,11 @@ class SessionLog:
             if self.store_images and row.image is not None:
                 self._db["session_images"].insert({"session_id": session_id, "image": row.image})
         return session_id
+
+    def set_delivery(self, session_id: int, status: str, code: str | None = None) -> None:
+        """Record whether the reply reached the user (a channel learns this after the row was written)."""
+        with self._lock, write_transaction(self._db):
+            self._db["sessions"].update(session_id, {"delivery_status": status, "delivery_code": code})
 
     def history(
         self,

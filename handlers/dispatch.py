@@ -113,7 +113,7 @@ class Dispatcher:
         command, argument = parse_command(inbound.text)
 
         if command in HELP_WORDS:
-            return self._say(inbound, help_text(language))
+            return self._say(inbound, help_text(language, words=not inbound.slash_commands))
         if command == "lang":
             return self._set_language(inbound, argument)
         if command in HISTORY_WORDS:
@@ -144,7 +144,7 @@ class Dispatcher:
             self._pending[inbound.session_key] = pending
         if inbound.chat_type == "group" and command is None:
             return None
-        return self._say(inbound, help_text(language))
+        return self._say(inbound, help_text(language, words=not inbound.slash_commands))
 
     async def _recognize(
         self, photo: Inbound, kind: Kind, side: Side, reply_to: Inbound | None = None

@@ -33,6 +33,8 @@ class Inbound:
     addressed: bool = False
     #: The channel's config lists this user as an admin (/stats).
     is_admin: bool = False
+    #: The platform has slash commands (Telegram); otherwise help lists words (驾驶证, 车牌…).
+    slash_commands: bool = True
 
     @property
     def has_image(self) -> bool:

@@ -32,3 +32,5 @@ class Outcome(BaseModel):
     error_code: str | None = None
     error_message: str | None = None
     cached: bool = False
+    #: The session row's id once logged, so a channel can record whether the reply was delivered.
+    session_id: int | None = None

@@ -186,7 +186,7 @@ class Recognizer:
             row.fields, row.plates = self._stored_fields(recognition)
         metrics.record_recognition(row.kind, row.vendor, str(row.status), row.total_ms, row.vendor_ms)
         try:
-            self.session_log.record(row)
+            outcome.session_id = self.session_log.record(row)
         except Exception:  # the user still gets the reply; the operator sees why the row is missing
             log.exception("could not write the session row (kind=%s status=%s)", row.kind, row.status)
 

@@ -530,3 +530,21 @@ def test_concurrent_record_from_several_threads(db_path: Path, log: SessionLog):
     assert raw_rows(db_path, "SELECT COUNT(*) FROM vendor_calls") == [(2 * total,)]
     assert len(log.history(user_id="w3", limit=100)) == per_thread
     assert log.stats().by_status == {"ok": total}
+
+
+def test_a_version_1_log_gains_delivery_status_and_keeps_its_rows(db_path: Path):
+    """A log written by the first release (schema 1, no delivery columns) opens, migrates and reads."""
+    db_path.parent.mkdir(parents=True, exist_ok=True)
+    db = Database(db_path)
+    storage.migrate(db, storage.MIGRATIONS[:1])
+    v1_columns = storage._session_columns(make_row())
+    del v1_columns["delivery_status"], v1_columns["delivery_code"]
+    session_id = int(db["sessions"].insert(v1_columns).last_pk)
+    db.close()
+    with SessionLog(db_path) as v2:
+        assert v2.schema_version == 2
+        [row] = v2.history()
+        assert row.id == session_id and row.delivery_status is None
+        v2.set_delivery(session_id, "undelivered", "45015")
+        [row] = v2.history()
+        assert (row.delivery_status, row.delivery_code) == ("undelivered", "45015")

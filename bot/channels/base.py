@@ -94,3 +94,6 @@ class Channel(ABC):
     @abstractmethod
     async def stop(self) -> None:
         """Stop receiving; in-flight work is drained by the runtime afterwards."""
+
+    async def aclose(self) -> None:  # noqa: B027 - optional hook
+        """Release connections once in-flight work is drained (its replies still need them)."""

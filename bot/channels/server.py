@@ -70,6 +70,9 @@ def build_app(runtime: Runtime, channels: list[Channel]) -> Starlette:
                 with contextlib.suppress(Exception):
                     await channel.stop()
             await runtime.drain(runtime.config.server.shutdown_grace_seconds)
+            for channel in channels:
+                with contextlib.suppress(Exception):
+                    await channel.aclose()
             await runtime.aclose()
             log.info("stopped")
 

@@ -30,7 +30,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal
+from typing import ClassVar, Literal
 
 from starlette.responses import PlainTextResponse, Response
 
@@ -38,7 +38,7 @@ from bot.channels.base import Channel, Runtime
 from bot.channels.wechat_api import WeChatAPIError, _TokenedAPI
 from handlers.dispatch import HELP_WORDS, parse_command
 from handlers.messages import Inbound, Outbound
-from handlers.replies import WECHAT_TEXT_LIMIT_BYTES
+from handlers.replies import WECHAT_TEXT_LIMIT_BYTES, help_text
 
 log = logging.getLogger(__name__)
 
@@ -62,25 +62,6 @@ WELCOME = {
     "en": "Welcome! I read driving licences, vehicle licences and plates.",
 }
 #: WeChat has no slash commands: the help lists the words a user types.
-WORD_HELP = {
-    "zh": (
-        "发送驾驶证、行驶证或车牌的照片，我会读出上面的信息，并提示过期、年检、实习期和校验问题。\n"
-        "照片前或照片后发送文字指定证件类型：\n"
-        "驾驶证 · 驾驶证副页 · 行驶证 · 行驶证副页 · 车牌\n"
-        "只发照片时，我会请你回复数字选择类型。\n"
-        "记录：查看最近的识别记录 · 帮助：显示本说明\n"
-        "拍摄要点：整张证件入镜、平放、光线充足、不要反光。"
-    ),
-    "en": (
-        "Send a photo of a driving licence, a vehicle licence or a licence plate: I read it and flag "
-        "expiry, inspection, probation and check-digit problems.\n"
-        "Before or after the photo, say what it shows:\n"
-        "driving · driving_back · vehicle · vehicle_back · plate\n"
-        "A photo on its own: I ask you to reply with a number.\n"
-        "history: your latest recognitions · help: this overview\n"
-        "Photo tips: the whole card in the frame, flat, well lit, no glare."
-    ),
-}
 PICK_HINT = {"zh": "请回复数字或证件名称。", "en": "Reply with the number or the name."}
 COLLECT_LATER = {
     "zh": "正在识别，请稍候。完成后发送任意文字即可获取结果。",
@@ -347,7 +328,6 @@ class CallbackChannel(Channel):
         self._tries: dict[str, _Tries] = {}
         self._seen: dict[str, float] = {}
         self._busy: Counter[str] = Counter()
-        self._tasks: set[asyncio.Task[Any]] = set()
         #: Messages processed / replies sent, for tests and benchmarks to compare with what arrived.
         self.processed = 0
         self.sent = 0
@@ -358,18 +338,11 @@ class CallbackChannel(Channel):
         """Webhook only: nothing to connect. The HTTP pool opens on first use, inside the loop."""
 
     async def stop(self) -> None:
-        """Close the HTTP pool once this channel's in-flight work is done (the runtime bounds the wait)."""
-        pending = {task for task in self._tasks if not task.done()}
-        closing = self._close_after(pending)
-        if self.runtime.spawn(closing, name=f"{self.platform}-close") is None:
-            await self.api.aclose()
+        """Webhook only: uvicorn has already stopped taking callbacks."""
 
-    async def _close_after(self, pending: set[asyncio.Task[Any]]) -> None:
-        try:
-            if pending:
-                await asyncio.wait(pending)
-        finally:
-            await self.api.aclose()
+    async def aclose(self) -> None:
+        """After the runtime drained in-flight work, whose replies still needed the HTTP pool."""
+        await self.api.aclose()
 
     # -- the flow
 
@@ -412,7 +385,7 @@ class CallbackChannel(Channel):
         """Answers that need no recognition: they go back in the callback itself (no API quota)."""
         language = self._language(incoming.user)
         if incoming.kind == "subscribe":
-            return pick(WELCOME, language) + "\n" + pick(WORD_HELP, language)
+            return pick(WELCOME, language) + "\n" + help_text(language, words=True)
         if incoming.kind == "unsupported":
             return pick(UNSUPPORTED, language)
         if incoming.kind == "text":
@@ -420,7 +393,7 @@ class CallbackChannel(Channel):
             if waiting is not None:
                 return waiting
             if parse_command(incoming.text)[0] in HELP_WORDS:
-                return pick(WORD_HELP, language)
+                return help_text(language, words=True)
         return None
 
     def _first_sight(self, key: str) -> bool:
@@ -471,8 +444,6 @@ class CallbackChannel(Channel):
                 "%s: message %s arrived during shutdown and was not processed", self.platform, incoming.key
             )
             return
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
 
     async def _process(self, incoming: Incoming, stamp: Stamp | None) -> None:
         """Download, dispatch, deliver. Every path ends in a reply the user sees."""
@@ -525,6 +496,7 @@ class CallbackChannel(Channel):
             user_id=incoming.user,
             message_id=incoming.key,
             chat_type="private",
+            slash_commands=False,
         )
         if incoming.kind == "text":
             inbound.text = self.choices.resolve(incoming.user, incoming.text)
@@ -576,6 +548,9 @@ class CallbackChannel(Channel):
         a log line with the errcode and the session id, and a delivery record in the kv."""
         await self.outbox.put(incoming.user, remaining)
         session_id = await asyncio.to_thread(self._session_id, incoming.user, reply_to)
+        if session_id is not None:
+            log_ = self.runtime.session_log
+            await asyncio.to_thread(log_.set_delivery, session_id, "undelivered", str(error.code))
         record = {
             "status": "undelivered",
             "errcode": error.code,
