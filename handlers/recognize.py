@@ -26,6 +26,8 @@ from handlers.outcome import Outcome, Status
 
 log = logging.getLogger(__name__)
 
+#: Downloads the photo. May raise `bot.images.ImageRejected` when the platform already tells us the
+#: file is unusable (too large to download), or any exception when the download fails.
 Fetch = Callable[[], Awaitable[bytes]]
 SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
 
@@ -131,8 +133,17 @@ class Recognizer:
         data = request.data
         if data is None and request.fetch is not None:
             fetch_started = time.perf_counter()
-            data = await request.fetch()
-            row.download_ms = (time.perf_counter() - fetch_started) * 1000
+            try:
+                data = await request.fetch()
+            except images.ImageRejected as rejected:  # e.g. a platform's size limit, known before download
+                reason = rejected.reason
+                return Outcome(status=Status.BAD_IMAGE, kind=kind, side=side, reject_reason=reason), None
+            except Exception as exc:  # the platform's file server failed: the user must send it again
+                log.warning("could not download the photo: %s", type(exc).__name__)
+                failed = Outcome(status=Status.VENDOR_ERROR, kind=kind, side=side, error_category="download")
+                return failed, None
+            finally:
+                row.download_ms = (time.perf_counter() - fetch_started) * 1000
         try:
             image = await asyncio.to_thread(images.load, data or b"")
         except images.ImageRejected as rejected:

@@ -375,6 +375,10 @@ REJECTED_TEXTS: dict[str, tuple[str, str]] = {
 
 #: Vendor failures by category. auth/quota/server/timeout are the operator's problem, never the user's.
 ERROR_CATEGORY_TEXTS: dict[str, tuple[str, str]] = {
+    "download": (
+        "没能下载你发送的照片，请重新发送一次。",
+        "Your photo could not be downloaded; please send it again.",
+    ),
     "auth": (
         "识别服务暂时不可用，请稍后再试。如果一直这样，请告诉管理员检查识别服务的账号配置。",
         "The recognition service is unavailable right now, please try again later. If this keeps "

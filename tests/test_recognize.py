@@ -150,3 +150,23 @@ def _scripted_calls() -> int:
     from tests.fakes.vendors import ScriptedPrimary
 
     return ScriptedPrimary.calls
+
+
+async def test_a_fetch_the_platform_refuses_or_that_fails_still_gets_a_row(make_config):
+    from bot.images import ImageRejected
+
+    recognizer = recognizer_for(make_config(CHAIN + vendors()))
+
+    async def too_big() -> bytes:
+        raise ImageRejected("too_large", "declared 25 MB")
+
+    async def broken() -> bytes:
+        raise ConnectionError("file server went away")
+
+    refused = await recognizer.recognize(Request(kind="driving", fetch=too_big))
+    failed = await recognizer.recognize(Request(kind="driving", fetch=broken))
+    assert (refused.status, refused.reject_reason) == (Status.BAD_IMAGE, "too_large")
+    assert (failed.status, failed.error_category) == (Status.VENDOR_ERROR, "download")
+    rows = recognizer.session_log.history()
+    assert [r.status for r in rows] == [Status.VENDOR_ERROR, Status.BAD_IMAGE]
+    assert all(r.download_ms is not None for r in rows)

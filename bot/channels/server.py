@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 import uvicorn
 from starlette.applications import Starlette
@@ -82,6 +82,17 @@ def build_app(runtime: Runtime, channels: list[Channel]) -> Starlette:
     return Starlette(routes=routes, lifespan=lifespan)
 
 
+class _GracefulServer(uvicorn.Server):
+    """uvicorn re-raises the SIGTERM it caught once it has shut down, so the process would die by the
+    signal (exit -15) after our graceful drain. We have handled it: forget it, and exit 0."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        with super().capture_signals():
+            yield
+            self._captured_signals.clear()  # read by the parent's exit, right after this line
+
+
 async def serve(config: Config) -> int:
     """Run until SIGTERM/SIGINT. Exit code 2 when no channel is configured: nothing to serve."""
     runtime = Runtime.from_config(config)
@@ -90,7 +101,7 @@ async def serve(config: Config) -> int:
         await runtime.aclose()
         return 2
     app = build_app(runtime, channels)
-    server = uvicorn.Server(
+    server = _GracefulServer(
         uvicorn.Config(app, host=config.server.host, port=config.server.port, lifespan="on", log_config=None)
     )
     await server.serve()
