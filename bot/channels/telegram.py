@@ -1,0 +1,537 @@
+"""Telegram: updates -> `Inbound` -> dispatcher -> replies, by long polling or through the shared webhook app.
+
+python-telegram-bot does the protocol; this adapter only translates. Each message becomes one tracked
+background task (`Runtime.spawn`), so a slow vendor never holds up another user and SIGTERM can wait for
+the answers in flight. Arrival order is kept where it matters: a command's pending slot is set before
+the next update's task starts.
+
+Groups: the bot stays in privacy mode and acts only when addressed — a command for it, a reply to one of
+its messages (the photo prompt is a ForceReply, so replying with the photo is natural), or a command sent
+as a reply to a photo, which then reads that photo.
+
+Albums arrive as separate messages sharing a `media_group_id`; they are collected for `album_seconds`
+and every photo is answered with the album's kind (its caption, the user's pending command, or the one
+button press the first photo asks for).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import logging
+import time
+from collections.abc import Coroutine
+from dataclasses import dataclass, replace
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+from telegram import ForceReply, Message, ReplyParameters, Update
+from telegram.constants import ChatAction, ParseMode
+from telegram.ext import Application, CallbackQueryHandler, ContextTypes, MessageHandler, filters
+
+from bot.boxes import boxes_of, draw_boxes
+from bot.channels.base import Channel, Runtime
+from bot.channels.telegram_photos import PhotoMemory, make_fetch, photo_key
+from bot.channels.telegram_send import BoundedRequest, Sender, boxes_keyboard, kind_keyboard, set_menus
+from handlers.dispatch import CHOICE_LABELS, COMMANDS, Dispatcher, command_for, parse_command
+from handlers.limits import Limits
+from handlers.messages import Inbound, Outbound
+from handlers.replies import label
+
+log = logging.getLogger(__name__)
+
+PLATFORM = "telegram"
+ALLOWED_UPDATES = ["message", "callback_query"]
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+#: Telegram shows a chat action for about 5 s; refresh it a little sooner while a recognition runs.
+CHAT_ACTION_EVERY = 4.0
+
+NOT_YOURS = {
+    "zh": "这是别人的照片，请发送你自己的照片。",
+    "en": "That photo is someone else's; send your own.",
+}
+BOXES_GONE = {
+    "zh": "这张照片已不在内存中，请重新发送。",
+    "en": "That photo is no longer kept; please send it again.",
+}
+CHOSEN = {"zh": "已选择：{label}", "en": "Chosen: {label}"}
+PLATE_WORD = {"zh": "车牌", "en": "Plate"}
+
+
+class TelegramSettings(BaseModel):
+    """`[telegram]`. No token: the channel is simply not started."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    token: str = ""
+    mode: Literal["polling", "webhook"] = "polling"
+    #: Public HTTPS URL Telegram posts to (webhook mode); its path is the route on our server.
+    webhook_url: str | None = None
+    #: Sent by Telegram in X-Telegram-Bot-Api-Secret-Token; requests without it get 403.
+    secret_token: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{1,256}$")
+    base_url: str = "https://api.telegram.org/bot"
+    base_file_url: str = "https://api.telegram.org/file/bot"
+    #: Empty lists = open to everyone; otherwise a listed user or a listed chat may use the bot.
+    allowed_users: list[int] = Field(default_factory=list)
+    allowed_chats: list[int] = Field(default_factory=list)
+    #: User ids that get /stats (and always pass the allowlists).
+    admins: list[int] = Field(default_factory=list)
+    #: Recognitions per user per minute (0 = no limit) and per day (0 = no limit).
+    rate_limit: int = Field(default=0, ge=0)
+    daily_quota: int = Field(default=0, ge=0)
+    #: How long a photo waits for its kind (or a command for its photo).
+    pending_seconds: float = Field(default=300, gt=0)
+    #: How long to wait for the rest of an album after its first photo.
+    album_seconds: float = Field(default=1.0, ge=0)
+    #: Photos kept in memory for the "show boxes" button (0 = no button) and for how long.
+    box_photos: int = Field(default=32, ge=0)
+    box_seconds: float = Field(default=600, gt=0)
+    #: Bot API requests in flight at once (and connections kept to Telegram).
+    max_in_flight: int = Field(default=32, ge=1, le=256)
+    #: Long-polling timeout of getUpdates, in seconds.
+    poll_timeout: int = Field(default=30, ge=0, le=50)
+
+    @field_validator("allowed_users", "allowed_chats", "admins", mode="before")
+    @classmethod
+    def _ids_from_env(cls, value: Any) -> Any:
+        """`LICENCE_BOT_TELEGRAM__ADMINS=1,2` arrives as one string."""
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @model_validator(mode="after")
+    def _webhook_needs_url_and_secret(self) -> TelegramSettings:
+        if self.mode == "webhook" and self.token:
+            if not self.webhook_url:
+                raise ValueError("mode = 'webhook' needs webhook_url")
+            if not self.secret_token:
+                raise ValueError("mode = 'webhook' needs secret_token (requests without it are refused)")
+        return self
+
+    @property
+    def webhook_path(self) -> str:
+        return urlsplit(self.webhook_url or "").path or "/telegram"
+
+
+@dataclass
+class _Album:
+    items: list[tuple[Inbound, Message]]
+
+
+@dataclass
+class _AlbumRest:
+    """Album photos waiting for the kind their first photo asked for."""
+
+    at: float
+    items: list[tuple[Inbound, Message]]
+
+
+class TelegramChannel(Channel):
+    name = "telegram"
+
+    def __init__(
+        self, settings: TelegramSettings, runtime: Runtime, application: Application | None = None
+    ) -> None:
+        self.settings = settings
+        self.runtime = runtime
+        config = runtime.config
+        limits = Limits(
+            allowed_users=settings.allowed_users,
+            allowed_chats=settings.allowed_chats,
+            rate_limit=settings.rate_limit,
+            daily_quota=settings.daily_quota,
+            timezone=config.bot.timezone,
+            store=runtime.session_log,
+        )
+        # Telegram's own pending time and limits, on the shared recognizer (chains, cache, session log).
+        self.dispatcher = Dispatcher(
+            runtime.dispatcher.recognizer, pending_seconds=settings.pending_seconds, limiter=limits
+        )
+        self.application = application or self._build_application()
+        self.sender = Sender(self.application.bot)
+        self.photos = PhotoMemory(settings.box_photos, settings.box_seconds)
+        self.admins = {str(admin) for admin in settings.admins}
+        self.bot_id = ""
+        self.bot_username = ""
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._albums: dict[str, _Album] = {}
+        self._album_rest: dict[tuple[str, str], _AlbumRest] = {}
+        self._accepting = True
+
+    @classmethod
+    def from_config(cls, table: dict[str, Any], runtime: Runtime) -> TelegramChannel | None:
+        settings = TelegramSettings.model_validate(table)
+        if not settings.token:
+            return None
+        return cls(settings, runtime)
+
+    def _build_application(self) -> Application:
+        builder = (
+            Application.builder()
+            .token(self.settings.token)
+            .base_url(self.settings.base_url)
+            .base_file_url(self.settings.base_file_url)
+            .request(BoundedRequest(self.settings.max_in_flight))
+        )
+        if self.settings.mode == "webhook":
+            builder = builder.updater(None)
+        application = builder.build()
+        application.add_handler(CallbackQueryHandler(self._on_kind_button, pattern=r"^kind:"))
+        application.add_handler(CallbackQueryHandler(self._on_boxes_button, pattern=r"^boxes:"))
+        application.add_handler(MessageHandler(filters.UpdateType.MESSAGE, self._on_message))
+        application.add_error_handler(self._on_error)
+        return application
+
+    # ------------------------------------------------------------------------------------ lifecycle
+
+    async def start(self) -> None:
+        application = self.application
+        await application.initialize()  # getMe: who we are, to recognise replies and @mentions
+        self.bot_id = str(application.bot.id)
+        self.bot_username = (application.bot.username or "").lower()
+        await set_menus(self.sender, self.runtime.config.bot.language, self.settings.admins)
+        await application.start()
+        if self.settings.mode == "polling":
+            assert application.updater is not None
+            await application.updater.start_polling(
+                timeout=self.settings.poll_timeout, allowed_updates=ALLOWED_UPDATES
+            )
+        else:
+            await self.sender.call(
+                lambda: application.bot.set_webhook(
+                    self.settings.webhook_url or "",
+                    secret_token=self.settings.secret_token,
+                    allowed_updates=ALLOWED_UPDATES,
+                ),
+                "setWebhook",
+            )
+
+    async def stop(self) -> None:
+        """Stop taking updates, let the answers in flight go out (bounded), then close the HTTP client.
+
+        The bot must outlive its in-flight recognitions (they still have to send their replies), so the
+        channel waits for its own work here rather than leaving that to the runtime's drain.
+        """
+        self._accepting = False
+        application = self.application
+        if application.updater is not None and application.updater.running:
+            await application.updater.stop()
+        if application.running:
+            await application.stop()
+        grace = self.runtime.config.server.shutdown_grace_seconds
+        while self._tasks:  # album flushes spawn the recognitions they collected
+            _, pending = await asyncio.wait(set(self._tasks), timeout=grace)
+            if pending:
+                log.warning("telegram: shutdown cut off %d answers still in flight", len(pending))
+                for task in pending:
+                    task.cancel()
+                await asyncio.wait(pending)
+                break
+        await application.shutdown()
+
+    def routes(self) -> list[BaseRoute]:
+        if self.settings.mode != "webhook":
+            return []
+        return [Route(self.settings.webhook_path, self._webhook, methods=["POST"])]
+
+    async def _webhook(self, request: Request) -> Response:
+        given = request.headers.get(SECRET_HEADER, "")
+        expected = self.settings.secret_token or ""
+        if not expected or not hmac.compare_digest(given.encode(), expected.encode()):
+            return Response(status_code=403)
+        if not self._accepting:
+            return Response(status_code=503)  # Telegram retries later, after the restart
+        try:
+            update = Update.de_json(await request.json(), self.application.bot)
+        except ValueError:
+            return Response(status_code=400)
+        await self.application.update_queue.put(update)
+        return Response(status_code=200)
+
+    # ------------------------------------------------------------------------------------- updates
+
+    async def _on_message(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.message
+        if message is None or message.from_user is None:
+            return
+        inbound = self._inbound(message)
+        if inbound is None:
+            return
+        if message.media_group_id and inbound.has_image:
+            self._collect_album(message, inbound)  # the album as a whole decides whether it is for us
+            return
+        if inbound.chat_type == "group" and not inbound.addressed:
+            return
+        self._spawn(self._answer(inbound, message), "telegram-message")
+
+    def _inbound(self, message: Message) -> Inbound | None:
+        """The platform-neutral message, or None when it is not for us (another bot's command)."""
+        assert message.from_user is not None
+        text = message.text or message.caption or ""
+        command_bot = _command_bot(text)
+        if command_bot and command_bot != self.bot_username:
+            return None
+        image_message = message if _has_image(message) else None
+        replied = message.reply_to_message
+        if image_message is None and command_bot is not None and replied is not None and _has_image(replied):
+            image_message = replied  # "/driving" sent as a reply to a photo reads that photo
+        chat_type: Literal["private", "group"] = "private" if message.chat.type == "private" else "group"
+        addressed = (
+            chat_type == "private"
+            or command_bot is not None
+            or (
+                replied is not None
+                and replied.from_user is not None
+                and str(replied.from_user.id) == self.bot_id
+            )
+            or (bool(self.bot_username) and f"@{self.bot_username}" in text.lower())
+        )
+        user_id = str(message.from_user.id)
+        chat_id = str(message.chat.id)
+        language_code = (message.from_user.language_code or "").lower()
+        return Inbound(
+            platform=PLATFORM,
+            chat_id=chat_id,
+            user_id=user_id,
+            message_id=str(message.message_id),
+            chat_type=chat_type,
+            text=text,
+            fetch_image=self._fetch_for(image_message, photo_key(chat_id, str(message.message_id)), user_id)
+            if image_message
+            else None,
+            language="en" if language_code.startswith("en") else None,
+            addressed=addressed,
+            is_admin=user_id in self.admins,
+        )
+
+    def _fetch_for(self, message: Message, key: str, user_id: str) -> Any:
+        """Downloads `message`'s image, keeping it under `key` (the asking message) for "show boxes"."""
+        if message.photo:
+            file_id, size = message.photo[-1].file_id, message.photo[-1].file_size
+        else:
+            assert message.document is not None
+            file_id, size = message.document.file_id, message.document.file_size
+        return make_fetch(
+            self.application.bot, file_id, size, lambda data: self.photos.put(key, data, user_id)
+        )
+
+    async def _answer(
+        self, inbound: Inbound, message: Message | None = None, working: bool = False
+    ) -> Outbound | None:
+        """Dispatch one message and send the reply, showing "typing" while a photo is being read."""
+        show_action = working or inbound.has_image
+        action = self._keep_showing(inbound.chat_id, ChatAction.TYPING) if show_action else None
+        try:
+            outbound = await self.dispatcher.handle(inbound)
+        finally:
+            if action is not None:
+                action.cancel()
+        if outbound is not None:
+            await self._send(outbound, inbound)
+        return outbound
+
+    # -------------------------------------------------------------------------------------- albums
+
+    def _collect_album(self, message: Message, inbound: Inbound) -> None:
+        key = f"{inbound.chat_id}:{message.media_group_id}"
+        album = self._albums.get(key)
+        if album is None:
+            album = self._albums[key] = _Album(items=[])
+            self._spawn(self._flush_album(key), "telegram-album")
+        album.items.append((inbound, message))
+
+    async def _flush_album(self, key: str) -> None:
+        await asyncio.sleep(self.settings.album_seconds)
+        album = self._albums.pop(key)
+        items = sorted(album.items, key=lambda item: int(item[0].message_id))
+        addressed = any(inbound.addressed for inbound, _ in items)
+        items = [(replace(inbound, addressed=addressed), message) for inbound, message in items]
+        command = next((text for inbound, _ in items if (text := _kind_command(inbound.text))), None)
+        if command is not None:
+            self._answer_all(items, command)
+            return
+        (first, first_message), rest = items[0], items[1:]
+        outbound = await self._answer(first, first_message)
+        if outbound is None or not rest:
+            return
+        if outbound.choices:  # the first photo asked for the kind: the rest follow the button press
+            self._album_rest[first.session_key[1:]] = _AlbumRest(at=time.monotonic(), items=rest)
+        elif outbound.outcome is not None:
+            self._answer_all(rest, "/" + command_for(outbound.outcome.kind, outbound.outcome.side))
+
+    def _answer_all(self, items: list[tuple[Inbound, Message]], command: str) -> None:
+        for inbound, message in items:
+            self._spawn(self._answer(replace(inbound, text=command), message), "telegram-album-photo")
+
+    # ------------------------------------------------------------------------------------- buttons
+
+    async def _on_kind_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        query = update.callback_query
+        if query is None or query.data is None or not isinstance(query.message, Message):
+            return
+        _, command, owner = ([*query.data.split(":"), "", ""])[:3]
+        presser = str(query.from_user.id)
+        language = "en" if (query.from_user.language_code or "").lower().startswith("en") else None
+        if owner and presser != owner:
+            text = NOT_YOURS["en" if language == "en" else "zh"]
+            await self.sender.call(lambda: query.answer(text, show_alert=True), "answerCallbackQuery")
+            return
+        prompt = query.message
+        chat_id = str(prompt.chat.id)
+        inbound = Inbound(
+            platform=PLATFORM,
+            chat_id=chat_id,
+            user_id=presser,
+            message_id=str(prompt.message_id),
+            chat_type="private" if prompt.chat.type == "private" else "group",
+            text=f"/{command}",
+            language=language,
+            addressed=True,
+            is_admin=presser in self.admins,
+        )
+        self._spawn(self._answer_button(query, prompt, inbound, command), "telegram-button")
+
+    async def _answer_button(self, query: Any, prompt: Message, inbound: Inbound, command: str) -> None:
+        await self.sender.call(query.answer, "answerCallbackQuery")
+        language = self.dispatcher.language_of(inbound)
+        chosen = dict(CHOICE_LABELS[language]).get(command, command)
+        await self.sender.call(
+            lambda: prompt.edit_text(CHOSEN[language].format(label=chosen), reply_markup=None),
+            "editMessageText",
+        )
+        await self._answer(inbound, working=True)
+        rest = self._album_rest.pop((inbound.chat_id, inbound.user_id), None)
+        if rest is not None and time.monotonic() - rest.at <= self.settings.pending_seconds:
+            self._answer_all(rest.items, f"/{command}")
+
+    async def _on_boxes_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        query = update.callback_query
+        if query is None or query.data is None or not isinstance(query.message, Message):
+            return
+        self._spawn(self._send_boxes(query, query.message, query.data.split(":", 1)[1]), "telegram-boxes")
+
+    async def _send_boxes(self, query: Any, message: Message, photo_message_id: str) -> None:
+        presser = str(query.from_user.id)
+        chat_id = str(message.chat.id)
+        kept = self.photos.get(photo_key(chat_id, photo_message_id))
+        language = kept.language if kept is not None else "zh"
+        if kept is None or kept.recognition is None:
+            await self.sender.call(
+                lambda: query.answer(BOXES_GONE[language], show_alert=True), "answerCallbackQuery"
+            )
+            return
+        if presser != kept.owner:
+            await self.sender.call(
+                lambda: query.answer(NOT_YOURS[language], show_alert=True), "answerCallbackQuery"
+            )
+            return
+        await self.sender.call(query.answer, "answerCallbackQuery")
+        action = self._keep_showing(chat_id, ChatAction.UPLOAD_PHOTO)
+        try:
+            boxes = boxes_of(kept.recognition)
+            picture = await asyncio.to_thread(draw_boxes, kept.data, boxes)
+        finally:
+            action.cancel()
+        recognition = kept.recognition
+        names = [
+            PLATE_WORD[language]
+            if box.name == "plate"
+            else label(recognition.kind, recognition.side, box.name, language)
+            for box in boxes
+        ]
+        caption = " · ".join(f"{index}. {name}" for index, name in enumerate(names, start=1))[:1024]
+        await self.sender.call(
+            lambda: self.application.bot.send_photo(
+                int(chat_id),
+                picture,
+                caption=caption,
+                reply_parameters=ReplyParameters(int(photo_message_id), allow_sending_without_reply=True),
+            ),
+            "sendPhoto",
+        )
+
+    # ------------------------------------------------------------------------------------- sending
+
+    async def _send(self, outbound: Outbound, inbound: Inbound) -> None:
+        """Each HTML chunk in order; the first replies to the user's message, the last carries the buttons."""
+        markup = self._markup(outbound, inbound)
+        last = len(outbound.html) - 1
+        for index, chunk in enumerate(outbound.html):
+            reply_to = outbound.reply_to if index == 0 else None
+            await self._send_text(int(outbound.chat_id), chunk, reply_to, markup if index == last else None)
+
+    async def _send_text(self, chat_id: int, text: str, reply_to: str | None, markup: Any) -> None:
+        reply = ReplyParameters(int(reply_to), allow_sending_without_reply=True) if reply_to else None
+        await self.sender.call(
+            lambda: self.application.bot.send_message(
+                chat_id, text, parse_mode=ParseMode.HTML, reply_parameters=reply, reply_markup=markup
+            ),
+            "sendMessage",
+        )
+
+    def _markup(self, outbound: Outbound, inbound: Inbound) -> Any:
+        if outbound.choices:
+            return kind_keyboard(outbound.choices, inbound.user_id)
+        if outbound.outcome is not None:
+            return self._boxes_button(outbound, inbound)
+        asks_for_photo = not inbound.has_image and parse_command(inbound.text)[0] in COMMANDS
+        if inbound.chat_type == "group" and asks_for_photo:
+            # Privacy mode hides plain photos from us; a reply to this prompt reaches us.
+            return ForceReply(selective=True)
+        return None
+
+    def _boxes_button(self, outbound: Outbound, inbound: Inbound) -> Any:
+        """Offer the boxes when the vendor gave any and the photo is still in memory; else forget it."""
+        if outbound.reply_to is None or outbound.outcome is None:
+            return None
+        key = photo_key(outbound.chat_id, outbound.reply_to)
+        kept = self.photos.get(key)
+        recognition = outbound.outcome.recognition
+        if kept is None:
+            return None
+        if recognition is None or not boxes_of(recognition):
+            self.photos.discard(key)
+            return None
+        kept.recognition = recognition
+        kept.language = self.dispatcher.language_of(inbound)
+        return boxes_keyboard(outbound.reply_to, kept.language)
+
+    def _keep_showing(self, chat_id: str, action: str) -> asyncio.Task[None]:
+        async def loop() -> None:
+            while True:
+                await self.sender.call(
+                    lambda: self.application.bot.send_chat_action(int(chat_id), action), "sendChatAction"
+                )
+                await asyncio.sleep(CHAT_ACTION_EVERY)
+
+        return asyncio.create_task(loop(), name="telegram-chat-action")
+
+    def _spawn(self, work: Coroutine[Any, Any, Any], name: str) -> None:
+        task = self.runtime.spawn(work, name)
+        if task is not None:
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        log.error("telegram: error while handling an update", exc_info=context.error)
+
+
+def _command_bot(text: str) -> str | None:
+    """For '/cmd@Bot …' the lowered bot name, for '/cmd …' '' (any bot), for anything else None."""
+    if not text.startswith("/"):
+        return None
+    head = text.split(maxsplit=1)[0]
+    return head.partition("@")[2].lower()
+
+
+def _has_image(message: Message) -> bool:
+    return bool(message.photo) or message.document is not None
+
+
+def _kind_command(text: str) -> str | None:
+    command, _ = parse_command(text)
+    return f"/{command_for(*COMMANDS[command])}" if command in COMMANDS else None
