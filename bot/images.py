@@ -35,6 +35,9 @@ from PIL import Image
 
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 MIN_SHORT_SIDE = 100
+#: A plate crop is legitimately small (a 94×24 crop from a camera, a plate cut out of a photo): the
+#: licence floor would refuse readable plates, so plates get the smallest side any vendor accepts.
+MIN_SHORT_SIDE_PLATE = 15
 
 #: Decompression-bomb cap, checked on the header before any pixel is decoded. 50 MP admits the 48-50 MP
 #: full-resolution photos of current phone cameras (8064×6048, 8160×6120) while bounding one decode of a

@@ -145,7 +145,8 @@ class Recognizer:
             finally:
                 row.download_ms = (time.perf_counter() - fetch_started) * 1000
         try:
-            image = await asyncio.to_thread(images.load, data or b"")
+            min_side = images.MIN_SHORT_SIDE_PLATE if kind == "plate" else images.MIN_SHORT_SIDE
+            image = await asyncio.to_thread(images.load, data or b"", min_side=min_side)
         except images.ImageRejected as rejected:
             row.image_bytes = len(data or b"")
             return Outcome(status=Status.BAD_IMAGE, kind=kind, side=side, reject_reason=rejected.reason), None

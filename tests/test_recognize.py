@@ -170,3 +170,17 @@ async def test_a_fetch_the_platform_refuses_or_that_fails_still_gets_a_row(make_
     rows = recognizer.session_log.history()
     assert [r.status for r in rows] == [Status.VENDOR_ERROR, Status.BAD_IMAGE]
     assert all(r.download_ms is not None for r in rows)
+
+
+async def test_small_plate_crops_pass_intake_but_small_licence_photos_do_not(make_config):
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (94, 24), (20, 60, 200)).save(buffer, "JPEG")  # the size of a camera's plate crop
+    recognizer = recognizer_for(make_config(CHAIN + vendors()))
+    plate = await recognizer.recognize(Request(kind="plate", data=buffer.getvalue()))
+    licence = await recognizer.recognize(Request(kind="driving", data=buffer.getvalue()))
+    assert plate.status == Status.OK
+    assert (licence.status, licence.reject_reason) == (Status.BAD_IMAGE, "too_small")
