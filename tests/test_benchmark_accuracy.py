@@ -1,0 +1,32 @@
+"""The accuracy benchmark runs on any folder in the documented layout and writes its JSON."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+from benchmarks.accuracy import main
+from tests.specimens import render_plate
+
+
+def test_accuracy_benchmark_scores_a_tiny_labelled_folder(tmp_path: Path):
+    plates = tmp_path / "set" / "plates" / "crops"
+    plates.mkdir(parents=True)
+    image, truth = render_plate("苏E6T1M0", "blue")
+    image.convert("RGB").save(plates / "a.jpg", quality=92)
+    with (plates.parent / "labels.csv").open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["file", "plate", "kind"])
+        writer.writerow(["crops/a.jpg", truth["number"], "blue"])
+        writer.writerow(["crops/a.jpg", "京A00000", "blue"])  # a plate that is not in the photo
+    out = tmp_path / "accuracy.json"
+
+    assert main(["--data", str(tmp_path / "set"), "--out", str(out)]) == 0
+
+    summary = json.loads(out.read_text(encoding="utf-8"))
+    assert summary["plates_by_folder"]["set/crops"] == {"right": 1, "total": 2, "accuracy": 0.5}
+    assert summary["plates_by_kind"]["blue"]["total"] == 2
+    assert summary["plate_seconds"]["count"] == 1  # one photo, two labels
+    assert [m["want"] for m in summary["misses"]] == ["京A00000"]
+    assert summary["fields_overall"]["total"] == 0 and summary["peak_rss_mb"] > 0
