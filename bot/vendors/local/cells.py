@@ -1,0 +1,115 @@
+"""A second look at a label's cell: values text detection skipped, clipped or read with little confidence.
+
+Detection misses short or faint values (``--``, ``5人``) and sometimes clips long ones. The parser knows
+where such a value must be (right of its label, in the upright page frame), so the page is turned
+upright, the printed ink in that cell is found, and that ink alone is recognized without detection.
+"""
+
+from __future__ import annotations
+
+import math
+
+import cv2
+import numpy as np
+
+from bot.vendors.local.layout import PageRead, offer_value
+from bot.vendors.local.ocr import OcrEngine
+
+Rect = tuple[float, float, float, float]
+
+#: Labels found without a value (or with a weak one) get one targeted re-read each, this many per page.
+MAX_REREADS = 6
+#: A re-read of an empty cell returns noise; below this score it is ignored.
+REREAD_MIN_SCORE = 0.5
+#: Brightest channel below this counts as printed ink (black or grey, not red seal ink).
+INK_LEVEL = 100
+#: Cells of the 副页 that print ``--`` when the vehicle has no such mass; how much a dash shape is trusted.
+DASH_FIELDS = frozenset({"approved_load", "traction_mass", "total_mass", "curb_weight"})
+DASH_CONFIDENCE = 0.7
+
+
+def scaled_rect(rect: Rect, factor: float) -> Rect:
+    return (rect[0] * factor, rect[1] * factor, rect[2] * factor, rect[3] * factor)
+
+
+def reread_cells(engine: OcrEngine, bgr: np.ndarray, scale: float, read: PageRead) -> None:
+    """Detection skips short or faint values (``--``, ``5人``) and sometimes clips long ones; read the
+    ink right of such a label directly, without detection, in the page turned upright."""
+    items = [*read.missing, *read.weak][:MAX_REREADS]
+    if not items:
+        return
+    upright, (dx, dy) = _upright_page(bgr, read.frame_degrees)
+    for item in items:
+        x0, y0, x1, y1 = scaled_rect(item.rect, 1 / scale)
+        found = _ink_rect(upright, (x0 + dx, y0 + dy, x1 + dx, y1 + dy))
+        if found is None:
+            continue
+        (cx0, cy0, cx1, cy1), (ink_width, ink_height) = found
+        rect = read.input_rect(scaled_rect((cx0 - dx, cy0 - dy, cx1 - dx, cy1 - dy), scale))
+        if item.field in DASH_FIELDS and _is_dash(ink_width, ink_height, item.label_height / scale):
+            offer_value(read, item.field, "--", DASH_CONFIDENCE, rect)
+            continue
+        text, score = engine.read_crop(np.ascontiguousarray(upright[cy0:cy1, cx0:cx1]))
+        if text and score >= REREAD_MIN_SCORE:
+            offer_value(read, item.field, text, score, rect)
+
+
+def _upright_page(bgr: np.ndarray, degrees: float) -> tuple[np.ndarray, tuple[float, float]]:
+    """`bgr` rotated by `degrees` about the origin (the parser's page frame), shifted into view; returns
+    the image and the shift that was added to frame coordinates."""
+    if abs(degrees) < 0.05:
+        return bgr, (0.0, 0.0)
+    height, width = bgr.shape[:2]
+    cos, sin = math.cos(math.radians(degrees)), math.sin(math.radians(degrees))
+    corners = [
+        (x * cos - y * sin, x * sin + y * cos) for x, y in ((0, 0), (width, 0), (width, height), (0, height))
+    ]
+    xs, ys = [x for x, _ in corners], [y for _, y in corners]
+    dx, dy = -min(xs), -min(ys)
+    matrix = np.array([[cos, -sin, dx], [sin, cos, dy]], dtype=np.float64)
+    size = (math.ceil(max(xs) + dx), math.ceil(max(ys) + dy))
+    upright = cv2.warpAffine(bgr, matrix, size, flags=cv2.INTER_LINEAR, borderValue=(255, 255, 255))
+    return upright, (dx, dy)
+
+
+def _is_dash(ink_width: int, ink_height: int, label_height: float) -> bool:
+    """A lone flat stroke in a quantity cell: the ``--`` printed where a vehicle has no such mass."""
+    return (
+        ink_height <= 0.35 * label_height
+        and ink_width >= 2.5 * ink_height
+        and ink_width <= 2.5 * label_height
+    )
+
+
+def _ink_rect(
+    bgr: np.ndarray, area: tuple[float, float, float, float]
+) -> tuple[tuple[int, int, int, int], tuple[int, int]] | None:
+    """The dark print inside `area` (with a margin) and its own width and height, ignoring table rules
+    and red seal ink; None for an empty cell."""
+    height, width = bgr.shape[:2]
+    x0, y0 = max(0, round(area[0])), max(0, round(area[1]))
+    x1, y1 = min(width, round(area[2])), min(height, round(area[3]))
+    if x1 - x0 < 8 or y1 - y0 < 8:
+        return None
+    ink = (bgr[y0:y1, x0:x1].max(axis=2) < INK_LEVEL).astype(np.uint8)
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
+    for index in range(1, count):
+        # Table rules cross the whole cell, even in a tilted photo; print never does.
+        if (
+            stats[index, cv2.CC_STAT_HEIGHT] > 0.8 * ink.shape[0]
+            or stats[index, cv2.CC_STAT_WIDTH] > 0.8 * ink.shape[1]
+        ):
+            ink[labels == index] = 0
+    rows, cols = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
+    if len(rows) == 0 or ink.sum() < 12:
+        return None
+    ink_height, ink_width = int(rows[-1] - rows[0] + 1), int(cols[-1] - cols[0] + 1)
+    # Recognition wants some paper around the ink; a lone dash needs more than its own few pixels.
+    pad = max(10, round(min(ink_height, ink_width) * 0.5))
+    rect = (
+        max(0, x0 + int(cols[0]) - pad),
+        max(0, y0 + int(rows[0]) - pad),
+        min(width, x0 + int(cols[-1]) + 1 + pad),
+        min(height, y0 + int(rows[-1]) + 1 + pad),
+    )
+    return rect, (ink_width, ink_height)

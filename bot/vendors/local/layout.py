@@ -1,0 +1,687 @@
+"""Card layout parser: OCR lines of a licence page in, normalized fields out.
+
+The printed labels are the anchors, never pixel positions of any one renderer, because real cards and our
+specimens share the labels and nothing else. OCR may return a label with its value as one line
+(``姓名张三 性别男国籍中国``) or as separate boxes, so every line is split at the labels it contains; a
+label left without a value takes the nearest unlabelled box to its right on the same row, then (for
+multi-line fields) the boxes that continue it below. English sub-labels are removed before any of that,
+so ``Name`` or ``Date of Birth`` never ends up in a value.
+
+Geometry is judged in a frame that undoes the photo's rotation: the median tilt of the text lines is
+removed and each quarter turn (0°, 180°, 90°, 270°) is tried; the turn that yields the most values in the
+card's own reading order wins. OCR already reads each line the right way up (rapidocr's angle
+classifier), so a card photographed upside down only needs its geometry turned, not a second OCR pass.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import statistics
+import unicodedata
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+
+from bot.dates import parse_validity
+from bot.models import DOCUMENT_MODELS, Box, Document, FieldMeta, Kind, Side
+from bot.vendors.local.ocr import OcrLine
+from bot.vendors.local.values import REPAIR_PENALTY, clean_authority, clean_value
+
+Rect = tuple[float, float, float, float]
+
+#: Values read with less confidence than this are read again on their own.
+WEAK_CONFIDENCE = 0.8
+
+
+@dataclass(frozen=True)
+class LabelSpec:
+    """One printed label: the field it introduces and how its value may be laid out."""
+
+    field: str
+    variants: tuple[str, ...]
+    #: The value may wrap onto following lines (addresses, records).
+    multiline: bool = False
+    #: The value may sit under the label rather than beside it (stamp boxes).
+    below: bool = False
+
+
+@dataclass(frozen=True)
+class PageSpec:
+    kind: Kind
+    side: Side
+    labels: tuple[LabelSpec, ...]
+    #: The page carries the issuing authority's red seal.
+    has_seal: bool = False
+
+    def label(self, name: str) -> LabelSpec:
+        return next(spec for spec in self.labels if spec.field == name)
+
+
+def _labels(*specs: tuple[str, str] | LabelSpec) -> tuple[LabelSpec, ...]:
+    return tuple(spec if isinstance(spec, LabelSpec) else LabelSpec(spec[0], (spec[1],)) for spec in specs)
+
+
+#: Labels in the order the card prints them (top to bottom, left to right): that order also tells an
+#: upright card from an upside-down one.
+PAGES: dict[tuple[Kind, Side], PageSpec] = {
+    ("driving", "front"): PageSpec(
+        "driving",
+        "front",
+        _labels(
+            ("number", "证号"),
+            ("name", "姓名"),
+            ("sex", "性别"),
+            ("nationality", "国籍"),
+            LabelSpec("address", ("住址",), multiline=True),
+            ("birth_date", "出生日期"),
+            LabelSpec("first_issue_date", ("初次领证日期", "领证日期")),
+            LabelSpec("class", ("准驾车型",)),
+            LabelSpec("valid_from", ("有效起始日期", "起始日期")),
+            ("valid_period", "有效期限"),
+        ),
+        has_seal=True,
+    ),
+    ("driving", "back"): PageSpec(
+        "driving",
+        "back",
+        _labels(
+            ("number", "证号"),
+            ("name", "姓名"),
+            ("file_number", "档案编号"),
+            LabelSpec("record", ("记录",), multiline=True, below=True),
+        ),
+    ),
+    ("vehicle", "front"): PageSpec(
+        "vehicle",
+        "front",
+        _labels(
+            LabelSpec("plate_number", ("号牌号码", "车牌号码")),
+            ("vehicle_type", "车辆类型"),
+            LabelSpec("owner", ("所有人",), multiline=True),
+            LabelSpec("address", ("住址",), multiline=True),
+            ("use_character", "使用性质"),
+            ("model", "品牌型号"),
+            LabelSpec("vin", ("车辆识别代号", "车辆识别代码", "识别代号")),
+            LabelSpec("engine_number", ("发动机号码", "发动机号")),
+            LabelSpec("register_date", ("注册日期", "注册登记日期")),
+            ("issue_date", "发证日期"),
+        ),
+        has_seal=True,
+    ),
+    ("vehicle", "back"): PageSpec(
+        "vehicle",
+        "back",
+        _labels(
+            LabelSpec("plate_number", ("号牌号码", "车牌号码")),
+            ("file_number", "档案编号"),
+            ("approved_passengers", "核定载人数"),
+            ("total_mass", "总质量"),
+            ("curb_weight", "整备质量"),
+            ("approved_load", "核定载质量"),
+            ("dimensions", "外廓尺寸"),
+            ("traction_mass", "准牵引总质量"),
+            LabelSpec("remarks", ("备注",), multiline=True),
+            LabelSpec("inspection_record", ("检验记录",), multiline=True, below=True),
+        ),
+    ),
+}
+
+
+@dataclass(frozen=True)
+class FieldValue:
+    """A cleaned value with the OCR confidence behind it and where it sits (in the input lines' space)."""
+
+    value: str
+    confidence: float
+    rect: Rect | None = None
+
+
+@dataclass(frozen=True)
+class MissingValue:
+    """A label whose value should be looked at again: where, in the upright page frame (see PageRead)."""
+
+    field: str
+    rect: Rect
+    #: Height of the label's text, the scale of what to expect there.
+    label_height: float
+
+
+@dataclass
+class PageRead:
+    """What the parser made of one page.
+
+    `quarter_turns` is how far the photo is turned (clockwise quarter turns) and `skew_degrees` its
+    small tilt. `frame_degrees` rotates input points (about the origin) into the upright page frame
+    that `MissingValue.rect` is in; `input_rect` maps such a rectangle back.
+    """
+
+    spec: PageSpec
+    fields: dict[str, FieldValue]
+    missing: list[MissingValue] = field(default_factory=list)
+    #: Values read with little confidence, worth a second look at the same place.
+    weak: list[MissingValue] = field(default_factory=list)
+    quarter_turns: int = 0
+    skew_degrees: float = 0.0
+    frame_degrees: float = 0.0
+    labels_found: int = 0
+
+    def input_rect(self, rect: Rect) -> Rect:
+        return _Frame(self.frame_degrees).back(rect)
+
+
+# ----------------------------------------------------------------------------------------------- text
+
+_ASCII_WORD = re.compile(r"[A-Za-z][A-Za-z'’]*\.?")
+_UNITS = frozenset({"kg", "mm", "t", "cm", "m"})
+_VIN_LABEL = re.compile(r"(?<![A-Za-z0-9])VIN(?![A-Za-z0-9])")
+
+
+def _char_width(char: str) -> float:
+    """Relative advance of a character, so a span of a line maps to roughly the right pixels."""
+    return 1.0 if unicodedata.east_asian_width(char) in ("W", "F") else 0.55
+
+
+def _english_spans(text: str) -> list[tuple[int, int]]:
+    """Spans of English sub-labels: lower-case words (``Name``, ``Date of Birth``, misread ``irt``)
+    and a free-standing ``VIN``. Units glued to a number (``1500kg``) are values, not labels."""
+    spans = []
+    for match in _ASCII_WORD.finditer(text):
+        word = match.group().rstrip(".")
+        lower = {char for char in word if char.islower()}
+        # "Cl" is a class code with its 1 misread as l, not a word.
+        if len(word) < 2 or not lower or lower == {"l"}:
+            continue
+        before = text[match.start() - 1] if match.start() else ""
+        if word.lower() in _UNITS and before.isdigit():
+            continue
+        spans.append(match.span())
+    spans.extend(match.span() for match in _VIN_LABEL.finditer(text))
+    return spans
+
+
+@dataclass(frozen=True)
+class _Text:
+    """A line's text without English sub-labels and whitespace, each kept character with its position
+    along the line as a fraction of the line's length (0..1)."""
+
+    chars: str
+    starts: tuple[float, ...]
+    ends: tuple[float, ...]
+
+    @classmethod
+    def of(cls, text: str) -> _Text:
+        text = unicodedata.normalize("NFKC", text)
+        widths = [_char_width(char) for char in text]
+        total = sum(widths) or 1.0
+        dropped = [False] * len(text)
+        for start, end in _english_spans(text):
+            for index in range(start, end):
+                dropped[index] = True
+        chars, starts, ends, offset = [], [], [], 0.0
+        for index, char in enumerate(text):
+            if not dropped[index] and not char.isspace():
+                chars.append(char)
+                starts.append(offset / total)
+                ends.append((offset + widths[index]) / total)
+            offset += widths[index]
+        return cls("".join(chars), tuple(starts), tuple(ends))
+
+    def fraction(self, start: int, end: int) -> tuple[float, float]:
+        if start >= end:
+            return (0.0, 0.0)
+        return (self.starts[start], self.ends[end - 1])
+
+
+# ----------------------------------------------------------------------------------------------- geometry
+
+
+def _rotate(point: tuple[float, float], degrees: float) -> tuple[float, float]:
+    radians = math.radians(degrees)
+    cos, sin = math.cos(radians), math.sin(radians)
+    x, y = point
+    return (x * cos - y * sin, x * sin + y * cos)
+
+
+def _bounds(points: Iterable[tuple[float, float]]) -> Rect:
+    xs, ys = zip(*points, strict=True)
+    return (min(xs), min(ys), max(xs), max(ys))
+
+
+def _corners(rect: Rect) -> list[tuple[float, float]]:
+    x0, y0, x1, y1 = rect
+    return [(x0, y0), (x1, y0), (x1, y1), (x0, y1)]
+
+
+def _union(rects: Iterable[Rect]) -> Rect:
+    return _bounds(point for rect in rects for point in _corners(rect))
+
+
+def _line_skew(lines: Sequence[OcrLine]) -> float:
+    """Median tilt (degrees, -45..45) of the long edges of elongated lines: the photo's small rotation."""
+    tilts = []
+    for line in lines:
+        p0, p1, p2 = line.points[0], line.points[1], line.points[2]
+        top = (p1[0] - p0[0], p1[1] - p0[1])
+        side = (p2[0] - p1[0], p2[1] - p1[1])
+        long_edge, short_edge = (top, side) if math.hypot(*top) >= math.hypot(*side) else (side, top)
+        if math.hypot(*long_edge) < 2 * max(math.hypot(*short_edge), 1.0):
+            continue
+        angle = math.degrees(math.atan2(long_edge[1], long_edge[0]))
+        tilts.append((angle + 45.0) % 90.0 - 45.0)
+    return statistics.median(tilts) if tilts else 0.0
+
+
+def mostly_upright(lines: Sequence[OcrLine]) -> bool:
+    """True when most elongated lines run across the image: the photo is turned 0° or 180°, not 90°."""
+    wide = sum(1 for line in lines if line.width >= line.height)
+    return wide * 2 >= len(lines)
+
+
+@dataclass(frozen=True)
+class _Frame:
+    """The page as if upright: `degrees` rotates input points into it."""
+
+    degrees: float
+
+    def forward(self, rect_points: Iterable[tuple[float, float]]) -> Rect:
+        return _bounds(_rotate(point, self.degrees) for point in rect_points)
+
+    def back(self, rect: Rect) -> Rect:
+        return _bounds(_rotate(point, -self.degrees) for point in _corners(rect))
+
+
+# ----------------------------------------------------------------------------------------------- segments
+
+
+@dataclass
+class _Free:
+    """Unlabelled text: a value waiting for its label."""
+
+    text: str
+    score: float
+    rect: Rect
+    used: bool = False
+
+    @property
+    def height(self) -> float:
+        return self.rect[3] - self.rect[1]
+
+
+@dataclass
+class _Hit:
+    """A label found in a line, with whatever followed it in that same line."""
+
+    spec: LabelSpec
+    order: int
+    rect: Rect
+    score: float
+    inline: str
+    inline_rect: Rect | None
+
+    @property
+    def height(self) -> float:
+        return self.rect[3] - self.rect[1]
+
+
+def _label_pattern(spec: PageSpec) -> re.Pattern[str]:
+    variants = sorted({variant for label in spec.labels for variant in label.variants}, key=len, reverse=True)
+    return re.compile("|".join(re.escape(variant) for variant in variants))
+
+
+def _sub_rect(rect: Rect, fraction: tuple[float, float]) -> Rect:
+    x0, y0, x1, y1 = rect
+    width = x1 - x0
+    return (x0 + width * fraction[0], y0, x0 + width * fraction[1], y1)
+
+
+def _split(
+    line: OcrLine, frame: _Frame, spec: PageSpec, pattern: re.Pattern[str]
+) -> tuple[list[_Hit], list[_Free]]:
+    text = _Text.of(line.text)
+    rect = frame.forward(line.points)
+    variants = {variant: index for index, label in enumerate(spec.labels) for variant in label.variants}
+    matches = list(pattern.finditer(text.chars))
+    hits: list[_Hit] = []
+    free: list[_Free] = []
+    head_end = matches[0].start() if matches else len(text.chars)
+    if head_end > 0:
+        free.append(_Free(text.chars[:head_end], line.score, _sub_rect(rect, text.fraction(0, head_end))))
+    for position, match in enumerate(matches):
+        order = variants[match.group()]
+        value_end = matches[position + 1].start() if position + 1 < len(matches) else len(text.chars)
+        inline = text.chars[match.end() : value_end]
+        inline_rect = _sub_rect(rect, text.fraction(match.end(), value_end)) if inline else None
+        label_rect = _sub_rect(rect, text.fraction(match.start(), match.end()))
+        hits.append(_Hit(spec.labels[order], order, label_rect, line.score, inline, inline_rect))
+    return hits, free
+
+
+def _vertical_overlap(a: Rect, b: Rect) -> float:
+    """Shared height as a share of the smaller box: 1.0 when one row fully contains the other."""
+    shared = min(a[3], b[3]) - max(a[1], b[1])
+    smaller = min(a[3] - a[1], b[3] - b[1]) or 1.0
+    return max(shared, 0.0) / smaller
+
+
+def _same_row(a: Rect, b: Rect) -> bool:
+    return _vertical_overlap(a, b) >= 0.4
+
+
+# ----------------------------------------------------------------------------------------------- parsing
+
+
+@dataclass
+class _Candidate:
+    read: PageRead
+    score: float
+
+
+def parse_page(kind: Kind, side: Side, lines: Sequence[OcrLine]) -> PageRead:
+    """Read a page's fields from its OCR lines, whichever way up the photo was taken."""
+    spec = PAGES[(kind, side)]
+    if not lines:
+        return PageRead(spec, {})
+    skew = _line_skew(lines)
+    turns = (0, 2, 1, 3) if mostly_upright(lines) else (1, 3, 0, 2)
+    best: _Candidate | None = None
+    for quarter in turns[:2]:
+        # Rotating the geometry by -(tilt) levels the lines; a further quarter turn stands the page up.
+        frame = _Frame(-skew - 90.0 * quarter)
+        candidate = _parse_in_frame(spec, lines, frame, quarter)
+        candidate.read.skew_degrees = skew
+        if best is None or candidate.score > best.score:
+            best = candidate
+    assert best is not None
+    return best.read
+
+
+def _parse_in_frame(spec: PageSpec, lines: Sequence[OcrLine], frame: _Frame, quarter: int) -> _Candidate:
+    pattern = _label_pattern(spec)
+    hits: list[_Hit] = []
+    free: list[_Free] = []
+    for line in lines:
+        line_hits, line_free = _split(line, frame, spec, pattern)
+        hits.extend(line_hits)
+        free.extend(line_free)
+    hits = _first_hit_per_field(hits)
+    values: dict[str, tuple[str, float, list[Rect], bool]] = {}
+    pending: list[_Hit] = []
+    for hit in sorted(hits, key=lambda item: (item.rect[1], item.rect[0])):
+        found = _inline_value(hit)
+        if found is None:
+            found = _right_value(hit, hits, free)
+        if found is None:
+            pending.append(hit)
+        else:
+            values[hit.spec.field] = found
+    for hit in pending:
+        if hit.spec.below:
+            found = _below_value(hit, free)
+            if found is not None:
+                values[hit.spec.field] = found
+    for hit in hits:
+        if hit.spec.multiline and hit.spec.field in values:
+            values[hit.spec.field] = _continue_below(values[hit.spec.field], hit, hits, free)
+    fields = {
+        name: FieldValue(
+            text, round(score * (REPAIR_PENALTY if repaired else 1.0), 4), frame.back(_union(rects))
+        )
+        for name, (text, score, rects, repaired) in values.items()
+    }
+    missing = [
+        MissingValue(hit.spec.field, _search_area(hit, hits, free, from_label=False), hit.height)
+        for hit in hits
+        if hit.spec.field not in fields
+    ]
+    weak = [
+        MissingValue(hit.spec.field, _search_area(hit, hits, free, from_label=True), hit.height)
+        for hit in hits
+        if hit.spec.field in fields and fields[hit.spec.field].confidence < WEAK_CONFIDENCE
+    ]
+    read = PageRead(
+        spec,
+        fields,
+        missing,
+        weak,
+        quarter_turns=quarter,
+        frame_degrees=frame.degrees,
+        labels_found=len(hits),
+    )
+    return _Candidate(read, len(fields) + _reading_order_agreement(hits))
+
+
+def _first_hit_per_field(hits: list[_Hit]) -> list[_Hit]:
+    """A label printed twice (or a label word inside a title) keeps its best-placed occurrence: the one
+    carrying a value beats a bare one, and higher OCR confidence breaks ties."""
+    best: dict[str, _Hit] = {}
+    for hit in hits:
+        current = best.get(hit.spec.field)
+        if current is None or (bool(hit.inline), hit.score) > (bool(current.inline), current.score):
+            best[hit.spec.field] = hit
+    return list(best.values())
+
+
+def _inline_value(hit: _Hit) -> tuple[str, float, list[Rect], bool] | None:
+    if not hit.inline or hit.inline_rect is None:
+        return None
+    cleaned = clean_value(hit.spec.field, hit.inline)
+    if cleaned is None:
+        return None
+    return (cleaned[0], hit.score, [hit.inline_rect], cleaned[1])
+
+
+def _right_value(
+    hit: _Hit, hits: list[_Hit], free: list[_Free]
+) -> tuple[str, float, list[Rect], bool] | None:
+    """The nearest unused unlabelled box to the right on the label's row, with no other label between."""
+    right_edge = (hit.inline_rect or hit.rect)[2]
+    # Detection boxes are padded, so a value printed close to its label may start inside the label's box.
+    slack = hit.height * 1.2
+    blockers = [
+        other.rect[0]
+        for other in hits
+        if other is not hit and other.rect[0] > hit.rect[0] and _same_row(other.rect, hit.rect)
+    ]
+    limit = min(blockers, default=math.inf)
+    candidates = [
+        segment
+        for segment in free
+        if not segment.used
+        and segment.rect[0] >= right_edge - slack
+        and (segment.rect[0] + segment.rect[2]) / 2 > right_edge
+        and segment.rect[0] < limit
+        and _same_row(segment.rect, hit.rect)
+    ]
+    for segment in sorted(candidates, key=lambda item: item.rect[0]):
+        cleaned = clean_value(hit.spec.field, segment.text)
+        if cleaned is None:
+            continue
+        segment.used = True
+        return (cleaned[0], segment.score, [segment.rect], cleaned[1])
+    return None
+
+
+def _below_value(hit: _Hit, free: list[_Free]) -> tuple[str, float, list[Rect], bool] | None:
+    """Stamp boxes (检验记录) hang below and right of their label."""
+    height = hit.height
+    candidates = [
+        segment
+        for segment in free
+        if not segment.used
+        and segment.rect[1] >= hit.rect[1]
+        and segment.rect[1] <= hit.rect[3] + 3 * height
+        and segment.rect[2] > hit.rect[0]
+    ]
+    for segment in sorted(candidates, key=lambda item: (item.rect[1], item.rect[0])):
+        cleaned = clean_value(hit.spec.field, segment.text)
+        if cleaned is None:
+            continue
+        segment.used = True
+        return (cleaned[0], segment.score, [segment.rect], cleaned[1])
+    return None
+
+
+def _continue_below(
+    found: tuple[str, float, list[Rect], bool], hit: _Hit, hits: list[_Hit], free: list[_Free]
+) -> tuple[str, float, list[Rect], bool]:
+    """Append the lines a wrapped value continues on: just below, left-aligned with it, of similar size,
+    and not the value of some other label on their own row."""
+    text, score, rects, repaired = found
+    while True:
+        last = rects[-1]
+        first = rects[0]
+        height = last[3] - last[1]
+        candidates = [
+            segment
+            for segment in free
+            if not segment.used
+            and last[3] - 0.5 * height <= segment.rect[1] <= last[3] + 0.9 * height
+            and abs(segment.rect[0] - first[0]) <= 1.5 * height
+            and 0.6 <= segment.height / max(height, 1.0) <= 1.6
+            and not any(
+                _same_row(other.rect, segment.rect) and other.rect[0] < segment.rect[0] for other in hits
+            )
+        ]
+        if not candidates:
+            return (text, score, rects, repaired)
+        segment = min(candidates, key=lambda item: item.rect[1])
+        cleaned = clean_value(hit.spec.field, segment.text)
+        segment.used = True
+        if cleaned is None:
+            return (text, score, rects, repaired)
+        text, score, rects = text + cleaned[0], min(score, segment.score), [*rects, segment.rect]
+        repaired = repaired or cleaned[1]
+
+
+def _search_area(hit: _Hit, hits: list[_Hit], free: list[_Free], *, from_label: bool) -> Rect:
+    """Where a value should be: right of the label (or of what followed it on its line) up to the next
+    label on its row, or as far as the page's text reaches, as tall as the label's row."""
+    height = hit.height
+    start = (hit.rect if from_label else (hit.inline_rect or hit.rect))[2] + 0.3 * height
+    blockers = [
+        other.rect[0]
+        for other in hits
+        if other is not hit and other.rect[0] > hit.rect[0] and _same_row(other.rect, hit.rect)
+    ]
+    page_right = max([segment.rect[2] for segment in free] + [other.rect[2] for other in hits])
+    end = min(min(blockers, default=page_right) - 0.3 * height, start + 14 * height)
+    end = max(end, start + 2 * height)
+    return (start, hit.rect[1] - 0.35 * height, end, hit.rect[3] + 0.35 * height)
+
+
+def _reading_order_agreement(hits: list[_Hit]) -> float:
+    """Share of label pairs that appear in the card's printed order (0..1): upright cards score high,
+    the same card turned over scores low."""
+    agree = total = 0
+    ordered = sorted(hits, key=lambda item: item.order)
+    for index, first in enumerate(ordered):
+        for second in ordered[index + 1 :]:
+            total += 1
+            if _same_row(first.rect, second.rect):
+                agree += first.rect[0] < second.rect[0]
+            else:
+                agree += first.rect[1] < second.rect[1]
+    return agree / total if total else 0.0
+
+
+# ----------------------------------------------------------------------------------------------- models
+
+
+def build_document(read: PageRead, authority: FieldValue | None = None) -> Document:
+    """The normalized model of the page, with a FieldMeta (confidence, box) for every field read."""
+    fields = dict(read.fields)
+    if authority is not None and read.spec.has_seal and "issuing_authority" not in fields:
+        fields["issuing_authority"] = authority
+    values: dict[str, object] = {}
+    meta: dict[str, FieldMeta] = {}
+
+    def put(name: str, value: object, source: FieldValue) -> None:
+        values[name] = value
+        meta[name] = FieldMeta(confidence=source.confidence, box=_box(source.rect))
+
+    for name, read_value in fields.items():
+        if name in ("valid_period", "valid_from"):
+            continue
+        if name in ("birth_date", "first_issue_date", "register_date", "issue_date"):
+            put(name, date.fromisoformat(read_value.value), read_value)
+        else:
+            put(name, read_value.value, read_value)
+    if read.spec.kind == "driving" and read.spec.side == "front":
+        _put_validity(fields, put)
+    model = DOCUMENT_MODELS[(read.spec.kind, read.spec.side)]
+    return model.model_validate({**values, "meta": meta})
+
+
+def _put_validity(fields: dict[str, FieldValue], put: Callable[[str, object, FieldValue], None]) -> None:
+    """New cards print ``A 至 B``; old ones print 有效起始日期 A and 有效期限 ``6年`` (or 长期)."""
+    start = fields.get("valid_from")
+    period = fields.get("valid_period")
+    start_day = date.fromisoformat(start.value) if start else None
+    if period is None:
+        if start is not None and start_day is not None:
+            put("valid_from", start_day, start)
+        return
+    validity = parse_validity(period.value, start_day)
+    if validity.valid_from is not None:
+        put(
+            "valid_from", validity.valid_from, start if start and validity.valid_from == start_day else period
+        )
+    if validity.valid_to is not None:
+        put("valid_to", validity.valid_to, period)
+    if validity.long_term:
+        put("long_term", True, period)
+
+
+def _box(rect: Rect | None) -> Box | None:
+    if rect is None:
+        return None
+    x0, y0, x1, y1 = rect
+    return Box(x=round(x0), y=round(y0), width=max(round(x1 - x0), 1), height=max(round(y1 - y0), 1))
+
+
+def authority_from_lines(lines: Sequence[OcrLine]) -> FieldValue | None:
+    """An issuing authority printed (or stamped) legibly as a straight line of text."""
+    best: FieldValue | None = None
+    for line in lines:
+        cleaned = clean_authority(line.text)
+        if cleaned is None:
+            continue
+        value, repaired = cleaned
+        score = line.score * (REPAIR_PENALTY if repaired else 1.0)
+        if best is None or len(value) * score > len(best.value) * best.confidence:
+            best = FieldValue(value, round(score, 4), line.rect)
+    return best
+
+
+def offer_value(read: PageRead, field_name: str, text: str, score: float, rect: Rect) -> bool:
+    """A targeted re-read of one field's place: kept when the field had no value or a less confident one.
+
+    The text is cleaned like any OCR line (English sub-labels and whitespace removed), so a crop that
+    caught part of the label still gives the value.
+    """
+    cleaned = clean_value(field_name, _after_label(read.spec.label(field_name), _Text.of(text).chars))
+    if cleaned is None:
+        return False
+    confidence = round(score * (REPAIR_PENALTY if cleaned[1] else 1.0), 4)
+    current = read.fields.get(field_name)
+    if current is not None and current.confidence >= confidence:
+        return False
+    read.fields[field_name] = FieldValue(cleaned[0], confidence, rect)
+    read.missing = [item for item in read.missing if item.field != field_name]
+    read.weak = [item for item in read.weak if item.field != field_name]
+    return True
+
+
+def _after_label(spec: LabelSpec, text: str) -> str:
+    """What follows the field's own label in a re-read crop that caught the label or its last characters
+    (``籍中国`` from a crop starting inside 国籍)."""
+    for variant in sorted(spec.variants, key=len, reverse=True):
+        position = text.find(variant)
+        if position >= 0:
+            return text[position + len(variant) :]
+    for variant in spec.variants:
+        for size in range(len(variant) - 1, 0, -1):
+            if text.startswith(variant[-size:]):
+                return text[size:]
+    return text

@@ -1,0 +1,294 @@
+"""The OCR core of the embedded engine: rapidocr on onnxruntime, with the models that ship in its wheel.
+
+Why explicit model paths: rapidocr resolves a missing `model_path` through its model table, which may
+download into its package directory. Pointing every stage at the files already installed means the
+engine either starts from what is on disk or fails loudly; it never reaches for the network.
+
+Why one engine per process behind a lock: loading the three ONNX sessions costs memory (~200 MB) and
+time, and two recognitions running the same sessions at once only fight over the same cores. Callers
+run `read`/`read_crop` in a worker thread; the lock makes those threads queue instead of oversubscribe.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+#: Which file in the rapidocr models directory serves which stage, best first. PP-OCRv6 small ships
+#: in rapidocr 3.10; older 3.x wheels carry PP-OCRv4/v5 mobile files under similar names.
+MODEL_PATTERNS: dict[str, tuple[str, ...]] = {
+    "det": ("PP-OCRv6_det_small.onnx", "*v6*det*.onnx", "*v5*det*.onnx", "*det*.onnx"),
+    "cls": ("ch_ppocr_mobile_v2.0_cls_mobile.onnx", "*cls*.onnx"),
+    "rec": ("PP-OCRv6_rec_small.onnx", "*v6*rec*.onnx", "*v5*rec*.onnx", "*rec*.onnx"),
+}
+
+#: Detection works on images whose long side is at most this; a licence photo's text stays legible.
+DET_LIMIT_SIDE = 960
+
+
+#: Shared by every engine in the process: two models on 2 cores at once only slow each other down.
+_CPU_LOCK = threading.Lock()
+
+
+class EngineUnavailable(RuntimeError):
+    """The OCR models or runtime are missing from this installation."""
+
+
+class EngineFailure(RuntimeError):
+    """The OCR runtime failed on an image (an onnxruntime or OpenCV error inside rapidocr)."""
+
+
+@contextmanager
+def _engine_errors() -> Iterator[None]:
+    """rapidocr lets onnxruntime's and OpenCV's own exceptions through; callers get one type instead."""
+    try:
+        yield
+    except Exception as exc:
+        raise EngineFailure(f"{type(exc).__name__}: {exc}") from exc
+
+
+Point = tuple[float, float]
+
+
+@dataclass(frozen=True)
+class OcrLine:
+    """One text line as OCR read it: text, recognition score 0..1 and its quadrilateral (clockwise)."""
+
+    text: str
+    score: float
+    points: tuple[Point, Point, Point, Point]
+
+    @classmethod
+    def from_rect(cls, text: str, score: float, x0: float, y0: float, x1: float, y1: float) -> OcrLine:
+        return cls(text, score, ((x0, y0), (x1, y0), (x1, y1), (x0, y1)))
+
+    @cached_property
+    def x0(self) -> float:
+        return min(x for x, _ in self.points)
+
+    @cached_property
+    def x1(self) -> float:
+        return max(x for x, _ in self.points)
+
+    @cached_property
+    def y0(self) -> float:
+        return min(y for _, y in self.points)
+
+    @cached_property
+    def y1(self) -> float:
+        return max(y for _, y in self.points)
+
+    @property
+    def width(self) -> float:
+        return self.x1 - self.x0
+
+    @property
+    def height(self) -> float:
+        return self.y1 - self.y0
+
+    @property
+    def cx(self) -> float:
+        return (self.x0 + self.x1) / 2
+
+    @property
+    def cy(self) -> float:
+        return (self.y0 + self.y1) / 2
+
+    @property
+    def rect(self) -> tuple[float, float, float, float]:
+        return (self.x0, self.y0, self.x1, self.y1)
+
+    def mapped(self, scale: float, dx: float = 0.0, dy: float = 0.0) -> OcrLine:
+        """The same line in another pixel space: `point * scale + offset`."""
+        points = tuple((x * scale + dx, y * scale + dy) for x, y in self.points)
+        return OcrLine(self.text, self.score, points)  # type: ignore[arg-type]
+
+    def to_raw(self) -> dict[str, Any]:
+        """JSON-ready form for the session log's raw answer."""
+        return {
+            "text": self.text,
+            "score": round(self.score, 4),
+            "box": [[round(x, 1), round(y, 1)] for x, y in self.points],
+        }
+
+
+def models_dir() -> Path:
+    """The installed rapidocr package's own models directory (located without importing rapidocr)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("rapidocr")
+    if spec is None or not spec.submodule_search_locations:
+        raise EngineUnavailable("rapidocr is not installed")
+    return Path(next(iter(spec.submodule_search_locations))) / "models"
+
+
+def model_paths(directory: Path | None = None) -> dict[str, Path]:
+    """The det/cls/rec model files on disk; raises EngineUnavailable instead of letting rapidocr fetch."""
+    directory = directory or models_dir()
+    found: dict[str, Path] = {}
+    for stage, patterns in MODEL_PATTERNS.items():
+        for pattern in patterns:
+            matches = sorted(path for path in directory.glob(pattern) if path.stat().st_size > 0)
+            if matches:
+                found[stage] = matches[0]
+                break
+        else:
+            raise EngineUnavailable(f"no {stage} model in {directory}")
+    return found
+
+
+class OcrEngine:
+    """rapidocr behind a lock; every call passes all stage switches, because rapidocr keeps them."""
+
+    def __init__(self, threads: int = 0) -> None:
+        try:
+            from rapidocr import RapidOCR
+        except ImportError as exc:  # pragma: no cover - a broken install
+            raise EngineUnavailable(f"rapidocr cannot be imported: {exc}") from exc
+        paths = model_paths()
+        params: dict[str, Any] = {
+            "Global.log_level": "error",
+            "Det.model_path": str(paths["det"]),
+            "Cls.model_path": str(paths["cls"]),
+            "Rec.model_path": str(paths["rec"]),
+            # Two lines per recognizer run: as fast as six on two cores, and a third of the peak
+            # memory when a batch holds long lines (addresses), which keeps the process under 700 MB.
+            "Rec.rec_batch_num": 2,
+            "Det.limit_type": "max",
+            "Det.limit_side_len": DET_LIMIT_SIDE,
+            "EngineConfig.onnxruntime.intra_op_num_threads": threads if threads > 0 else -1,
+        }
+        self._ocr = RapidOCR(params=params)
+        self._lock = _CPU_LOCK
+        self.model_files = {stage: path.name for stage, path in paths.items()}
+
+    def warm_up(self) -> None:
+        """Create the three ONNX sessions now (rapidocr creates them on first use) and run each once,
+        because onnxruntime's first inference pays for memory planning that later ones reuse."""
+        with self._lock:
+            self._ocr._load_det_model()
+            self._ocr._load_cls_model()
+            self._ocr._load_rec_model()
+        blank = np.full((64, 256, 3), 255, np.uint8)
+        blank[24:40, 32:224] = 0
+        self.read(blank)
+        self.read_crop(blank, orient=True)
+
+    def read(self, image: np.ndarray, det_limit: int = DET_LIMIT_SIDE) -> list[OcrLine]:
+        """Detect, orient and recognize every text line of a BGR image.
+
+        `det_limit` caps the long side detection works at: small text (plates in a street scene) needs
+        more pixels than a card filling the frame, and detection time grows with the pixel count.
+        """
+        with self._lock, _engine_errors():
+            # rapidocr reads the limit on every call but offers no per-call argument for it.
+            self._ocr._load_det_model().limit_side_len = det_limit
+            result = self._ocr(image, use_det=True, use_cls=True, use_rec=True)
+        boxes = getattr(result, "boxes", None)
+        texts = getattr(result, "txts", None)
+        scores = getattr(result, "scores", None)
+        if boxes is None or texts is None or scores is None or len(boxes) == 0:
+            return []
+        lines = []
+        for box, text, score in zip(boxes, texts, scores, strict=False):
+            points = tuple((float(x), float(y)) for x, y in np.asarray(box).reshape(-1, 2)[:4])
+            if text.strip():
+                lines.append(OcrLine(text.strip(), float(score), points))  # type: ignore[arg-type]
+        return lines
+
+    def read_crop(self, image: np.ndarray, *, orient: bool = False) -> tuple[str, float]:
+        """Recognize a BGR image that is one text line already (a tight plate crop): no detection."""
+        with self._lock, _engine_errors():
+            result = self._ocr(image, use_det=False, use_cls=orient, use_rec=True)
+        texts = getattr(result, "txts", None)
+        scores = getattr(result, "scores", None)
+        if not texts or not scores:
+            return "", 0.0
+        return str(texts[0]).strip(), float(scores[0])
+
+    def read_crop_chars(self, image: np.ndarray) -> CropReading:
+        """Like `read_crop`, but keeping the recognizer's per-step character probabilities, so a caller
+        that knows what may stand where (a plate's province, its letter) can decode under that grammar."""
+        with self._lock, _engine_errors():
+            recognizer = self._ocr._load_rec_model()
+            _channels, height, width = recognizer.rec_image_shape
+            ratio = max(width / height, image.shape[1] / max(image.shape[0], 1))
+            batch = recognizer.resize_norm_img(image, ratio)[np.newaxis].astype(np.float32)
+            probs = np.asarray(recognizer.session(batch))[0]
+            alphabet = recognizer.postprocess_op.character
+        return CropReading.decode(probs, alphabet)
+
+
+@dataclass(frozen=True)
+class CharRead:
+    """One character of a CTC greedy decode and the time steps it spans."""
+
+    char: str
+    prob: float
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class CropReading:
+    """A recognized line with its distribution: `probs[t, k]` is the chance of `alphabet[k]` at step t
+    (index 0 is the CTC blank)."""
+
+    chars: tuple[CharRead, ...]
+    probs: np.ndarray
+    alphabet: tuple[str, ...]
+
+    @classmethod
+    def decode(cls, probs: np.ndarray, alphabet: list[str] | tuple[str, ...]) -> CropReading:
+        best = probs.argmax(axis=1)
+        chars: list[CharRead] = []
+        previous = 0
+        for step, index in enumerate(best):
+            if index != 0 and index == previous and chars:
+                last = chars[-1]
+                chars[-1] = CharRead(last.char, max(last.prob, float(probs[step, index])), last.start, step)
+            elif index != 0:
+                chars.append(CharRead(alphabet[index], float(probs[step, index]), step, step))
+            previous = index
+        return cls(tuple(chars), probs, tuple(alphabet))
+
+    @property
+    def text(self) -> str:
+        return "".join(char.char for char in self.chars)
+
+    @property
+    def score(self) -> float:
+        return float(np.mean([char.prob for char in self.chars])) if self.chars else 0.0
+
+    def best_of(self, allowed: str, start: int, end: int) -> tuple[str, float]:
+        """The most likely of `allowed` characters anywhere in steps start..end (inclusive)."""
+        columns = [self.alphabet.index(char) for char in allowed if char in self.alphabet]
+        if not columns or end < start:
+            return "", 0.0
+        window = self.probs[max(start, 0) : end + 1][:, columns]
+        if window.size == 0:
+            return "", 0.0
+        step, column = np.unravel_index(int(window.argmax()), window.shape)
+        return self.alphabet[columns[column]], float(window[step, column])
+
+
+_ENGINES: dict[int, OcrEngine] = {}
+_ENGINES_LOCK = threading.Lock()
+
+
+def shared_engine(threads: int = 0) -> OcrEngine:
+    """The process-wide engine for this thread count, loaded on first use."""
+    with _ENGINES_LOCK:
+        engine = _ENGINES.get(threads)
+        if engine is None:
+            engine = OcrEngine(threads)
+            engine.warm_up()
+            _ENGINES[threads] = engine
+        return engine

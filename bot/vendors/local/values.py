@@ -1,0 +1,258 @@
+"""Field values as cards print them: each field's OCR text cleaned into the value the models hold.
+
+One cleaner per normalized field. Each returns the value and whether it had to repair the text to get
+there (a letter O in a VIN, ``Cl`` for the class C1, ``1969-0403``): repaired values keep lower
+confidence. Repairs are only those the field's own rules leave no doubt about (a VIN never holds I, O or
+Q; an ID number's first 17 characters are digits); anything else stays as read, because the checks
+downstream flag what does not validate and a silent guess would hide it.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Callable
+
+from bot.dates import find_dates, parse_date
+from bot.vendors.local.plates import match_plate, simplified_plate
+
+#: A value that had to be repaired to become valid is trusted this much less than a clean read.
+REPAIR_PENALTY = 0.85
+
+_CJK = re.compile(r"[\u3400-\u9fff]")
+
+
+def _cjk_only(text: str, keep: str = "") -> str:
+    return "".join(char for char in text if _CJK.match(char) or char in keep)
+
+
+def _strip_leading_latin(text: str) -> str:
+    """Remnants of an English sub-label OCR mangled (``DateofIrst``) sit between label and value."""
+    return re.sub(r"^[A-Za-z.'’:：]+", "", text)
+
+
+def _clean_text(text: str) -> str:
+    return _strip_leading_latin(text).strip(":：;；,，.。")
+
+
+#: Letters OCR reads where a digit is printed, for fields that can only hold digits.
+_DIGIT_LOOKALIKES = str.maketrans(
+    {"O": "0", "o": "0", "D": "0", "I": "1", "l": "1", "|": "1", "Z": "2", "S": "5"}
+)
+
+
+def _clean_id_number(text: str) -> tuple[str, bool] | None:
+    """ID numbers are 17 digits and a digit-or-X check character (old ones: 15 digits)."""
+    compact = re.sub(r"[^0-9A-Za-z|]", "", text)
+    match = re.search(r"\d{17}[\dXx]|\d{15}", compact)
+    if match:
+        return match.group().upper(), False
+    if len(compact) == 18:
+        fixed = compact[:17].translate(_DIGIT_LOOKALIKES) + compact[17].upper()
+        if re.fullmatch(r"\d{17}[\dX]", fixed):
+            return fixed, True
+    compact = compact.upper()
+    return (compact, False) if len(compact) >= 6 and any(char.isdigit() for char in compact) else None
+
+
+def _clean_name(text: str) -> tuple[str, bool] | None:
+    name = _cjk_only(text, keep="·•").replace("•", "·")
+    return (name, False) if name else None
+
+
+def _clean_sex(text: str) -> tuple[str, bool] | None:
+    match = re.search(r"[男女]", text)
+    return (match.group(), False) if match else None
+
+
+def _clean_cjk(text: str) -> tuple[str, bool] | None:
+    """A Chinese word (中国, 小型轿车); OCR sometimes reads a short word twice (``中国中国``)."""
+    value = _cjk_only(text)
+    half = len(value) // 2
+    if half and len(value) % 2 == 0 and value[:half] == value[half:]:
+        return value[:half], True
+    return (value, False) if value else None
+
+
+def _clean_free_text(text: str) -> tuple[str, bool] | None:
+    value = _clean_text(text)
+    return (value, False) if value else None
+
+
+_CLASS_CODE = re.compile(r"(?:[ABC][1-6]|[DEFMNP])+")
+
+
+def _clean_class(text: str) -> tuple[str, bool] | None:
+    """准驾车型 codes: A1 A2 A3 B1 B2 C1..C6 D E F M N P, alone or combined (``C1E``, ``A1A2``)."""
+    raw = re.sub(r"[^0-9A-Za-z|]", "", text)
+    fixed = re.sub(r"(?<=[ABCabc])[lI|i]", "1", raw).upper()
+    if _CLASS_CODE.fullmatch(fixed):
+        return fixed, fixed != raw.upper()
+    return None
+
+
+def _clean_date(text: str) -> tuple[str, bool] | None:
+    day = parse_date(text)
+    if day is None:
+        found = find_dates(text)
+        day = found[0] if found else None
+    if day is not None:
+        return day.isoformat(), False
+    # A dropped separator (``1969-0403``) still leaves the eight digits of the date.
+    digits = re.sub(r"\D", "", text)
+    day = parse_date(digits) if len(digits) == 8 else None
+    return (day.isoformat(), True) if day else None
+
+
+def _clean_validity(text: str) -> tuple[str, bool] | None:
+    value = _clean_text(text)
+    if find_dates(value) or re.search(r"长期|\d+年|[一二三四五六七八九十两]年", value):
+        return value, False
+    return None
+
+
+def _clean_vin(text: str) -> tuple[str, bool] | None:
+    """VINs never use I, O or Q (GB 16735), so those letters can only be misread 1 and 0."""
+    compact = re.sub(r"[^0-9A-Za-z]", "", text).upper()
+    if len(compact) > 17 and compact.startswith("VIN"):
+        compact = compact[3:]
+    if len(compact) < 10:
+        return None
+    fixed = compact.translate(str.maketrans("IOQ", "100"))
+    return fixed, fixed != compact
+
+
+def _no_letter_o(code: str) -> tuple[str, bool]:
+    """Engine and model codes avoid the letter O (it reads as 0), so an O in one is a misread 0."""
+    fixed = code.replace("O", "0")
+    return fixed, fixed != code
+
+
+def _clean_code(text: str) -> tuple[str, bool] | None:
+    value = re.sub(r"[^0-9A-Za-z\-]", "", text).upper()
+    return _no_letter_o(value) if len(value) >= 3 else None
+
+
+def _clean_model(text: str) -> tuple[str, bool] | None:
+    """品牌型号: a Chinese brand then the model code (``大众汽车牌SVW71612BM``)."""
+    value = text.strip(":：;；,，.。")
+    brand = re.match(r"^[^A-Za-z0-9]*", value)
+    head = brand.group() if brand else ""
+    code, repaired = _no_letter_o(value[len(head) :].upper())
+    return (head + code, repaired) if value else None
+
+
+def _clean_digits(text: str) -> tuple[str, bool] | None:
+    """档案编号: digits only, so letters OCR put there are misread digits."""
+    value = re.sub(r"[^0-9A-Za-z|]", "", text)
+    fixed = value.translate(_DIGIT_LOOKALIKES)
+    if len(fixed) < 6:
+        return None
+    return (fixed, fixed != value) if fixed.isdigit() else (value.upper(), False)
+
+
+def _clean_plate(text: str) -> tuple[str, bool] | None:
+    """A plate number as the grammar reads it (separators dropped, one unambiguous repair at most)."""
+    matched = match_plate(text)
+    if matched is not None:
+        return matched[0], matched[2] > 0
+    number = simplified_plate(text)
+    return (number, False) if len(number) >= 6 and _CJK.match(number[0]) else None
+
+
+_DASHES = re.compile(r"^[-—–一_~=－]+$")
+
+
+def _clean_quantity(text: str) -> tuple[str, bool] | None:
+    """Masses and counts stay as printed (``1500kg``, ``5人``); an unused field prints ``--``."""
+    value = _clean_text(text)
+    if not value:
+        return None
+    if _DASHES.match(value):
+        return "--", False
+    value = re.sub(r"(?i)kg$", "kg", value)
+    return (value, False) if re.search(r"\d", value) else None
+
+
+def _clean_dimensions(text: str) -> tuple[str, bool] | None:
+    value = _clean_text(text)
+    fixed = re.sub(r"(?<=\d)\s*[xX*×✕]\s*(?=\d)", "×", value)
+    fixed = re.sub(r"(?i)mm$", "mm", fixed)
+    if not re.search(r"\d", fixed):
+        return _clean_quantity(text)
+    return fixed, False
+
+
+Cleaner = Callable[[str], tuple[str, bool] | None]
+
+CLEANERS: dict[str, Cleaner] = {
+    "number": _clean_id_number,
+    "name": _clean_name,
+    "sex": _clean_sex,
+    "nationality": _clean_cjk,
+    "address": _clean_free_text,
+    "birth_date": _clean_date,
+    "first_issue_date": _clean_date,
+    "class": _clean_class,
+    "valid_from": _clean_date,
+    "valid_period": _clean_validity,
+    "file_number": _clean_digits,
+    "record": _clean_free_text,
+    "plate_number": _clean_plate,
+    "vehicle_type": _clean_cjk,
+    "owner": _clean_free_text,
+    "use_character": _clean_cjk,
+    "model": _clean_model,
+    "vin": _clean_vin,
+    "engine_number": _clean_code,
+    "register_date": _clean_date,
+    "issue_date": _clean_date,
+    "approved_passengers": _clean_quantity,
+    "total_mass": _clean_quantity,
+    "curb_weight": _clean_quantity,
+    "approved_load": _clean_quantity,
+    "dimensions": _clean_dimensions,
+    "traction_mass": _clean_quantity,
+    "remarks": _clean_free_text,
+    "inspection_record": _clean_free_text,
+}
+
+#: An issuing authority reads like ``…公安局交通警察支队`` / ``…公安交通管理局`` / ``…车辆管理所``.
+AUTHORITY = re.compile(r"公安|交通|交警|车辆管理|车管")
+AUTHORITY_END = re.compile(r"(局|队|所|处|厅)$")
+#: How the names of the offices that issue licences end. A seal's rim is the hardest text on a card,
+#: so a tail within one character of one of these is read as that tail.
+AUTHORITY_TAILS = (
+    "公安局交通警察支队",
+    "公安局交通警察总队",
+    "公安局交通警察大队",
+    "公安局交通巡逻警察总队",
+    "公安局交通管理局",
+    "公安局公安交通管理局",
+    "公安交通管理局",
+    "公安局车辆管理所",
+    "车辆管理所",
+)
+
+
+def clean_authority(text: str) -> tuple[str, bool] | None:
+    """The seal's text when it names a traffic-police authority (other red ink is not an authority),
+    and whether its ending had to be corrected to a known office name."""
+    value = _cjk_only(unicodedata.normalize("NFKC", text))
+    if len(value) < 5 or not AUTHORITY.search(value):
+        return None
+    if AUTHORITY_END.search(value) and any(value.endswith(tail) for tail in AUTHORITY_TAILS):
+        return value, False
+    for tail in AUTHORITY_TAILS:
+        if len(value) > len(tail) and _differences(value[-len(tail) :], tail) == 1:
+            return value[: -len(tail)] + tail, True
+    return (value, False) if AUTHORITY_END.search(value) else None
+
+
+def _differences(first: str, second: str) -> int:
+    return sum(1 for a, b in zip(first, second, strict=True) if a != b)
+
+
+def clean_value(field_name: str, text: str) -> tuple[str, bool] | None:
+    """`text` as the value of `field_name` and whether it was repaired; None when it cannot be one."""
+    return CLEANERS[field_name](text)

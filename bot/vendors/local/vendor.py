@@ -1,0 +1,208 @@
+"""`local`: the embedded offline engine behind the same Vendor interface as the cloud services.
+
+It needs no account and no network: rapidocr's models ship inside its wheel (see ocr.py). OCR is
+CPU-bound, so it runs on one dedicated worker thread per process: requests queue there instead of
+fighting over the cores or filling the event loop's shared thread pool with blocked threads.
+
+A page without any of its key fields comes back as a document whose `is_empty()` is True (not as a
+VendorError); the chain turns that into not_found, exactly as it does for cloud vendors that answer
+"OK" with empty fields.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, ClassVar
+
+import numpy as np
+from pydantic import Field
+
+from bot.images import ImageLimits, ImageRejected, IntakeImage, to_pil
+from bot.models import Box, Kind, Plate, Recognition, Side
+from bot.vendors.base import ErrorCategory, Vendor, VendorError, VendorSettings, register
+from bot.vendors.local.cells import reread_cells, scaled_rect
+from bot.vendors.local.layout import (
+    FieldValue,
+    PageRead,
+    authority_from_lines,
+    build_document,
+    mostly_upright,
+    parse_page,
+)
+from bot.vendors.local.ocr import EngineFailure, EngineUnavailable, OcrEngine, OcrLine, shared_engine
+from bot.vendors.local.plates import PlateRead, read_plates
+from bot.vendors.local.seal import read_authority
+
+NAME = "local"
+#: Fewer lines than this say too little about a photo's orientation to spend a second OCR pass on it.
+MIN_LINES_FOR_TURN = 4
+
+_EXECUTOR: ThreadPoolExecutor | None = None
+_EXECUTOR_LOCK = threading.Lock()
+
+
+def _executor() -> ThreadPoolExecutor:
+    global _EXECUTOR
+    with _EXECUTOR_LOCK:
+        if _EXECUTOR is None:
+            _EXECUTOR = ThreadPoolExecutor(max_workers=1, thread_name_prefix="local-ocr")
+        return _EXECUTOR
+
+
+class LocalSettings(VendorSettings):
+    """`[vendors.local]`: the engine runs in-process, so these tune CPU use rather than a connection."""
+
+    #: onnxruntime intra-op threads; 0 lets onnxruntime use every core.
+    threads: int = Field(default=0, ge=0, le=64)
+    #: Working resolution: photos are decoded (JPEG draft) and shrunk so the long side is at most this.
+    max_side: int = Field(default=1600, ge=320, le=4096)
+    #: Long side text detection runs at for card pages and for plate photos.
+    card_det_side: int = Field(default=960, ge=320, le=4096)
+    plate_det_side: int = Field(default=960, ge=320, le=4096)
+    #: A local run has no network round trip; this bounds a queue of photos behind a slow one.
+    timeout: float = 30.0
+
+
+@register
+class LocalVendor(Vendor):
+    name: ClassVar[str] = NAME
+    supports: ClassVar[frozenset[tuple[Kind, Side]]] = frozenset(
+        {
+            ("driving", "front"),
+            ("driving", "back"),
+            ("vehicle", "front"),
+            ("vehicle", "back"),
+            ("plate", "front"),
+        }
+    )
+    limits: ClassVar[ImageLimits] = ImageLimits(
+        max_bytes=20 * 1024 * 1024,
+        max_side=4096,
+        min_side=15,
+        formats=frozenset({"JPEG", "PNG", "BMP", "WEBP", "TIFF"}),
+    )
+    settings_model: ClassVar[type[VendorSettings]] = LocalSettings
+
+    @property
+    def local_settings(self) -> LocalSettings:
+        assert isinstance(self.settings, LocalSettings)
+        return self.settings
+
+    async def recognize(self, kind: Kind, side: Side, image: IntakeImage) -> Recognition:
+        if not self.supports_request(kind, side):
+            raise VendorError(
+                NAME, ErrorCategory.NOT_FOUND, "unsupported", f"local does not read {kind}/{side}"
+            )
+        loop = asyncio.get_running_loop()
+        work = loop.run_in_executor(_executor(), self.recognize_sync, kind, side, image)
+        return await asyncio.wait_for(work, timeout=self.settings.timeout)
+
+    def recognize_sync(self, kind: Kind, side: Side, image: IntakeImage) -> Recognition:
+        """The whole recognition, blocking: what the worker thread runs (benchmarks call it directly)."""
+        try:
+            engine = shared_engine(self.local_settings.threads)
+        except EngineUnavailable as exc:
+            raise VendorError(NAME, ErrorCategory.SERVER, "engine_unavailable", str(exc)) from exc
+        try:
+            pixels = to_pil(image, max_side=self.local_settings.max_side)
+        except ImageRejected as exc:
+            raise VendorError(NAME, ErrorCategory.BAD_IMAGE, exc.reason, exc.detail) from exc
+        bgr = np.ascontiguousarray(np.asarray(pixels.convert("RGB"))[:, :, ::-1])
+        scale = image.width / pixels.width if pixels.width else 1.0
+        try:
+            if kind == "plate":
+                return self._plates(engine, bgr, scale)
+            return self._page(engine, kind, side, bgr, scale)
+        except EngineFailure as exc:
+            raise VendorError(NAME, ErrorCategory.SERVER, "engine_failure", str(exc)) from exc
+
+    # ------------------------------------------------------------------------------------------- pages
+
+    def _page(self, engine: OcrEngine, kind: Kind, side: Side, bgr: np.ndarray, scale: float) -> Recognition:
+        lines = [line.mapped(scale) for line in self._read_upright(engine, kind, side, bgr)]
+        read = parse_page(kind, side, lines)
+        reread_cells(engine, bgr, scale, read)
+        authority = _authority(engine, bgr, scale, read, lines)
+        document = build_document(read, authority)
+        raw: dict[str, Any] = {
+            "engine": "rapidocr",
+            "models": engine.model_files,
+            "orientation": read.quarter_turns * 90,
+            "skew": round(read.skew_degrees, 2),
+            "lines": [line.to_raw() for line in lines],
+        }
+        if authority is not None:
+            raw["seal"] = {"text": authority.value, "score": authority.confidence}
+        return Recognition(kind=kind, side=side, vendor=NAME, document=document, raw=raw)
+
+    def _read_upright(self, engine: OcrEngine, kind: Kind, side: Side, bgr: np.ndarray) -> list[OcrLine]:
+        """OCR lines in `bgr`'s pixel space, read with the card standing upright or upside down.
+
+        rapidocr reads a line turned 180° (its angle classifier flips it) but short values in a card
+        turned 90° come out garbled, so such a photo is turned and read again. The first pass already
+        says which way it is turned, and a wrong guess only leaves it upside down, which is fine.
+        """
+        det_side = self.local_settings.card_det_side
+        lines = engine.read(bgr, det_limit=det_side)
+        if len(lines) < MIN_LINES_FOR_TURN or mostly_upright(lines):
+            return lines
+        turns = parse_page(kind, side, lines).quarter_turns
+        turns = turns if turns in (1, 3) else 1
+        turned = np.ascontiguousarray(np.rot90(bgr, k=turns))
+        height, width = bgr.shape[:2]
+        return [_turned_back(line, turns, width, height) for line in engine.read(turned, det_limit=det_side)]
+
+    # ------------------------------------------------------------------------------------------- plates
+
+    def _plates(self, engine: OcrEngine, bgr: np.ndarray, scale: float) -> Recognition:
+        scan = read_plates(engine, bgr, det_limit=self.local_settings.plate_det_side)
+        plates = [_plate_model(plate, scale) for plate in scan.plates]
+        raw = {
+            "engine": "rapidocr",
+            "models": engine.model_files,
+            "lines": [line.mapped(scale).to_raw() for line in scan.lines],
+            "plates": [
+                {"text": plate.raw, "number": plate.number, "score": plate.confidence}
+                for plate in scan.plates
+            ],
+        }
+        return Recognition(kind="plate", side="front", vendor=NAME, plates=plates, raw=raw)
+
+
+def _turned_back(line: OcrLine, turns: int, width: int, height: int) -> OcrLine:
+    """A line read in `np.rot90(image, turns)` put back into the unturned image's pixel space."""
+    if turns == 1:
+        points = tuple((width - y, x) for x, y in line.points)
+    elif turns == 3:
+        points = tuple((y, height - x) for x, y in line.points)
+    else:
+        points = tuple((width - x, height - y) for x, y in line.points)
+    return OcrLine(line.text, line.score, points)  # type: ignore[arg-type]
+
+
+def _authority(
+    engine: OcrEngine, bgr: np.ndarray, scale: float, read: PageRead, lines: list[OcrLine]
+) -> FieldValue | None:
+    """From the seal when the page has one; a legible straight line naming the authority also counts."""
+    if not read.spec.has_seal or not read.fields:
+        return None
+    sealed = read_authority(engine, bgr)
+    if sealed is not None:
+        return FieldValue(
+            sealed.value, sealed.confidence, scaled_rect(sealed.rect, scale) if sealed.rect else None
+        )
+    return authority_from_lines(lines)
+
+
+def _plate_model(plate: PlateRead, scale: float) -> Plate:
+    x0, y0, x1, y1 = scaled_rect(plate.rect, scale)
+    box = Box(x=round(x0), y=round(y0), width=max(1, round(x1 - x0)), height=max(1, round(y1 - y0)))
+    return Plate(
+        number=plate.number,
+        color=plate.color,
+        confidence=plate.confidence,
+        box=box,
+        double_layer=plate.double_layer,
+    )
