@@ -110,9 +110,14 @@ class PlateFormat:
     size: Literal["small", "large"] | None = None
 
 
+#: Plates print simplified characters, but OCR models and some vendors return traditional forms.
+_TRADITIONAL = str.maketrans("粵滬貴魯閩陝遼寧瓊蘇贛晉雲學掛領", "粤沪贵鲁闽陕辽宁琼苏赣晋云学挂领")
+
+
 def normalize_plate(text: str) -> str:
-    """Uppercase ASCII without separators: ``京A·12345``, ``京 a 12345`` and ``京Ａ－12345`` are one plate."""
-    folded = unicodedata.normalize("NFKC", text).upper()
+    """Uppercase ASCII without separators, simplified characters: ``京A·12345``, ``京 a 12345``,
+    ``京Ａ－12345`` are one plate, and ``粵B12345`` is ``粤B12345``."""
+    folded = unicodedata.normalize("NFKC", text).upper().translate(_TRADITIONAL)
     return _SEPARATORS.sub("", folded)
 
 

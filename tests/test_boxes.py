@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import io
 
-import pytest
 from PIL import Image
 
 from bot.boxes import MAX_OUTPUT_SIDE, LabeledBox, boxes_of, draw_boxes
-from bot.channels.telegram_photos import DOWNLOAD_LIMIT, PhotoMemory, UndownloadedFile
-from bot.images import ImageRejected, load
+from bot.channels.telegram_photos import PhotoMemory
 from bot.models import Box, DrivingLicence, FieldMeta, Plate, Recognition
 
 GREY = (128, 128, 128)
@@ -100,14 +98,3 @@ def test_photo_memory_is_bounded_by_count_bytes_and_time():
     assert disabled.get("a") is None
 
 
-def test_undownloadable_file_is_refused_by_intake_as_too_large():
-    stand_in = UndownloadedFile(DOWNLOAD_LIMIT + 1)  # over Telegram's 20e6, under intake's 20 MiB
-    assert bytes(stand_in) == b""
-    with pytest.raises(ImageRejected) as refused:
-        load(stand_in)
-    assert refused.value.reason == "too_large"
-    stand_in = UndownloadedFile(30_000_000)
-    assert len(stand_in) == 30_000_000 and bytes(stand_in) == b""
-    with pytest.raises(ImageRejected) as refused:
-        load(stand_in)
-    assert refused.value.reason == "too_large"

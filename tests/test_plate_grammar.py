@@ -170,3 +170,9 @@ def test_random_ordinary_plates_with_a_forbidden_letter_repair_back() -> None:
         misread = plate[:position] + {"0": "O", "1": "I"}[plate[position]] + plate[position + 1 :]
         assert candidate_repairs(misread) == [plate]
         checked += 1
+
+
+def test_traditional_province_forms_fold_to_the_printed_simplified_ones():
+    assert normalize_plate("粵B·12345") == "粤B12345"
+    assert parse_plate("雲A12345") is not None
+    assert normalize_plate("遼A1234學") == "辽A1234学"

@@ -42,14 +42,6 @@ MIN_PROVINCE_PROB = 0.02
 AUTHORITY_LETTERS = "ABCDEFGHJKLMNPQRSTUVWXYZ"
 PROVINCE_CHARS = "".join(PROVINCES)
 #: Traditional forms the recognizer sometimes returns for the simplified characters plates print.
-TRADITIONAL = str.maketrans("粵滬貴魯閩陝遼寧瓊蘇贛晉雲學掛領", "粤沪贵鲁闽陕辽宁琼苏赣晋云学挂领")
-
-
-def simplified_plate(text: str) -> str:
-    """`normalize_plate` after folding traditional forms (粵 -> 粤): plates print simplified characters."""
-    return normalize_plate(text.translate(TRADITIONAL))
-
-
 @dataclass(frozen=True)
 class PlateRead:
     number: str
@@ -82,7 +74,7 @@ def match_plate(text: str) -> tuple[str, PlateFormat, int] | None:
     Tries the text as read, then the fewest OCR-confusion swaps that make it grammatical (only when that
     is unambiguous), then without a separator OCR read as a character (``京A1·12345`` -> ``京A12345``).
     """
-    number = simplified_plate(text)
+    number = normalize_plate(text)
     if not number:
         return None
     attempts = [(number, 0)]

@@ -14,7 +14,8 @@ import unicodedata
 from collections.abc import Callable
 
 from bot.dates import find_dates, parse_date
-from bot.vendors.local.plates import match_plate, simplified_plate
+from bot.plate_grammar import normalize_plate
+from bot.vendors.local.plates import match_plate
 
 #: A value that had to be repaired to become valid is trusted this much less than a clean read.
 REPAIR_PENALTY = 0.85
@@ -156,7 +157,7 @@ def _clean_plate(text: str) -> tuple[str, bool] | None:
     matched = match_plate(text)
     if matched is not None:
         return matched[0], matched[2] > 0
-    number = simplified_plate(text)
+    number = normalize_plate(text)
     return (number, False) if len(number) >= 6 and _CJK.match(number[0]) else None
 
 
