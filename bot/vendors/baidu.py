@@ -28,7 +28,6 @@ from zoneinfo import ZoneInfo
 import httpx
 from pydantic import SecretStr
 
-from bot.dates import parse_date, parse_inspection_until, parse_validity
 from bot.images import ImageLimits, ImageRejected, IntakeImage, PreparedImage, fit
 from bot.models import (
     Box,
@@ -45,16 +44,22 @@ from bot.models import (
 )
 from bot.plate_grammar import normalize_plate
 from bot.vendors.base import ErrorCategory, Vendor, VendorError, VendorSettings, register
-from bot.vendors.http import RetryPolicy, VendorHTTP, encode_image, json_body, status_category
+from bot.vendors.http import (
+    AccessTokenCache,
+    RetryPolicy,
+    VendorHTTP,
+    encode_image,
+    json_body,
+    redact_in_logs,
+    status_category,
+)
+from bot.vendors.mapping import FieldReader, FieldTable, clamp_unit, read_page, read_validity
 
 log = logging.getLogger(__name__)
 
 DEFAULT_ENDPOINT = "https://aip.baidubce.com"
 TOKEN_PATH = "/oauth/2.0/token"
 OCR_PATH = "/rest/2.0/ocr/v1/"
-
-#: Seconds before `expires_in` runs out at which the cached token is replaced (Baidu's SDK uses 30).
-TOKEN_EXPIRY_MARGIN = 30.0
 
 #: Baidu's limit on the `image` field: base64, then urlencoded, at most 4 MB.
 MAX_ENCODED_IMAGE = 4 * 1024 * 1024
@@ -110,12 +115,6 @@ class BaiduSettings(VendorSettings):
     endpoint: str | None = DEFAULT_ENDPOINT
 
 
-@dataclass(frozen=True)
-class _CachedToken:
-    value: str
-    good_until: float
-
-
 def quote_base64(encoded: str) -> str:
     """Form-encode base64 text. Only '+', '/' and '=' need escaping, and three C-level replaces are
     ~50x faster than `quote_plus` on a few hundred KB, which dominated the time we add per call."""
@@ -129,53 +128,6 @@ def form_body(form: Mapping[str, str]) -> bytes:
         for key, value in form.items()
     ]
     return "&".join(parts).encode("ascii")
-
-
-class AccessTokenCache:
-    """One access token shared by every call of an adapter instance.
-
-    `fetch` returns ``(token, expires_in)``. The lock makes concurrent callers wait for one fetch instead
-    of each buying a token; `refresh` names the token that was rejected, so that of many calls rejected
-    at once only the first fetches and the rest pick up its result.
-    """
-
-    def __init__(
-        self, fetch: Callable[[], Awaitable[tuple[str, float]]], clock: Callable[[], float] = time.time
-    ) -> None:
-        self._fetch = fetch
-        self._clock = clock
-        self._lock = asyncio.Lock()
-        self._current: _CachedToken | None = None
-
-    def _fresh(self) -> _CachedToken | None:
-        current = self._current
-        if current is not None and self._clock() < current.good_until:
-            return current
-        return None
-
-    async def get(self) -> str:
-        fresh = self._fresh()
-        if fresh is not None:
-            return fresh.value
-        async with self._lock:
-            fresh = self._fresh()
-            if fresh is not None:
-                return fresh.value
-            return await self._replace()
-
-    async def refresh(self, rejected: str) -> str:
-        async with self._lock:
-            fresh = self._fresh()
-            if fresh is not None and fresh.value != rejected:
-                return fresh.value
-            return await self._replace()
-
-    async def _replace(self) -> str:
-        self._current = None
-        asked_at = self._clock()  # read before the request: the token's life starts no later than this
-        value, expires_in = await self._fetch()
-        self._current = _CachedToken(value, asked_at + expires_in - TOKEN_EXPIRY_MARGIN)
-        return value
 
 
 @dataclass(frozen=True)
@@ -419,13 +371,13 @@ class _Placement:
         return self.box([x for x, _ in points], [y for _, y in points])
 
 
-class _Fields:
+class _Fields(FieldReader):
     """Reads ``{中文key: {"words": …, "location": …}}`` and collects each field's box as it goes."""
 
     def __init__(self, words: Mapping[str, Any], place: _Placement) -> None:
+        super().__init__()
         self._words = words
         self._place = place
-        self.meta: dict[str, FieldMeta] = {}
 
     def text(self, field: str, *keys: str) -> str | None:
         """The first non-empty value among `keys` (Baidu renamed some keys over time), stripped."""
@@ -439,83 +391,76 @@ class _Fields:
                 return value.strip()
         return None
 
-    def plate(self, field: str, *keys: str) -> str | None:
-        value = self.text(field, *keys)
-        return normalize_plate(value) if value else None
+
+#: 驾驶证 main page; the validity fields are read by `driving_front`.
+DRIVING_FRONT: FieldTable = {
+    "number": "证号",
+    "name": "姓名",
+    "sex": "性别",
+    "nationality": "国籍",
+    "address": "住址",
+    "birth_date": "出生日期",
+    "first_issue_date": "初次领证日期",
+    "class_": "准驾车型",
+    "issuing_authority": "发证单位",
+}
+
+#: 驾驶证 副页 (driving_license_side=back).
+DRIVING_BACK: FieldTable = {
+    "number": "证号",
+    "name": "姓名",
+    "file_number": "档案编号",
+    "record": "记录",
+}
+
+#: 行驶证 main page (vehicle_license_side=front).
+VEHICLE_FRONT: FieldTable = {
+    "plate_number": "号牌号码",
+    "vehicle_type": "车辆类型",
+    "owner": "所有人",
+    "address": "住址",
+    "use_character": "使用性质",
+    "model": "品牌型号",
+    "vin": "车辆识别代号",
+    "engine_number": "发动机号码",
+    "register_date": "注册日期",
+    "issue_date": "发证日期",
+    "issuing_authority": "发证单位",
+}
+
+#: 行驶证 副页 (vehicle_license_side=back). 证芯编号 has no normalized field and stays in `raw`.
+VEHICLE_BACK: FieldTable = {
+    "plate_number": "号牌号码",
+    "file_number": "档案编号",
+    "approved_passengers": "核定载人数",
+    "total_mass": "总质量",
+    "curb_weight": "整备质量",
+    "approved_load": "核定载质量",
+    "dimensions": "外廓尺寸",
+    "traction_mass": "准牵引总质量",
+    "remarks": "备注",
+    "inspection_record": "检验记录",
+}
 
 
 def driving_front(words: Mapping[str, Any], place: _Placement) -> DrivingLicence:
     """驾驶证 main page. Validity comes as 失效日期 (with unified_valid_period), or in the old style as
     有效期限 holding a period ("6年") or an end date, counted from 有效起始日期."""
     fields = _Fields(words, place)
-    valid_from = parse_date(fields.text("valid_from", "有效起始日期"))
-    validity = parse_validity(fields.text("valid_to", "失效日期", "至", "有效期限"), valid_from)
-    return DrivingLicence(
-        number=fields.text("number", "证号"),
-        name=fields.text("name", "姓名"),
-        sex=fields.text("sex", "性别"),
-        nationality=fields.text("nationality", "国籍"),
-        address=fields.text("address", "住址"),
-        birth_date=parse_date(fields.text("birth_date", "出生日期")),
-        first_issue_date=parse_date(fields.text("first_issue_date", "初次领证日期")),
-        class_=fields.text("class_", "准驾车型"),
-        valid_from=validity.valid_from or valid_from,
-        valid_to=validity.valid_to,
-        long_term=validity.long_term,
-        issuing_authority=fields.text("issuing_authority", "发证单位"),
-        meta=fields.meta,
-    )
+    validity = read_validity(fields, start="有效起始日期", end=("失效日期", "至", "有效期限"))
+    return read_page(DrivingLicence, DRIVING_FRONT, fields, **validity)
 
 
 def driving_back(words: Mapping[str, Any], place: _Placement) -> DrivingLicenceBack:
-    """驾驶证 副页 (driving_license_side=back)."""
-    fields = _Fields(words, place)
-    return DrivingLicenceBack(
-        number=fields.text("number", "证号"),
-        name=fields.text("name", "姓名"),
-        file_number=fields.text("file_number", "档案编号"),
-        record=fields.text("record", "记录"),
-        meta=fields.meta,
-    )
+    return read_page(DrivingLicenceBack, DRIVING_BACK, _Fields(words, place))
 
 
 def vehicle_front(words: Mapping[str, Any], place: _Placement) -> VehicleLicenceFront:
-    """行驶证 main page (vehicle_license_side=front)."""
-    fields = _Fields(words, place)
-    return VehicleLicenceFront(
-        plate_number=fields.plate("plate_number", "号牌号码"),
-        vehicle_type=fields.text("vehicle_type", "车辆类型"),
-        owner=fields.text("owner", "所有人"),
-        address=fields.text("address", "住址"),
-        use_character=fields.text("use_character", "使用性质"),
-        model=fields.text("model", "品牌型号"),
-        vin=fields.text("vin", "车辆识别代号"),
-        engine_number=fields.text("engine_number", "发动机号码"),
-        register_date=parse_date(fields.text("register_date", "注册日期")),
-        issue_date=parse_date(fields.text("issue_date", "发证日期")),
-        issuing_authority=fields.text("issuing_authority", "发证单位"),
-        meta=fields.meta,
-    )
+    return read_page(VehicleLicenceFront, VEHICLE_FRONT, _Fields(words, place))
 
 
 def vehicle_back(words: Mapping[str, Any], place: _Placement) -> VehicleLicenceBack:
-    """行驶证 副页 (vehicle_license_side=back). 证芯编号 has no normalized field and stays in `raw`."""
-    fields = _Fields(words, place)
-    record = fields.text("inspection_record", "检验记录")
-    return VehicleLicenceBack(
-        plate_number=fields.plate("plate_number", "号牌号码"),
-        file_number=fields.text("file_number", "档案编号"),
-        approved_passengers=fields.text("approved_passengers", "核定载人数"),
-        total_mass=fields.text("total_mass", "总质量"),
-        curb_weight=fields.text("curb_weight", "整备质量"),
-        approved_load=fields.text("approved_load", "核定载质量"),
-        dimensions=fields.text("dimensions", "外廓尺寸"),
-        traction_mass=fields.text("traction_mass", "准牵引总质量"),
-        remarks=fields.text("remarks", "备注"),
-        inspection_record=record,
-        inspection_valid_until=parse_inspection_until(record),
-        meta=fields.meta,
-    )
+    return read_page(VehicleLicenceBack, VEHICLE_BACK, _Fields(words, place))
 
 
 _PLATE_COLORS: dict[str, PlateColor] = {
@@ -554,7 +499,7 @@ def plate_confidence(probability: Any) -> float | None:
         return None
     if not values:
         return None
-    return min(1.0, max(0.0, sum(values) / len(values)))
+    return clamp_unit(sum(values) / len(values))
 
 
 def plates_from(words: Any, place: _Placement) -> list[Plate]:
@@ -579,30 +524,6 @@ def plates_from(words: Any, place: _Placement) -> list[Plate]:
     return plates
 
 
-class _RedactCredentials(logging.Filter):
-    """httpx logs each request's URL at INFO, and Baidu wants its credentials in the query string:
-    the Secret Key on the token request, the access token on every call."""
-
-    _SECRET = re.compile(r"((?:access_token|client_secret)=)[^&\s\"']+")
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.args, tuple) and record.args:
-            record.args = tuple(self._redact(arg) for arg in record.args)
-        elif isinstance(record.msg, str):
-            record.msg = self._redact(record.msg)
-        return True
-
-    def _redact(self, value: Any) -> Any:
-        text = str(value) if isinstance(value, httpx.URL) else value
-        if isinstance(text, str) and ("access_token=" in text or "client_secret=" in text):
-            return self._SECRET.sub(r"\1***", text)
-        return value
-
-
-def _install_credential_redaction() -> None:
-    httpx_log = logging.getLogger("httpx")
-    if not any(isinstance(existing, _RedactCredentials) for existing in httpx_log.filters):
-        httpx_log.addFilter(_RedactCredentials())
-
-
-_install_credential_redaction()
+#: httpx logs each request's URL, and Baidu wants its credentials in the query string: the Secret Key
+#: on the token request, the access token on every call.
+redact_in_logs(r"((?:access_token|client_secret)=)[^&\s\"']+")

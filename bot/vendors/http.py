@@ -28,6 +28,9 @@ Public API (small on purpose; adapters build on exactly these names):
 - ``retry_after_seconds(response) -> float | None``: a numeric ``Retry-After`` header.
 - ``json_body(vendor, response) -> dict``: the JSON object in a response, or ``VendorError(SERVER)``
   when the vendor answered something else (an HTML error page from a proxy, a cut-off body).
+- ``AccessTokenCache(fetch, clock=time.time)``: one bearer token per adapter instance for vendors that
+  sell tokens (Baidu, Huawei IAM); ``await get()``, ``await refresh(rejected_token)``.
+- ``redact_in_logs(pattern, flags=0)``: mask a credential shape in what httpx and httpcore log.
 
 Typical adapter code::
 
@@ -49,7 +52,9 @@ import base64
 import functools
 import logging
 import random as _random
+import re
 import ssl
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -61,12 +66,14 @@ from bot.vendors.base import ErrorCategory, VendorError, VendorSettings
 
 __all__ = [
     "RETRYABLE",
+    "AccessTokenCache",
     "RetryPolicy",
     "VendorHTTP",
     "backoff_delay",
     "encode_image",
     "is_retryable",
     "json_body",
+    "redact_in_logs",
     "retry_after_seconds",
     "status_category",
     "transport_error",
@@ -255,3 +262,108 @@ class VendorHTTP:
         if self._client is not None:
             await self._client.aclose()
             self._client = None
+
+
+# ------------------------------------------------------------------------------------- access tokens
+
+#: Seconds before a token's lifetime runs out at which it is replaced (Baidu's SDK uses 30), so a call
+#: never leaves with a token that expires on the way.
+TOKEN_EXPIRY_MARGIN = 30.0
+
+
+@dataclass(frozen=True)
+class _CachedToken:
+    value: str
+    good_until: float
+
+
+class AccessTokenCache:
+    """One access token shared by every call of an adapter instance.
+
+    `fetch` returns ``(token, expires_in)``. The lock makes concurrent callers wait for one fetch instead
+    of each buying a token; `refresh` names the token that was rejected, so that of many calls rejected
+    at once only the first fetches and the rest pick up its result.
+    """
+
+    def __init__(
+        self, fetch: Callable[[], Awaitable[tuple[str, float]]], clock: Callable[[], float] = time.time
+    ) -> None:
+        self._fetch = fetch
+        self._clock = clock
+        self._lock = asyncio.Lock()
+        self._current: _CachedToken | None = None
+
+    def _fresh(self) -> _CachedToken | None:
+        current = self._current
+        if current is not None and self._clock() < current.good_until:
+            return current
+        return None
+
+    async def get(self) -> str:
+        fresh = self._fresh()
+        if fresh is not None:
+            return fresh.value
+        async with self._lock:
+            fresh = self._fresh()
+            if fresh is not None:
+                return fresh.value
+            return await self._replace()
+
+    async def refresh(self, rejected: str) -> str:
+        async with self._lock:
+            fresh = self._fresh()
+            if fresh is not None and fresh.value != rejected:
+                return fresh.value
+            return await self._replace()
+
+    async def _replace(self) -> str:
+        self._current = None
+        asked_at = self._clock()  # read before the request: the token's life starts no later than this
+        value, expires_in = await self._fetch()
+        self._current = _CachedToken(value, asked_at + expires_in - TOKEN_EXPIRY_MARGIN)
+        return value
+
+
+# ------------------------------------------------------------------------------------- log redaction
+
+#: httpx logs every request URL at INFO, and httpcore's DEBUG trace every response header; vendors put
+#: credentials in both (Baidu's access token in the query string, Huawei's IAM token in a header).
+_HTTP_LOGGERS = ("httpx", "httpcore.http11", "httpcore.http2")
+
+
+class _RedactCredentials(logging.Filter):
+    """One filter on the HTTP client loggers for every adapter: each registered pattern's first group
+    (the name of the secret) is kept and whatever the pattern matched after it becomes ``***``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.patterns: list[re.Pattern[str]] = []
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str):
+            record.msg = self._redact(record.msg)
+        if isinstance(record.args, tuple) and record.args:
+            record.args = tuple(self._redact(arg) for arg in record.args)
+        return True
+
+    def _redact(self, value: Any) -> Any:
+        if not isinstance(value, str | httpx.URL):
+            return value
+        text = str(value)
+        masked = text
+        for pattern in self.patterns:
+            masked = pattern.sub(r"\1***", masked)
+        return masked if masked != text else value
+
+
+_REDACTION = _RedactCredentials()
+for _name in _HTTP_LOGGERS:
+    logging.getLogger(_name).addFilter(_REDACTION)
+
+
+def redact_in_logs(pattern: str, flags: int = 0) -> None:
+    """Mask a credential in what the HTTP client libraries log. `pattern`'s first group is the part that
+    stays (``access_token=``); the rest of its match is replaced. Registering a pattern twice is harmless."""
+    compiled = re.compile(pattern, flags)
+    if compiled not in _REDACTION.patterns:
+        _REDACTION.patterns.append(compiled)

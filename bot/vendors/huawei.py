@@ -32,7 +32,6 @@ from urllib.parse import quote, unquote
 import httpx
 from pydantic import SecretStr, field_validator
 
-from bot.dates import parse_date, parse_inspection_until, parse_validity
 from bot.images import ImageLimits, ImageRejected, IntakeImage, PreparedImage, fit
 from bot.models import (
     Box,
@@ -46,10 +45,18 @@ from bot.models import (
     VehicleLicenceBack,
     VehicleLicenceFront,
 )
-from bot.plate_grammar import normalize_plate
-from bot.vendors.baidu import AccessTokenCache
 from bot.vendors.base import ErrorCategory, Vendor, VendorError, VendorSettings, register
-from bot.vendors.http import RETRYABLE, RetryPolicy, VendorHTTP, encode_image, json_body, status_category
+from bot.vendors.http import (
+    RETRYABLE,
+    AccessTokenCache,
+    RetryPolicy,
+    VendorHTTP,
+    encode_image,
+    json_body,
+    redact_in_logs,
+    status_category,
+)
+from bot.vendors.mapping import FieldTable, FlatFields, clamp_unit, read_page, read_validity, scaled_box
 
 log = logging.getLogger(__name__)
 
@@ -273,84 +280,81 @@ def token_lifetime(body: Mapping[str, Any]) -> float:
 # ------------------------------------------------------------------------------------------ fields
 
 
-def _text(source: Mapping[str, Any], key: str) -> str | None:
-    value = source.get(key)
-    if value is None or isinstance(value, Mapping | list):
-        return None
-    text = str(value).strip()
-    return text or None
-
-
-def _plate_number(source: Mapping[str, Any], key: str) -> str | None:
-    text = _text(source, key)
-    return normalize_plate(text) if text else None
-
-
 def _page(result: Mapping[str, Any], side: Side) -> Mapping[str, Any]:
     """The fields of one page: top level, or the `front`/`back` object of a double_side answer."""
     nested = result.get(side)
     return nested if isinstance(nested, Mapping) and nested else result
 
 
+def _fields(source: Mapping[str, Any]) -> FlatFields:
+    """A double_side answer nests the pages under `front`/`back`: an object is never a field's value."""
+    return FlatFields(source, scalars_only=True)
+
+
+#: 驾驶证 main page; the validity fields are read by `driving_front`.
+DRIVING_FRONT: FieldTable = {
+    "number": "number",
+    "name": "name",
+    "sex": "sex",
+    "nationality": "nationality",
+    "address": "address",
+    "birth_date": "birth",
+    "first_issue_date": "issue_date",  # Huawei's issue_date is the FIRST issue
+    "class_": "class",
+    "issuing_authority": "issuing_authority",
+}
+
+DRIVING_BACK: FieldTable = {
+    "number": "number",
+    "name": "name",
+    "file_number": "file_number",
+    "record": "record",
+}
+
+VEHICLE_FRONT: FieldTable = {
+    "plate_number": "number",
+    "vehicle_type": "vehicle_type",
+    "owner": "name",
+    "address": "address",
+    "use_character": "use_character",
+    "model": "model",
+    "vin": "vin",
+    "engine_number": "engine_no",
+    "register_date": "register_date",
+    "issue_date": "issue_date",
+    "issuing_authority": "issuing_authority",
+}
+
+VEHICLE_BACK: FieldTable = {
+    "plate_number": "number",
+    "file_number": "file_no",
+    "approved_passengers": "approved_passengers",
+    "total_mass": "gross_mass",
+    "curb_weight": "unladen_mass",
+    "approved_load": "approved_load",
+    "dimensions": "dimension",
+    "traction_mass": "traction_mass",
+    "remarks": "remarks",
+    "inspection_record": "inspection_record",
+}
+
+
 def driving_front(result: Mapping[str, Any]) -> DrivingLicence:
-    valid_from = parse_date(_text(result, "valid_from"))
-    validity = parse_validity(_text(result, "valid_to"), valid_from)
-    return DrivingLicence(
-        number=_text(result, "number"),
-        name=_text(result, "name"),
-        sex=_text(result, "sex"),
-        nationality=_text(result, "nationality"),
-        address=_text(result, "address"),
-        birth_date=parse_date(_text(result, "birth")),
-        first_issue_date=parse_date(_text(result, "issue_date")),  # Huawei's issue_date is the FIRST issue
-        class_=_text(result, "class"),
-        valid_from=validity.valid_from or valid_from,
-        valid_to=validity.valid_to,
-        long_term=validity.long_term,
-        issuing_authority=_text(result, "issuing_authority"),
-    )
+    fields = _fields(result)
+    validity = read_validity(fields, start="valid_from", end="valid_to")
+    return read_page(DrivingLicence, DRIVING_FRONT, fields, **validity)
 
 
 def driving_back(result: Mapping[str, Any]) -> DrivingLicenceBack:
-    return DrivingLicenceBack(
-        number=_text(result, "number"),
-        name=_text(result, "name"),
-        file_number=_text(result, "file_number"),
-        record=_text(result, "record"),
-    )
+    return read_page(DrivingLicenceBack, DRIVING_BACK, _fields(result))
 
 
 def vehicle_front(result: Mapping[str, Any]) -> VehicleLicenceFront:
-    return VehicleLicenceFront(
-        plate_number=_plate_number(result, "number"),
-        vehicle_type=_text(result, "vehicle_type"),
-        owner=_text(result, "name"),
-        address=_text(result, "address"),
-        use_character=_text(result, "use_character"),
-        model=_text(result, "model"),
-        vin=_text(result, "vin"),
-        engine_number=_text(result, "engine_no"),
-        register_date=parse_date(_text(result, "register_date")),
-        issue_date=parse_date(_text(result, "issue_date")),
-        issuing_authority=_text(result, "issuing_authority"),
-    )
+    return read_page(VehicleLicenceFront, VEHICLE_FRONT, _fields(result))
 
 
 def vehicle_back(result: Mapping[str, Any]) -> VehicleLicenceBack:
-    record = _text(result, "inspection_record")
-    return VehicleLicenceBack(
-        plate_number=_plate_number(result, "number"),
-        file_number=_text(result, "file_no"),
-        approved_passengers=_text(result, "approved_passengers"),
-        total_mass=_text(result, "gross_mass"),
-        curb_weight=_text(result, "unladen_mass"),
-        approved_load=_text(result, "approved_load"),
-        dimensions=_text(result, "dimension"),
-        traction_mass=_text(result, "traction_mass"),
-        remarks=_text(result, "remarks"),
-        inspection_record=record,
-        inspection_valid_until=parse_inspection_until(record),
-    )
+    return read_page(VehicleLicenceBack, VEHICLE_BACK, _fields(result))
 
 
 PLATE_COLORS: dict[str, PlateColor] = {
@@ -366,7 +370,7 @@ PLATE_COLORS: dict[str, PlateColor] = {
 def _confidence(value: Any) -> float | None:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
-    return min(1.0, max(0.0, float(value)))
+    return clamp_unit(float(value))
 
 
 def _box(location: Any, scale: float) -> Box | None:
@@ -378,9 +382,7 @@ def _box(location: Any, scale: float) -> Box | None:
         ys = [float(point[1]) for point in location]
     except (TypeError, ValueError, IndexError, KeyError):
         return None
-    scale = scale if scale > 0 else 1.0
-    left, top, right, bottom = (round(value / scale) for value in (min(xs), min(ys), max(xs), max(ys)))
-    return Box(x=left, y=top, width=right - left, height=bottom - top)
+    return scaled_box(min(xs), min(ys), max(xs), max(ys), scale)
 
 
 def plates(result: Any, scale: float) -> list[Plate]:
@@ -390,13 +392,14 @@ def plates(result: Any, scale: float) -> list[Plate]:
     for entry in entries:
         if not isinstance(entry, Mapping):
             continue
-        number = _plate_number(entry, "plate_number")
+        fields = _fields(entry)
+        number = fields.plate("number", "plate_number")
         if not number:
             continue
         found.append(
             Plate(
                 number=number,
-                color=PLATE_COLORS.get((_text(entry, "plate_color") or "").lower(), PlateColor.OTHER),
+                color=PLATE_COLORS.get((fields.text("color", "plate_color") or "").lower(), PlateColor.OTHER),
                 confidence=_confidence(entry.get("confidence")),
                 box=_box(entry.get("plate_location"), scale),
             )
@@ -543,23 +546,6 @@ def _error_code(answer: httpx.Response) -> str | None:
     return str(code) if code is not None else None
 
 
-class _RedactSubjectToken(logging.Filter):
-    """httpcore's DEBUG trace prints every response header, and IAM hands out the token as one
-    (`X-Subject-Token`); a debug log must not become a way to steal 24 hours of API access."""
-
-    _TOKEN = re.compile(r"(b'x-subject-token',\s*b')[^']*(')", re.IGNORECASE)
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.msg, str) and "subject-token" in record.msg.lower():
-            record.msg = self._TOKEN.sub(r"\1***\2", record.msg)
-        return True
-
-
-def _install_token_redaction() -> None:
-    for name in ("httpcore.http11", "httpcore.http2"):
-        logger = logging.getLogger(name)
-        if not any(isinstance(existing, _RedactSubjectToken) for existing in logger.filters):
-            logger.addFilter(_RedactSubjectToken())
-
-
-_install_token_redaction()
+#: httpcore's DEBUG trace prints every response header, and IAM hands out the token as one
+#: (`X-Subject-Token`): a debug log must not become a way to steal 24 hours of API access.
+redact_in_logs(r"(b'x-subject-token',\s*b')[^']*", re.IGNORECASE)

@@ -29,7 +29,7 @@ from typing import Any, ClassVar, Literal
 import httpx
 from pydantic import SecretStr
 
-from bot.dates import parse_date, parse_validity
+from bot.dates import parse_date
 from bot.images import ImageLimits, IntakeImage, PreparedImage
 from bot.models import (
     DrivingLicence,
@@ -40,9 +40,9 @@ from bot.models import (
     Side,
     VehicleLicenceFront,
 )
-from bot.plate_grammar import normalize_plate
 from bot.vendors.base import ErrorCategory, Vendor, VendorError, VendorSettings, register
 from bot.vendors.http import RetryPolicy, VendorHTTP, is_retryable, json_body, status_category
+from bot.vendors.mapping import FieldReader, FieldTable, clamp_unit, read_page, read_validity
 
 DEFAULT_FACEID_ENDPOINT = "https://api.megvii.com"
 DEFAULT_FACEPP_ENDPOINT = "https://api-cn.faceplusplus.com"
@@ -234,87 +234,90 @@ def _first(entries: Any) -> Mapping[str, Any] | None:
     return None
 
 
-class _Fields:
+class _Fields(FieldReader):
     """Reads a card's fields, plain (FaceID, cardpp v1) or ``{content, confidence}`` (cardpp v2)."""
 
     def __init__(self, card: Mapping[str, Any]) -> None:
+        super().__init__()
         self._card = card
-        self.meta: dict[str, FieldMeta] = {}
 
     def raw(self, field: str, key: str) -> Any:
         entry = self._card.get(key)
         if isinstance(entry, Mapping) and "content" in entry:
             confidence = entry.get("confidence")
             if isinstance(confidence, int | float) and not isinstance(confidence, bool):
-                self.meta[field] = FieldMeta(confidence=min(1.0, max(0.0, float(confidence) / 100)))
+                self.meta[field] = FieldMeta(confidence=clamp_unit(float(confidence) / 100))
             return entry["content"]
         return entry
 
-    def text(self, field: str, key: str) -> str | None:
-        value = self.raw(field, key)
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            value = str(value)
-        if isinstance(value, str) and value.strip():
-            return value.strip()
-        self.meta.pop(field, None)
+    def text(self, field: str, *keys: str) -> str | None:
+        for key in keys:
+            value = self.raw(field, key)
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                value = str(value)
+            if isinstance(value, str) and value.strip():
+                return value.strip()
+            self.meta.pop(field, None)
         return None
 
 
+class _VehicleFields(_Fields):
+    """The 行驶证 answers' dates: FaceID v2 sends ``{year, month, day}`` objects, cardpp v1 strings."""
+
+    def date(self, field: str, *keys: str) -> date | None:
+        (key,) = keys
+        value = self.raw(field, key)
+        # Anything but an object or a string (null, a number) is unreadable.
+        return parse_date(value) if isinstance(value, str | Mapping) else None
+
+
+#: cardpp v2 ``main[0]``; the validity fields are read by `driving_front`.
+DRIVING_FRONT: FieldTable = {
+    "number": "license_number",
+    "name": "name",
+    "sex": "gender",
+    "nationality": "nationality",
+    "address": "address",
+    "birth_date": "birthday",
+    "first_issue_date": "issue_date",
+    "class_": "class",
+    "issuing_authority": "issued_by",
+}
+
+#: cardpp v2 ``second[0]`` (mode=complete): the 副页 has no record field in Face++'s answer.
+DRIVING_BACK: FieldTable = {
+    "number": "license_number",
+    "name": "name",
+    "file_number": "file_number",
+}
+
+#: FaceID v2 (the answer itself) or cardpp v1 ``cards[0]``: one set of names for both.
+VEHICLE_FRONT: FieldTable = {
+    "plate_number": "plate_no",
+    "vehicle_type": "vehicle_type",
+    "owner": "owner",
+    "address": "address",
+    "use_character": "use_character",
+    "model": "model",
+    "vin": "vin",
+    "engine_number": "engine_no",
+    "register_date": "register_date",
+    "issue_date": "issue_date",
+    "issuing_authority": "issued_by",
+}
+
+
 def driving_front(card: Mapping[str, Any]) -> DrivingLicence:
-    """cardpp v2 ``main[0]``. Validity is either ``valid_date`` ("20141225至20201225") or, on older
-    cards, ``valid_from`` plus ``valid_for`` ("6年")."""
+    """Validity is either ``valid_date`` ("20141225至20201225") or, on older cards, ``valid_from`` plus
+    ``valid_for`` ("6年")."""
     fields = _Fields(card)
-    valid_from = parse_date(fields.text("valid_from", "valid_from"))
-    range_text = fields.text("valid_to", "valid_date")
-    validity = parse_validity(range_text or fields.text("valid_to", "valid_for"), valid_from)
-    return DrivingLicence(
-        number=fields.text("number", "license_number"),
-        name=fields.text("name", "name"),
-        sex=fields.text("sex", "gender"),
-        nationality=fields.text("nationality", "nationality"),
-        address=fields.text("address", "address"),
-        birth_date=parse_date(fields.text("birth_date", "birthday")),
-        first_issue_date=parse_date(fields.text("first_issue_date", "issue_date")),
-        class_=fields.text("class_", "class"),
-        valid_from=validity.valid_from or valid_from,
-        valid_to=validity.valid_to,
-        long_term=validity.long_term,
-        issuing_authority=fields.text("issuing_authority", "issued_by"),
-        meta=fields.meta,
-    )
+    validity = read_validity(fields, start="valid_from", end=("valid_date", "valid_for"))
+    return read_page(DrivingLicence, DRIVING_FRONT, fields, **validity)
 
 
 def driving_back(card: Mapping[str, Any]) -> DrivingLicenceBack:
-    """cardpp v2 ``second[0]`` (mode=complete): the 副页 has no record field in Face++'s answer."""
-    fields = _Fields(card)
-    return DrivingLicenceBack(
-        number=fields.text("number", "license_number"),
-        name=fields.text("name", "name"),
-        file_number=fields.text("file_number", "file_number"),
-        meta=fields.meta,
-    )
+    return read_page(DrivingLicenceBack, DRIVING_BACK, _Fields(card))
 
 
 def vehicle_front(card: Mapping[str, Any]) -> VehicleLicenceFront:
-    """FaceID v2 (the answer itself, dates as objects) or cardpp v1 ``cards[0]`` (dates as strings)."""
-    fields = _Fields(card)
-    plate = fields.text("plate_number", "plate_no")
-    return VehicleLicenceFront(
-        plate_number=normalize_plate(plate) if plate else None,
-        vehicle_type=fields.text("vehicle_type", "vehicle_type"),
-        owner=fields.text("owner", "owner"),
-        address=fields.text("address", "address"),
-        use_character=fields.text("use_character", "use_character"),
-        model=fields.text("model", "model"),
-        vin=fields.text("vin", "vin"),
-        engine_number=fields.text("engine_number", "engine_no"),
-        register_date=_date(fields.raw("register_date", "register_date")),
-        issue_date=_date(fields.raw("issue_date", "issue_date")),
-        issuing_authority=fields.text("issuing_authority", "issued_by"),
-        meta=fields.meta,
-    )
-
-
-def _date(value: Any) -> date | None:
-    """``{year, month, day}`` or a date string; anything else (null, a number) is unreadable."""
-    return parse_date(value) if isinstance(value, str | Mapping) else None
+    return read_page(VehicleLicenceFront, VEHICLE_FRONT, _VehicleFields(card))

@@ -28,7 +28,7 @@ from typing import Any, ClassVar
 import httpx
 from pydantic import SecretStr, field_validator
 
-from bot.dates import parse_date, parse_inspection_until, parse_validity
+from bot.dates import parse_validity
 from bot.images import ImageLimits, IntakeImage, PreparedImage
 from bot.models import (
     Box,
@@ -44,9 +44,9 @@ from bot.models import (
     VehicleLicenceFront,
     Warning,
 )
-from bot.plate_grammar import normalize_plate
 from bot.vendors.base import ErrorCategory, Vendor, VendorError, VendorSettings, register
 from bot.vendors.http import RETRYABLE, RetryPolicy, VendorHTTP, encode_image, json_body, status_category
+from bot.vendors.mapping import FieldTable, FlatFields, clamp_unit, read_page, rect_box
 
 log = logging.getLogger(__name__)
 
@@ -276,19 +276,6 @@ def signed_headers(
 # ------------------------------------------------------------------------------------------ fields
 
 
-def _text(source: Mapping[str, Any], key: str) -> str | None:
-    value = source.get(key)
-    if value is None:
-        return None
-    text = str(value).strip()
-    return text or None
-
-
-def _plate_number(source: Mapping[str, Any], key: str) -> str | None:
-    text = _text(source, key)
-    return normalize_plate(text) if text else None
-
-
 def photo_warnings(response: Mapping[str, Any]) -> list[Warning]:
     codes = response.get("RecognizeWarnCode") or []
     messages = response.get("RecognizeWarnMsg") or []
@@ -314,64 +301,82 @@ def photo_warnings(response: Mapping[str, Any]) -> list[Warning]:
     return warnings
 
 
+#: 驾驶证 main page; the validity fields are read by `driving_front`.
+DRIVING_FRONT: FieldTable = {
+    "number": "CardCode",
+    "name": "Name",
+    "sex": "Sex",
+    "nationality": "Nationality",
+    "address": "Address",
+    "birth_date": "DateOfBirth",
+    "first_issue_date": "DateOfFirstIssue",
+    "class_": "Class",
+    "issuing_authority": "IssuingAuthority",
+}
+
+#: 驾驶证 副页: some answers name the number and name BackPageCardCode/BackPageName instead.
+DRIVING_BACK: FieldTable = {
+    "number": ("CardCode", "BackPageCardCode"),
+    "name": ("Name", "BackPageName"),
+    "file_number": "ArchivesCode",
+    "record": "Record",
+}
+
+#: 行驶证 main page (`FrontInfo`).
+VEHICLE_FRONT: FieldTable = {
+    "plate_number": "PlateNo",
+    "vehicle_type": "VehicleType",
+    "owner": "Owner",
+    "address": "Address",
+    "use_character": "UseCharacter",
+    "model": "Model",
+    "vin": "Vin",
+    "engine_number": "EngineNo",
+    "register_date": "RegisterDate",
+    "issue_date": "IssueDate",
+    "issuing_authority": "Seal",
+}
+
+#: 行驶证 副页 (`BackInfo`).
+VEHICLE_BACK: FieldTable = {
+    "plate_number": "PlateNo",
+    "file_number": "FileNo",
+    "approved_passengers": "AllowNum",
+    "total_mass": "TotalMass",
+    "curb_weight": "CurbWeight",
+    "approved_load": "LoadQuality",
+    "dimensions": "ExternalSize",
+    "traction_mass": "TotalQuasiMass",
+    "remarks": "Marks",
+    "inspection_record": "Record",
+}
+
+
 def driving_front(response: Mapping[str, Any]) -> DrivingLicence:
-    validity = parse_validity(_text(response, "EndDate"), parse_date(_text(response, "StartDate")))
-    return DrivingLicence(
-        number=_text(response, "CardCode"),
-        name=_text(response, "Name"),
-        sex=_text(response, "Sex"),
-        nationality=_text(response, "Nationality"),
-        address=_text(response, "Address"),
-        birth_date=parse_date(_text(response, "DateOfBirth")),
-        first_issue_date=parse_date(_text(response, "DateOfFirstIssue")),
-        class_=_text(response, "Class"),
+    """Validity is read as this adapter always has, not through `read_validity`: when EndDate holds a
+    range whose start is unreadable, StartDate does not stand in for it (in the other adapters it does)."""
+    fields = FlatFields(response)
+    validity = parse_validity(fields.text("valid_to", "EndDate"), fields.date("valid_from", "StartDate"))
+    return read_page(
+        DrivingLicence,
+        DRIVING_FRONT,
+        fields,
         valid_from=validity.valid_from,
         valid_to=validity.valid_to,
         long_term=validity.long_term,
-        issuing_authority=_text(response, "IssuingAuthority"),
     )
 
 
 def driving_back(response: Mapping[str, Any]) -> DrivingLicenceBack:
-    return DrivingLicenceBack(
-        number=_text(response, "CardCode") or _text(response, "BackPageCardCode"),
-        name=_text(response, "Name") or _text(response, "BackPageName"),
-        file_number=_text(response, "ArchivesCode"),
-        record=_text(response, "Record"),
-    )
+    return read_page(DrivingLicenceBack, DRIVING_BACK, FlatFields(response))
 
 
 def vehicle_front(info: Mapping[str, Any]) -> VehicleLicenceFront:
-    return VehicleLicenceFront(
-        plate_number=_plate_number(info, "PlateNo"),
-        vehicle_type=_text(info, "VehicleType"),
-        owner=_text(info, "Owner"),
-        address=_text(info, "Address"),
-        use_character=_text(info, "UseCharacter"),
-        model=_text(info, "Model"),
-        vin=_text(info, "Vin"),
-        engine_number=_text(info, "EngineNo"),
-        register_date=parse_date(_text(info, "RegisterDate")),
-        issue_date=parse_date(_text(info, "IssueDate")),
-        issuing_authority=_text(info, "Seal"),
-    )
+    return read_page(VehicleLicenceFront, VEHICLE_FRONT, FlatFields(info))
 
 
 def vehicle_back(info: Mapping[str, Any]) -> VehicleLicenceBack:
-    record = _text(info, "Record")
-    return VehicleLicenceBack(
-        plate_number=_plate_number(info, "PlateNo"),
-        file_number=_text(info, "FileNo"),
-        approved_passengers=_text(info, "AllowNum"),
-        total_mass=_text(info, "TotalMass"),
-        curb_weight=_text(info, "CurbWeight"),
-        approved_load=_text(info, "LoadQuality"),
-        dimensions=_text(info, "ExternalSize"),
-        traction_mass=_text(info, "TotalQuasiMass"),
-        remarks=_text(info, "Marks"),
-        inspection_record=record,
-        inspection_valid_until=parse_inspection_until(record),
-    )
+    return read_page(VehicleLicenceBack, VEHICLE_BACK, FlatFields(info))
 
 
 def _confidence(value: Any) -> float | None:
@@ -380,20 +385,12 @@ def _confidence(value: Any) -> float | None:
         score = float(value)
     except (TypeError, ValueError):
         return None
-    return min(1.0, max(0.0, score / 100.0))
+    return clamp_unit(score / 100.0)
 
 
 def _box(rect: Any, scale: float) -> Box | None:
     """A Rect in the sent image's pixels, mapped back to the pixels of the photo the user sent."""
-    if not isinstance(rect, Mapping):
-        return None
-    try:
-        x, y, width, height = (float(rect[key]) for key in ("X", "Y", "Width", "Height"))
-    except (KeyError, TypeError, ValueError):
-        return None
-    scale = scale if scale > 0 else 1.0
-    left, top, right, bottom = (round(value / scale) for value in (x, y, x + width, y + height))
-    return Box(x=left, y=top, width=right - left, height=bottom - top)
+    return rect_box(rect, ("X", "Y", "Width", "Height"), scale)
 
 
 def plates(response: Mapping[str, Any], scale: float) -> list[Plate]:
@@ -405,13 +402,14 @@ def plates(response: Mapping[str, Any], scale: float) -> list[Plate]:
         candidates = [response]
     found: list[Plate] = []
     for info in candidates:
-        number = _plate_number(info, "Number")
+        fields = FlatFields(info)
+        number = fields.plate("number", "Number")
         if not number:
             continue
         found.append(
             Plate(
                 number=number,
-                color=PLATE_COLORS.get(_text(info, "Color") or "", PlateColor.OTHER),
+                color=PLATE_COLORS.get(fields.text("color", "Color") or "", PlateColor.OTHER),
                 confidence=_confidence(info.get("Confidence")),
                 box=_box(info.get("Rect"), scale),
             )

@@ -30,7 +30,6 @@ from typing import Any, ClassVar
 import httpx
 from pydantic import Field, SecretStr, field_validator
 
-from bot.dates import parse_date, parse_inspection_until, parse_validity
 from bot.images import ImageLimits, IntakeImage, PreparedImage
 from bot.models import (
     Box,
@@ -42,9 +41,9 @@ from bot.models import (
     VehicleLicenceBack,
     VehicleLicenceFront,
 )
-from bot.plate_grammar import normalize_plate
 from bot.vendors.base import ErrorCategory, Vendor, VendorError, VendorSettings, register
 from bot.vendors.http import RetryPolicy, VendorHTTP, encode_image, json_body, status_category
+from bot.vendors.mapping import FieldReader, FieldTable, clamp_unit, read_page, read_validity, rect_box
 
 log = logging.getLogger(__name__)
 
@@ -185,26 +184,19 @@ def confidence(value: Any) -> float | None:
         return None
     if score > 1.0:
         score /= 100.0
-    return min(1.0, max(0.0, score))
+    return clamp_unit(score)
 
 
 def box(coord: Any, scale: float) -> Box | None:
     """An `itemcoord` in the sent image's pixels, mapped back to the pixels of the photo the user sent."""
-    if not isinstance(coord, Mapping):
-        return None
-    try:
-        x, y, width, height = (float(coord[key]) for key in ("x", "y", "width", "height"))
-    except (KeyError, TypeError, ValueError):
-        return None
-    scale = scale if scale > 0 else 1.0
-    left, top, right, bottom = (round(value / scale) for value in (x, y, x + width, y + height))
-    return Box(x=left, y=top, width=right - left, height=bottom - top)
+    return rect_box(coord, ("x", "y", "width", "height"), scale)
 
 
-class Items:
+class Items(FieldReader):
     """The answer's items by Chinese name; reading one records its confidence and box under our name."""
 
     def __init__(self, items: Any, scale: float) -> None:
+        super().__init__()
         self._by_name: dict[str, Mapping[str, Any]] = {}
         for item in items if isinstance(items, list) else []:
             if not isinstance(item, Mapping):
@@ -214,7 +206,6 @@ class Items:
             if name and text and name not in self._by_name:
                 self._by_name[name] = item
         self._scale = scale
-        self.meta: dict[str, FieldMeta] = {}
 
     def text(self, field: str, *names: str) -> str | None:
         """The first item present among `names` (aliases for pages whose names are undocumented)."""
@@ -228,65 +219,61 @@ class Items:
             return str(item["itemstring"]).strip()
         return None
 
-    def plate(self, field: str, *names: str) -> str | None:
-        text = self.text(field, *names)
-        return normalize_plate(text) if text else None
+
+#: type=1, 驾驶证 main page; the validity fields are read by `driving_front`.
+DRIVING_FRONT: FieldTable = {
+    "number": "证号",
+    "name": "姓名",
+    "sex": "性别",
+    "nationality": "国籍",
+    "address": "住址",
+    "birth_date": "出生日期",
+    "first_issue_date": "领证日期",
+    "class_": "准驾车型",
+    "issuing_authority": "红章",
+}
+
+#: type=0, 行驶证 main page: this API reads no issuing authority there.
+VEHICLE_FRONT: FieldTable = {
+    "plate_number": "车牌号码",
+    "vehicle_type": "车辆类型",
+    "owner": "所有人",
+    "address": "住址",
+    "use_character": "使用性质",
+    "model": "品牌型号",
+    "vin": "识别代码",
+    "engine_number": "发动机号",
+    "register_date": "注册日期",
+    "issue_date": "发证日期",
+}
+
+#: type=2, 行驶证 副页. Tencent documents no item names for this page; these are the names printed on the
+#: card (as other vendors return them), with the front page's 车牌号码 as an alias for the plate.
+VEHICLE_BACK: FieldTable = {
+    "plate_number": ("号牌号码", "车牌号码"),
+    "file_number": "档案编号",
+    "approved_passengers": "核定载人数",
+    "total_mass": "总质量",
+    "curb_weight": "整备质量",
+    "approved_load": "核定载质量",
+    "dimensions": "外廓尺寸",
+    "traction_mass": "准牵引总质量",
+    "remarks": "备注",
+    "inspection_record": "检验记录",
+}
 
 
 def driving_front(items: Items) -> DrivingLicence:
-    valid_from = parse_date(items.text("valid_from", "起始日期"))
-    validity = parse_validity(items.text("valid_to", "有效日期"), valid_from)
-    return DrivingLicence(
-        number=items.text("number", "证号"),
-        name=items.text("name", "姓名"),
-        sex=items.text("sex", "性别"),
-        nationality=items.text("nationality", "国籍"),
-        address=items.text("address", "住址"),
-        birth_date=parse_date(items.text("birth_date", "出生日期")),
-        first_issue_date=parse_date(items.text("first_issue_date", "领证日期")),
-        class_=items.text("class_", "准驾车型"),
-        valid_from=validity.valid_from or valid_from,
-        valid_to=validity.valid_to,
-        long_term=validity.long_term,
-        issuing_authority=items.text("issuing_authority", "红章"),
-        meta=items.meta,
-    )
+    validity = read_validity(items, start="起始日期", end="有效日期")
+    return read_page(DrivingLicence, DRIVING_FRONT, items, **validity)
 
 
 def vehicle_front(items: Items) -> VehicleLicenceFront:
-    return VehicleLicenceFront(
-        plate_number=items.plate("plate_number", "车牌号码"),
-        vehicle_type=items.text("vehicle_type", "车辆类型"),
-        owner=items.text("owner", "所有人"),
-        address=items.text("address", "住址"),
-        use_character=items.text("use_character", "使用性质"),
-        model=items.text("model", "品牌型号"),
-        vin=items.text("vin", "识别代码"),
-        engine_number=items.text("engine_number", "发动机号"),
-        register_date=parse_date(items.text("register_date", "注册日期")),
-        issue_date=parse_date(items.text("issue_date", "发证日期")),
-        meta=items.meta,
-    )
+    return read_page(VehicleLicenceFront, VEHICLE_FRONT, items)
 
 
 def vehicle_back(items: Items) -> VehicleLicenceBack:
-    """type=2. Tencent documents no item names for this page; these are the names printed on the card
-    (as other vendors return them), with the front page's 车牌号码 as an alias for the plate."""
-    record = items.text("inspection_record", "检验记录")
-    return VehicleLicenceBack(
-        plate_number=items.plate("plate_number", "号牌号码", "车牌号码"),
-        file_number=items.text("file_number", "档案编号"),
-        approved_passengers=items.text("approved_passengers", "核定载人数"),
-        total_mass=items.text("total_mass", "总质量"),
-        curb_weight=items.text("curb_weight", "整备质量"),
-        approved_load=items.text("approved_load", "核定载质量"),
-        dimensions=items.text("dimensions", "外廓尺寸"),
-        traction_mass=items.text("traction_mass", "准牵引总质量"),
-        remarks=items.text("remarks", "备注"),
-        inspection_record=record,
-        inspection_valid_until=parse_inspection_until(record),
-        meta=items.meta,
-    )
+    return read_page(VehicleLicenceBack, VEHICLE_BACK, items)
 
 
 PAGES: dict[int, Callable[[Items], DrivingLicence | VehicleLicenceFront | VehicleLicenceBack]] = {
