@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import re
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -24,6 +23,7 @@ import httpx
 from wechatpy.session import SessionStorage
 
 from bot.storage import SessionLog
+from bot.vendors.http import redact_in_logs
 
 log = logging.getLogger(__name__)
 
@@ -358,30 +358,6 @@ class WeComAPI(_TokenedAPI):
             raise WeChatAPIError("message/send", 81013, "invalid user")
 
 
-class _RedactSecrets(logging.Filter):
-    """httpx logs every request URL at INFO, and WeChat wants the access token, the app secret and the
-    media id in the query string: none of them may reach a log."""
-
-    _SECRET = re.compile(r"((?:access_token|secret|corpsecret|media_id)=)[^&\s\"']+")
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.args, tuple) and record.args:
-            record.args = tuple(self._redact(arg) for arg in record.args)
-        elif isinstance(record.msg, str):
-            record.msg = self._redact(record.msg)
-        return True
-
-    def _redact(self, value: Any) -> Any:
-        text = str(value) if isinstance(value, httpx.URL) else value
-        if isinstance(text, str) and "=" in text:
-            return self._SECRET.sub(r"\1***", text)
-        return value
-
-
-def _install_redaction() -> None:
-    httpx_log = logging.getLogger("httpx")
-    if not any(isinstance(existing, _RedactSecrets) for existing in httpx_log.filters):
-        httpx_log.addFilter(_RedactSecrets())
-
-
-_install_redaction()
+# httpx logs every request URL at INFO, and WeChat wants the access token, the app secret and the media
+# id in the query string: none of them may reach a log.
+redact_in_logs(r"((?:access_token|secret|corpsecret|media_id)=)[^&\s\"']+")
