@@ -66,7 +66,8 @@ class Adapter:
     """How to run one vendor against its fake; every hook takes the running fake server."""
 
     name: str
-    start: Callable[[], AbstractContextManager[Any]]
+    #: the fake's class: called with no arguments, or with `backlog=` for a larger accept queue
+    start: Callable[..., AbstractContextManager[Any]]
     #: (fake, max_concurrency, transport or None for real HTTP) -> adapter pointed at the fake
     build: Callable[[Any, int, httpx.AsyncBaseTransport | None], Vendor]
     #: (fake, delay, count): the next `count` OCR answers each take `delay` seconds
@@ -348,13 +349,11 @@ def serve_fake(name: str, delay: float, count: int, backlog: int, conn: Connecti
     for the GIL: a real vendor does not slow our event loop down, and neither may its stand-in.
     The first answer is immediate (the warm-up call), the next `count` take `delay` seconds.
 
-    `backlog` > 0 re-listens the fake's socket with that accept queue: socketserver's default of 5
-    makes the kernel refuse a burst of new connections (ReadError), which measures the fake, not us.
+    `backlog` > 0 starts the fake with that accept queue: socketserver's default of 5 makes the kernel
+    refuse a burst of new connections (ReadError), which measures the fake, not us.
     """
     adapter = FACTORIES[name]()
-    with adapter.start() as fake:
-        if backlog > 0:
-            fake._server.socket.listen(backlog)
+    with adapter.start(**({"backlog": backlog} if backlog > 0 else {})) as fake:
         adapter.slow_down(fake, 0.0, 1)
         adapter.slow_down(fake, delay, 2 * count)  # our burst, then the same requests sent raw
         conn.send({field: getattr(fake, field) for field in FAKE_FIELDS if hasattr(fake, field)})

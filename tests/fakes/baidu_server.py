@@ -18,17 +18,16 @@ from __future__ import annotations
 import base64
 import binascii
 import io
-import json
 import secrets
-import threading
 import time
-from collections import deque
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from PIL import Image
+
+from tests.fakes.http_fake import DEFAULT_BACKLOG, Drop, FakeHandler, LoopbackFake, Slow
+from tests.fakes.http_fake import DROP as DROP  # re-exported: tests script this fake with it
 
 OCR_PREFIX = "/rest/2.0/ocr/v1/"
 TOKEN_PATH = "/oauth/2.0/token"
@@ -68,20 +67,7 @@ def error_body(code: int, message: str | None = None) -> dict[str, Any]:
     }
 
 
-@dataclass(frozen=True)
-class Slow:
-    """Answer `reply` (or the default answer) only after `seconds`, unless the server stops first."""
-
-    seconds: float
-    reply: dict[str, Any] | None = None
-
-
-class _Drop:
-    """Close the connection without sending a single byte."""
-
-
-DROP = _Drop()
-Reply = dict[str, Any] | Slow | _Drop
+Reply = dict[str, Any] | Slow | Drop
 
 
 @dataclass
@@ -181,8 +167,10 @@ def default_answer(action: str, form: dict[str, str]) -> dict[str, Any]:
 # ------------------------------------------------------------------------------------------- server
 
 
-class FakeBaidu:
-    """Start with `with FakeBaidu() as fake:`; point the adapter's endpoint at `fake.url`."""
+class FakeBaidu(LoopbackFake[Reply]):
+    """Start with `with FakeBaidu() as fake:`; point the adapter's endpoint at `fake.url`.
+    `script(endpoint, ...)` queues answers for "token" or an OCR action, used after the token and
+    image checks pass."""
 
     def __init__(
         self,
@@ -190,7 +178,10 @@ class FakeBaidu:
         secret_key: str = "test-secret-key",
         expires_in: int = 2592000,
         max_image_field: int = 4 * 1024 * 1024,
+        *,
+        backlog: int = DEFAULT_BACKLOG,
     ) -> None:
+        super().__init__(_Handler, backlog=backlog, name="fake-baidu")
         self.api_key = api_key
         self.secret_key = secret_key
         self.expires_in = expires_in
@@ -201,38 +192,6 @@ class FakeBaidu:
         self.tokens: list[str] = []
         self._valid: set[str] = set()
         self._expired: set[str] = set()
-        self._scripts: dict[str, deque[Reply]] = {}
-        self._lock = threading.Lock()
-        self._stopping = threading.Event()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
-        self._server.daemon_threads = True
-        self._server.block_on_close = False
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, name="fake-baidu", daemon=True
-        )
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def __enter__(self) -> FakeBaidu:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self._stopping.set()
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
-
-    # -------------------------------------------------------------------------------- scripting
-
-    def script(self, endpoint: str, *replies: Reply) -> None:
-        """Queue answers for `endpoint` ("token" or an OCR action), used in order, one per request,
-        after the token and image checks pass; once used up, the default answers return."""
-        with self._lock:
-            self._scripts.setdefault(endpoint, deque()).extend(replies)
 
     def expire_tokens(self) -> None:
         """Every token issued so far now answers 111, as after its 30 days."""
@@ -250,17 +209,11 @@ class FakeBaidu:
     def issued(self) -> int:
         return len(self.token_requests)
 
-    def _next_reply(self, endpoint: str) -> Reply | None:
-        with self._lock:
-            queue = self._scripts.get(endpoint)
-            return queue.popleft() if queue else None
-
     # -------------------------------------------------------------------------------- protocol
 
-    def handle_token(self, record: Recorded) -> tuple[int, dict[str, Any]] | _Drop | Slow:
+    def handle_token(self, record: Recorded) -> tuple[int, dict[str, Any]] | Drop | Slow:
         params = {**record.form, **record.query}
-        with self._lock:
-            self.token_requests.append(record)
+        self.record(self.token_requests, record)
         if params.get("grant_type") != "client_credentials":
             return 400, {
                 "error": "unsupported_grant_type",
@@ -270,8 +223,8 @@ class FakeBaidu:
             return 401, {"error": "invalid_client", "error_description": "unknown client id"}
         if params.get("client_secret") != self.secret_key:
             return 401, {"error": "invalid_client", "error_description": "Client authentication failed"}
-        scripted = self._next_reply("token")
-        if isinstance(scripted, _Drop):
+        scripted = self.next_reply("token")
+        if isinstance(scripted, Drop):
             return scripted
         slow = scripted if isinstance(scripted, Slow) else None
         if slow is not None:
@@ -295,10 +248,9 @@ class FakeBaidu:
             "session_secret": secrets.token_hex(16),
         }
 
-    def handle_ocr(self, action: str, record: Recorded) -> tuple[int, dict[str, Any]] | _Drop | Slow:
+    def handle_ocr(self, action: str, record: Recorded) -> tuple[int, dict[str, Any]] | Drop | Slow:
         failure = self._check_image(record)
-        with self._lock:
-            self.ocr_requests.append(record)
+        self.record(self.ocr_requests, record)
         token = record.query.get("access_token")
         if not token:
             return 200, error_body(100)
@@ -310,10 +262,10 @@ class FakeBaidu:
             return 200, error_body(110)
         if failure is not None:
             return 200, error_body(failure)
-        scripted = self._next_reply(action)
+        scripted = self.next_reply(action)
         if scripted is None:
             return 200, default_answer(action, record.form)
-        if isinstance(scripted, _Drop):
+        if isinstance(scripted, Drop):
             return scripted
         if isinstance(scripted, Slow):
             return Slow(scripted.seconds, scripted.reply or default_answer(action, record.form))
@@ -342,71 +294,45 @@ class FakeBaidu:
         return None
 
 
-def _handler_for(fake: FakeBaidu) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-        disable_nagle_algorithm = True  # headers and body go out in two writes; no 40 ms ACK stall
-
-        def log_message(self, format: str, *args: Any) -> None:  # keep test output quiet
-            pass
-
-        def do_GET(self) -> None:
-            self._serve()
-
-        def do_POST(self) -> None:
-            self._serve()
-
-        def _serve(self) -> None:
-            split = urlsplit(self.path)
-            length = int(self.headers.get("Content-Length") or 0)
-            raw_body = self.rfile.read(length) if length else b""
-            content_type = self.headers.get("Content-Type", "")
-            form: dict[str, str] = {}
-            image_field = 0
-            if raw_body and content_type.startswith("application/x-www-form-urlencoded"):
-                text = raw_body.decode("ascii", errors="replace")
-                form = dict(parse_qsl(text, keep_blank_values=True, strict_parsing=True))
-                image_field = next(
-                    (len(pair) - len("image=") for pair in text.split("&") if pair.startswith("image=")), 0
-                )
-            record = Recorded(
-                method=self.command,
-                path=split.path,
-                query=dict(parse_qsl(split.query, keep_blank_values=True)),
-                raw_query=split.query,
-                form=form,
-                content_type=content_type,
-                image_field_bytes=image_field,
+class _Handler(FakeHandler["FakeBaidu"]):
+    def do_POST(self) -> None:
+        split = urlsplit(self.path)
+        raw_body = self.read_body()
+        content_type = self.headers.get("Content-Type", "")
+        form: dict[str, str] = {}
+        image_field = 0
+        if raw_body and content_type.startswith("application/x-www-form-urlencoded"):
+            text = raw_body.decode("ascii", errors="replace")
+            form = dict(parse_qsl(text, keep_blank_values=True, strict_parsing=True))
+            image_field = next(
+                (len(pair) - len("image=") for pair in text.split("&") if pair.startswith("image=")), 0
             )
-            if split.path == TOKEN_PATH:
-                outcome = fake.handle_token(record)
-            elif split.path.startswith(OCR_PREFIX) and split.path[len(OCR_PREFIX) :] in ACTIONS:
-                if self.command != "POST" or not content_type.startswith("application/x-www-form-urlencoded"):
-                    outcome = (200, error_body(100))
-                else:
-                    outcome = fake.handle_ocr(split.path[len(OCR_PREFIX) :], record)
+        record = Recorded(
+            method=self.command,
+            path=split.path,
+            query=dict(parse_qsl(split.query, keep_blank_values=True)),
+            raw_query=split.query,
+            form=form,
+            content_type=content_type,
+            image_field_bytes=image_field,
+        )
+        if split.path == TOKEN_PATH:
+            outcome = self.fake.handle_token(record)
+        elif split.path.startswith(OCR_PREFIX) and split.path[len(OCR_PREFIX) :] in ACTIONS:
+            if self.command != "POST" or not content_type.startswith("application/x-www-form-urlencoded"):
+                outcome = (200, error_body(100))
             else:
-                outcome = (404, {"error_code": 3, "error_msg": "Unsupported openapi method"})
-            self._answer(outcome)
+                outcome = self.fake.handle_ocr(split.path[len(OCR_PREFIX) :], record)
+        else:
+            outcome = (404, {"error_code": 3, "error_msg": "Unsupported openapi method"})
+        self._answer(outcome)
 
-        def _answer(self, outcome: tuple[int, dict[str, Any]] | _Drop | Slow) -> None:
-            if isinstance(outcome, _Drop):
-                self.close_connection = True
-                return
-            if isinstance(outcome, Slow):
-                if fake._stopping.wait(outcome.seconds):
-                    self.close_connection = True
-                    return
-                outcome = (200, outcome.reply or {})
-            status, body = outcome
-            payload = json.dumps(body, ensure_ascii=False).encode("utf-8")
-            try:
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json;charset=utf-8")
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-            except (BrokenPipeError, ConnectionResetError):  # the client gave up (a timeout test)
-                self.close_connection = True
+    do_GET = do_POST  # the vendor answers both methods on the same routes
 
-    return Handler
+    def _answer(self, outcome: tuple[int, dict[str, Any]] | Drop | Slow) -> None:
+        if not self.hold_or_drop(outcome):
+            return
+        if isinstance(outcome, Slow):
+            outcome = (200, outcome.reply or {})
+        status, body = outcome
+        self.send_json(status, body, "application/json;charset=utf-8")

@@ -25,17 +25,16 @@ import io
 import json
 import re
 import secrets
-import threading
 import time
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
 from PIL import Image
+
+from tests.fakes.http_fake import DEFAULT_BACKLOG, FakeHandler, LoopbackFake, ScriptedReply
 
 TOKEN_PATH = "/v3/auth/tokens"
 MAX_SKEW_SECONDS = 15 * 60
@@ -144,16 +143,12 @@ def default_result(action: str, params: dict[str, Any]) -> Any:
 
 
 @dataclass(frozen=True)
-class Reply:
-    """One scripted answer. Build with the class methods."""
+class Reply(ScriptedReply):
+    """One scripted answer. Build with the class methods (`slow`, `drop`, `http` come from the base)."""
 
-    mode: str  # default | body | error | drop | http
     body: Any = None
-    status: int = 200
     code: str = ""
     message: str = ""
-    text: str = ""
-    delay: float = 0.0
 
     @classmethod
     def success(cls, result: Any) -> Reply:
@@ -162,19 +157,6 @@ class Reply:
     @classmethod
     def error(cls, status: int, code: str, message: str = "scripted error") -> Reply:
         return cls("error", status=status, code=code, message=message)
-
-    @classmethod
-    def slow(cls, delay: float, then: Reply | None = None) -> Reply:
-        base = then or cls("default")
-        return cls(base.mode, base.body, base.status, base.code, base.message, base.text, delay)
-
-    @classmethod
-    def drop(cls) -> Reply:
-        return cls("drop")
-
-    @classmethod
-    def http(cls, status: int, text: str) -> Reply:
-        return cls("http", status=status, text=text)
 
 
 @dataclass
@@ -201,7 +183,7 @@ class Rejected(Exception):
 # --------------------------------------------------------------------------------------------- server
 
 
-class FakeHuawei:
+class FakeHuawei(LoopbackFake[Reply]):
     """Run with `with FakeHuawei() as fake:`; point both `endpoint` and `iam_endpoint` at `fake.url`."""
 
     def __init__(
@@ -216,7 +198,9 @@ class FakeHuawei:
         iam_domain: str = "example-account",
         clock: Callable[[], float] = time.time,
         hold: float = 0.0,
+        backlog: int = DEFAULT_BACKLOG,
     ) -> None:
+        super().__init__(_Handler, backlog=backlog, name="fake-huawei")
         self.ak, self.sk, self.project_id, self.region = ak, sk, project_id, region
         self.iam_user, self.iam_password, self.iam_domain = iam_user, iam_password, iam_domain
         self.clock = clock
@@ -225,20 +209,6 @@ class FakeHuawei:
         self.token_requests: list[dict[str, Any]] = []
         self.tokens: list[str] = []
         self.expired: set[str] = set()
-        self.in_flight = 0
-        self.max_in_flight = 0
-        self._script: deque[Reply] = deque()
-        self._token_script: deque[Reply] = deque()
-        self._lock = threading.Lock()
-        self._stopping = threading.Event()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.01})
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
 
     @property
     def issued(self) -> int:
@@ -246,40 +216,15 @@ class FakeHuawei:
 
     def answer(self, *replies: Reply) -> None:
         """Queue answers for the next OCR requests that pass the protocol checks, in order."""
-        with self._lock:
-            self._script.extend(replies)
+        self.script("ocr", *replies)
 
     def answer_token(self, *replies: Reply) -> None:
         """Queue answers for the next token requests (a `slow` default still issues a token)."""
-        with self._lock:
-            self._token_script.extend(replies)
+        self.script("token", *replies)
 
     def expire_tokens(self) -> None:
         with self._lock:
             self.expired.update(self.tokens)
-
-    def __enter__(self) -> FakeHuawei:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stopping.set()
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=2)
-
-    def wait(self, seconds: float) -> None:
-        if seconds > 0:
-            self._stopping.wait(seconds)
-
-    def enter(self) -> None:
-        with self._lock:
-            self.in_flight += 1
-            self.max_in_flight = max(self.max_in_flight, self.in_flight)
-
-    def leave(self) -> None:
-        with self._lock:
-            self.in_flight -= 1
 
     # -- IAM --
 
@@ -289,9 +234,8 @@ class FakeHuawei:
             request = json.loads(body)
         except (ValueError, UnicodeDecodeError):
             request = None
-        with self._lock:
-            self.token_requests.append(request if isinstance(request, dict) else {})
-            reply = self._token_script.popleft() if self._token_script else None
+        self.record(self.token_requests, request if isinstance(request, dict) else {})
+        reply = self.next_reply("token")
         if reply is not None and reply.mode not in ("default",):
             return reply, None, {}
         if not self._credentials_ok(request):
@@ -331,9 +275,9 @@ class FakeHuawei:
 
     def handle_ocr(self, path: str, headers: dict[str, str], body: bytes) -> tuple[Reply | None, Received]:
         match = _OCR_PATH.fullmatch(urlsplit(path).path)
-        received = Received(path, match["action"] if match else None, headers, body)
-        with self._lock:
-            self.received.append(received)
+        received = self.record(
+            self.received, Received(path, match["action"] if match else None, headers, body)
+        )
         try:
             self._authenticate(path, headers, body)
             if (
@@ -346,8 +290,7 @@ class FakeHuawei:
         except Rejected as rejected:
             received.error = rejected.code
             return Reply.error(rejected.status, rejected.code, rejected.message), received
-        with self._lock:
-            reply = self._script.popleft() if self._script else None
+        reply = self.next_reply("ocr")
         if reply is not None and reply.mode == "error":
             received.error = reply.code
         return reply, received
@@ -442,74 +385,36 @@ def _image_size(data: bytes) -> tuple[int, int] | None:
         return None
 
 
-def _handler_for(fake: FakeHuawei) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-        #: Headers and body go out in two writes; with Nagle on, the body waits for a delayed ACK (40 ms).
-        disable_nagle_algorithm = True
-
-        def do_POST(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            body = self.rfile.read(length)
-            headers = {name.lower(): value for name, value in self.headers.items()}
-            fake.enter()
-            try:
-                if urlsplit(self.path).path == TOKEN_PATH:
-                    self._token(body)
-                else:
-                    self._ocr(headers, body)
-            finally:
-                fake.leave()
-
-        def _token(self, body: bytes) -> None:
-            reply, token, answer = fake.issue_token(body)
-            fake.wait(reply.delay if reply else 0.0)
-            if reply is not None and reply.mode not in ("default",):
-                self._scripted(reply)
-            elif token is None:
-                self._json(401, answer)
+class _Handler(FakeHandler["FakeHuawei"]):
+    def do_POST(self) -> None:
+        body = self.read_body()
+        headers = self.lowered_headers()
+        with self.fake.counting():
+            if urlsplit(self.path).path == TOKEN_PATH:
+                self._token(body)
             else:
-                self._json(201, answer, {"X-Subject-Token": token})
+                self._ocr(headers, body)
 
-        def _ocr(self, headers: dict[str, str], body: bytes) -> None:
-            reply, received = fake.handle_ocr(self.path, headers, body)
-            fake.wait(fake.hold + (reply.delay if reply else 0.0))
-            if reply is None or reply.mode == "default":
-                self._json(200, {"result": default_result(received.action or "", received.params)})
-            elif reply.mode == "body":
-                self._json(200, {"result": reply.body})
-            else:
-                self._scripted(reply)
+    def _token(self, body: bytes) -> None:
+        reply, token, answer = self.fake.issue_token(body)
+        self.fake.wait(reply.delay if reply else 0.0)
+        if reply is not None and reply.mode not in ("default",):
+            self._scripted(reply)
+        elif token is None:
+            self.send_json(401, answer)
+        else:
+            self.send_json(201, answer, headers={"X-Subject-Token": token})
 
-        def _scripted(self, reply: Reply) -> None:
-            if reply.mode == "drop":
-                self.close_connection = True
-            elif reply.mode == "http":
-                self._write(reply.status, reply.text.encode(), "text/html")
-            else:
-                self._json(reply.status, {"error_code": reply.code, "error_msg": reply.message})
+    def _ocr(self, headers: dict[str, str], body: bytes) -> None:
+        reply, received = self.fake.handle_ocr(self.path, headers, body)
+        self.fake.wait(self.fake.hold + (reply.delay if reply else 0.0))
+        if reply is None or reply.mode == "default":
+            self.send_json(200, {"result": default_result(received.action or "", received.params)})
+        elif reply.mode == "body":
+            self.send_json(200, {"result": reply.body})
+        else:
+            self._scripted(reply)
 
-        def _json(self, status: int, body: Any, extra: dict[str, str] | None = None) -> None:
-            self._write(status, json.dumps(body, ensure_ascii=False).encode(), "application/json", extra)
-
-        def _write(
-            self, status: int, payload: bytes, content_type: str, extra: dict[str, str] | None = None
-        ) -> None:
-            self.send_response(status)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(payload)))
-            for name, value in (extra or {}).items():
-                self.send_header(name, value)
-            self.end_headers()
-            self.wfile.write(payload)
-
-        def log_message(self, format: str, *args: Any) -> None:  # quiet: tests read `fake.received`
-            return
-
-        def handle_one_request(self) -> None:
-            try:
-                super().handle_one_request()
-            except (BrokenPipeError, ConnectionResetError):  # the client gave up on a slow answer
-                self.close_connection = True
-
-    return Handler
+    def _scripted(self, reply: Reply) -> None:
+        if not self.send_transport_reply(reply):
+            self.send_json(reply.status, {"error_code": reply.code, "error_msg": reply.message})

@@ -18,16 +18,15 @@ a JSON body (HTTP 200), `Status(code, body)` for an error status (a str body goe
 from __future__ import annotations
 
 import io
-import json
-import threading
-from collections import deque
 from dataclasses import dataclass, field
 from email.parser import BytesParser
 from email.policy import HTTP
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from PIL import Image
+
+from tests.fakes.http_fake import DEFAULT_BACKLOG, Drop, FakeHandler, LoopbackFake, Slow
+from tests.fakes.http_fake import DROP as DROP  # re-exported: tests script this fake with it
 
 MAX_REQUEST_BYTES = 2 * 1024 * 1024
 MAX_SIDE = 4096
@@ -145,18 +144,7 @@ class Status:
     body: dict[str, Any] | str
 
 
-@dataclass(frozen=True)
-class Slow:
-    seconds: float
-    reply: dict[str, Any] | None = None
-
-
-class _Drop:
-    """Close the connection without answering."""
-
-
-DROP = _Drop()
-Reply = dict[str, Any] | Status | Slow | _Drop
+Reply = dict[str, Any] | Status | Slow | Drop
 
 
 @dataclass
@@ -171,57 +159,26 @@ class Recorded:
     image_size: tuple[int, int] | None = None
 
 
-class FakeMegvii:
-    """Start with `with FakeMegvii() as fake:`; point both endpoints of the adapter at `fake.url`."""
+class FakeMegvii(LoopbackFake[Reply]):
+    """Start with `with FakeMegvii() as fake:`; point both endpoints of the adapter at `fake.url`.
+    `script(endpoint, ...)` queues answers used once each after the key and image checks pass."""
 
     def __init__(
         self,
         api_key: str = "test-api-key",
         api_secret: str = "test-api-secret",
         max_request: int = MAX_REQUEST_BYTES,
+        *,
+        backlog: int = DEFAULT_BACKLOG,
     ) -> None:
+        super().__init__(_Handler, backlog=backlog, name="fake-megvii")
         self.api_key = api_key
         self.api_secret = api_secret
         self.max_request = max_request
         self.requests: list[Recorded] = []
-        self._scripts: dict[str, deque[Reply]] = {}
-        self._lock = threading.Lock()
-        self._stopping = threading.Event()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
-        self._server.daemon_threads = True
-        self._server.block_on_close = False
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, name="fake-megvii", daemon=True
-        )
 
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def __enter__(self) -> FakeMegvii:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self._stopping.set()
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
-
-    def script(self, endpoint: str, *replies: Reply) -> None:
-        """Queue answers for `endpoint`, used once each after the key and image checks pass."""
-        with self._lock:
-            self._scripts.setdefault(endpoint, deque()).extend(replies)
-
-    def _next_reply(self, endpoint: str) -> Reply | None:
-        with self._lock:
-            queue = self._scripts.get(endpoint)
-            return queue.popleft() if queue else None
-
-    def handle(self, path: str, record: Recorded) -> Status | Slow | _Drop:
-        with self._lock:
-            self.requests.append(record)
+    def handle(self, path: str, record: Recorded) -> Status | Slow | Drop:
+        self.record(self.requests, record)
         endpoint, image_field, auth_status, auth_error = ENDPOINTS[path]
         for key in ("api_key", "api_secret"):
             if not record.form.get(key):
@@ -231,12 +188,12 @@ class FakeMegvii:
         failure = self._check_image(record, image_field)
         if failure is not None:
             return Status(400, error_body(failure))
-        scripted = self._next_reply(endpoint)
+        scripted = self.next_reply(endpoint)
         if scripted is None:
             return Status(200, default_answer(endpoint, record.form))
         if isinstance(scripted, Slow):
             return Slow(scripted.seconds, scripted.reply or default_answer(endpoint, record.form))
-        if isinstance(scripted, Status | _Drop):
+        if isinstance(scripted, Status | Drop):
             return scripted
         return Status(200, scripted)
 
@@ -279,59 +236,34 @@ def parse_multipart(
     return form, files
 
 
-def _handler_for(fake: FakeMegvii) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-        disable_nagle_algorithm = True
+class _Handler(FakeHandler["FakeMegvii"]):
+    def do_GET(self) -> None:
+        self._answer(Status(404, error_body("API_NOT_FOUND")))
 
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-        def do_GET(self) -> None:
+    def do_POST(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        content_type = self.headers.get("Content-Type", "")
+        record = Recorded(path=self.path, content_type=content_type, length=length)
+        if self.path not in ENDPOINTS:
+            self.rfile.read(length)
             self._answer(Status(404, error_body("API_NOT_FOUND")))
+            return
+        if length > self.fake.max_request:
+            self.fake.record(self.fake.requests, record)
+            self.rfile.read(length)  # drained, so the client reads the answer instead of a reset
+            self._answer(Status(413, "Request Entity Too Large"))
+            return
+        body = self.rfile.read(length)
+        if content_type.startswith("multipart/form-data"):
+            record.form, record.files = parse_multipart(content_type, body)
+        self._answer(self.fake.handle(self.path, record))
 
-        def do_POST(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            content_type = self.headers.get("Content-Type", "")
-            record = Recorded(path=self.path, content_type=content_type, length=length)
-            if self.path not in ENDPOINTS:
-                self.rfile.read(length)
-                self._answer(Status(404, error_body("API_NOT_FOUND")))
-                return
-            if length > fake.max_request:
-                with fake._lock:
-                    fake.requests.append(record)
-                self.rfile.read(length)  # drained, so the client reads the answer instead of a reset
-                self._answer(Status(413, "Request Entity Too Large"))
-                return
-            body = self.rfile.read(length)
-            if content_type.startswith("multipart/form-data"):
-                record.form, record.files = parse_multipart(content_type, body)
-            self._answer(fake.handle(self.path, record))
-
-        def _answer(self, outcome: Status | Slow | _Drop) -> None:
-            if isinstance(outcome, _Drop):
-                self.close_connection = True
-                return
-            if isinstance(outcome, Slow):
-                if fake._stopping.wait(outcome.seconds):
-                    self.close_connection = True
-                    return
-                outcome = Status(200, outcome.reply or {})
-            if isinstance(outcome.body, str):
-                payload, kind = outcome.body.encode("utf-8"), "text/plain"
-            else:
-                payload, kind = (
-                    json.dumps(outcome.body, ensure_ascii=False).encode("utf-8"),
-                    "application/json",
-                )
-            try:
-                self.send_response(outcome.code)
-                self.send_header("Content-Type", f"{kind}; charset=utf-8")
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-            except (BrokenPipeError, ConnectionResetError):
-                self.close_connection = True
-
-    return Handler
+    def _answer(self, outcome: Status | Slow | Drop) -> None:
+        if not self.hold_or_drop(outcome):
+            return
+        if isinstance(outcome, Slow):
+            outcome = Status(200, outcome.reply or {})
+        if isinstance(outcome.body, str):
+            self.write(outcome.code, outcome.body.encode("utf-8"), "text/plain; charset=utf-8")
+        else:
+            self.send_json(outcome.code, outcome.body, "application/json; charset=utf-8")

@@ -19,16 +19,15 @@ import hashlib
 import hmac
 import io
 import json
-import threading
 import time
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl
 
 from PIL import Image
+
+from tests.fakes.http_fake import DEFAULT_BACKLOG, FakeHandler, LoopbackFake, ScriptedReply
 
 PATH = "/ocr/drivinglicence"
 MAX_BODY = 6 * 1024 * 1024
@@ -137,16 +136,12 @@ def default_items(type_: int) -> list[dict[str, Any]]:
 
 
 @dataclass(frozen=True)
-class Reply:
-    """One scripted answer. Build with the class methods."""
+class Reply(ScriptedReply):
+    """One scripted answer. Build with the class methods (`slow`, `drop`, `http` come from the base)."""
 
-    mode: str  # default | items | error | drop | http
     items: list[dict[str, Any]] | None = None
     code: int = 0
     message: str = ""
-    status: int = 200
-    text: str = ""
-    delay: float = 0.0
 
     @classmethod
     def success(cls, items: list[dict[str, Any]]) -> Reply:
@@ -155,18 +150,6 @@ class Reply:
     @classmethod
     def error(cls, code: int, message: str | None = None, status: int = 200) -> Reply:
         return cls("error", code=code, message=message or MESSAGES.get(code, "error"), status=status)
-
-    @classmethod
-    def slow(cls, delay: float) -> Reply:
-        return cls("default", delay=delay)
-
-    @classmethod
-    def drop(cls) -> Reply:
-        return cls("drop")
-
-    @classmethod
-    def http(cls, status: int, text: str) -> Reply:
-        return cls("http", status=status, text=text)
 
 
 @dataclass
@@ -191,7 +174,7 @@ class Rejected(Exception):
 # --------------------------------------------------------------------------------------------- server
 
 
-class FakeTencentLegacy:
+class FakeTencentLegacy(LoopbackFake[Reply]):
     """Run with `with FakeTencentLegacy() as fake:`; point the adapter's endpoint at `fake.url`."""
 
     def __init__(
@@ -202,51 +185,25 @@ class FakeTencentLegacy:
         secret_key: str = "fake-legacy-secret-key",
         *,
         clock: Callable[[], float] = time.time,
+        backlog: int = DEFAULT_BACKLOG,
     ) -> None:
+        super().__init__(_Handler, backlog=backlog, name="fake-tencent-legacy")
         self.app_id = app_id
         self.bucket = bucket
         self.secret_id = secret_id
         self.secret_key = secret_key
         self.clock = clock
         self.received: list[Received] = []
-        self._script: deque[Reply] = deque()
-        self._lock = threading.Lock()
-        self._stopping = threading.Event()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.01})
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
 
     def answer(self, *replies: Reply) -> None:
         """Queue answers for the next requests that pass the protocol checks, in order."""
-        with self._lock:
-            self._script.extend(replies)
-
-    def __enter__(self) -> FakeTencentLegacy:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stopping.set()
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=2)
-
-    def wait(self, seconds: float) -> None:
-        if seconds > 0:
-            self._stopping.wait(seconds)
+        self.script("ocr", *replies)
 
     # -- request handling (runs in the server's threads) --
 
     def handle(self, path: str, headers: dict[str, str], body: bytes) -> tuple[Reply, int]:
         """Check the request; returns the reply and the `type` asked for."""
-        received = Received(headers, body)
-        with self._lock:
-            self.received.append(received)
+        received = self.record(self.received, Received(headers, body))
         try:
             if path != PATH:
                 return Reply.http(404, "not found"), 0
@@ -258,8 +215,7 @@ class FakeTencentLegacy:
         except Rejected as rejected:
             received.error = rejected.code
             return Reply.error(rejected.code, rejected.message), 0
-        with self._lock:
-            reply = self._script.popleft() if self._script else Reply("default")
+        reply = self.next_reply("ocr") or Reply("default")
         if reply.mode == "error":
             received.error = reply.code
         return reply, int(received.params["type"])
@@ -325,48 +281,20 @@ class FakeTencentLegacy:
             raise Rejected(-1102) from None
 
 
-def _handler_for(fake: FakeTencentLegacy) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-        disable_nagle_algorithm = True
-
-        def do_POST(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            body = self.rfile.read(length)
-            headers = {name.lower(): value for name, value in self.headers.items()}
-            reply, type_ = fake.handle(self.path, headers, body)
-            fake.wait(reply.delay)
-            if reply.mode == "drop":
-                self.close_connection = True
-                return
-            if reply.mode == "http":
-                self._write(reply.status, reply.text.encode(), "text/html")
-                return
-            if reply.mode == "error":
-                answer: dict[str, Any] = {"code": reply.code, "message": reply.message, "data": {}}
-            else:
-                items = reply.items if reply.mode == "items" else default_items(type_)
-                answer = {
-                    "code": 0,
-                    "message": "OK",
-                    "data": {"session_id": "10000018324840", "items": items},
-                }
-            self._write(reply.status, json.dumps(answer, ensure_ascii=False).encode(), "application/json")
-
-        def _write(self, status: int, payload: bytes, content_type: str) -> None:
-            self.send_response(status)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
-
-        def log_message(self, format: str, *args: Any) -> None:  # quiet: tests read `fake.received`
+class _Handler(FakeHandler["FakeTencentLegacy"]):
+    def do_POST(self) -> None:
+        body = self.read_body()
+        reply, type_ = self.fake.handle(self.path, self.lowered_headers(), body)
+        self.fake.wait(reply.delay)
+        if self.send_transport_reply(reply):
             return
-
-        def handle_one_request(self) -> None:
-            try:
-                super().handle_one_request()
-            except (BrokenPipeError, ConnectionResetError):
-                self.close_connection = True
-
-    return Handler
+        if reply.mode == "error":
+            answer: dict[str, Any] = {"code": reply.code, "message": reply.message, "data": {}}
+        else:
+            items = reply.items if reply.mode == "items" else default_items(type_)
+            answer = {
+                "code": 0,
+                "message": "OK",
+                "data": {"session_id": "10000018324840", "items": items},
+            }
+        self.send_json(reply.status, answer)

@@ -20,17 +20,16 @@ import hmac
 import io
 import json
 import re
-import threading
 import time
 import uuid
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from PIL import Image
+
+from tests.fakes.http_fake import DEFAULT_BACKLOG, FakeHandler, LoopbackFake, ScriptedReply
 
 VERSION = "2018-11-19"
 SERVICE = "ocr"
@@ -170,16 +169,12 @@ def default_success(action: str, card_side: str | None) -> dict[str, Any]:
 
 
 @dataclass(frozen=True)
-class Reply:
-    """One scripted answer. Build with the class methods."""
+class Reply(ScriptedReply):
+    """One scripted answer. Build with the class methods (`slow`, `drop`, `http` come from the base)."""
 
-    mode: str  # body | error | drop | http
     body: dict[str, Any] | None = None
     code: str = ""
     message: str = ""
-    status: int = 200
-    text: str = ""
-    delay: float = 0.0
 
     @classmethod
     def success(cls, fields: dict[str, Any], delay: float = 0.0) -> Reply:
@@ -188,19 +183,6 @@ class Reply:
     @classmethod
     def error(cls, code: str, message: str = "scripted error") -> Reply:
         return cls("error", code=code, message=message)
-
-    @classmethod
-    def slow(cls, delay: float, then: Reply | None = None) -> Reply:
-        base = then or cls("default")
-        return cls(base.mode, base.body, base.code, base.message, base.status, base.text, delay)
-
-    @classmethod
-    def drop(cls) -> Reply:
-        return cls("drop")
-
-    @classmethod
-    def http(cls, status: int, text: str) -> Reply:
-        return cls("http", status=status, text=text)
 
 
 @dataclass
@@ -225,7 +207,7 @@ class RequestRejected(Exception):
 # --------------------------------------------------------------------------------------------- server
 
 
-class FakeTencent:
+class FakeTencent(LoopbackFake[Reply]):
     """Run with `with FakeTencent() as fake:`; point the adapter's endpoint at `fake.url`."""
 
     def __init__(
@@ -235,41 +217,19 @@ class FakeTencent:
         *,
         clock: Callable[[], float] = time.time,
         hold: float = 0.0,
+        backlog: int = DEFAULT_BACKLOG,
     ) -> None:
+        super().__init__(_Handler, backlog=backlog, name="fake-tencent")
         self.secret_id = secret_id
         self.secret_key = secret_key
         self.clock = clock
         #: Seconds every accepted request is held before answering (to make concurrency visible).
         self.hold = hold
         self.received: list[Received] = []
-        self.in_flight = 0
-        self.max_in_flight = 0
-        self._script: deque[Reply] = deque()
-        self._lock = threading.Lock()
-        self._stopping = threading.Event()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.01})
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
 
     def answer(self, *replies: Reply) -> None:
         """Queue answers for the next requests that pass the protocol checks, in order."""
-        with self._lock:
-            self._script.extend(replies)
-
-    def __enter__(self) -> FakeTencent:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stopping.set()  # wakes slow answers so their threads end
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=2)
+        self.script("ocr", *replies)
 
     # -- request handling (runs in the server's threads) --
 
@@ -277,33 +237,17 @@ class FakeTencent:
         self, method: str, path: str, headers: dict[str, str], body: bytes
     ) -> tuple[Reply | None, dict]:
         """Check the request; returns the scripted reply (None = default success) and the Received."""
-        received = Received(headers.get("x-tc-action"), headers, body)
-        with self._lock:
-            self.received.append(received)
+        received = self.record(self.received, Received(headers.get("x-tc-action"), headers, body))
         try:
             received.params = self._check(method, path, headers, body)
         except RequestRejected as rejected:
             received.error = rejected.code
             return Reply.error(rejected.code, rejected.message), {}
         received.image_size = _image_size(received.params.get("ImageBase64", ""))
-        with self._lock:
-            reply = self._script.popleft() if self._script else None
+        reply = self.next_reply("ocr")
         if reply is not None and reply.mode == "error":
             received.error = reply.code
         return reply, received.params
-
-    def enter(self) -> None:
-        with self._lock:
-            self.in_flight += 1
-            self.max_in_flight = max(self.max_in_flight, self.in_flight)
-
-    def leave(self) -> None:
-        with self._lock:
-            self.in_flight -= 1
-
-    def wait(self, seconds: float) -> None:
-        if seconds > 0:
-            self._stopping.wait(seconds)
 
     def _check(self, method: str, path: str, headers: dict[str, str], body: bytes) -> dict[str, Any]:
         if method != "POST" or path != "/":
@@ -400,62 +344,30 @@ def _image_size(text: Any) -> tuple[int, int] | None:
         return None
 
 
-def _handler_for(fake: FakeTencent) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-        #: Headers and body go out in two writes; with Nagle on, the body waits for a delayed ACK (40 ms).
-        disable_nagle_algorithm = True
+class _Handler(FakeHandler["FakeTencent"]):
+    def do_POST(self) -> None:
+        self._serve("POST")
 
-        def do_POST(self) -> None:
-            self._serve("POST")
+    def do_GET(self) -> None:
+        self._serve("GET")
 
-        def do_GET(self) -> None:
-            self._serve("GET")
+    def _serve(self, method: str) -> None:
+        body = self.read_body()
+        headers = self.lowered_headers()
+        with self.fake.counting():
+            reply, params = self.fake.handle(method, self.path, headers, body)
+            self.fake.wait(self.fake.hold + (reply.delay if reply else 0.0))
+            self._answer(reply, headers.get("x-tc-action") or "", params)
 
-        def _serve(self, method: str) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            body = self.rfile.read(length)
-            headers = {name.lower(): value for name, value in self.headers.items()}
-            fake.enter()
-            try:
-                reply, params = fake.handle(method, self.path, headers, body)
-                fake.wait(fake.hold + (reply.delay if reply else 0.0))
-                self._answer(reply, headers.get("x-tc-action") or "", params)
-            finally:
-                fake.leave()
-
-        def _answer(self, reply: Reply | None, action: str, params: dict[str, Any]) -> None:
-            if reply is not None and reply.mode == "drop":
-                self.close_connection = True
-                return
-            if reply is not None and reply.mode == "http":
-                self._write(reply.status, reply.text.encode(), "text/html")
-                return
-            request_id = str(uuid.uuid4())
-            if reply is not None and reply.mode == "error":
-                response: dict[str, Any] = {"Error": {"Code": reply.code, "Message": reply.message}}
-            elif reply is not None and reply.mode == "body" and reply.body is not None:
-                response = dict(reply.body)
-            else:
-                response = default_success(action, params.get("CardSide"))
-            response["RequestId"] = request_id
-            payload = json.dumps({"Response": response}, ensure_ascii=False).encode()
-            self._write(200, payload, "application/json")
-
-        def _write(self, status: int, payload: bytes, content_type: str) -> None:
-            self.send_response(status)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
-
-        def log_message(self, format: str, *args: Any) -> None:  # quiet: tests read `fake.received`
+    def _answer(self, reply: Reply | None, action: str, params: dict[str, Any]) -> None:
+        if reply is not None and self.send_transport_reply(reply):
             return
-
-        def handle_one_request(self) -> None:
-            try:
-                super().handle_one_request()
-            except (BrokenPipeError, ConnectionResetError):  # the client gave up on a slow answer
-                self.close_connection = True
-
-    return Handler
+        request_id = str(uuid.uuid4())
+        if reply is not None and reply.mode == "error":
+            response: dict[str, Any] = {"Error": {"Code": reply.code, "Message": reply.message}}
+        elif reply is not None and reply.mode == "body" and reply.body is not None:
+            response = dict(reply.body)
+        else:
+            response = default_success(action, params.get("CardSide"))
+        response["RequestId"] = request_id
+        self.send_json(200, {"Response": response})

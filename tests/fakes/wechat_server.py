@@ -19,17 +19,16 @@ from __future__ import annotations
 
 import json
 import secrets
-import threading
 import time
-from collections import deque
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from dataclasses import InitVar, dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from wechatpy.crypto import WeChatCrypto
 from wechatpy.enterprise.crypto import WeChatCrypto as WeComCrypto
 from wechatpy.utils import WeChatSigner
+
+from tests.fakes.http_fake import DEFAULT_BACKLOG, FakeHandler, LoopbackFake, Slow
 
 ERRMSG: dict[int, str] = {
     -1: "system error",
@@ -50,13 +49,6 @@ def error(code: int) -> dict[str, Any]:
     return {"errcode": code, "errmsg": ERRMSG.get(code, "error") + " rid: 0000-fake"}
 
 
-@dataclass(frozen=True)
-class Slow:
-    """Answer normally, but only after `seconds`."""
-
-    seconds: float
-
-
 @dataclass
 class Sent:
     endpoint: str
@@ -66,7 +58,7 @@ class Sent:
 
 
 @dataclass
-class FakeWeChat:
+class FakeWeChat(LoopbackFake[int | Slow]):
     """Start with ``with FakeWeChat() as fake:``; set `api_base_url` to `fake.url`."""
 
     app_id: str = "wx0123456789abcdef"
@@ -81,32 +73,10 @@ class FakeWeChat:
     _media: dict[str, bytes] = field(default_factory=dict)
     _valid: set[str] = field(default_factory=set)
     _expired: set[str] = field(default_factory=set)
-    _scripts: dict[str, deque[int | Slow]] = field(default_factory=dict)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
+    backlog: InitVar[int] = DEFAULT_BACKLOG
 
-    def __post_init__(self) -> None:
-        self._stopping = threading.Event()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
-        self._server.daemon_threads = True
-        self._server.block_on_close = False
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, name="fake-wechat", daemon=True
-        )
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def __enter__(self) -> FakeWeChat:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self._stopping.set()
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
+    def __post_init__(self, backlog: int) -> None:
+        super().__init__(_Handler, backlog=backlog, name="fake-wechat")
 
     # ------------------------------------------------------------------------------------ scripting
 
@@ -119,8 +89,7 @@ class FakeWeChat:
     def script(self, endpoint: str, *answers: int | Slow) -> None:
         """Queue errcodes (or Slow) for `endpoint` (one of ENDPOINTS), used one per request in order."""
         assert endpoint in ENDPOINTS, endpoint
-        with self._lock:
-            self._scripts.setdefault(endpoint, deque()).extend(answers)
+        super().script(endpoint, *answers)
 
     def expire_tokens(self) -> None:
         with self._lock:
@@ -134,11 +103,6 @@ class FakeWeChat:
     def texts_to(self, user: str) -> list[str]:
         with self._lock:
             return [item.content for item in self.sent if item.touser == user]
-
-    def _next(self, endpoint: str) -> int | Slow | None:
-        with self._lock:
-            queue = self._scripts.get(endpoint)
-            return queue.popleft() if queue else None
 
     # ------------------------------------------------------------------------------------- protocol
 
@@ -160,9 +124,9 @@ class FakeWeChat:
             refused = 42001 if token in self._expired else None if token in self._valid else 40001
         if refused is not None:
             return _json(error(refused))
-        scripted = self._next(endpoint)
+        scripted = self.next_reply(endpoint)
         if isinstance(scripted, Slow):
-            if self._stopping.wait(scripted.seconds):
+            if self.wait(scripted.seconds):
                 return _json(error(-1))
         elif scripted is not None:
             return _json(error(scripted), content_type="text/plain" if endpoint == "media" else None)
@@ -173,7 +137,7 @@ class FakeWeChat:
     def _token(self, endpoint: str, query: dict[str, str]) -> tuple[int, str, bytes]:
         with self._lock:
             self.token_requests += 1
-        scripted = self._next(endpoint)
+        scripted = self.next_reply(endpoint)
         if isinstance(scripted, int):
             return _json(error(scripted))
         if endpoint == "token":
@@ -229,33 +193,14 @@ def _json(body: dict[str, Any], status: int = 200, content_type: str | None = No
     return status, content_type or "application/json; encoding=utf-8", data
 
 
-def _handler_for(fake: FakeWeChat) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-        disable_nagle_algorithm = True
+class _Handler(FakeHandler["FakeWeChat"]):
+    def do_POST(self) -> None:
+        split = urlsplit(self.path)
+        query = dict(parse_qsl(split.query, keep_blank_values=True))
+        status, content_type, data = self.fake.answer(self.command, split.path, query, self.read_body())
+        self.write(status, data, content_type)
 
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-        def do_GET(self) -> None:
-            self._serve()
-
-        def do_POST(self) -> None:
-            self._serve()
-
-        def _serve(self) -> None:
-            split = urlsplit(self.path)
-            length = int(self.headers.get("Content-Length") or 0)
-            body = self.rfile.read(length) if length else b""
-            query = dict(parse_qsl(split.query, keep_blank_values=True))
-            status, content_type, data = fake.answer(self.command, split.path, query, body)
-            self.send_response(status)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-    return Handler
+    do_GET = do_POST  # the vendor answers both methods on the same routes
 
 
 # ------------------------------------------------------------------------------- the WeChat side
