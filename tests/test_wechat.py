@@ -35,6 +35,7 @@ from bot.channels.wechat_core import (
     split_utf8,
 )
 from bot.config import ConfigError
+from handlers.dispatch import SEND_PHOTO
 from tests.fakes.wechat_server import CallbackBuilder, FakeWeChat, Signed, message_xml, reply_content
 
 TOKEN = "test-callback-token"
@@ -191,6 +192,22 @@ async def test_compatible_mode_photo_then_word(make_bot, fake, photo_id):
         [row] = bot.sessions()
         assert (row.kind, row.side, row.status) == ("vehicle", "back", "ok")
         assert any("110001234567" in chunk for chunk in fake.texts_to(USER))
+
+
+async def test_a_users_word_and_photo_sent_back_to_back_are_handled_in_order(make_bot, fake, photo_id):
+    """Each message is processed in the background; a user's next message must still wait its turn,
+    or the photo could reach the dispatcher before the word that says what it is."""
+    prompt = SEND_PHOTO["zh"].format(name="车牌")
+    async with make_bot() as bot:
+        for round_number in range(20):
+            before = len(fake.texts_to(USER))
+            await bot.send(text("车牌"))
+            await bot.send(image(photo_id))
+            await bot.settle()
+            replies = fake.texts_to(USER)[before:]
+            assert replies[0] == prompt, f"round {round_number}: the photo overtook the word"
+            assert "京A12345" in replies[-1]
+        assert [row.kind for row in bot.sessions()] == ["plate"] * 20
 
 
 async def test_subscribe_gets_an_encrypted_welcome_listing_the_words(make_bot, fake):

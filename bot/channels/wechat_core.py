@@ -328,6 +328,9 @@ class CallbackChannel(Channel):
         self._tries: dict[str, _Tries] = {}
         self._seen: dict[str, float] = {}
         self._busy: Counter[str] = Counter()
+        #: Each user's latest message in progress: the next one waits for it, so one user's messages are
+        #: handled in the order they arrived ("驾驶证" then the photo); different users run concurrently.
+        self._latest: dict[str, asyncio.Future[None]] = {}
         #: Messages processed / replies sent, for tests and benchmarks to compare with what arrived.
         self.processed = 0
         self.sent = 0
@@ -437,21 +440,34 @@ class CallbackChannel(Channel):
     def _start(self, incoming: Incoming, stamp: Stamp | None) -> None:
         """Process in the background; with a `stamp`, first the shared replay check and the claim."""
         self._busy[incoming.user] += 1
-        task = self.runtime.spawn(self._process(incoming, stamp), name=f"{self.platform}-{incoming.key}")
-        if task is None:  # shutting down: the claim stands, so say so rather than stay silent
+        previous = self._latest.get(incoming.user)
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._latest[incoming.user] = done
+        work = self._process(incoming, stamp, previous, done)
+        task = self.runtime.spawn(work, name=f"{self.platform}-{incoming.key}")
+        if task is None:
+            done.set_result(None)  # shutting down: the claim stands, so say so rather than stay silent
             self._busy[incoming.user] -= 1
             log.warning(
                 "%s: message %s arrived during shutdown and was not processed", self.platform, incoming.key
             )
             return
 
-    async def _process(self, incoming: Incoming, stamp: Stamp | None) -> None:
+    async def _process(
+        self,
+        incoming: Incoming,
+        stamp: Stamp | None,
+        previous: asyncio.Future[None] | None,
+        done: asyncio.Future[None],
+    ) -> None:
         """Download, dispatch, deliver. Every path ends in a reply the user sees."""
         language = self._language(incoming.user)
         reply_to = incoming.key
         try:
             if stamp is not None and not await self._claim(incoming, stamp):
                 return
+            if previous is not None:
+                await asyncio.shield(previous)  # this user's earlier message first
             try:
                 inbound = await self._inbound(incoming)
                 if inbound is None:
@@ -468,6 +484,9 @@ class CallbackChannel(Channel):
                 chunks = [pick(FAILED, language)]
             await self._deliver(incoming, chunks, reply_to)
         finally:  # only now: "any text" sent meanwhile must wait for this reply, not start another
+            done.set_result(None)
+            if self._latest.get(incoming.user) is done:
+                del self._latest[incoming.user]
             self._busy[incoming.user] -= 1
             if self._busy[incoming.user] <= 0:
                 del self._busy[incoming.user]
