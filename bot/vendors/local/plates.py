@@ -1,17 +1,20 @@
 """Plate finding and reading for the embedded engine.
 
 A plate photo is either a tight crop of one plate (what plate datasets and cropping apps send) or a scene
-with plates somewhere in it. Scenes go through text detection and recognition, and only lines that obey
-the plate grammar survive, so shop signs and stickers drop out. Tight crops are read without detection
-(the recognizer on the whole crop, and on its two rows when it is shaped like a two-row plate), with
-detection as the fallback.
+with plates somewhere in it. Work goes cheapest first, and stops once a plate is read well:
 
-Every plate-like box is read once more on its own, keeping the recognizer's per-character
-probabilities, and decoded under the grammar: the first character is the likeliest *province*, the
-second the likeliest *letter*. A plate's province is its smallest, densest glyph, so this is where an
-unconstrained read fails most (冀 read as 其, or dropped). Each such choice, and each OCR-confusion swap
-the grammar needed (position 2 a letter, no I or O in the serial), lowers the confidence, which starts
-from the recognizer's own character probabilities. Colour comes from the plate's pixels, except where
+1. a tight crop is read whole by the recognizer alone (and as two rows when it is shaped like a
+   two-row plate);
+2. plate-coloured, plate-shaped regions (plate_locate) are warped upright and read the same way, which
+   finds tilted and small plates without running text detection, the costliest step;
+3. text detection, its plate-like lines warped upright from their quadrilaterals with a margin (it clips
+   a plate's ends), two-row plates from a serial row and the province row above it; at a second, larger
+   scale only when a big photo gave no plate at all.
+
+Every read is decoded under the plate grammar (plate_decode): each format is a template of character
+classes aligned to the recognizer's per-step probabilities, so the first character can only be a
+province, no I or O reaches the serial, and the confidence is the recognizer's own probability for the
+characters reported, pulled towards the weakest one. Colour comes from the plate's pixels, except where
 its format fixes it (new-energy green, police white, Hong Kong black).
 """
 
@@ -26,22 +29,37 @@ import numpy as np
 
 from bot.models import PlateColor
 from bot.plate_grammar import PROVINCES, PlateFormat, candidate_repairs, normalize_plate, parse_plate
-from bot.vendors.local.ocr import DET_LIMIT_SIDE, CharRead, CropReading, OcrEngine, OcrLine
+from bot.vendors.local.ocr import DET_LIMIT_SIDE, OcrEngine, OcrLine
+from bot.vendors.local.plate_decode import (
+    BOTTOM_TEMPLATES,
+    FULL_TEMPLATES,
+    NEW_ENERGY_TEMPLATES,
+    TOP_TEMPLATES,
+    SlotRead,
+    decode_best,
+    join_rows,
+)
+from bot.vendors.local.plate_locate import colour_proposals, looks_lettered, quad_from_points, warp_upright
 
 Rect = tuple[float, float, float, float]
 
-#: Confidence kept per character the grammar had to choose or repair.
-REPAIR_PENALTY = 0.85
-#: A reading this confident from the cheap crop path is not worth a detection pass.
-GOOD_ENOUGH = 0.9
-#: Marks OCR may read the plate's middle dot as, when it does not drop it.
-SEPARATORS = frozenset("·•・.。-—_:：,，'`|/")
-#: Below this probability a province the recognizer left out (decoded as blank) is not put back.
-MIN_PROVINCE_PROB = 0.02
-#: The letter after the province (发牌机关代号): A-Z without I and O.
-AUTHORITY_LETTERS = "ABCDEFGHJKLMNPQRSTUVWXYZ"
+#: A plate read this confidently needs no further, costlier look (colour regions, then detection).
+GOOD_ENOUGH = 0.8
+#: In a scene, weaker readings are not reported: any blue sign decodes as *some* plate.
+MIN_SCENE_CONFIDENCE = 0.5
+#: How far past a detected line's ends a plate is looked for (a clipped province or 警/学/挂), in line widths.
+LINE_EXTRA = 0.1
+#: Least probability of the province read above a lone serial row for the pair to count as a two-row plate.
+MIN_TOP_PROVINCE = 0.05
+#: Share of green pixels that makes a crop a new-energy plate.
+GREEN_PLATE_SHARE = 0.25
+#: A crop narrower than this (width / height) may be a two-row plate.
+TWO_ROW_MAX_ASPECT = 2.6
+#: Share of a two-row plate's height its province row takes (GA 36: 220 mm plate, 60+ mm upper row).
+TOP_ROW_SHARE = 0.4
 PROVINCE_CHARS = "".join(PROVINCES)
-#: Traditional forms the recognizer sometimes returns for the simplified characters plates print.
+
+
 @dataclass(frozen=True)
 class PlateRead:
     number: str
@@ -51,6 +69,8 @@ class PlateRead:
     double_layer: bool = False
     #: What OCR said before normalization and repair (for the log).
     raw: str = ""
+    #: The recognizer's probability for each character, in plate order.
+    slot_probs: tuple[float, ...] = ()
 
 
 @dataclass
@@ -90,37 +110,6 @@ def match_plate(text: str) -> tuple[str, PlateFormat, int] | None:
             if parsed is not None:
                 return repairs[0], parsed, extra + _changes(candidate, repairs[0])
     return None
-
-
-def grammar_decode(reading: CropReading, *, head: bool = True) -> tuple[str, float, int]:
-    """Decode a reading under the plate grammar: returns text, mean character probability and how many
-    characters the grammar chose instead of the recognizer's first choice.
-
-    With `head`, the first character must be a province and the second a letter; a province the
-    recognizer dropped (decoded as blank before the letter) is put back when it is at all likely.
-    """
-    chars = [char for char in reading.chars if char.char not in SEPARATORS and char.char.strip()]
-    changes = 0
-    if head and chars:
-        first = chars[0]
-        if first.char.isascii() and first.start > 0:
-            province, prob = reading.best_of(PROVINCE_CHARS, 0, first.start - 1)
-            if prob >= MIN_PROVINCE_PROB:
-                chars.insert(0, CharRead(province, prob, 0, first.start - 1))
-                changes += 1
-        elif first.char not in PROVINCES:
-            province, prob = reading.best_of(PROVINCE_CHARS, first.start, first.end)
-            if province:
-                chars[0] = CharRead(province, prob, first.start, first.end)
-                changes += 1
-        if len(chars) > 1 and chars[1].char.upper() not in AUTHORITY_LETTERS:
-            letter, prob = reading.best_of(AUTHORITY_LETTERS, chars[1].start, chars[1].end)
-            if letter:
-                chars[1] = CharRead(letter, prob, chars[1].start, chars[1].end)
-                changes += 1
-    text = "".join(char.char for char in chars)
-    score = float(np.mean([char.prob for char in chars])) if chars else 0.0
-    return text, score, changes
 
 
 _PROVINCE_ROW = re.compile("[" + PROVINCE_CHARS + "][A-Z]")
@@ -188,37 +177,6 @@ def plate_color(parsed: PlateFormat, shares: dict[str, float]) -> PlateColor:
 # ----------------------------------------------------------------------------------------------- reading
 
 
-@dataclass(frozen=True)
-class _Candidate:
-    text: str
-    score: float
-    rect: Rect
-    double_layer: bool = False
-    #: Characters the grammar chose over the recognizer's first choice while decoding.
-    chosen: int = 0
-
-
-def _to_plate(bgr: np.ndarray, candidate: _Candidate) -> PlateRead | None:
-    matched = match_plate(candidate.text)
-    if matched is None:
-        return None
-    number, parsed, changes = matched
-    confidence = candidate.score * REPAIR_PENALTY ** (changes + candidate.chosen)
-    color = plate_color(parsed, color_shares(bgr, candidate.rect))
-    return PlateRead(
-        number, color, round(confidence, 4), candidate.rect, candidate.double_layer, candidate.text
-    )
-
-
-def _crop(bgr: np.ndarray, rect: Rect, pad_x: float, pad_y: float, extra_left: float = 0.0) -> np.ndarray:
-    height, width = bgr.shape[:2]
-    x0, y0, x1, y1 = rect
-    box_w, box_h = x1 - x0, y1 - y0
-    left, right = max(0, round(x0 - box_w * (pad_x + extra_left))), min(width, round(x1 + box_w * pad_x))
-    top, bottom = max(0, round(y0 - box_h * pad_y)), min(height, round(y1 + box_h * pad_y))
-    return bgr[top:bottom, left:right]
-
-
 def _scaled_for_recognition(crop: np.ndarray, target_height: int = 48) -> np.ndarray:
     """Tiny crops (a 94x24 plate) are enlarged so strokes survive the recognizer's resampling."""
     if crop.shape[0] >= target_height:
@@ -227,18 +185,60 @@ def _scaled_for_recognition(crop: np.ndarray, target_height: int = 48) -> np.nda
     return cv2.resize(crop, None, fx=factor, fy=factor, interpolation=cv2.INTER_CUBIC)
 
 
-def _decoded(engine: OcrEngine, crop: np.ndarray, rect: Rect, *, head: bool = True) -> list[_Candidate]:
-    """A crop read as it is and as the grammar decodes it (the same text when nothing needed choosing)."""
+def _slot_read(engine: OcrEngine, crop: np.ndarray, templates: dict[str, tuple[str, ...]]) -> SlotRead | None:
     if crop.size == 0 or min(crop.shape[:2]) < 4:
-        return []
-    reading = engine.read_crop_chars(_scaled_for_recognition(crop))
-    if not reading.chars:
-        return []
-    text, score, chosen = grammar_decode(reading, head=head)
-    candidates = [_Candidate(reading.text, reading.score, rect)]
-    if chosen:
-        candidates.append(_Candidate(text, score, rect, chosen=chosen))
-    return candidates
+        return None
+    return decode_best(engine.read_crop_chars(_scaled_for_recognition(crop)), templates)
+
+
+def _rows(crop: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A two-row plate's rows: the short province row over the middle of the serial row."""
+    height, width = crop.shape[:2]
+    top = crop[: round(height * TOP_ROW_SHARE), round(width * 0.15) : round(width * 0.85)]
+    return top, crop[round(height * (TOP_ROW_SHARE - 0.06)) :]
+
+
+def _templates_for(crop: np.ndarray) -> dict[str, tuple[str, ...]]:
+    """Only new-energy plates are green (GA 36), so a green crop is read as one: on a tiny crop the
+    recognizer may merge two of its eight characters, and the 7-character formats would take that."""
+    height, width = crop.shape[:2]
+    shares = color_shares(crop, (0.0, 0.0, float(width), float(height)))
+    if shares["green"] >= GREEN_PLATE_SHARE and shares["green"] > max(shares["blue"], shares["yellow"]):
+        return NEW_ENERGY_TEMPLATES
+    return FULL_TEMPLATES
+
+
+def read_upright(engine: OcrEngine, crop: np.ndarray) -> list[tuple[SlotRead, bool]]:
+    """An upright plate crop read as one row and, when it is shaped like one, as a two-row plate."""
+    reads: list[tuple[SlotRead, bool]] = []
+    single = _slot_read(engine, crop, _templates_for(crop))
+    if single is not None:
+        reads.append((single, False))
+    height, width = crop.shape[:2]
+    if width / max(height, 1) < TWO_ROW_MAX_ASPECT:
+        top_crop, bottom_crop = _rows(crop)
+        top = _slot_read(engine, top_crop, TOP_TEMPLATES)
+        bottom = _slot_read(engine, bottom_crop, BOTTOM_TEMPLATES)
+        if top is not None and bottom is not None:
+            joined = join_rows(top, bottom)
+            if parse_plate(joined.text) is not None:
+                reads.append((joined, True))
+    return reads
+
+
+def _to_plate(bgr: np.ndarray, read: SlotRead, rect: Rect, double_layer: bool, raw: str = "") -> PlateRead:
+    parsed = parse_plate(read.text)
+    assert parsed is not None  # templates only produce grammatical plates
+    color = plate_color(parsed, color_shares(bgr, rect))
+    return PlateRead(
+        read.text, color, round(read.confidence, 4), rect, double_layer, raw or read.text, read.probs
+    )
+
+
+def _plates_in(
+    engine: OcrEngine, bgr: np.ndarray, crop: np.ndarray, rect: Rect, raw: str = ""
+) -> list[PlateRead]:
+    return [_to_plate(bgr, read, rect, double, raw) for read, double in read_upright(engine, crop)]
 
 
 def is_tight_crop(width: int, height: int) -> bool:
@@ -247,23 +247,6 @@ def is_tight_crop(width: int, height: int) -> bool:
     if 2.5 <= aspect <= 6.5:
         return True
     return 1.3 <= aspect < 2.5 and max(width, height) <= 640
-
-
-def _crop_reads(engine: OcrEngine, bgr: np.ndarray) -> list[_Candidate]:
-    """Recognition without detection: the whole crop as one line, and as two rows when it is plate-tall."""
-    height, width = bgr.shape[:2]
-    whole = (0.0, 0.0, float(width), float(height))
-    candidates = _decoded(engine, bgr, whole)
-    if width / max(height, 1) < 2.6:
-        split = round(height * 0.4)
-        tops = _decoded(engine, bgr[:split], whole)
-        bottoms = _decoded(engine, bgr[split:], whole, head=False)
-        candidates += [
-            _Candidate(top.text + bottom.text, min(top.score, bottom.score), whole, True, top.chosen)
-            for top in tops
-            for bottom in bottoms
-        ]
-    return candidates
 
 
 def _stacked(top: Rect, bottom: Rect) -> bool:
@@ -275,33 +258,68 @@ def _stacked(top: Rect, bottom: Rect) -> bool:
     return centred and close and top_width <= bottom_width * 1.1
 
 
-def _scene_candidates(engine: OcrEngine, bgr: np.ndarray, lines: Sequence[OcrLine]) -> list[_Candidate]:
-    """Each line as read; each plate-like line read again on its own under the grammar; two-row plates
-    from a top row found above a serial row, or read above a serial row that has none."""
-    candidates = [_Candidate(line.text, line.score, line.rect) for line in lines]
+def _line_crop(bgr: np.ndarray, line: OcrLine, extra: float) -> np.ndarray:
+    """The detected line cut out upright from its quadrilateral; detection clips a plate's ends most
+    (the province on the left, a 学/警/挂 on the right), so the cut reaches a little further."""
+    quad = quad_from_points(line.points).copy()
+    across = quad[1] - quad[0]
+    quad[0] -= across * extra
+    quad[3] -= across * extra
+    quad[1] += across * extra
+    quad[2] += across * extra
+    return warp_upright(bgr, quad, pad_x=0.05, pad_y=0.12)
+
+
+def _scene_plates(engine: OcrEngine, bgr: np.ndarray, lines: Sequence[OcrLine]) -> list[PlateRead]:
+    """Plate-like lines read again, upright and under the grammar; two-row plates from a serial row and
+    the province row above it (detected, or looked for where it must be)."""
+    plates: list[PlateRead] = []
     tops = [line for line in lines if _is_top_row(line.text)]
     for line in lines:
-        if _plate_like(line.text) and not _is_bottom_row(line.text) and match_plate(line.text) is None:
-            # Detection clips a plate's ends most: the province on the left, a 学/警/挂 on the right.
-            clipped_left = normalize_plate(line.text)[:1].isascii()
-            crop = _crop(bgr, line.rect, 0.08, 0.1, extra_left=0.12 if clipped_left else 0.0)
-            candidates += _decoded(engine, crop, line.rect)
-        if not _is_bottom_row(line.text):
+        bottom_row = _is_bottom_row(line.text)
+        if _plate_like(line.text) or match_plate(line.text) is not None:
+            crop = _line_crop(bgr, line, LINE_EXTRA)
+            plates += _plates_in(engine, bgr, crop, line.rect, line.text)
+        if not bottom_row:
             continue
-        above = [top for top in tops if _stacked(top.rect, line.rect)]
-        top_reads = [_Candidate(top.text, top.score, top.rect) for top in above]
+        bottom = _slot_read(engine, _line_crop(bgr, line, 0.0), BOTTOM_TEMPLATES)
+        if bottom is None:
+            continue
+        above = [top.rect for top in tops if _stacked(top.rect, line.rect)]
         if not above:
-            # The top row of a two-row plate is half as tall as the serial and often goes undetected;
-            # it sits just above the serial's box, over its middle half.
             x0, y0, x1, _ = line.rect
             width, height = x1 - x0, line.height
-            region = (x0 + 0.15 * width, y0 - 0.45 * height, x1 - 0.15 * width, y0 + 0.12 * height)
-            top_reads = _decoded(engine, _crop(bgr, region, 0.0, 0.0), region)
-        for top in top_reads:
-            rect = (min(top.rect[0], line.x0), top.rect[1], max(top.rect[2], line.x1), line.y1)
-            score = min(top.score, line.score)
-            candidates.append(_Candidate(top.text + line.text, score, rect, True, top.chosen))
-    return candidates
+            above = [(x0 + 0.15 * width, y0 - 0.45 * height, x1 - 0.15 * width, y0 + 0.12 * height)]
+        for region in above:
+            top = _slot_read(engine, _crop(bgr, region, 0.05, 0.1), TOP_TEMPLATES)
+            if top is None or top.probs[0] < MIN_TOP_PROVINCE:
+                # A serial row with nothing legible above it is a clipped one-row plate, not a two-row
+                # plate: a two-row plate's province is its largest glyph.
+                continue
+            joined = join_rows(top, bottom)
+            if parse_plate(joined.text) is None:
+                continue
+            rect = (min(region[0], line.x0), region[1], max(region[2], line.x1), line.y1)
+            plates.append(_to_plate(bgr, joined, rect, True, line.text))
+    return plates
+
+
+def _crop(bgr: np.ndarray, rect: Rect, pad_x: float, pad_y: float) -> np.ndarray:
+    height, width = bgr.shape[:2]
+    x0, y0, x1, y1 = rect
+    box_w, box_h = x1 - x0, y1 - y0
+    left, right = max(0, round(x0 - box_w * pad_x)), min(width, round(x1 + box_w * pad_x))
+    top, bottom = max(0, round(y0 - box_h * pad_y)), min(height, round(y1 + box_h * pad_y))
+    return bgr[top:bottom, left:right]
+
+
+def _colour_plates(engine: OcrEngine, bgr: np.ndarray) -> list[PlateRead]:
+    plates: list[PlateRead] = []
+    for proposal in colour_proposals(bgr):
+        crop = warp_upright(bgr, proposal.quad)
+        if looks_lettered(crop):
+            plates += _plates_in(engine, bgr, crop, proposal.rect)
+    return plates
 
 
 def _best_per_place(plates: list[PlateRead]) -> list[PlateRead]:
@@ -322,23 +340,53 @@ def _overlap(a: Rect, b: Rect) -> float:
     return width * height / smaller
 
 
-def _plates(bgr: np.ndarray, candidates: Sequence[_Candidate]) -> list[PlateRead]:
-    return [plate for plate in (_to_plate(bgr, candidate) for candidate in candidates) if plate is not None]
+def _best(plates: Sequence[PlateRead]) -> PlateRead | None:
+    return max(plates, key=lambda plate: plate.confidence, default=None)
 
 
 def read_plates(engine: OcrEngine, bgr: np.ndarray, det_limit: int = DET_LIMIT_SIDE) -> PlateScan:
-    """All plates in a BGR image (left to right), each read once at its most confident."""
+    """All plates in a BGR image (left to right), each read once at its most confident.
+
+    Cheapest first: a tight crop is read whole; then plate-coloured regions are read without detection;
+    text detection runs only when neither gave a confident plate, and at a larger scale only when the
+    first pass found no plate at all in a big photo (a car across the street).
+    """
     height, width = bgr.shape[:2]
     tight = is_tight_crop(width, height)
     plates: list[PlateRead] = []
     if tight:
-        plates = _plates(bgr, _crop_reads(engine, bgr))
-        best = max(plates, key=lambda plate: plate.confidence, default=None)
+        plates = _plates_in(engine, bgr, bgr, (0.0, 0.0, float(width), float(height)))
+        best = _best(plates)
         if best is not None and best.confidence >= GOOD_ENOUGH:
             return PlateScan([best], [])
-    lines = engine.read(bgr, det_limit=det_limit)
-    plates += _plates(bgr, _scene_candidates(engine, bgr, lines))
+    plates += _colour_plates(engine, bgr)
+    lines: list[OcrLine] = []
+    if not any(_settled(plate) for plate in plates):
+        lines = engine.read(bgr, det_limit=det_limit)
+        plates += _scene_plates(engine, bgr, lines)
+        if not _reportable(plates) and max(height, width) > det_limit * 1.25:
+            lines = engine.read(bgr, det_limit=min(max(height, width), det_limit * 2))
+            plates += _scene_plates(engine, bgr, lines)
     if tight:
-        best = max(plates, key=lambda plate: plate.confidence, default=None)
+        best = _best(plates)
         return PlateScan([best] if best else [], lines)
-    return PlateScan(_best_per_place(plates), lines)
+    return PlateScan(_best_per_place(_reportable(plates)), lines)
+
+
+def _reportable(plates: Sequence[PlateRead]) -> list[PlateRead]:
+    """In a scene anything can decode as a plate; only readings whose serial the recognizer stood behind
+    (all but one of its characters clearly) count. The province and letter may be doubtful: the province
+    is the plate's smallest glyph and the letter sits beside the dot, and such a plate is still worth
+    reporting (its confidence says so)."""
+    return [
+        plate
+        for plate in plates
+        if len(plate.slot_probs) > 2
+        and float(np.mean(plate.slot_probs[2:])) >= MIN_SCENE_CONFIDENCE
+        and sorted(plate.slot_probs[2:])[1] >= MIN_SCENE_CONFIDENCE / 4
+    ]
+
+
+def _settled(plate: PlateRead) -> bool:
+    """Read well enough, apart from perhaps its province, that detection would not find it better."""
+    return min(plate.slot_probs[1:], default=0.0) >= GOOD_ENOUGH

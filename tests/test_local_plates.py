@@ -1,0 +1,173 @@
+"""Plate finding and reading in the embedded engine, on plates and street scenes the project renders.
+
+The decoder is checked on hand-made probability matrices (no model needed); everything else runs the
+real recognizer once per image, so the module reads only a handful of images.
+"""
+
+from __future__ import annotations
+
+import random
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image
+
+from bot.models import PlateColor
+from bot.plate_grammar import parse_plate
+from bot.vendors.local.ocr import CropReading, EngineUnavailable, shared_engine
+from bot.vendors.local.plate_decode import FULL_TEMPLATES, decode_best, decode_template
+from bot.vendors.local.plate_locate import colour_proposals, order_quad, warp_upright
+from bot.vendors.local.plates import read_plates, read_upright
+from tests.specimens.data import PlateSpec
+from tests.specimens.plates import render_plate, render_plate_scene
+
+# ----------------------------------------------------------------------------------------------- decoder
+
+ALPHABET = ("<blank>", "京", "游", "A", "B", "1", "I", "2", "3", "4", "5", "D", "警", "·")
+
+
+def _reading(steps: list[dict[str, float]]) -> CropReading:
+    """A recognizer output: each step's probabilities by character, the rest going to blank."""
+    probs = np.full((len(steps), len(ALPHABET)), 1e-4)
+    for row, step in enumerate(steps):
+        for char, prob in step.items():
+            probs[row, ALPHABET.index(char)] = prob
+        probs[row, 0] = max(0.0, 1.0 - sum(step.values()))
+    return CropReading.decode(probs, ALPHABET)
+
+
+def _spell(text: str, *, blank_between: bool = True) -> list[dict[str, float]]:
+    steps: list[dict[str, float]] = []
+    for char in text:
+        steps.append({char: 0.95})
+        if blank_between:
+            steps.append({})
+    return steps
+
+
+def test_decoder_reads_plate_shapes_where_greedy_reads_confusables():
+    # The recognizer says I where a plate can only print 1, and a look-alike where the province stands.
+    steps = [{"游": 0.8, "京": 0.1}, {}, *_spell("A·12I45")]
+    read = decode_best(_reading(steps), FULL_TEMPLATES)
+    assert read is not None
+    assert read.text == "京A12145"
+    assert parse_plate(read.text) is not None
+    assert read.probs[0] < 0.5 < min(read.probs[1:])
+
+
+def test_decoder_picks_the_format_whose_length_fits():
+    seven = decode_best(_reading(_spell("京A12345")), FULL_TEMPLATES)
+    eight = decode_best(_reading(_spell("京AD12345")), FULL_TEMPLATES)
+    assert seven is not None and seven.template == "ordinary"
+    assert eight is not None and eight.template == "new_energy_small"
+    assert eight.text == "京AD12345"
+
+
+def test_a_wide_glyph_does_not_fill_two_slots():
+    # "京A11234" style runs: one glyph spread over three steps is one character, not three.
+    steps = [{"京": 0.95}, {}, {"A": 0.95}, {}, {"1": 0.95}, {"1": 0.95}, {"1": 0.95}, {}]
+    steps += _spell("2345")
+    read = decode_template(_reading(steps), "ordinary", FULL_TEMPLATES["ordinary"])
+    assert read is not None
+    assert read.text == "京A12345"
+
+
+def test_suffix_template_wins_only_when_the_suffix_is_there():
+    police = decode_best(_reading(_spell("京A1234警")), FULL_TEMPLATES)
+    assert police is not None and police.text == "京A1234警"
+
+
+# ----------------------------------------------------------------------------------------------- geometry
+
+
+def test_order_quad_starts_top_left_and_runs_along_the_long_side():
+    tall_first = np.float32([[10, 0], [10, 40], [0, 40], [0, 0]])  # 10 wide, 40 tall: turned plate
+    ordered = order_quad(tall_first)
+    assert np.linalg.norm(ordered[1] - ordered[0]) > np.linalg.norm(ordered[3] - ordered[0])
+    wide = np.float32([[100, 30], [0, 30], [0, 0], [100, 0]])
+    assert order_quad(wide)[0].tolist() == [0.0, 0.0]
+
+
+# ----------------------------------------------------------------------------------------------- engine
+
+
+@pytest.fixture(scope="module")
+def engine():
+    try:
+        return shared_engine()
+    except EngineUnavailable as exc:  # pragma: no cover - an installation without the models
+        pytest.skip(str(exc))
+
+
+def _bgr(image: Image.Image) -> np.ndarray:
+    return np.ascontiguousarray(np.asarray(image.convert("RGB"))[:, :, ::-1])
+
+
+def _numbers(engine, image: np.ndarray) -> list[str]:
+    return [plate.number for plate in read_plates(engine, image).plates]
+
+
+@pytest.mark.parametrize(
+    ("spec", "color"),
+    [
+        (PlateSpec("苏E6T1M0", PlateColor.BLUE), PlateColor.BLUE),
+        (PlateSpec("粤BD12345", PlateColor.GREEN, kind="green"), PlateColor.GREEN),
+        (PlateSpec("冀D5L690", PlateColor.YELLOW, double_layer=True, kind="yellow"), PlateColor.YELLOW),
+    ],
+)
+def test_tight_crops_read_with_their_colour(engine, spec, color):
+    crop, truth = render_plate(spec, scale=0.5)
+    scan = read_plates(engine, _bgr(crop))
+    assert [plate.number for plate in scan.plates] == [truth["number"]]
+    assert scan.plates[0].color == color
+    assert scan.plates[0].double_layer == truth["double_layer"]
+
+
+def test_tilted_plate_is_found_by_colour_and_read_upright(engine):
+    crop, truth = render_plate(PlateSpec("浙A7K392", PlateColor.BLUE), scale=0.45)
+    canvas = Image.new("RGB", (900, 600), (120, 118, 110))
+    canvas.paste(crop.rotate(14, expand=True, fillcolor=(120, 118, 110)), (260, 220))
+    image = _bgr(canvas)
+    proposals = colour_proposals(image)
+    assert proposals, "a saturated blue plate-shaped region must be proposed"
+    upright = warp_upright(image, proposals[0].quad)
+    assert upright.shape[1] > 2.5 * upright.shape[0]
+    assert truth["number"] in [read.text for read, _ in read_upright(engine, upright)]
+    assert truth["number"] in _numbers(engine, image)
+
+
+def test_two_plates_in_a_street_scene_are_both_read(engine):
+    specs = [PlateSpec("京N5B821", PlateColor.BLUE), PlateSpec("鲁B63H70", PlateColor.YELLOW, kind="yellow")]
+    scene, truths = render_plate_scene(specs, random.Random(7), size=(1280, 720))
+    numbers = _numbers(engine, _bgr(scene))
+    assert {truth["number"] for truth in truths} <= set(numbers)
+
+
+def test_small_far_plate_is_found(engine):
+    scene, truths = render_plate_scene([PlateSpec("川A2C5D8", PlateColor.BLUE)], random.Random(3))
+    small = scene.resize((scene.width * 6 // 10, scene.height * 6 // 10), Image.Resampling.BILINEAR)
+    assert truths[0]["number"] in _numbers(engine, _bgr(small))
+
+
+def test_dim_plate_is_read(engine):
+    crop, truth = render_plate(PlateSpec("湘C88F21", PlateColor.BLUE), scale=0.5)
+    dim = (_bgr(crop).astype(np.float32) * 0.45).astype(np.uint8)
+    assert _numbers(engine, dim) == [truth["number"]]
+
+
+def test_confidence_ranks_right_reads_above_wrong_ones(engine):
+    """The true reading of a plate outscores the same crop forced into a wrong format, and a clean
+    crop's reading outscores a badly blurred one's."""
+    crop, truth = render_plate(PlateSpec("豫P3M826", PlateColor.BLUE), scale=0.5)
+    image = _bgr(crop)
+    reading = engine.read_crop_chars(image)
+    right = decode_template(reading, "ordinary", FULL_TEMPLATES["ordinary"])
+    wrong = [
+        decode_template(reading, name, slots) for name, slots in FULL_TEMPLATES.items() if name != "ordinary"
+    ]
+    assert right is not None and right.text == truth["number"]
+    assert all(other is None or other.confidence < right.confidence for other in wrong)
+    blurred = cv2.GaussianBlur(image, (0, 0), 4.0)
+    blurred_read = decode_best(engine.read_crop_chars(blurred), FULL_TEMPLATES)
+    assert blurred_read is None or blurred_read.confidence < right.confidence
