@@ -8,6 +8,7 @@ upright, the printed ink in that cell is found, and that ink alone is recognized
 from __future__ import annotations
 
 import math
+import re
 
 import cv2
 import numpy as np
@@ -21,11 +22,22 @@ Rect = tuple[float, float, float, float]
 MAX_REREADS = 6
 #: A re-read of an empty cell returns noise; below this score it is ignored.
 REREAD_MIN_SCORE = 0.5
-#: Brightest channel below this counts as printed ink (black or grey, not red seal ink).
+#: Brightest channel below this always counts as printed ink (black or grey, not red seal ink)...
 INK_LEVEL = 100
+#: ...and in a blurred or hazy photo, anything darker than halfway between paper and the darkest print,
+#: up to this level (red seal ink stays brighter in its red channel).
+MAX_INK_LEVEL = 160
+#: Share of a cell's column (or row) a table rule covers; a glyph's stroke spans much less of it.
+RULE_COVER = 0.75
+#: A cell whose darkest pixel is not this much darker than its paper holds no print, only noise.
+MIN_INK_CONTRAST = 80
 #: Cells of the 副页 that print ``--`` when the vehicle has no such mass; how much a dash shape is trusted.
 DASH_FIELDS = frozenset({"approved_load", "traction_mass", "total_mass", "curb_weight"})
 DASH_CONFIDENCE = 0.7
+#: A lone dash is a hard glyph for the recognizer (its score stays low), but noise is never read as a
+#: row of dashes, so in those cells a dash read is accepted at this lower score.
+DASH_MIN_SCORE = 0.3
+_DASH_READ = re.compile(r"^[-—–一_－]+$")
 
 
 def scaled_rect(rect: Rect, factor: float) -> Rect:
@@ -50,7 +62,8 @@ def reread_cells(engine: OcrEngine, bgr: np.ndarray, scale: float, read: PageRea
             offer_value(read, item.field, "--", DASH_CONFIDENCE, rect)
             continue
         text, score = engine.read_crop(np.ascontiguousarray(upright[cy0:cy1, cx0:cx1]))
-        if text and score >= REREAD_MIN_SCORE:
+        minimum = DASH_MIN_SCORE if item.field in DASH_FIELDS and _DASH_READ.match(text) else REREAD_MIN_SCORE
+        if text and score >= minimum:
             offer_value(read, item.field, text, score, rect)
 
 
@@ -81,6 +94,28 @@ def _is_dash(ink_width: int, ink_height: int, label_height: float) -> bool:
     )
 
 
+def _ink_mask(brightest: np.ndarray) -> np.ndarray | None:
+    """Print in a cell (brightest channel per pixel), judged against the cell's own paper, so blur and
+    sleeves that lighten thin strokes (a ``--``) do not erase them; None when the cell is blank."""
+    paper = float(np.percentile(brightest, 90))
+    darkest = float(cv2.blur(brightest, (3, 3)).min())
+    if paper - darkest < MIN_INK_CONTRAST:
+        return None
+    level = min(MAX_INK_LEVEL, max(INK_LEVEL, (paper + darkest) / 2))
+    return (brightest < level).astype(np.uint8)
+
+
+def _is_rule(stat: np.ndarray, height: int, width: int) -> bool:
+    """Table rules cross the whole cell, even in a tilted photo; print never does. A rule slanted by
+    perspective crosses the cell only partly, but it runs in from the cell's edge, where print never is."""
+    x, y, w, h = (int(value) for value in stat[:4])
+    if h > 0.8 * height or w > 0.8 * width:
+        return True
+    from_top_or_bottom = (y == 0 or y + h == height) and h > 0.5 * height and w < 0.5 * h
+    from_left_or_right = (x == 0 or x + w == width) and w > 0.5 * width and h < 0.5 * w
+    return from_top_or_bottom or from_left_or_right
+
+
 def _ink_rect(
     bgr: np.ndarray, area: tuple[float, float, float, float]
 ) -> tuple[tuple[int, int, int, int], tuple[int, int]] | None:
@@ -91,14 +126,15 @@ def _ink_rect(
     x1, y1 = min(width, round(area[2])), min(height, round(area[3]))
     if x1 - x0 < 8 or y1 - y0 < 8:
         return None
-    ink = (bgr[y0:y1, x0:x1].max(axis=2) < INK_LEVEL).astype(np.uint8)
+    ink = _ink_mask(bgr[y0:y1, x0:x1].max(axis=2))
+    if ink is None:
+        return None
+    # A table rule runs through (nearly) the whole cell, even where noise breaks it into pieces.
+    ink[:, ink.mean(axis=0) > RULE_COVER] = 0
+    ink[ink.mean(axis=1) > RULE_COVER, :] = 0
     count, labels, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
     for index in range(1, count):
-        # Table rules cross the whole cell, even in a tilted photo; print never does.
-        if (
-            stats[index, cv2.CC_STAT_HEIGHT] > 0.8 * ink.shape[0]
-            or stats[index, cv2.CC_STAT_WIDTH] > 0.8 * ink.shape[1]
-        ):
+        if _is_rule(stats[index], ink.shape[0], ink.shape[1]):
             ink[labels == index] = 0
     rows, cols = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
     if len(rows) == 0 or ink.sum() < 12:

@@ -23,8 +23,11 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
+import numpy as np
+
 from bot.dates import parse_validity
 from bot.models import DOCUMENT_MODELS, Box, Document, FieldMeta, Kind, Side
+from bot.plate_grammar import PROVINCES
 from bot.vendors.local.ocr import OcrLine
 from bot.vendors.local.values import REPAIR_PENALTY, clean_authority, clean_value
 
@@ -32,6 +35,10 @@ Rect = tuple[float, float, float, float]
 
 #: Values read with less confidence than this are read again on their own.
 WEAK_CONFIDENCE = 0.8
+#: Values no other field of their page could be, found by format alone when their label is unreadable.
+SELF_EVIDENT: dict[str, re.Pattern[str]] = {"number": re.compile(r"\d{17}[\dXx]")}
+#: A value placed by its format rather than its label is trusted this much less.
+UNLABELLED_TRUST = 0.9
 
 
 @dataclass(frozen=True)
@@ -318,15 +325,53 @@ class _Hit:
     score: float
     inline: str
     inline_rect: Rect | None
+    #: Matched with one character misread.
+    fuzzy: bool = False
 
     @property
     def height(self) -> float:
         return self.rect[3] - self.rect[1]
 
 
+#: Labels at least this long are also found with one character misread (``发证自期``, ``车辆训制代号``).
+FUZZY_LABEL_LENGTH = 3
+#: A label found with a misread character is trusted this much less when the label appears twice.
+FUZZY_LABEL_TRUST = 0.9
+_CJK_CHAR = "[\u3400-\u9fff]"
+
+
 def _label_pattern(spec: PageSpec) -> re.Pattern[str]:
+    """Every variant exactly, longest first, then (for long labels) with any one Chinese character
+    standing in for one of its own: small or blurred print loses single strokes of a label."""
     variants = sorted({variant for label in spec.labels for variant in label.variants}, key=len, reverse=True)
-    return re.compile("|".join(re.escape(variant) for variant in variants))
+    exact = [re.escape(variant) for variant in variants]
+    fuzzy = [
+        re.escape(variant[:index]) + _CJK_CHAR + re.escape(variant[index + 1 :])
+        for variant in variants
+        if len(variant) >= FUZZY_LABEL_LENGTH
+        for index in range(len(variant))
+    ]
+    return re.compile("|".join(exact + fuzzy))
+
+
+def _line_start_pattern(spec: PageSpec) -> re.Pattern[str]:
+    """Two-character labels (国籍, 性别) with one character misread, only where a line starts: there a
+    label is expected, while anywhere inside a value two such characters are too common to trust."""
+    short = sorted({variant for label in spec.labels for variant in label.variants if len(variant) == 2})
+    fuzzy = [f"{_CJK_CHAR}{re.escape(variant[1])}|{re.escape(variant[0])}{_CJK_CHAR}" for variant in short]
+    return re.compile("^(?:" + "|".join(fuzzy) + ")") if fuzzy else re.compile("(?!)")
+
+
+def _label_index(spec: PageSpec, found: str) -> tuple[int, bool]:
+    """Which label `found` is (its position in the page's order) and whether it was matched fuzzily."""
+    for index, label in enumerate(spec.labels):
+        if found in label.variants:
+            return index, False
+    for index, label in enumerate(spec.labels):
+        for variant in label.variants:
+            if len(variant) == len(found) and sum(a != b for a, b in zip(variant, found, strict=True)) <= 1:
+                return index, True
+    raise KeyError(found)
 
 
 def _sub_rect(rect: Rect, fraction: tuple[float, float]) -> Rect:
@@ -340,20 +385,24 @@ def _split(
 ) -> tuple[list[_Hit], list[_Free]]:
     text = _Text.of(line.text)
     rect = frame.forward(line.points)
-    variants = {variant: index for index, label in enumerate(spec.labels) for variant in label.variants}
-    matches = list(pattern.finditer(text.chars))
+    matches: list[re.Match[str]] = list(pattern.finditer(text.chars))
+    if not matches or matches[0].start() > 0:
+        start = _line_start_pattern(spec).match(text.chars)
+        if start is not None and (not matches or start.end() <= matches[0].start()):
+            matches.insert(0, start)
     hits: list[_Hit] = []
     free: list[_Free] = []
     head_end = matches[0].start() if matches else len(text.chars)
     if head_end > 0:
         free.append(_Free(text.chars[:head_end], line.score, _sub_rect(rect, text.fraction(0, head_end))))
     for position, match in enumerate(matches):
-        order = variants[match.group()]
+        order, fuzzy = _label_index(spec, match.group())
         value_end = matches[position + 1].start() if position + 1 < len(matches) else len(text.chars)
         inline = text.chars[match.end() : value_end]
         inline_rect = _sub_rect(rect, text.fraction(match.end(), value_end)) if inline else None
         label_rect = _sub_rect(rect, text.fraction(match.start(), match.end()))
-        hits.append(_Hit(spec.labels[order], order, label_rect, line.score, inline, inline_rect))
+        score = line.score * (FUZZY_LABEL_TRUST if fuzzy else 1.0)
+        hits.append(_Hit(spec.labels[order], order, label_rect, score, inline, inline_rect, fuzzy))
     return hits, free
 
 
@@ -423,6 +472,7 @@ def _parse_in_frame(spec: PageSpec, lines: Sequence[OcrLine], frame: _Frame, qua
     for hit in hits:
         if hit.spec.multiline and hit.spec.field in values:
             values[hit.spec.field] = _continue_below(values[hit.spec.field], hit, hits, free)
+    _claim_self_evident(spec, values, free)
     fields = {
         name: FieldValue(
             text, round(score * (REPAIR_PENALTY if repaired else 1.0), 4), frame.back(_union(rects))
@@ -451,15 +501,37 @@ def _parse_in_frame(spec: PageSpec, lines: Sequence[OcrLine], frame: _Frame, qua
     return _Candidate(read, len(fields) + _reading_order_agreement(hits))
 
 
+def _claim_self_evident(
+    spec: PageSpec, values: dict[str, tuple[str, float, list[Rect], bool]], free: list[_Free]
+) -> None:
+    """A value whose format nothing else on its page shares (an 18-character ID number) is taken even
+    when its label was lost to glare or a thumbnail, if exactly one unclaimed line has that format."""
+    for name, pattern in SELF_EVIDENT.items():
+        if name in values or not any(label.field == name for label in spec.labels):
+            continue
+        matching = [segment for segment in free if not segment.used and pattern.fullmatch(segment.text)]
+        if len(matching) != 1:
+            continue
+        segment = matching[0]
+        cleaned = clean_value(name, segment.text)
+        if cleaned is not None:
+            segment.used = True
+            values[name] = (cleaned[0], segment.score * UNLABELLED_TRUST, [segment.rect], cleaned[1])
+
+
 def _first_hit_per_field(hits: list[_Hit]) -> list[_Hit]:
     """A label printed twice (or a label word inside a title) keeps its best-placed occurrence: the one
     carrying a value beats a bare one, and higher OCR confidence breaks ties."""
     best: dict[str, _Hit] = {}
     for hit in hits:
         current = best.get(hit.spec.field)
-        if current is None or (bool(hit.inline), hit.score) > (bool(current.inline), current.score):
+        if current is None or _hit_rank(hit) > _hit_rank(current):
             best[hit.spec.field] = hit
     return list(best.values())
+
+
+def _hit_rank(hit: _Hit) -> tuple[bool, bool, float]:
+    return (not hit.fuzzy, bool(hit.inline), hit.score)
 
 
 def _inline_value(hit: _Hit) -> tuple[str, float, list[Rect], bool] | None:
@@ -590,7 +662,7 @@ def _reading_order_agreement(hits: list[_Hit]) -> float:
 
 def build_document(read: PageRead, authority: FieldValue | None = None) -> Document:
     """The normalized model of the page, with a FieldMeta (confidence, box) for every field read."""
-    fields = dict(read.fields)
+    fields = _stamp_agrees_with_plate(dict(read.fields))
     if authority is not None and read.spec.has_seal and "issuing_authority" not in fields:
         fields["issuing_authority"] = authority
     values: dict[str, object] = {}
@@ -611,6 +683,25 @@ def build_document(read: PageRead, authority: FieldValue | None = None) -> Docum
         _put_validity(fields, put)
     model = DOCUMENT_MODELS[(read.spec.kind, read.spec.side)]
     return model.model_validate({**values, "meta": meta})
+
+
+_STAMP_PLATE = re.compile(r"(.)([A-Z])(?=\(\d+\)$)")
+
+
+def _stamp_agrees_with_plate(fields: dict[str, FieldValue]) -> dict[str, FieldValue]:
+    """An inspection stamp ends with the plate's province and letter (``渝A(05)``). A stamp character that
+    is no province at all, before the plate's own letter, can only be the plate's province misread."""
+    record, plate = fields.get("inspection_record"), fields.get("plate_number")
+    if record is None or plate is None or len(plate.value) < 2:
+        return fields
+    match = _STAMP_PLATE.search(record.value)
+    if match is None or match.group(1) in PROVINCES or match.group(2) != plate.value[1]:
+        return fields
+    if plate.value[0] not in PROVINCES:
+        return fields
+    value = record.value[: match.start(1)] + plate.value[0] + record.value[match.start(1) + 1 :]
+    fields["inspection_record"] = FieldValue(value, round(record.confidence * REPAIR_PENALTY, 4), record.rect)
+    return fields
 
 
 def _put_validity(fields: dict[str, FieldValue], put: Callable[[str, object, FieldValue], None]) -> None:
@@ -685,3 +776,107 @@ def _after_label(spec: LabelSpec, text: str) -> str:
             if text.startswith(variant[-size:]):
                 return text[size:]
     return text
+
+
+# ----------------------------------------------------------------------------------------------- two pages
+
+
+#: Labels of a page (and of its facing page) found before a photo counts as holding both.
+MIN_PAGE_LABELS = 2
+
+
+@dataclass(frozen=True)
+class PageRegion:
+    """The half of a photo holding one page when the facing page lies beside it: points `p` with
+    `normal · p < threshold` (`normal` points from the asked-for page to the other one)."""
+
+    normal: tuple[float, float]
+    threshold: float
+
+    def crop(self, width: int, height: int) -> tuple[tuple[int, int, int, int], np.ndarray]:
+        """The bounding rectangle of the page's half inside a `width` x `height` image, and the mask of
+        that half within the rectangle."""
+        ys, xs = np.ogrid[0:height, 0:width]
+        inside = xs * self.normal[0] + ys * self.normal[1] < self.threshold
+        rows, cols = np.flatnonzero(inside.any(axis=1)), np.flatnonzero(inside.any(axis=0))
+        if len(rows) == 0:
+            return (0, 0, width, height), np.ones((height, width), bool)
+        x0, x1, y0, y1 = int(cols[0]), int(cols[-1]) + 1, int(rows[0]), int(rows[-1]) + 1
+        return (x0, y0, x1, y1), inside[y0:y1, x0:x1]
+
+
+def page_region(kind: Kind, side: Side, lines: Sequence[OcrLine]) -> PageRegion | None:
+    """Where the asked-for page is when the photo also holds its facing page (both pages of a 行驶证
+    photographed side by side); None for a photo of one page.
+
+    Each page is recognised by the labels only it prints (号牌号码 is on both); the border between them is
+    the widest strip free of text between the two groups, so the other page's values stay out.
+    """
+    other_side: Side = "back" if side == "front" else "front"
+    if (kind, other_side) not in PAGES:
+        return None
+    own, other = _exclusive_label_centres(PAGES[(kind, side)], PAGES[(kind, other_side)], lines)
+    if len(own) < MIN_PAGE_LABELS or len(other) < MIN_PAGE_LABELS:
+        return None
+    own_centre, other_centre = _mean(list(own.values())), _mean(list(other.values()))
+    dx, dy = other_centre[0] - own_centre[0], other_centre[1] - own_centre[1]
+    if math.hypot(dx, dy) < 1.0:
+        return None
+    # Pages lie beside (or above) each other along the print's own axes, whatever the labels' spread.
+    direction = math.degrees(math.atan2(dy, dx))
+    skew = _line_skew(lines)
+    axis = skew + 90.0 * round((direction - skew) / 90.0)
+    normal = (round(math.cos(math.radians(axis)), 9), round(math.sin(math.radians(axis)), 9))
+
+    def project(point: tuple[float, float]) -> float:
+        return point[0] * normal[0] + point[1] * normal[1]
+
+    own_far = max(project(point) for point in own.values())
+    other_near = min(project(point) for point in other.values())
+    if own_far >= other_near:
+        return None  # the two groups of labels interleave: not two pages beside each other
+    spans = [(min(map(project, line.points)), max(map(project, line.points))) for line in lines]
+    threshold = _widest_gap(spans, own_far, other_near)
+    return PageRegion(normal, threshold)
+
+
+def _exclusive_label_centres(
+    page: PageSpec, facing: PageSpec, lines: Sequence[OcrLine]
+) -> tuple[dict[str, tuple[float, float]], dict[str, tuple[float, float]]]:
+    """Centres of the lines holding labels printed only on `page`, and of those only on `facing`."""
+    own_variants = {variant for label in page.labels for variant in label.variants}
+    other_variants = {variant for label in facing.labels for variant in label.variants}
+    everything = sorted(own_variants | other_variants, key=len, reverse=True)
+    pattern = re.compile("|".join(re.escape(variant) for variant in everything))
+    own: dict[str, tuple[float, float]] = {}
+    other: dict[str, tuple[float, float]] = {}
+    for line in lines:
+        for match in pattern.finditer(_Text.of(line.text).chars):
+            variant = match.group()
+            if variant in own_variants and variant not in other_variants:
+                own.setdefault(variant, (line.cx, line.cy))
+            elif variant in other_variants and variant not in own_variants:
+                other.setdefault(variant, (line.cx, line.cy))
+    return own, other
+
+
+def _mean(points: list[tuple[float, float]]) -> tuple[float, float]:
+    return (statistics.fmean(x for x, _ in points), statistics.fmean(y for _, y in points))
+
+
+def _widest_gap(spans: list[tuple[float, float]], start: float, end: float) -> float:
+    """The middle of the widest stretch of `start..end` that no span covers (the middle of the stretch
+    itself when text covers all of it)."""
+    best_gap, best_middle = 0.0, (start + end) / 2
+    reach = start
+    for low, high in sorted(spans):
+        if high <= reach:
+            continue
+        if low > reach and min(low, end) - reach > best_gap:
+            best_gap, best_middle = min(low, end) - reach, (reach + min(low, end)) / 2
+        reach = max(reach, high)
+        if reach >= end:
+            break
+    if reach < end and end - reach > best_gap:
+        best_middle = (reach + end) / 2
+    return best_middle

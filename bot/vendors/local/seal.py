@@ -24,8 +24,15 @@ from bot.vendors.local.values import REPAIR_PENALTY, clean_authority
 TEXT_BANDS: tuple[tuple[float, float], ...] = ((0.52, 0.92), (0.48, 0.86), (0.58, 0.96))
 #: How red a pixel must be (R minus the larger of G and B) to count as seal ink.
 RED_MARGIN = 32
+#: The margins a seal is looked for with, clear red first.
+RED_MARGINS = (RED_MARGIN, 20)
 #: Smallest seal we look for, as a share of the image's short side.
 MIN_SEAL_SHARE = 0.08
+#: A seal read at least this confident is not read again at other bands.
+CONFIDENT_SEAL = 0.9
+#: A seal smaller than this (a thumbnail photo) is enlarged before unrolling, so its rim glyphs get
+#: enough pixels along the ring for the recognizer.
+MIN_READ_RADIUS = 80
 #: Largest: a seal never spans most of the photo (a red desk or wall does).
 MAX_SEAL_SHARE = 0.7
 
@@ -62,8 +69,20 @@ def seal_ink(bgr: np.ndarray) -> np.ndarray:
 
 
 def find_seals(bgr: np.ndarray) -> list[Seal]:
-    """Round red blobs big enough to be a seal, largest first."""
-    mask = (red_excess(bgr) >= RED_MARGIN).astype(np.uint8)
+    """Round red blobs big enough to be a seal, largest first.
+
+    A thumbnail or a noisy photo mixes the seal's thin strokes with paper until few pixels stay clearly
+    red and the ring falls apart, so a paler red is accepted when the clear red makes no seal.
+    """
+    excess = red_excess(bgr)
+    for margin in RED_MARGINS:
+        seals = _round_red_blobs(bgr, (excess >= margin).astype(np.uint8))
+        if seals:
+            return seals
+    return []
+
+
+def _round_red_blobs(bgr: np.ndarray, mask: np.ndarray) -> list[Seal]:
     short_side = min(bgr.shape[:2])
     kernel_size = max(3, short_side // 60) | 1
     closed = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, np.ones((kernel_size, kernel_size), np.uint8))
@@ -146,22 +165,44 @@ def _widest_gap_centre(inked: np.ndarray) -> int | None:
     return int(order[(best_start + best_length // 2) % len(inked)])
 
 
+def _enlarged(bgr: np.ndarray, seal: Seal) -> tuple[np.ndarray, Seal]:
+    """The seal's neighbourhood, enlarged when the seal is small, and the seal in that image's pixels."""
+    if seal.radius >= MIN_READ_RADIUS:
+        return bgr, seal
+    height, width = bgr.shape[:2]
+    margin = 1.3 * seal.radius
+    x0, y0 = max(0, int(seal.cx - margin)), max(0, int(seal.cy - margin))
+    x1, y1 = min(width, int(seal.cx + margin) + 1), min(height, int(seal.cy + margin) + 1)
+    factor = MIN_READ_RADIUS / max(seal.radius, 1.0)
+    crop = cv2.resize(bgr[y0:y1, x0:x1], None, fx=factor, fy=factor, interpolation=cv2.INTER_CUBIC)
+    return crop, Seal((seal.cx - x0) * factor, (seal.cy - y0) * factor, seal.radius * factor)
+
+
 def read_authority(engine: OcrEngine, bgr: np.ndarray) -> FieldValue | None:
     """The issuing authority named by the largest legible seal, with the seal's box.
 
-    The rim is unrolled at the usual text band first; a read that names no authority is tried again
-    with the band a little further in and out, since seals differ in how close the text sits to the rim.
+    The rim is unrolled at the usual text band first; a read that names no authority, or names one with
+    little confidence, is tried again with the band a little further in and out, since seals differ in
+    how close the text sits to the rim, and the most confident read wins.
     """
-    for seal in find_seals(bgr)[:2]:
+    best: FieldValue | None = None
+    for found in find_seals(bgr)[:2]:
+        image, seal = _enlarged(bgr, found)
         for band in TEXT_BANDS:
-            strip = unroll(bgr, seal, band)
+            strip = unroll(image, seal, band)
             if strip is None:
                 continue
             text, score = engine.read_crop(strip)
             cleaned = clean_authority(text)
-            if cleaned is not None:
-                value, repaired = cleaned
-                confidence = score * (REPAIR_PENALTY if repaired else 1.0)
-                x0, y0, x1, y1 = seal.rect
-                return FieldValue(value, round(confidence, 4), (float(x0), float(y0), float(x1), float(y1)))
-    return None
+            if cleaned is None:
+                continue
+            value, repaired = cleaned
+            confidence = round(score * (REPAIR_PENALTY if repaired else 1.0), 4)
+            if best is None or confidence > best.confidence:
+                x0, y0, x1, y1 = found.rect
+                best = FieldValue(value, confidence, (float(x0), float(y0), float(x1), float(y1)))
+            if best.confidence >= CONFIDENT_SEAL:
+                return best
+        if best is not None:
+            return best
+    return best

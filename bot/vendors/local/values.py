@@ -57,7 +57,8 @@ def _clean_id_number(text: str) -> tuple[str, bool] | None:
 
 
 def _clean_name(text: str) -> tuple[str, bool] | None:
-    name = _cjk_only(text, keep="·•").replace("•", "·")
+    """A name, without the dash OCR makes of the gap after its label (``姓名一郝林国``)."""
+    name = _cjk_only(text.lstrip("一—-－~_:："), keep="·•").replace("•", "·")
     return (name, False) if name else None
 
 
@@ -234,6 +235,8 @@ AUTHORITY_TAILS = (
     "公安局车辆管理所",
     "车辆管理所",
 )
+#: Office names this long may have two misread characters corrected; shorter ones only one.
+LONG_TAIL = 7
 
 
 def clean_authority(text: str) -> tuple[str, bool] | None:
@@ -244,10 +247,29 @@ def clean_authority(text: str) -> tuple[str, bool] | None:
         return None
     if AUTHORITY_END.search(value) and any(value.endswith(tail) for tail in AUTHORITY_TAILS):
         return value, False
-    for tail in AUTHORITY_TAILS:
-        if len(value) > len(tail) and _differences(value[-len(tail) :], tail) == 1:
-            return value[: -len(tail)] + tail, True
+    repaired = _nearest_tail(value)
+    if repaired is not None:
+        return repaired, True
     return (value, False) if AUTHORITY_END.search(value) else None
+
+
+def _nearest_tail(value: str) -> str | None:
+    """`value` with its ending replaced by the one known office name it is closest to: within one
+    character, or two for the long names (seven characters and more), and only when no other name is
+    as close, since 支队/总队 differ by a single character themselves."""
+    scored = sorted(
+        (_differences(value[-len(tail) :], tail), -len(tail), tail)
+        for tail in AUTHORITY_TAILS
+        if len(value) > len(tail)
+    )
+    if not scored:
+        return None
+    differences, negative_length, tail = scored[0]
+    allowed = 2 if -negative_length >= LONG_TAIL else 1
+    tied = any(other[0] == differences for other in scored[1:])
+    if differences == 0 or differences > allowed or tied:
+        return None
+    return value[: -len(tail)] + tail
 
 
 def _differences(first: str, second: str) -> int:
