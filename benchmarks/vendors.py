@@ -256,8 +256,13 @@ def percentile(samples: Sequence[float], fraction: float) -> float:
     return ordered[max(0, math.ceil(fraction * len(ordered)) - 1)]
 
 
-async def measure_added(adapter: Adapter, photo: IntakeImage, calls: int) -> dict[str, Any]:
+async def measure_added(
+    adapter: Adapter, photo: IntakeImage, calls: int, replay_into: dict[str, Any] | None = None
+) -> dict[str, Any]:
     with adapter.start() as fake:
+        if replay_into is not None:
+            fields = {field: getattr(fake, field) for field in FAKE_FIELDS if hasattr(fake, field)}
+            replay_into["fields"] = fields
         recorder = RecordingTransport()
         live = adapter.build(fake, 8, recorder)
         try:
@@ -265,6 +270,8 @@ async def measure_added(adapter: Adapter, photo: IntakeImage, calls: int) -> dic
         finally:
             await live.aclose()
         vendor = adapter.build(fake, 8, recorder.replay())
+    if replay_into is not None:
+        replay_into["answers"] = dict(recorder.answers)
     try:
         for _ in range(min(WARMUP_CALLS, max(1, calls))):
             recognition = await vendor.recognize(KIND, SIDE, photo)
@@ -405,17 +412,87 @@ async def measure_concurrent(
     }
 
 
+def serve_replay(answers: dict[str, Any], delay: float, conn: Connection) -> None:
+    """An asyncio server that answers every request with the vendor's recorded answer for that path
+    after `delay` seconds, checking nothing: the verifying fakes are thread-per-connection and parse
+    and verify every upload, so under a burst they, not the adapter, set the pace. Against this one the
+    burst shows what the adapter itself adds (pooling, concurrency limits, serialization)."""
+    import socket
+
+    import uvicorn
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import Response
+    from starlette.routing import Route
+
+    async def answer(request: Request) -> Response:
+        await request.body()
+        status, headers, body = answers[request.url.path]
+        await asyncio.sleep(delay)
+        hop_by_hop = ("content-length", "transfer-encoding", "connection")
+        kept = {key: value for key, value in headers if key.lower() not in hop_by_hop}
+        return Response(body, status_code=status, headers=kept)
+
+    app = Starlette(routes=[Route("/{path:path}", answer, methods=["GET", "POST"])])
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    conn.send(sock.getsockname()[1])
+    config = uvicorn.Config(app, log_level="error", backlog=2048, lifespan="off")
+    asyncio.run(uvicorn.Server(config).serve(sockets=[sock]))
+
+
+async def measure_replay_burst(
+    adapter: Adapter, photo: IntakeImage, recorded: dict[str, Any], count: int, delay: float
+) -> dict[str, Any]:
+    ours, theirs = multiprocessing.Pipe()
+    server = multiprocessing.get_context("spawn").Process(
+        target=serve_replay, args=(recorded["answers"], delay, theirs), daemon=True
+    )
+    server.start()
+    try:
+        port = ours.recv()
+        fields = {**recorded["fields"], "url": f"http://127.0.0.1:{port}"}
+        vendor = adapter.build(SimpleNamespace(**fields), max(100, count), None)
+        try:
+            await _wait_until_listening(port)
+            await vendor.recognize(KIND, SIDE, photo)  # warm-up: token, first connection
+            started = time.perf_counter()
+            results = await asyncio.gather(*(timed_call(vendor, photo, started) for _ in range(count)))
+            wall = time.perf_counter() - started
+        finally:
+            await vendor.aclose()
+    finally:
+        server.kill()
+        server.join(timeout=10)
+    outcomes = Counter(outcome for _, outcome in results)
+    return {"calls": count, "delay_s": delay, "wall_s": round(wall, 3), "completed": outcomes.pop("ok", 0)}
+
+
+async def _wait_until_listening(port: int) -> None:
+    for _ in range(100):
+        try:
+            _, writer = await asyncio.open_connection("127.0.0.1", port)
+        except OSError:
+            await asyncio.sleep(0.05)
+            continue
+        writer.close()
+        return
+    raise RuntimeError("the replay server did not start")
+
+
 # ------------------------------------------------------------------------------------------ report
 
 
 def run(adapters: Sequence[Adapter], photo: IntakeImage, args: argparse.Namespace) -> dict[str, Any]:
     results: dict[str, Any] = {}
     for adapter in adapters:
-        added = asyncio.run(measure_added(adapter, photo, args.calls))
+        recorded: dict[str, Any] = {}
+        added = asyncio.run(measure_added(adapter, photo, args.calls, recorded))
         concurrent = asyncio.run(
             measure_concurrent(adapter, photo, args.concurrent, args.delay, args.backlog)
         )
-        results[adapter.name] = {"added": added, "concurrent": concurrent}
+        replay = asyncio.run(measure_replay_burst(adapter, photo, recorded, args.concurrent, args.delay))
+        results[adapter.name] = {"added": added, "concurrent": concurrent, "replay_burst": replay}
     return results
 
 
@@ -426,11 +503,12 @@ def burst_met(burst: dict[str, Any]) -> bool:
 def table(results: dict[str, Any], skipped: dict[str, str]) -> str:
     header = (
         f"{'adapter':<15} {'added med ms':>12} {'p95 ms':>8} {'≤5ms':>5} "
-        f"{'burst wall s':>12} {'done':>9} {'peak':>5} {'≤0.5s':>6} {'raw-httpx s':>11}"
+        f"{'burst wall s':>12} {'done':>9} {'peak':>5} {'≤0.5s':>6} {'raw-httpx s':>11} "
+        f"{'replay s':>9} {'done':>9} {'≤0.5s':>6}"
     )
     lines = [header, "-" * len(header)]
     for name, figures in results.items():
-        added, burst = figures["added"], figures["concurrent"]
+        added, burst, replay = figures["added"], figures["concurrent"], figures["replay_burst"]
         peak = burst["server_peak_in_flight"]
         lines.append(
             f"{name:<15} {added['median_ms']:>12.2f} {added['p95_ms']:>8.2f} "
@@ -438,7 +516,9 @@ def table(results: dict[str, Any], skipped: dict[str, str]) -> str:
             f"{burst['wall_s']:>12.3f} {burst['completed']:>4}/{burst['calls']:<4} "
             f"{'-' if peak is None else peak:>5} "
             f"{'yes' if burst_met(burst) else 'NO':>6} "
-            f"{burst['raw_same_requests_wall_s']:>11.3f}"
+            f"{burst['raw_same_requests_wall_s']:>11.3f} "
+            f"{replay['wall_s']:>9.3f} {replay['completed']:>4}/{replay['calls']:<4} "
+            f"{'yes' if burst_met(replay) else 'NO':>6}"
         )
     lines.extend(f"{name:<15} skipped: {reason}" for name, reason in skipped.items())
     return "\n".join(lines)
