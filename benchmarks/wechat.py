@@ -107,6 +107,16 @@ class RawHTTP:
         self._streams: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
 
     async def post(self, path: str, params: dict[str, str], body: bytes) -> tuple[int, bytes]:
+        """Send on the kept-alive connection; if the server closed it meanwhile (uvicorn drops idle
+        connections after 5 s, WeChat's retry interval), reconnect and send again, as clients do."""
+        for _attempt in range(2):
+            answered = await self._post_once(path, params, body)
+            if answered is not None:
+                return answered
+            await self.close()
+        raise ConnectionError("the server closed the connection twice")
+
+    async def _post_once(self, path: str, params: dict[str, str], body: bytes) -> tuple[int, bytes] | None:
         if self._streams is None:
             self._streams = await asyncio.open_connection("127.0.0.1", self.port)
         reader, writer = self._streams
@@ -114,9 +124,14 @@ class RawHTTP:
             f"POST {path}?{urlencode(params)} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
             f"Content-Type: text/xml\r\nContent-Length: {len(body)}\r\n\r\n"
         )
-        writer.write(head.encode("ascii") + body)
-        await writer.drain()
-        status_line = await reader.readline()
+        try:
+            writer.write(head.encode("ascii") + body)
+            await writer.drain()
+            status_line = await reader.readline()
+        except ConnectionError:
+            return None
+        if not status_line:
+            return None
         length = 0
         while (line := await reader.readline()) not in (b"\r\n", b""):
             name, _, value = line.decode("latin-1").partition(":")
@@ -128,6 +143,7 @@ class RawHTTP:
     async def close(self) -> None:
         if self._streams is not None:
             self._streams[1].close()
+            self._streams = None
 
 
 async def run(users: int, vendor_delay: float, retries: list[float], settle_timeout: float) -> dict[str, Any]:
