@@ -59,20 +59,15 @@ def check_aes_key(key: str) -> str:
     return key
 
 
-class WeChatSettings(BaseModel):
-    """`[wechat]`: the official account's developer settings (基本配置) and how replies go out."""
+class CallbackSettings(BaseModel):
+    """What both WeChat callbacks (official account and WeCom app) are configured with."""
 
     model_config = ConfigDict(extra="forbid")
 
     token: str = ""
-    app_id: str = ""
-    app_secret: str = ""
-    #: Empty = plaintext mode; set it for compatible or safe mode.
     encoding_aes_key: str = ""
-    #: `passive` for accounts without the customer-service API (unverified subscription accounts).
-    reply_mode: ReplyMode = "customer_service"
-    path: str = "/wechat"
-    api_base_url: str = "https://api.weixin.qq.com"
+    path: str
+    api_base_url: str
     max_clock_skew_seconds: float = Field(default=300.0, gt=0)
     api_timeout_seconds: float = Field(default=10.0, gt=0)
 
@@ -87,6 +82,18 @@ class WeChatSettings(BaseModel):
         if not value.startswith("/"):
             raise ValueError("must start with /")
         return value
+
+
+class WeChatSettings(CallbackSettings):
+    """`[wechat]`: the official account's developer settings (基本配置) and how replies go out.
+    An empty `encoding_aes_key` means plaintext mode; set it for compatible or safe mode."""
+
+    app_id: str = ""
+    app_secret: str = ""
+    #: `passive` for accounts without the customer-service API (unverified subscription accounts).
+    reply_mode: ReplyMode = "customer_service"
+    path: str = "/wechat"
+    api_base_url: str = "https://api.weixin.qq.com"
 
     @property
     def has_credentials(self) -> bool:

@@ -13,7 +13,6 @@ import secrets
 import time
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -24,39 +23,22 @@ from wechatpy.exceptions import InvalidSignatureException
 from wechatpy.messages import BaseMessage
 
 from bot.channels.base import Runtime
-from bot.channels.wechat import check_aes_key, incoming_from
+from bot.channels.wechat import CallbackSettings, incoming_from
 from bot.channels.wechat_api import SQLiteSessionStorage, WeComAPI
 from bot.channels.wechat_core import MAX_CALLBACK_BYTES, CallbackChannel, Refused, forbidden, success
 
 log = logging.getLogger(__name__)
 
 
-class WeComSettings(BaseModel):
-    """`[wecom]`: the app's credentials (应用管理 → 自建应用) and its API receive settings."""
-
-    model_config = ConfigDict(extra="forbid")
+class WeComSettings(CallbackSettings):
+    """`[wecom]`: the app's credentials (应用管理 → 自建应用) and its API receive settings
+    (always encrypted, so `encoding_aes_key` is required)."""
 
     corp_id: str = ""
     agent_id: int = 0
     secret: str = ""
-    token: str = ""
-    encoding_aes_key: str = ""
     path: str = "/wecom"
     api_base_url: str = "https://qyapi.weixin.qq.com"
-    max_clock_skew_seconds: float = Field(default=300.0, gt=0)
-    api_timeout_seconds: float = Field(default=10.0, gt=0)
-
-    @field_validator("encoding_aes_key")
-    @classmethod
-    def _aes_key(cls, value: str) -> str:
-        return check_aes_key(value.strip())
-
-    @field_validator("path")
-    @classmethod
-    def _path(cls, value: str) -> str:
-        if not value.startswith("/"):
-            raise ValueError("must start with /")
-        return value
 
     @property
     def has_credentials(self) -> bool:
