@@ -14,11 +14,11 @@ The token is a credential: it is never logged, and never appears in an error mes
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import math
 import re
-import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
@@ -43,11 +43,10 @@ from bot.models import (
     VehicleLicenceFront,
 )
 from bot.plate_grammar import normalize_plate
-from bot.vendors.base import ErrorCategory, Vendor, VendorError, VendorSettings, register
+from bot.vendors.base import ErrorCategory, VendorError, VendorSettings, register
 from bot.vendors.http import (
     AccessTokenCache,
-    RetryPolicy,
-    VendorHTTP,
+    CloudVendor,
     encode_image,
     json_body,
     redact_in_logs,
@@ -157,7 +156,7 @@ _REQUESTS: dict[tuple[Kind, Side], _Request] = {
 
 
 @register
-class BaiduVendor(Vendor):
+class BaiduVendor(CloudVendor[BaiduSettings]):
     name: ClassVar[str] = "baidu"
     supports: ClassVar[frozenset[tuple[Kind, Side]]] = frozenset(_REQUESTS)
     max_encoded_image: ClassVar[int] = MAX_ENCODED_IMAGE
@@ -171,22 +170,14 @@ class BaiduVendor(Vendor):
     )
     settings_model = BaiduSettings
 
-    def __init__(
-        self,
-        settings: VendorSettings | None = None,
-        *,
-        clock: Callable[[], float] = time.time,
-        retry: RetryPolicy | None = None,
-        sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
-        transport: httpx.AsyncBaseTransport | None = None,
-    ) -> None:
-        super().__init__(settings)
-        assert isinstance(self.settings, BaiduSettings)
-        self.settings: BaiduSettings
-        self._clock = clock
-        self._http = VendorHTTP(self.name, self.settings, retry=retry, sleep=sleep, transport=transport)
-        self._tokens = AccessTokenCache(self._fetch_token, clock)
-        self._base = (self.settings.endpoint or DEFAULT_ENDPOINT).rstrip("/")
+    @functools.cached_property
+    def _tokens(self) -> AccessTokenCache:
+        """Made on first use, so that `CloudVendor`'s constructor serves this adapter unchanged."""
+        return AccessTokenCache(self._fetch_token, self._clock)
+
+    @property
+    def _base(self) -> str:
+        return (self.settings.endpoint or DEFAULT_ENDPOINT).rstrip("/")
 
     async def recognize(self, kind: Kind, side: Side, image: IntakeImage) -> Recognition:
         request = _REQUESTS.get((kind, side))
@@ -199,9 +190,6 @@ class BaiduVendor(Vendor):
         if recognition.is_empty():
             raise VendorError(self.name, ErrorCategory.NOT_FOUND, "empty", "no card or plate found")
         return recognition
-
-    async def aclose(self) -> None:
-        await self._http.aclose()
 
     # ------------------------------------------------------------------------------------- image
 

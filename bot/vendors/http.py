@@ -31,6 +31,9 @@ Public API (small on purpose; adapters build on exactly these names):
 - ``AccessTokenCache(fetch, clock=time.time)``: one bearer token per adapter instance for vendors that
   sell tokens (Baidu, Huawei IAM); ``await get()``, ``await refresh(rejected_token)``.
 - ``redact_in_logs(pattern, flags=0)``: mask a credential shape in what httpx and httpcore log.
+- ``CloudVendor(settings=None, *, clock=time.time, retry=None, sleep=asyncio.sleep, transport=None)``:
+  base class of the cloud adapters; coerces `settings` into ``settings_model``, keeps ``self._clock`` and
+  ``self._http`` (a ``VendorHTTP``) and closes it in ``aclose``.
 
 Typical adapter code::
 
@@ -57,16 +60,17 @@ import ssl
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 import httpx
 
 from bot.images import PreparedImage
-from bot.vendors.base import ErrorCategory, VendorError, VendorSettings
+from bot.vendors.base import ErrorCategory, Vendor, VendorError, VendorSettings
 
 __all__ = [
     "RETRYABLE",
     "AccessTokenCache",
+    "CloudVendor",
     "RetryPolicy",
     "VendorHTTP",
     "backoff_delay",
@@ -81,6 +85,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+S = TypeVar("S", bound=VendorSettings)
 
 #: Failures worth another try: the vendor was busy, slow or broken, not our photo or our keys.
 RETRYABLE = frozenset({ErrorCategory.QUOTA_OR_RATE, ErrorCategory.TIMEOUT, ErrorCategory.SERVER})
@@ -262,6 +267,46 @@ class VendorHTTP:
         if self._client is not None:
             await self._client.aclose()
             self._client = None
+
+
+# ------------------------------------------------------------------------------------- cloud adapters
+
+
+class CloudVendor(Vendor, Generic[S]):
+    """What every cloud adapter's constructor did alike, written once: its settings in its own model, a
+    clock, and one `VendorHTTP` pool that `aclose` releases.
+
+    Settings are coerced rather than required to be of the adapter's type because a caller may hand over
+    the generic ``VendorSettings``; its fields are validated again by ``settings_model`` so that
+    vendor-specific defaults and checks still apply. The
+    keyword-only `clock`, `retry`, `sleep` and `transport` exist for tests: a fixed time for signatures,
+    no real waiting between retries, and an in-process fake server instead of the internet.
+    """
+
+    settings: S
+
+    def __init__(
+        self,
+        settings: VendorSettings | None = None,
+        *,
+        clock: Callable[[], float] = time.time,
+        retry: RetryPolicy | None = None,
+        sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        super().__init__(self._own_settings(settings))
+        self._clock = clock
+        self._http = VendorHTTP(self.name, self.settings, retry=retry, sleep=sleep, transport=transport)
+
+    @classmethod
+    def _own_settings(cls, settings: VendorSettings | None) -> S:
+        model = cls.settings_model
+        if isinstance(settings, model):
+            return cast(S, settings)
+        return cast(S, model.model_validate(settings.model_dump() if settings else {}))
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
 
 
 # ------------------------------------------------------------------------------------- access tokens

@@ -17,13 +17,13 @@ Why it looks the way it does:
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import hmac
 import json
 import logging
 import re
-import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, ClassVar
@@ -45,12 +45,11 @@ from bot.models import (
     VehicleLicenceBack,
     VehicleLicenceFront,
 )
-from bot.vendors.base import ErrorCategory, Vendor, VendorError, VendorSettings, register
+from bot.vendors.base import ErrorCategory, VendorError, VendorSettings, register
 from bot.vendors.http import (
     RETRYABLE,
     AccessTokenCache,
-    RetryPolicy,
-    VendorHTTP,
+    CloudVendor,
     encode_image,
     json_body,
     redact_in_logs,
@@ -411,32 +410,21 @@ def plates(result: Any, scale: float) -> list[Plate]:
 
 
 @register
-class HuaweiVendor(Vendor):
+class HuaweiVendor(CloudVendor[HuaweiSettings]):
     name: ClassVar[str] = "huawei"
     supports: ClassVar[frozenset[tuple[Kind, Side]]] = frozenset(REQUESTS)
     #: The card APIs' limits; plates accept smaller images (PLATE_LIMITS), chosen per call.
     limits: ClassVar[ImageLimits] = LICENCE_LIMITS
     settings_model: ClassVar[type[VendorSettings]] = HuaweiSettings
 
-    def __init__(
-        self,
-        settings: VendorSettings | None = None,
-        *,
-        clock: Callable[[], float] = time.time,
-        retry: RetryPolicy | None = None,
-        sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
-        transport: httpx.AsyncBaseTransport | None = None,
-    ) -> None:
-        huawei = (
-            settings
-            if isinstance(settings, HuaweiSettings)
-            else HuaweiSettings.model_validate(settings.model_dump() if settings else {})
-        )
-        super().__init__(huawei)
-        self.huawei = huawei
-        self._clock = clock
-        self._http = VendorHTTP(self.name, huawei, retry=retry, sleep=sleep, transport=transport)
-        self._tokens = AccessTokenCache(self._fetch_token, clock)
+    @functools.cached_property
+    def _tokens(self) -> AccessTokenCache:
+        """Made on first use, so that `CloudVendor`'s constructor serves this adapter unchanged."""
+        return AccessTokenCache(self._fetch_token, self._clock)
+
+    @property
+    def huawei(self) -> HuaweiSettings:
+        return self.settings
 
     async def recognize(self, kind: Kind, side: Side, image: IntakeImage) -> Recognition:
         request = REQUESTS.get((kind, side))
@@ -448,9 +436,6 @@ class HuaweiVendor(Vendor):
         url = httpx.URL(f"{self.huawei.ocr_base()}/v2/{quote(self.huawei.project_id)}/ocr/{request.action}")
         result = await self._http.call(lambda: self._ocr(url, body), retry_if=should_retry)
         return self._recognition(kind, side, result, prepared)
-
-    async def aclose(self) -> None:
-        await self._http.aclose()
 
     def _check_credentials(self) -> None:
         if not self.huawei.project_id:

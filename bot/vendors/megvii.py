@@ -40,8 +40,8 @@ from bot.models import (
     Side,
     VehicleLicenceFront,
 )
-from bot.vendors.base import ErrorCategory, Vendor, VendorError, VendorSettings, register
-from bot.vendors.http import RetryPolicy, VendorHTTP, is_retryable, json_body, status_category
+from bot.vendors.base import ErrorCategory, VendorError, VendorSettings, register
+from bot.vendors.http import CloudVendor, RetryPolicy, is_retryable, json_body, status_category
 from bot.vendors.mapping import FieldReader, FieldTable, clamp_unit, read_page, read_validity
 
 DEFAULT_FACEID_ENDPOINT = "https://api.megvii.com"
@@ -110,7 +110,7 @@ _VEHICLE_CALLS: dict[str, _Call] = {
 
 
 @register
-class MegviiVendor(Vendor):
+class MegviiVendor(CloudVendor[MegviiSettings]):
     name: ClassVar[str] = "megvii"
     supports: ClassVar[frozenset[tuple[Kind, Side]]] = frozenset(
         {("driving", "front"), ("driving", "back"), ("vehicle", "front")}
@@ -132,10 +132,7 @@ class MegviiVendor(Vendor):
         sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        super().__init__(settings)
-        assert isinstance(self.settings, MegviiSettings)
-        self.settings: MegviiSettings
-        self._http = VendorHTTP(self.name, self.settings, retry=retry, sleep=sleep, transport=transport)
+        super().__init__(settings, retry=retry, sleep=sleep, transport=transport)
         self._hosts = {
             "faceid": (self.settings.endpoint or DEFAULT_FACEID_ENDPOINT).rstrip("/"),
             "faceplusplus": self.settings.faceplusplus_endpoint.rstrip("/"),
@@ -152,9 +149,6 @@ class MegviiVendor(Vendor):
         if recognition.is_empty():
             raise VendorError(self.name, ErrorCategory.NOT_FOUND, "empty", "no licence found")
         return recognition
-
-    async def aclose(self) -> None:
-        await self._http.aclose()
 
     async def _send(self, call: _Call, prepared: PreparedImage) -> dict[str, Any]:
         form = {

@@ -20,8 +20,7 @@ import hashlib
 import hmac
 import json
 import logging
-import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
@@ -44,8 +43,8 @@ from bot.models import (
     VehicleLicenceFront,
     Warning,
 )
-from bot.vendors.base import ErrorCategory, Vendor, VendorError, VendorSettings, register
-from bot.vendors.http import RETRYABLE, RetryPolicy, VendorHTTP, encode_image, json_body, status_category
+from bot.vendors.base import ErrorCategory, VendorError, VendorSettings, register
+from bot.vendors.http import RETRYABLE, CloudVendor, encode_image, json_body, status_category
 from bot.vendors.mapping import FieldTable, FlatFields, clamp_unit, read_page, rect_box
 
 log = logging.getLogger(__name__)
@@ -421,7 +420,7 @@ def plates(response: Mapping[str, Any], scale: float) -> list[Plate]:
 
 
 @register
-class TencentVendor(Vendor):
+class TencentVendor(CloudVendor[TencentSettings]):
     name: ClassVar[str] = "tencent"
     supports: ClassVar[frozenset[tuple[Kind, Side]]] = frozenset(ACTIONS)
     #: Base64 must stay under 7 MB (the tightest of the three actions): 5 MB raw is 6.7 MB encoded.
@@ -430,24 +429,9 @@ class TencentVendor(Vendor):
     )
     settings_model: ClassVar[type[VendorSettings]] = TencentSettings
 
-    def __init__(
-        self,
-        settings: VendorSettings | None = None,
-        *,
-        clock: Callable[[], float] = time.time,
-        retry: RetryPolicy | None = None,
-        sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
-        transport: httpx.AsyncBaseTransport | None = None,
-    ) -> None:
-        tencent = (
-            settings
-            if isinstance(settings, TencentSettings)
-            else TencentSettings.model_validate(settings.model_dump() if settings else {})
-        )
-        super().__init__(tencent)
-        self.tencent = tencent
-        self._clock = clock
-        self._http = VendorHTTP(self.name, self.tencent, retry=retry, sleep=sleep, transport=transport)
+    @property
+    def tencent(self) -> TencentSettings:
+        return self.settings
 
     async def recognize(self, kind: Kind, side: Side, image: IntakeImage) -> Recognition:
         action_side = ACTIONS.get((kind, side))
@@ -463,9 +447,6 @@ class TencentVendor(Vendor):
         body = encode_body(params)
         response = await self._http.call(lambda: self._send(action, body), retry_if=should_retry)
         return self._recognition(kind, side, response, prepared)
-
-    async def aclose(self) -> None:
-        await self._http.aclose()
 
     async def _prepare(self, image: IntakeImage) -> PreparedImage:
         """Off the event loop: a re-encode of a 12 MP photo takes long enough to stall other chats.

@@ -41,8 +41,8 @@ from bot.models import (
     VehicleLicenceBack,
     VehicleLicenceFront,
 )
-from bot.vendors.base import ErrorCategory, Vendor, VendorError, VendorSettings, register
-from bot.vendors.http import RetryPolicy, VendorHTTP, encode_image, json_body, status_category
+from bot.vendors.base import ErrorCategory, VendorError, VendorSettings, register
+from bot.vendors.http import CloudVendor, RetryPolicy, encode_image, json_body, status_category
 from bot.vendors.mapping import FieldReader, FieldTable, clamp_unit, read_page, read_validity, rect_box
 
 log = logging.getLogger(__name__)
@@ -286,7 +286,7 @@ PAGES: dict[int, Callable[[Items], DrivingLicence | VehicleLicenceFront | Vehicl
 
 
 @register
-class TencentLegacyVendor(Vendor):
+class TencentLegacyVendor(CloudVendor[TencentLegacySettings]):
     name: ClassVar[str] = "tencent_legacy"
     supports: ClassVar[frozenset[tuple[Kind, Side]]] = frozenset(TYPES)
     #: 4.4 MB raw is 5.9 MB in base64, leaving room for the JSON around it within the 6 MB body. No GIF.
@@ -305,16 +305,12 @@ class TencentLegacyVendor(Vendor):
         sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        legacy = (
-            settings
-            if isinstance(settings, TencentLegacySettings)
-            else TencentLegacySettings.model_validate(settings.model_dump() if settings else {})
-        )
-        super().__init__(legacy)
-        self.legacy = legacy
-        self._clock = clock
+        super().__init__(settings, clock=clock, retry=retry, sleep=sleep, transport=transport)
         self._rand = rand
-        self._http = VendorHTTP(self.name, legacy, retry=retry, sleep=sleep, transport=transport)
+
+    @property
+    def legacy(self) -> TencentLegacySettings:
+        return self.settings
 
     async def recognize(self, kind: Kind, side: Side, image: IntakeImage) -> Recognition:
         type_ = TYPES.get((kind, side))
@@ -331,9 +327,6 @@ class TencentLegacyVendor(Vendor):
             raise VendorError(self.name, ErrorCategory.BAD_IMAGE, "too_large", "request over 6 MB")
         answer = await self._http.call(lambda: self._send(body), retry_if=should_retry)
         return self._recognition(kind, side, type_, answer, prepared)
-
-    async def aclose(self) -> None:
-        await self._http.aclose()
 
     async def _send(self, body: bytes) -> dict[str, Any]:
         """One signed attempt; returns the answer's `data` or raises the mapped `VendorError`."""
