@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from typing import ClassVar, Literal
 
 from starlette.responses import PlainTextResponse, Response
+from wechatpy.messages import BaseMessage
 
 from bot.channels.base import Channel, Runtime
 from bot.channels.wechat_api import WeChatAPIError, _TokenedAPI
@@ -166,15 +167,19 @@ class ReplayGuard:
         self._clock = clock
         self._recent: dict[str, tuple[str, float]] = {}  # key -> (digest, forget at)
 
-    def check(self, timestamp: str, nonce: str, body: bytes) -> Stamp:
-        """The request's stamp, or `Refused` for a stale timestamp or a nonce reused in this process."""
+    def check_fresh(self, timestamp: str) -> None:
+        """`Refused` for a timestamp that is not a number or too far from now (URL checks use this alone)."""
         try:
             sent_at = int(timestamp)
         except ValueError:
             raise Refused("timestamp is not a number") from None
-        now = self._clock()
-        if abs(now - sent_at) > self.max_skew:
+        if abs(self._clock() - sent_at) > self.max_skew:
             raise Refused("timestamp too far from now")
+
+    def check(self, timestamp: str, nonce: str, body: bytes) -> Stamp:
+        """The request's stamp, or `Refused` for a stale timestamp or a nonce reused in this process."""
+        self.check_fresh(timestamp)
+        now = self._clock()
         if not nonce or len(nonce) > 64:
             raise Refused("missing or oversized nonce")
         stamp = Stamp(f"{self.platform}:nonce:{timestamp}:{nonce}", hashlib.sha256(body).hexdigest()[:32])
@@ -348,6 +353,30 @@ class CallbackChannel(Channel):
         await self.api.aclose()
 
     # -- the flow
+
+    def read_message(
+        self,
+        xml: str,
+        body: bytes,
+        timestamp: str,
+        nonce: str,
+        client: str,
+        parse: Callable[[str], BaseMessage | None],
+    ) -> tuple[Stamp, BaseMessage] | Response:
+        """After signature and decryption: the replay check, then the XML. A Response is the refusal
+        to send back (403 for a replay, 400 for XML wechatpy cannot read)."""
+        try:
+            stamp = self.guard.check(timestamp, nonce, body)
+        except Refused as refused:
+            return forbidden(self.platform, str(refused), client)
+        try:
+            message = parse(xml)
+        except Exception:
+            log.warning("%s: unreadable message XML from %s", self.platform, client)
+            return PlainTextResponse("bad request", status_code=400)
+        if message is None:
+            return PlainTextResponse("bad request", status_code=400)
+        return stamp, message
 
     async def respond(self, incoming: Incoming, stamp: Stamp) -> str | None:
         """Handle one verified message; the text to reply passively now, or None for `success`.

@@ -95,17 +95,10 @@ class WeComChannel(CallbackChannel):
             return forbidden(self.platform, "message for another corp id", client)
         except Exception:  # not an envelope, broken base64 or padding: a wrong key looks the same
             return forbidden(self.platform, "cannot decrypt (check encoding_aes_key)", client)
-        try:
-            stamp = self.guard.check(timestamp, nonce, body)
-        except Refused as refused:
-            return forbidden(self.platform, str(refused), client)
-        try:
-            message = parse_message(xml)
-        except Exception:
-            log.warning("wecom: unreadable message XML from %s", client)
-            return PlainTextResponse("bad request", status_code=400)
-        if message is None:
-            return PlainTextResponse("bad request", status_code=400)
+        read = self.read_message(xml, body, timestamp, nonce, client, parse_message)
+        if isinstance(read, Response):
+            return read
+        stamp, message = read
         agent = getattr(message, "agent", 0)
         if agent and agent != self.settings.agent_id:
             log.warning(
@@ -120,11 +113,9 @@ class WeComChannel(CallbackChannel):
 
     def _verify_url(self, signature: str, timestamp: str, nonce: str, echostr: str, client: str) -> Response:
         try:
-            skew = abs(time.time() - int(timestamp))
-        except ValueError:
-            skew = float("inf")
-        if skew > self.settings.max_clock_skew_seconds:
-            return forbidden(self.platform, "timestamp too far from now", client)
+            self.guard.check_fresh(timestamp)
+        except Refused as refused:
+            return forbidden(self.platform, str(refused), client)
         try:
             plain = self.crypto.check_signature(signature, timestamp, nonce, echostr)
         except InvalidSignatureException:
