@@ -6,6 +6,7 @@ that silently falls back to defaults would, say, log unmasked data or call the w
 
 from __future__ import annotations
 
+import importlib
 import os
 import tomllib
 from collections.abc import Mapping
@@ -182,9 +183,14 @@ def _validate_vendor_tables(config: Config) -> None:
             raise ConfigError(f"vendors.{name}." + _describe(exc)) from None
 
 
-def _validate_channel_tables(config: Config) -> None:
-    import importlib
+def import_target(target: str) -> Any:
+    """The object named by `"package.module:Name"`: channel modules are imported only when their table
+    is present, so a bot without WeChat never loads wechatpy."""
+    module_name, _, attribute = target.partition(":")
+    return getattr(importlib.import_module(module_name), attribute)
 
+
+def _validate_channel_tables(config: Config) -> None:
     for name in config.model_extra or {}:
         if name not in CHANNEL_SETTINGS:
             known = ", ".join(["bot", "server", "vendors", *CHANNEL_SETTINGS])
@@ -193,8 +199,7 @@ def _validate_channel_tables(config: Config) -> None:
         table = config.channel_table(name)
         if table is None:
             continue
-        module_name, class_name = target.split(":")
-        model = getattr(importlib.import_module(module_name), class_name)
+        model = import_target(target)
         try:
             model.model_validate(table)
         except ValidationError as exc:

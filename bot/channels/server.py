@@ -9,7 +9,6 @@ process exits 0.
 from __future__ import annotations
 
 import contextlib
-import importlib
 import logging
 from collections.abc import AsyncIterator, Iterator
 
@@ -21,7 +20,7 @@ from starlette.routing import Route
 
 from bot import metrics
 from bot.channels.base import Channel, Runtime
-from bot.config import Config
+from bot.config import Config, import_target
 
 log = logging.getLogger(__name__)
 
@@ -40,9 +39,7 @@ def build_channels(config: Config, runtime: Runtime) -> list[Channel]:
         table = config.channel_table(name)
         if table is None:
             continue
-        module_name, class_name = target.split(":")
-        channel_class = getattr(importlib.import_module(module_name), class_name)
-        channel = channel_class.from_config(table, runtime)
+        channel = import_target(target).from_config(table, runtime)
         if channel is not None:
             channels.append(channel)
     return channels
