@@ -35,8 +35,9 @@ from telegram.ext import Application, CallbackQueryHandler, ContextTypes, Messag
 
 from bot.boxes import boxes_of, draw_boxes
 from bot.channels.base import Channel, Runtime
+from bot.channels.telegram_http import AiohttpRequest
 from bot.channels.telegram_photos import PhotoMemory, make_fetch, photo_key
-from bot.channels.telegram_send import BoundedRequest, Sender, boxes_keyboard, kind_keyboard, set_menus
+from bot.channels.telegram_send import Sender, boxes_keyboard, kind_keyboard, set_menus
 from handlers.dispatch import CHOICE_LABELS, COMMANDS, Dispatcher, command_for, parse_command
 from handlers.limits import Limits
 from handlers.messages import Inbound, Outbound
@@ -175,7 +176,8 @@ class TelegramChannel(Channel):
             .token(self.settings.token)
             .base_url(self.settings.base_url)
             .base_file_url(self.settings.base_file_url)
-            .request(BoundedRequest(self.settings.max_in_flight))
+            .request(AiohttpRequest(self.settings.max_in_flight))
+            .get_updates_request(AiohttpRequest(1))
         )
         if self.settings.mode == "webhook":
             builder = builder.updater(None)

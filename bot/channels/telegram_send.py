@@ -12,12 +12,11 @@ import datetime as dt
 import logging
 import warnings
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from telegram import Bot, BotCommand, BotCommandScopeChat, BotCommandScopeDefault, InlineKeyboardButton
 from telegram import InlineKeyboardMarkup as Keyboard
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
-from telegram.request import HTTPXRequest
 from telegram.warnings import PTBDeprecationWarning
 
 log = logging.getLogger(__name__)
@@ -55,24 +54,6 @@ MENU: dict[str, list[tuple[str, str]]] = {
     ],
 }
 ADMIN_MENU = {"zh": [("stats", "识别统计（管理员）")], "en": [("stats", "Recognition statistics (admin)")]}
-
-
-class BoundedRequest(HTTPXRequest):
-    """PTB's httpx transport with at most `max_in_flight` requests inside it at once.
-
-    httpcore's pool rescans every queued request against every connection on each event, which costs
-    quadratic CPU when hundreds of replies are due at once (a burst of users). Waiting here instead,
-    with as many connections as slots, keeps that scan short; Telegram accepts only ~30 messages a
-    second anyway, so a few dozen requests in flight lose nothing.
-    """
-
-    def __init__(self, max_in_flight: int = 32, **kwargs: Any) -> None:
-        super().__init__(connection_pool_size=max_in_flight, **kwargs)
-        self._slots = asyncio.Semaphore(max_in_flight)
-
-    async def do_request(self, *args: Any, **kwargs: Any) -> tuple[int, bytes]:
-        async with self._slots:
-            return await super().do_request(*args, **kwargs)
 
 
 class Sender:
