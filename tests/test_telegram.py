@@ -493,7 +493,8 @@ def test_benchmark_smoke(tmp_path):
     from benchmarks.telegram import main
 
     out = tmp_path / "telegram.json"
-    result = main(["--users", "5", "--delay", "0.05", "--out", str(out)])
-    assert result["replies_received_by_fake"] == 5 and result["sessions_ok"] == 5
+    result = main(["--users", "5", "--rounds", "2", "--delay", "0.05", "--out", str(out)])
+    assert result["replies_received_by_fake"] == 10 and result["sessions_ok"] == 10
+    assert len(result["wall_s_each_round"]) == 2
     written = json.loads(out.read_text(encoding="utf-8"))
     assert written["users"] == 5 and written["cpu_ms_per_update"] > 0 and written["wall_s"] > 0

@@ -11,8 +11,8 @@ one call per recognition, where its clean timeout model matters more than the pe
 
 from __future__ import annotations
 
+import json
 from typing import Any
-from urllib.parse import urlencode
 
 import aiohttp
 from telegram.error import NetworkError, TimedOut
@@ -22,7 +22,6 @@ from telegram.request import BaseRequest, RequestData
 DEFAULT_CONNECT_TIMEOUT = 5.0
 DEFAULT_READ_TIMEOUT = 5.0
 DEFAULT_POOL_TIMEOUT = 1.0
-FORM_URLENCODED = "application/x-www-form-urlencoded"
 
 
 class AiohttpRequest(BaseRequest):
@@ -96,18 +95,18 @@ class AiohttpRequest(BaseRequest):
 
 
 def _body(request_data: RequestData | None) -> aiohttp.FormData | aiohttp.BytesPayload | None:
-    """Form fields as PTB's httpx transport sends them: urlencoded, or multipart when files go along.
+    """A JSON body, which the Bot API accepts for every call without files; multipart with files.
 
-    The urlencoded body is built here because aiohttp's FormData sets up a multipart writer (with a
-    random boundary) even for plain fields, and that was a tenth of a millisecond per call.
+    JSON rather than PTB's urlencoded form because urllib quotes a Chinese reply byte by byte in
+    Python, while json.dumps is C: a few tenths of a millisecond per reply under a burst.
     """
     if request_data is None:
         return None
-    fields = request_data.json_parameters
     if not request_data.contains_files:
-        return aiohttp.BytesPayload(urlencode(fields).encode(), content_type=FORM_URLENCODED)
+        payload = json.dumps(request_data.parameters, ensure_ascii=False).encode()
+        return aiohttp.BytesPayload(payload, content_type="application/json")
     form = aiohttp.FormData(quote_fields=False)
-    for name, value in fields.items():
+    for name, value in request_data.json_parameters.items():
         form.add_field(name, value)
     for name, (filename, content, mimetype) in request_data.multipart_data.items():
         form.add_field(name, content, filename=filename, content_type=mimetype)

@@ -388,7 +388,12 @@ def _parse_body(content_type: str, body: bytes) -> tuple[dict[str, Any], dict[st
                 params[str(name)] = payload.decode()
         return _decode(params), files
     if content_type.startswith("application/json"):
-        return (json.loads(body) if body else {}), {}
+        # The Bot API reads a JSON body's top-level values as if they had come as form fields.
+        fields = json.loads(body) if body else {}
+        as_form = {
+            key: value if isinstance(value, str) else json.dumps(value) for key, value in fields.items()
+        }
+        return _decode(as_form), {}
     pairs = urllib.parse.parse_qsl(body.decode(), keep_blank_values=True)
     return _decode(dict(pairs)), {}
 
