@@ -362,7 +362,7 @@ def fit(image: IntakeImage, limits: ImageLimits) -> PreparedImage:
     """
     if min(image.width, image.height) < limits.min_side:
         raise ImageRejected("too_small", f"short side under this service's {limits.min_side} px")
-    if _passes_through(image, limits):
+    if passes_through(image, limits):
         return PreparedImage(image.data, image.format, image.width, image.height, 1.0)
     out_format = _output_format(limits.formats)
     target = _fit_size((image.width, image.height), limits.max_side)
@@ -377,7 +377,8 @@ def fit(image: IntakeImage, limits: ImageLimits) -> PreparedImage:
     return PreparedImage(data, out_format, pixels.width, pixels.height, pixels.width / image.width)
 
 
-def _passes_through(image: IntakeImage, limits: ImageLimits) -> bool:
+def passes_through(image: IntakeImage, limits: ImageLimits) -> bool:
+    """Whether `fit` would send the original bytes untouched (no decode, no re-encode)."""
     return (
         image.format in limits.formats
         and len(image.data) <= limits.max_bytes

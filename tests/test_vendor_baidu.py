@@ -620,7 +620,9 @@ def test_fast_base64_form_encoding_matches_the_standard_library():
 
     rng = random.Random(3)
     for size in (0, 1, 2, 3, 1000, 4097):
-        encoded = base64.b64encode(rng.randbytes(size)).decode()
-        assert quote_base64(encoded) == quote_plus(encoded)
-        form = {"detect_direction": "true", "image": encoded}
-        assert form_body(form) == urlencode(form).encode()
+        encoded = base64.b64encode(rng.randbytes(size))
+        assert quote_base64(encoded) == quote_plus(encoded).encode()
+        options = {"detect_direction": "true", "multi_detect": "true"}
+        expected = urlencode({"image": encoded.decode(), **options}).encode()
+        assert form_body(quote_base64(encoded), options) == expected
+        assert form_body(quote_base64(encoded), {}) == urlencode({"image": encoded.decode()}).encode()

@@ -7,6 +7,7 @@ dialect, and the chain can fall through to the next vendor without knowing which
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from abc import ABC, abstractmethod
@@ -17,10 +18,12 @@ from typing import Any, ClassVar, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
-from bot.images import ImageLimits, ImageRejected, IntakeImage, PreparedImage, fit
+from bot.images import ImageLimits, ImageRejected, IntakeImage, PreparedImage, fit, passes_through
 from bot.models import Kind, Recognition, Side
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 class ErrorCategory(StrEnum):
@@ -34,6 +37,19 @@ class ErrorCategory(StrEnum):
 
 #: Failures that say nothing about the photo, so another vendor may well succeed.
 FALL_THROUGH = frozenset({ErrorCategory.TIMEOUT, ErrorCategory.SERVER, ErrorCategory.QUOTA_OR_RATE})
+
+
+async def off_loop_if_heavy(image: IntakeImage, limits: ImageLimits, work: Callable[[], T]) -> T:
+    """Run `work` (fit + encode for upload) in a worker thread only when the photo must be re-encoded.
+
+    Re-encoding a 12 MP photo takes tens of milliseconds and would stall every other chat, so it goes
+    to a thread. A photo that already fits passes through and its base64 costs a fraction of a
+    millisecond: done inline, it is cheaper than the thread handoff, and a burst of a hundred such
+    calls no longer queues behind the pool's six threads fighting the event loop for the GIL.
+    """
+    if passes_through(image, limits):
+        return work()
+    return await asyncio.to_thread(work)
 
 
 class VendorError(Exception):

@@ -5,7 +5,10 @@ Public API (small on purpose; adapters build on exactly these names):
 
 - ``VendorHTTP(vendor, settings, *, retry=RetryPolicy(), sleep=asyncio.sleep, random=random.random,
   transport=None)`` - one per adapter instance. Holds a lazily created, pooled ``httpx.AsyncClient``
-  (timeout = ``settings.timeout``) and an ``asyncio.Semaphore(settings.max_concurrency)``.
+  (timeout = ``settings.timeout``) and an ``asyncio.Semaphore(settings.max_concurrency)``. The client
+  sends through httpx-aiohttp's transport (httpx's API, aiohttp's pool) because httpcore's own pool
+  rescans every connection on every event: with a hundred calls in flight that scan alone cost more
+  CPU than everything else we do per call, and a burst of 100 calls took 0.6 s instead of 0.4 s.
   - ``await http.request(method, url, **httpx_kwargs) -> httpx.Response``: ONE attempt inside the
     semaphore; httpx timeouts become ``VendorError(TIMEOUT)``, other transport failures (refused, reset,
     dropped connection) ``VendorError(SERVER)``. The status code is not interpreted.
@@ -20,6 +23,8 @@ Public API (small on purpose; adapters build on exactly these names):
   (None = give up: the vendor asked us to wait longer than ``max_retry_after``).
 - ``encode_image(prepared) -> str``: base64 text of a ``PreparedImage`` (str, never bytes, because
   ``json.dumps`` of bytes fails and a ``b'…'`` repr breaks signatures).
+- ``json_with_image(params, image_key, prepared) -> bytes``: a JSON body carrying the image as base64,
+  identical to ``json.dumps`` of the whole dict but without scanning the base64 for escapes.
 - ``transport_error(vendor, exc) -> VendorError``: the mapping ``request`` applies, for adapters that
   talk to httpx directly.
 - ``status_category(status) -> ErrorCategory | None``: HTTP status to category (401/403 auth, 429 quota,
@@ -53,16 +58,19 @@ from __future__ import annotations
 import asyncio
 import base64
 import functools
+import json
 import logging
 import random as _random
 import re
 import ssl
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar, cast
 
+import aiohttp
 import httpx
+from httpx_aiohttp import AiohttpTransport
 
 from bot.images import PreparedImage
 from bot.vendors.base import ErrorCategory, Vendor, VendorError, VendorSettings
@@ -131,13 +139,40 @@ def encode_image(prepared: PreparedImage) -> str:
     return base64.b64encode(prepared.data).decode("ascii")
 
 
+#: Stands in for the image while the rest of a JSON body is serialized; json.dumps escapes its NULs,
+#: so the quoted form cannot occur in any real parameter.
+_IMAGE_SLOT = "\x00image\x00"
+_IMAGE_SLOT_JSON = json.dumps(_IMAGE_SLOT).encode()
+
+
+def json_with_image(params: Mapping[str, Any], image_key: str, prepared: PreparedImage) -> bytes:
+    """`json.dumps({**params, image_key: base64}).encode()`, byte for byte (key order included).
+
+    json.dumps scans every character of a string for something to escape; base64 has nothing to
+    escape (A-Z a-z 0-9 + / =), and scanning a few hundred KB of it was a third of the time we add
+    per call. So the small parameters are serialized with a placeholder and the base64 bytes are
+    spliced in. Signatures are computed over these exact bytes, like any other body.
+    """
+    head = json.dumps({**params, image_key: _IMAGE_SLOT}).encode()
+    return head.replace(_IMAGE_SLOT_JSON, b'"' + base64.b64encode(prepared.data) + b'"', 1)
+
+
 def transport_error(vendor: str, exc: httpx.HTTPError) -> VendorError:
     """httpx failures in our taxonomy. The message names the failure, never the URL (Baidu puts its
     access token in the query string)."""
-    if isinstance(exc, httpx.TimeoutException):
+    if _timed_out(exc):
         return VendorError(vendor, ErrorCategory.TIMEOUT, code=type(exc).__name__, message="timed out")
     detail = str(exc) or "connection failed"
     return VendorError(vendor, ErrorCategory.SERVER, code=type(exc).__name__, message=detail)
+
+
+def _timed_out(exc: httpx.HTTPError) -> bool:
+    """httpx-aiohttp reports every lost connection as `httpx.ConnectTimeout`, a peer that hung up
+    included; the aiohttp error underneath tells a real timeout from a dropped connection."""
+    cause = exc.__cause__
+    if isinstance(cause, aiohttp.ClientError):
+        return isinstance(cause, TimeoutError)  # aiohttp's timeout errors are also TimeoutErrors
+    return isinstance(exc, httpx.TimeoutException)
 
 
 def status_category(status: int) -> ErrorCategory | None:
@@ -215,11 +250,10 @@ class VendorHTTP:
     def client(self) -> httpx.AsyncClient:
         if self._client is None:
             limit = max(1, self.settings.max_concurrency)
+            limits = httpx.Limits(max_connections=limit, max_keepalive_connections=limit)
             self._client = httpx.AsyncClient(
                 timeout=httpx.Timeout(self.settings.timeout),
-                limits=httpx.Limits(max_connections=limit, max_keepalive_connections=limit),
-                verify=_ssl_context(),
-                transport=self._transport,
+                transport=self._transport or AiohttpTransport(verify=_ssl_context(), limits=limits),
             )
         return self._client
 

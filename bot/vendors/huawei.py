@@ -16,11 +16,9 @@ Why it looks the way it does:
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import hashlib
 import hmac
-import json
 import logging
 import re
 from collections.abc import Mapping
@@ -45,13 +43,13 @@ from bot.models import (
     VehicleLicenceBack,
     VehicleLicenceFront,
 )
-from bot.vendors.base import ErrorCategory, VendorError, VendorSettings, register
+from bot.vendors.base import ErrorCategory, VendorError, VendorSettings, off_loop_if_heavy, register
 from bot.vendors.http import (
     RETRYABLE,
     AccessTokenCache,
     CloudVendor,
-    encode_image,
     json_body,
+    json_with_image,
     redact_in_logs,
     status_category,
 )
@@ -242,10 +240,6 @@ def signed_headers(
     return headers
 
 
-def encode_body(params: Mapping[str, Any]) -> bytes:
-    return json.dumps(params).encode("utf-8")
-
-
 def token_request_body(settings: HuaweiSettings) -> dict[str, Any]:
     """IAM password authentication scoped to the region's project, as Huawei's guide shows it."""
     user = {
@@ -431,8 +425,9 @@ class HuaweiVendor(CloudVendor[HuaweiSettings]):
         if request is None:
             raise VendorError(self.name, ErrorCategory.NOT_FOUND, "unsupported", f"cannot read {kind}/{side}")
         self._check_credentials()
-        prepared = await asyncio.to_thread(self._fit, kind, image)
-        body = encode_body({"image": encode_image(prepared), **request.options})
+        limits = PLATE_LIMITS if kind == "plate" else LICENCE_LIMITS
+        prepared = await off_loop_if_heavy(image, limits, lambda: self._fit(kind, image))
+        body = json_with_image({"image": None, **request.options}, "image", prepared)
         url = httpx.URL(f"{self.huawei.ocr_base()}/v2/{quote(self.huawei.project_id)}/ocr/{request.action}")
         result = await self._http.call(lambda: self._ocr(url, body), retry_if=should_retry)
         return self._recognition(kind, side, result, prepared)

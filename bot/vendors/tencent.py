@@ -15,10 +15,8 @@ Why it looks the way it does:
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
-import json
 import logging
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -43,8 +41,8 @@ from bot.models import (
     VehicleLicenceFront,
     Warning,
 )
-from bot.vendors.base import ErrorCategory, VendorError, VendorSettings, register
-from bot.vendors.http import RETRYABLE, CloudVendor, encode_image, json_body, status_category
+from bot.vendors.base import ErrorCategory, VendorError, VendorSettings, off_loop_if_heavy, register
+from bot.vendors.http import RETRYABLE, CloudVendor, json_body, json_with_image, status_category
 from bot.vendors.mapping import FieldTable, FlatFields, clamp_unit, read_page, rect_box
 
 log = logging.getLogger(__name__)
@@ -245,11 +243,6 @@ def tc3_authorization(secret_id: str, secret_key: str, *, host: str, body: bytes
     )
 
 
-def encode_body(params: Mapping[str, Any]) -> bytes:
-    """The body exactly as the official SDK serializes it, so signatures can be compared byte for byte."""
-    return json.dumps(params).encode("utf-8")
-
-
 def signed_headers(
     settings: TencentSettings, *, action: str, host: str, body: bytes, timestamp: int
 ) -> dict[str, str]:
@@ -441,17 +434,17 @@ class TencentVendor(CloudVendor[TencentSettings]):
             raise VendorError(self.name, ErrorCategory.AUTH, "MissingCredentials", "no secret_id/secret_key")
         action, card_side = action_side
         prepared = await self._prepare(image)
-        params: dict[str, Any] = {"ImageBase64": encode_image(prepared)}
+        params: dict[str, Any] = {"ImageBase64": None}  # first, where the SDK puts it
         if card_side is not None:
             params["CardSide"] = card_side
-        body = encode_body(params)
+        body = json_with_image(params, "ImageBase64", prepared)
         response = await self._http.call(lambda: self._send(action, body), retry_if=should_retry)
         return self._recognition(kind, side, response, prepared)
 
     async def _prepare(self, image: IntakeImage) -> PreparedImage:
         """Off the event loop: a re-encode of a 12 MP photo takes long enough to stall other chats.
         A photo that cannot fit our limits comes back as a bad_image VendorError (Vendor.prepare)."""
-        return await asyncio.to_thread(self.prepare, image)
+        return await off_loop_if_heavy(image, self.limits, lambda: self.prepare(image))
 
     async def _send(self, action: str, body: bytes) -> dict[str, Any]:
         """One signed attempt; returns `Response` or raises the mapped `VendorError`."""

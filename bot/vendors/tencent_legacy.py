@@ -20,7 +20,6 @@ import asyncio
 import base64
 import hashlib
 import hmac
-import json
 import logging
 import random as _random
 import time
@@ -41,8 +40,8 @@ from bot.models import (
     VehicleLicenceBack,
     VehicleLicenceFront,
 )
-from bot.vendors.base import ErrorCategory, VendorError, VendorSettings, register
-from bot.vendors.http import CloudVendor, RetryPolicy, encode_image, json_body, status_category
+from bot.vendors.base import ErrorCategory, VendorError, VendorSettings, off_loop_if_heavy, register
+from bot.vendors.http import CloudVendor, RetryPolicy, json_body, json_with_image, status_category
 from bot.vendors.mapping import FieldReader, FieldTable, clamp_unit, read_page, read_validity, rect_box
 
 log = logging.getLogger(__name__)
@@ -166,11 +165,11 @@ def sign(settings: TencentLegacySettings, *, now: int, rand: int) -> str:
     return multi_use_signature(settings.secret_key.get_secret_value(), plain)
 
 
-def encode_body(settings: TencentLegacySettings, type_: int, image_base64: str) -> bytes:
-    params: dict[str, Any] = {"appid": settings.app_id, "type": type_, "image": image_base64}
+def encode_body(settings: TencentLegacySettings, type_: int, prepared: PreparedImage) -> bytes:
+    params: dict[str, Any] = {"appid": settings.app_id, "type": type_, "image": None}
     if settings.bucket:
         params["bucket"] = settings.bucket
-    return json.dumps(params).encode("utf-8")
+    return json_with_image(params, "image", prepared)
 
 
 # ------------------------------------------------------------------------------------------ fields
@@ -321,8 +320,8 @@ class TencentLegacyVendor(CloudVendor[TencentLegacySettings]):
             raise VendorError(
                 self.name, ErrorCategory.AUTH, "MissingCredentials", "no app_id/secret_id/secret_key"
             )
-        prepared = await asyncio.to_thread(self.prepare, image)
-        body = encode_body(settings, type_, encode_image(prepared))
+        prepared = await off_loop_if_heavy(image, self.limits, lambda: self.prepare(image))
+        body = encode_body(settings, type_, prepared)
         if len(body) > MAX_BODY_BYTES:  # only a pathological encoder could get here; don't send it
             raise VendorError(self.name, ErrorCategory.BAD_IMAGE, "too_large", "request over 6 MB")
         answer = await self._http.call(lambda: self._send(body), retry_if=should_retry)
