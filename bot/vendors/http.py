@@ -166,6 +166,13 @@ def transport_error(vendor: str, exc: httpx.HTTPError) -> VendorError:
     return VendorError(vendor, ErrorCategory.SERVER, code=type(exc).__name__, message=detail)
 
 
+def _session(limit: int) -> aiohttp.ClientSession:
+    """The pool behind an adapter, made on its first request (inside the running loop). trust_env
+    keeps HTTPS_PROXY / NO_PROXY working as they did with httpx's own transport."""
+    connector = aiohttp.TCPConnector(limit=limit, ssl=_ssl_context())
+    return aiohttp.ClientSession(connector=connector, trust_env=True)
+
+
 def _timed_out(exc: httpx.HTTPError) -> bool:
     """httpx-aiohttp reports every lost connection as `httpx.ConnectTimeout`, a peer that hung up
     included; the aiohttp error underneath tells a real timeout from a dropped connection."""
@@ -250,10 +257,9 @@ class VendorHTTP:
     def client(self) -> httpx.AsyncClient:
         if self._client is None:
             limit = max(1, self.settings.max_concurrency)
-            limits = httpx.Limits(max_connections=limit, max_keepalive_connections=limit)
             self._client = httpx.AsyncClient(
                 timeout=httpx.Timeout(self.settings.timeout),
-                transport=self._transport or AiohttpTransport(verify=_ssl_context(), limits=limits),
+                transport=self._transport or AiohttpTransport(client=functools.partial(_session, limit)),
             )
         return self._client
 
