@@ -192,8 +192,11 @@ def run_checks(
     """A copy of `recognition` with repairs applied, derived fields filled and our warnings appended.
 
     The input is left untouched so a caller (or the cache) still holds exactly what the vendor said.
+    Checks only replace the document's field values and extend the repairs and warnings, so those are
+    what gets copied; a deep copy would also clone the vendor's raw answer, on every reply.
     """
-    result = recognition.model_copy(deep=True)
+    document_copy = recognition.document.model_copy() if recognition.document is not None else None
+    result = recognition.model_copy(update={"document": document_copy, "repairs": list(recognition.repairs)})
     document = result.document
     findings: list[Warning] = []
     if isinstance(document, DrivingLicence):
