@@ -100,6 +100,25 @@ def test_an_id_number_whose_label_is_lost_is_placed_by_its_format():
     assert "number" not in parse_page("driving", "back", two).fields
 
 
+def test_a_vin_and_a_plate_whose_labels_are_lost_are_placed_by_their_format():
+    """A thumbnail keeps its long values legible after its small labels are gone."""
+    lines = [
+        line("京A·D12345", 150, 40),
+        line("小型轿车", 450, 40),
+        line("LRWGTVXE4KG335323", 150, 300),
+        line("3D3B6YN94", 150, 360),
+    ]
+    read = parse_page("vehicle", "front", lines)
+    assert read.fields["vin"].value == "LRWGTVXE4KG335323"
+    assert read.fields["plate_number"].value == "京AD12345"
+    assert read.fields["vin"].confidence < lines[2].score
+    # Neither an engine number nor a 17-digit number without letters passes for a VIN.
+    digits = [line("12345678901234567", 150, 300), line("3D3B6YN94", 150, 360)]
+    assert "vin" not in parse_page("vehicle", "front", digits).fields
+    # A VIN has no I, O or Q.
+    assert "vin" not in parse_page("vehicle", "front", [line("LRWGTVXE4KG33532O", 150, 300)]).fields
+
+
 def test_the_gap_after_a_name_label_is_not_part_of_the_name():
     read = parse_page("driving", "back", [line("姓名一郝林国", 20, 100), line("证号", 20, 40)])
     assert read.fields["name"].value == "郝林国"

@@ -27,7 +27,7 @@ import numpy as np
 
 from bot.dates import parse_validity
 from bot.models import DOCUMENT_MODELS, Box, Document, FieldMeta, Kind, Side
-from bot.plate_grammar import PROVINCES
+from bot.plate_grammar import PROVINCES, parse_plate
 from bot.vendors.local.ocr import OcrLine
 from bot.vendors.local.values import REPAIR_PENALTY, clean_authority, clean_value
 
@@ -35,8 +35,16 @@ Rect = tuple[float, float, float, float]
 
 #: Values read with less confidence than this are read again on their own.
 WEAK_CONFIDENCE = 0.8
-#: Values no other field of their page could be, found by format alone when their label is unreadable.
-SELF_EVIDENT: dict[str, re.Pattern[str]] = {"number": re.compile(r"\d{17}[\dXx]")}
+#: Values no other field of their page could be, found by format alone when their label is unreadable
+#: (a thumbnail's labels are often too small to read while its long values survive): an 18-character
+#: ID number, a 17-character VIN (GB 16735: no I, O or Q, letters and digits mixed), a plate number.
+SELF_EVIDENT: dict[str, Callable[[str], bool]] = {
+    "number": re.compile(r"\d{17}[\dXx]").fullmatch,
+    "vin": lambda text: bool(
+        re.fullmatch(r"[A-HJ-NPR-Z0-9]{17}", text) and re.search(r"\d", text) and re.search(r"[A-Z]", text)
+    ),
+    "plate_number": lambda text: parse_plate(text) is not None,
+}
 #: A value placed by its format rather than its label is trusted this much less.
 UNLABELLED_TRUST = 0.9
 
@@ -506,10 +514,10 @@ def _claim_self_evident(
 ) -> None:
     """A value whose format nothing else on its page shares (an 18-character ID number) is taken even
     when its label was lost to glare or a thumbnail, if exactly one unclaimed line has that format."""
-    for name, pattern in SELF_EVIDENT.items():
+    for name, has_format in SELF_EVIDENT.items():
         if name in values or not any(label.field == name for label in spec.labels):
             continue
-        matching = [segment for segment in free if not segment.used and pattern.fullmatch(segment.text)]
+        matching = [segment for segment in free if not segment.used and has_format(segment.text)]
         if len(matching) != 1:
             continue
         segment = matching[0]
