@@ -115,8 +115,10 @@ def test_a_vin_and_a_plate_whose_labels_are_lost_are_placed_by_their_format():
     # Neither an engine number nor a 17-digit number without letters passes for a VIN.
     digits = [line("12345678901234567", 150, 300), line("3D3B6YN94", 150, 360)]
     assert "vin" not in parse_page("vehicle", "front", digits).fields
-    # A VIN has no I, O or Q.
-    assert "vin" not in parse_page("vehicle", "front", [line("LRWGTVXE4KG33532O", 150, 300)]).fields
+    # An O in a VIN can only be a misread 0 (VINs have no I, O or Q); 16 characters are no VIN.
+    misread = parse_page("vehicle", "front", [line("LHGTMNOG6LB841671", 150, 300)])
+    assert misread.fields["vin"].value == "LHGTMN0G6LB841671"
+    assert "vin" not in parse_page("vehicle", "front", [line("LHGTMN0G6LB84167", 150, 300)]).fields
 
 
 def test_the_gap_after_a_name_label_is_not_part_of_the_name():

@@ -35,16 +35,26 @@ Rect = tuple[float, float, float, float]
 
 #: Values read with less confidence than this are read again on their own.
 WEAK_CONFIDENCE = 0.8
+
+
+def _looks_like_vin(text: str) -> bool:
+    """17 characters of the VIN alphabet, letters and digits mixed, once OCR's O/I/Q are read as 0/1/0."""
+    cleaned = clean_value("vin", text)
+    vin = cleaned[0] if cleaned else ""
+    mixed = re.search(r"\d", vin) and re.search(r"[A-Z]", vin)
+    return bool(re.fullmatch(r"[A-HJ-NPR-Z0-9]{17}", vin) and mixed)
+
+
 #: Values no other field of their page could be, found by format alone when their label is unreadable
 #: (a thumbnail's labels are often too small to read while its long values survive): an 18-character
 #: ID number, a 17-character VIN (GB 16735: no I, O or Q, letters and digits mixed), a plate number.
 SELF_EVIDENT: dict[str, Callable[[str], bool]] = {
-    "number": re.compile(r"\d{17}[\dXx]").fullmatch,
-    "vin": lambda text: bool(
-        re.fullmatch(r"[A-HJ-NPR-Z0-9]{17}", text) and re.search(r"\d", text) and re.search(r"[A-Z]", text)
-    ),
+    "number": lambda text: re.fullmatch(r"\d{17}[\dXx]", text) is not None,
+    "vin": _looks_like_vin,
     "plate_number": lambda text: parse_plate(text) is not None,
 }
+
+
 #: A value placed by its format rather than its label is trusted this much less.
 UNLABELLED_TRUST = 0.9
 
