@@ -309,3 +309,20 @@ def test_json_with_image_is_json_dumps_byte_for_byte():
         ):
             expected = json.dumps({**params, key: b64}).encode()
             assert json_with_image(params, key, prepared) == expected
+
+
+async def test_cloud_calls_use_the_proxy_from_the_environment(monkeypatch):
+    """Behind a corporate proxy the adapters must go through it, as httpx's own transport did."""
+    from tests.fakes.proxy import recording_proxy
+
+    async with recording_proxy(b'{"ok": 1}') as (port, seen):
+        monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{port}")
+        monkeypatch.delenv("NO_PROXY", raising=False)
+        monkeypatch.delenv("no_proxy", raising=False)
+        http = VendorHTTP("acme", VendorSettings(timeout=5, max_concurrency=2))
+        try:
+            response = await http.request("POST", "http://ocr.vendor.invalid/v1/read", content=b"{}")
+        finally:
+            await http.aclose()
+    assert response.status_code == 200 and response.json() == {"ok": 1}
+    assert seen == ["POST http://ocr.vendor.invalid/v1/read HTTP/1.1"]
