@@ -5,8 +5,9 @@ another. Under a burst (hundreds of users at once, four to five Bot API calls ea
 download, the chat action, the reply) httpx spent ~10 ms of CPU per update: httpcore's pool re-checks
 every connection on each event, and each check asks the socket for its peer through anyio. aiohttp
 parses HTTP in C and keeps a plain deque of idle connections, so the same burst costs a few
-milliseconds per update (see benchmarks/telegram.py). The vendor adapters stay on httpx: they make
-one call per recognition, where its clean timeout model matters more than the per-request CPU.
+milliseconds per update (see benchmarks/telegram.py). The cloud vendor adapters keep httpx's API on
+the same kind of aiohttp pool (httpx-aiohttp, bot/vendors/http.py); here PTB's own request interface
+is the seam, and a BaseRequest on aiohttp directly also sends the replies as JSON (see `_body`).
 """
 
 from __future__ import annotations
