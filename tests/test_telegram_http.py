@@ -21,7 +21,7 @@ from telegram.request import RequestData
 from telegram.request._requestparameter import RequestParameter
 
 from bot.channels.telegram_http import AiohttpRequest
-from tests.fakes.proxy import recording_proxy
+from tests.fakes.proxy import proxy_environment, recording_proxy
 from tests.fakes.telegram_server import TOKEN, FakeTelegram
 
 
@@ -113,13 +113,11 @@ async def test_it_must_be_initialized_and_can_be_restarted() -> None:
 async def test_the_proxy_from_the_environment_is_used(monkeypatch: pytest.MonkeyPatch) -> None:
     """Where Telegram is blocked, HTTPS_PROXY/HTTP_PROXY is how the bot reaches it."""
     async with recording_proxy(b'{"ok": true, "result": true}') as (port, seen):
-        monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{port}")
-        monkeypatch.delenv("NO_PROXY", raising=False)
-        monkeypatch.delenv("no_proxy", raising=False)
         request = AiohttpRequest(1)
         await request.initialize()
         try:
-            status, body = await request.do_request("http://api.telegram.invalid/bot1:x/getMe", "POST")
+            with proxy_environment(monkeypatch, port):
+                status, body = await request.do_request("http://api.telegram.invalid/bot1:x/getMe", "POST")
         finally:
             await request.shutdown()
     assert status == 200 and body == b'{"ok": true, "result": true}'

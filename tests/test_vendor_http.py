@@ -313,16 +313,30 @@ def test_json_with_image_is_json_dumps_byte_for_byte():
 
 async def test_cloud_calls_use_the_proxy_from_the_environment(monkeypatch):
     """Behind a corporate proxy the adapters must go through it, as httpx's own transport did."""
-    from tests.fakes.proxy import recording_proxy
+    from tests.fakes.proxy import proxy_environment, recording_proxy
 
     async with recording_proxy(b'{"ok": 1}') as (port, seen):
-        monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{port}")
-        monkeypatch.delenv("NO_PROXY", raising=False)
-        monkeypatch.delenv("no_proxy", raising=False)
         http = VendorHTTP("acme", VendorSettings(timeout=5, max_concurrency=2))
         try:
-            response = await http.request("POST", "http://ocr.vendor.invalid/v1/read", content=b"{}")
+            with proxy_environment(monkeypatch, port):
+                response = await http.request("POST", "http://ocr.vendor.invalid/v1/read", content=b"{}")
         finally:
             await http.aclose()
     assert response.status_code == 200 and response.json() == {"ok": 1}
     assert seen == ["POST http://ocr.vendor.invalid/v1/read HTTP/1.1"]
+
+
+def test_no_proxy_sends_a_host_directly(monkeypatch):
+    from bot.proxies import proxy_for, proxy_for_url
+
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.corp:3128")
+    monkeypatch.setenv("NO_PROXY", "ocr.internal,127.0.0.1")
+    for name in ("https_proxy", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    proxy_for.cache_clear()
+    try:
+        assert proxy_for_url("https://ocr.tencentcloudapi.com/") == "http://proxy.corp:3128"
+        assert proxy_for_url("https://ocr.internal/v1") is None
+        assert proxy_for_url("http://127.0.0.1:8080/x") is None  # and plain http has no proxy set
+    finally:
+        proxy_for.cache_clear()

@@ -19,6 +19,8 @@ import aiohttp
 from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
 
+from bot.proxies import proxy_for_url
+
 #: PTB's own defaults for HTTPXRequest, so switching transports changes no timing the bot relies on.
 DEFAULT_CONNECT_TIMEOUT = 5.0
 DEFAULT_READ_TIMEOUT = 5.0
@@ -53,11 +55,8 @@ class AiohttpRequest(BaseRequest):
     async def initialize(self) -> None:
         if self._session is None or self._session.closed:
             connector = aiohttp.TCPConnector(limit=self.max_in_flight, limit_per_host=self.max_in_flight)
-            # trust_env: HTTPS_PROXY / NO_PROXY apply, as they did with PTB's httpx transport; where
-            # Telegram is blocked, a proxy is how the bot reaches it at all.
-            self._session = aiohttp.ClientSession(
-                connector=connector, headers={"User-Agent": self.USER_AGENT}, trust_env=True
-            )
+            headers = {"User-Agent": self.USER_AGENT}
+            self._session = aiohttp.ClientSession(connector=connector, headers=headers)
 
     async def shutdown(self) -> None:
         if self._session is not None and not self._session.closed:
@@ -87,8 +86,10 @@ class AiohttpRequest(BaseRequest):
             sock_read=read,
         )
         try:
+            # HTTPS_PROXY / NO_PROXY apply, as they did with PTB's httpx transport: where Telegram is
+            # blocked, a proxy is how the bot reaches it at all.
             async with self._session.request(
-                method, url, data=_body(request_data), timeout=timeout
+                method, url, data=_body(request_data), timeout=timeout, proxy=proxy_for_url(url)
             ) as response:
                 return response.status, await response.read()
         except (TimeoutError, aiohttp.ServerTimeoutError) as exc:

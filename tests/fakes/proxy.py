@@ -8,7 +8,24 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+
+from bot.proxies import proxy_for
+
+
+@contextlib.contextmanager
+def proxy_environment(monkeypatch: pytest.MonkeyPatch, port: int) -> Iterator[None]:
+    """HTTP_PROXY pointing at `port` for the test, with bot.proxies' per-host cache cleared around it."""
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{port}")
+    for name in ("NO_PROXY", "no_proxy", "http_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    proxy_for.cache_clear()
+    try:
+        yield
+    finally:
+        proxy_for.cache_clear()
 
 
 @contextlib.asynccontextmanager
