@@ -188,7 +188,19 @@ def _scaled_for_recognition(crop: np.ndarray, target_height: int = 48) -> np.nda
 def _slot_read(engine: OcrEngine, crop: np.ndarray, templates: dict[str, tuple[str, ...]]) -> SlotRead | None:
     if crop.size == 0 or min(crop.shape[:2]) < 4:
         return None
-    return decode_best(engine.read_crop_chars(_scaled_for_recognition(crop)), templates)
+    return decode_best(engine.read_crop_chars(_scaled_for_recognition(_grey(crop))), templates)
+
+
+def _grey(crop: np.ndarray) -> np.ndarray:
+    """The crop in grey (still three channels), for the recognizer only; colour is judged elsewhere.
+
+    A general text recognizer has seen little white-on-blue text, and on a small blue plate the
+    colour pulls its reading of the dense province glyph towards other characters: read in grey,
+    1.2 % more of the 1000 real 94x24 crops came out exact, and no rendered plate read worse.
+    """
+    if crop.ndim != 3:
+        return crop
+    return cv2.cvtColor(cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY), cv2.COLOR_GRAY2BGR)
 
 
 def _rows(crop: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
