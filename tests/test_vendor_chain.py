@@ -56,3 +56,23 @@ def test_registry_knows_the_embedded_engine_and_rejects_unknown_names():
     assert "local" in known_vendors()
     with pytest.raises(KeyError, match="unknown vendor"):
         vendor_class("nosuchvendor")
+
+
+async def test_only_a_photo_that_must_be_re_encoded_leaves_the_event_loop():
+    """Fitting a photo that already qualifies is cheap and runs inline; a re-encode goes to a thread."""
+    import io
+    import threading
+
+    from PIL import Image
+
+    from bot.images import ImageLimits, load
+    from bot.vendors.base import off_loop_if_heavy
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (800, 600), "white").save(buffer, "JPEG", quality=90)
+    photo = load(buffer.getvalue())
+    roomy = ImageLimits(max_bytes=4_000_000, max_side=4096, min_side=15, formats=frozenset({"JPEG"}))
+    tight = ImageLimits(max_bytes=4_000_000, max_side=400, min_side=15, formats=frozenset({"JPEG"}))
+    here = threading.get_ident()
+    assert await off_loop_if_heavy(photo, roomy, threading.get_ident) == here
+    assert await off_loop_if_heavy(photo, tight, threading.get_ident) != here
