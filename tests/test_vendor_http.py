@@ -16,7 +16,6 @@ from bot.vendors.http import (
     RetryPolicy,
     VendorHTTP,
     backoff_delay,
-    encode_image,
     is_retryable,
     json_body,
     retry_after_seconds,
@@ -242,13 +241,6 @@ async def test_client_can_be_reopened_after_close():
 # ------------------------------------------------------------------------------------------- helpers
 
 
-def test_encode_image_is_base64_text():
-    data = bytes(range(256)) * 3
-    encoded = encode_image(PreparedImage(data, "JPEG", 10, 10, 1.0))
-    assert isinstance(encoded, str)
-    assert base64.b64decode(encoded, validate=True) == data
-
-
 @pytest.mark.parametrize(
     ("status", "category"),
     [
@@ -290,7 +282,6 @@ def test_json_body_accepts_objects_only():
 
 def test_json_with_image_is_json_dumps_byte_for_byte():
     """The splice exists for speed only: same bytes as serializing the whole dict, key order included."""
-    import base64
     import json
     import random
 

@@ -95,17 +95,22 @@ class Vendor(ABC):
     def supports_request(self, kind: Kind, side: Side) -> bool:
         return (kind, side) in self.supports
 
-    def prepare(self, image: IntakeImage) -> PreparedImage:
-        """Downscale and re-encode only as far as this vendor's limits demand.
+    def prepare(self, image: IntakeImage, limits: ImageLimits | None = None) -> PreparedImage:
+        """Downscale and re-encode only as far as this vendor's limits (or the call's `limits`) demand.
 
         A photo that cannot be made to fit (too small for this vendor, say) is this vendor's bad_image,
         not a crash: another vendor with other limits may still take it.
         """
         try:
-            return fit(image, self.limits)
+            return fit(image, limits or self.limits)
         except ImageRejected as rejected:
             category = ErrorCategory.BAD_IMAGE
             raise VendorError(self.name, category, code=rejected.reason, message=str(rejected)) from None
+
+    async def prepare_off_loop(self, image: IntakeImage, limits: ImageLimits | None = None) -> PreparedImage:
+        """`prepare`, in a worker thread only when the photo must be re-encoded (`off_loop_if_heavy`)."""
+        limits = limits or self.limits
+        return await off_loop_if_heavy(image, limits, lambda: self.prepare(image, limits))
 
     @abstractmethod
     async def recognize(self, kind: Kind, side: Side, image: IntakeImage) -> Recognition:

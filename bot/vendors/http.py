@@ -22,8 +22,6 @@ Public API (small on purpose; adapters build on exactly these names):
 - ``RETRYABLE``: quota_or_rate, timeout, server. ``is_retryable(error) -> bool``.
 - ``backoff_delay(policy, retry_number, retry_after=None, random=random.random) -> float | None``
   (None = give up: the vendor asked us to wait longer than ``max_retry_after``).
-- ``encode_image(prepared) -> str``: base64 text of a ``PreparedImage`` (str, never bytes, because
-  ``json.dumps`` of bytes fails and a ``b'…'`` repr breaks signatures).
 - ``json_with_image(params, image_key, prepared) -> bytes``: a JSON body carrying the image as base64,
   identical to ``json.dumps`` of the whole dict but without scanning the base64 for escapes.
 - ``transport_error(vendor, exc) -> VendorError``: the mapping ``request`` applies, for adapters that
@@ -46,11 +44,11 @@ Typical adapter code::
     self._http = VendorHTTP(self.name, self.settings)
 
     async def recognize(self, kind, side, image):
-        body = {"image": encode_image(self.prepare(image))}
+        body = json_with_image({}, "image", await self.prepare_off_loop(image))
         return await self._http.call(lambda: self._send(body))
 
     async def _send(self, body):
-        response = await self._http.request("POST", url, json=body)
+        response = await self._http.request("POST", url, content=body)
         return self._parse(json_body(self.name, response))   # raise VendorError for vendor errors
 """
 
@@ -84,7 +82,6 @@ __all__ = [
     "RetryPolicy",
     "VendorHTTP",
     "backoff_delay",
-    "encode_image",
     "is_retryable",
     "json_body",
     "redact_in_logs",
@@ -135,10 +132,6 @@ def backoff_delay(
     if retry_after is not None:
         delay = max(delay, retry_after)
     return max(0.0, delay)
-
-
-def encode_image(prepared: PreparedImage) -> str:
-    return base64.b64encode(prepared.data).decode("ascii")
 
 
 #: Stands in for the image while the rest of a JSON body is serialized; json.dumps escapes its NULs,

@@ -30,7 +30,7 @@ from urllib.parse import quote, unquote
 import httpx
 from pydantic import SecretStr, field_validator
 
-from bot.images import ImageLimits, ImageRejected, IntakeImage, PreparedImage, fit
+from bot.images import ImageLimits, IntakeImage, PreparedImage
 from bot.models import (
     Box,
     DrivingLicence,
@@ -43,7 +43,7 @@ from bot.models import (
     VehicleLicenceBack,
     VehicleLicenceFront,
 )
-from bot.vendors.base import ErrorCategory, VendorError, VendorSettings, off_loop_if_heavy, register
+from bot.vendors.base import ErrorCategory, VendorError, VendorSettings, register
 from bot.vendors.http import (
     RETRYABLE,
     AccessTokenCache,
@@ -425,8 +425,7 @@ class HuaweiVendor(CloudVendor[HuaweiSettings]):
         if request is None:
             raise VendorError(self.name, ErrorCategory.NOT_FOUND, "unsupported", f"cannot read {kind}/{side}")
         self._check_credentials()
-        limits = PLATE_LIMITS if kind == "plate" else LICENCE_LIMITS
-        prepared = await off_loop_if_heavy(image, limits, lambda: self._fit(kind, image))
+        prepared = await self.prepare_off_loop(image, PLATE_LIMITS if kind == "plate" else LICENCE_LIMITS)
         body = json_with_image({"image": None, **request.options}, "image", prepared)
         url = httpx.URL(f"{self.huawei.ocr_base()}/v2/{quote(self.huawei.project_id)}/ocr/{request.action}")
         result = await self._http.call(lambda: self._ocr(url, body), retry_if=should_retry)
@@ -438,13 +437,6 @@ class HuaweiVendor(CloudVendor[HuaweiSettings]):
         if not (self.huawei.uses_aksk or self.huawei.uses_token):
             message = "neither ak/sk nor iam_user/iam_password/iam_domain"
             raise VendorError(self.name, ErrorCategory.AUTH, "MissingCredentials", message)
-
-    def _fit(self, kind: Kind, image: IntakeImage) -> PreparedImage:
-        """Off the event loop (a re-encode of a 12 MP photo would stall other chats)."""
-        try:
-            return fit(image, PLATE_LIMITS if kind == "plate" else LICENCE_LIMITS)
-        except ImageRejected as rejected:
-            raise VendorError(self.name, ErrorCategory.BAD_IMAGE, rejected.reason, str(rejected)) from None
 
     # ------------------------------------------------------------------------------------- calls
 

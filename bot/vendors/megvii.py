@@ -40,7 +40,7 @@ from bot.models import (
     Side,
     VehicleLicenceFront,
 )
-from bot.vendors.base import ErrorCategory, VendorError, VendorSettings, off_loop_if_heavy, register
+from bot.vendors.base import ErrorCategory, VendorError, VendorSettings, register
 from bot.vendors.http import CloudVendor, RetryPolicy, is_retryable, json_body, status_category
 from bot.vendors.mapping import FieldReader, FieldTable, clamp_unit, read_page, read_validity
 
@@ -142,7 +142,7 @@ class MegviiVendor(CloudVendor[MegviiSettings]):
         if not self.supports_request(kind, side):
             raise VendorError(self.name, ErrorCategory.NOT_FOUND, "unsupported", f"cannot read {kind}/{side}")
         call = _DRIVER_CALL if kind == "driving" else _VEHICLE_CALLS[self.settings.vehicle_api]
-        prepared = await off_loop_if_heavy(image, self.limits, lambda: self.prepare(image))
+        prepared = await self.prepare_off_loop(image)
         body = await self._http.call(lambda: self._send(call, prepared), retry_if=_worth_retrying)
         recognition = Recognition(kind=kind, side=side, vendor=self.name, raw=body)
         recognition.document = _document(kind, side, call, body)

@@ -41,7 +41,7 @@ from bot.models import (
     VehicleLicenceFront,
     Warning,
 )
-from bot.vendors.base import ErrorCategory, VendorError, VendorSettings, off_loop_if_heavy, register
+from bot.vendors.base import ErrorCategory, VendorError, VendorSettings, register
 from bot.vendors.http import RETRYABLE, CloudVendor, json_body, json_with_image, status_category
 from bot.vendors.mapping import FieldTable, FlatFields, clamp_unit, read_page, rect_box
 
@@ -433,18 +433,13 @@ class TencentVendor(CloudVendor[TencentSettings]):
         if not self.tencent.secret_id or not self.tencent.secret_key.get_secret_value():
             raise VendorError(self.name, ErrorCategory.AUTH, "MissingCredentials", "no secret_id/secret_key")
         action, card_side = action_side
-        prepared = await self._prepare(image)
+        prepared = await self.prepare_off_loop(image)
         params: dict[str, Any] = {"ImageBase64": None}  # first, where the SDK puts it
         if card_side is not None:
             params["CardSide"] = card_side
         body = json_with_image(params, "ImageBase64", prepared)
         response = await self._http.call(lambda: self._send(action, body), retry_if=should_retry)
         return self._recognition(kind, side, response, prepared)
-
-    async def _prepare(self, image: IntakeImage) -> PreparedImage:
-        """Off the event loop: a re-encode of a 12 MP photo takes long enough to stall other chats.
-        A photo that cannot fit our limits comes back as a bad_image VendorError (Vendor.prepare)."""
-        return await off_loop_if_heavy(image, self.limits, lambda: self.prepare(image))
 
     async def _send(self, action: str, body: bytes) -> dict[str, Any]:
         """One signed attempt; returns `Response` or raises the mapped `VendorError`."""

@@ -40,7 +40,7 @@ from bot.models import (
     VehicleLicenceBack,
     VehicleLicenceFront,
 )
-from bot.vendors.base import ErrorCategory, VendorError, VendorSettings, off_loop_if_heavy, register
+from bot.vendors.base import ErrorCategory, VendorError, VendorSettings, register
 from bot.vendors.http import CloudVendor, RetryPolicy, json_body, json_with_image, status_category
 from bot.vendors.mapping import FieldReader, FieldTable, clamp_unit, read_page, read_validity, rect_box
 
@@ -320,7 +320,7 @@ class TencentLegacyVendor(CloudVendor[TencentLegacySettings]):
             raise VendorError(
                 self.name, ErrorCategory.AUTH, "MissingCredentials", "no app_id/secret_id/secret_key"
             )
-        prepared = await off_loop_if_heavy(image, self.limits, lambda: self.prepare(image))
+        prepared = await self.prepare_off_loop(image)
         body = encode_body(settings, type_, prepared)
         if len(body) > MAX_BODY_BYTES:  # only a pathological encoder could get here; don't send it
             raise VendorError(self.name, ErrorCategory.BAD_IMAGE, "too_large", "request over 6 MB")
