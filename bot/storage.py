@@ -292,6 +292,10 @@ class SessionLog:
         try:
             self._db = Database(connection)
             self._db.enable_wal()
+            # WAL with synchronous=NORMAL: a crash of the bot never loses or corrupts a committed row,
+            # only a power cut can drop the last few; FULL would fsync on every session row (about
+            # 0.4 ms of disk wait and system CPU per photo) for no gain a session log needs.
+            self._db.execute("PRAGMA synchronous = NORMAL")
             self._db.execute("PRAGMA foreign_keys = ON")
             migrate(self._db, MIGRATIONS)
         except BaseException:
@@ -322,11 +326,11 @@ class SessionLog:
         session = _session_columns(row)
         calls = [] if row.cached else _vendor_calls(row)
         with self._lock, write_transaction(self._db):
-            session_id = int(self._db["sessions"].insert(session).last_pk)
-            if calls:
-                self._db["vendor_calls"].insert_all({**call, "session_id": session_id} for call in calls)
+            session_id = _insert(self._db, "sessions", session)
+            for call in calls:
+                _insert(self._db, "vendor_calls", {**call, "session_id": session_id})
             if self.store_images and row.image is not None:
-                self._db["session_images"].insert({"session_id": session_id, "image": row.image})
+                _insert(self._db, "session_images", {"session_id": session_id, "image": row.image})
         return session_id
 
     def set_delivery(self, session_id: int, status: str, code: str | None = None) -> None:
@@ -491,6 +495,19 @@ def _to_json(value: Any) -> str | None:
     if value is None:
         return None
     return json.dumps(to_jsonable_python(value), ensure_ascii=False, separators=(",", ":"))
+
+
+def _insert(db: Database, table: str, values: dict[str, Any]) -> int:
+    """One plain INSERT; returns the rowid.
+
+    `Table.insert` from sqlite-utils reads sqlite_master three times and wraps the row in a savepoint
+    on every call (10 statements per recorded photo instead of 4, ~0.3 ms of CPU); the rows here are
+    already flat, with columns this module's migrations created, so none of that is needed.
+    """
+    columns = ", ".join(f'"{name}"' for name in values)
+    marks = ", ".join("?" * len(values))
+    cursor = db.conn.execute(f'INSERT INTO "{table}" ({columns}) VALUES ({marks})', list(values.values()))
+    return int(cursor.lastrowid or 0)
 
 
 def _session_columns(row: SessionRow) -> dict[str, Any]:

@@ -84,6 +84,12 @@ def test_open_creates_directory_enables_wal_and_sets_schema_version(db_path: Pat
     assert raw_rows(db_path, "PRAGMA journal_mode")[0][0] == "wal"
 
 
+def test_session_log_does_not_fsync_every_row(log: SessionLog):
+    """synchronous is per connection: NORMAL (1) on the log's own, where FULL (2) is SQLite's default."""
+    with log._lock:
+        assert log._db.execute("PRAGMA synchronous").fetchone()[0] == 1
+
+
 def test_record_then_history_round_trips_every_column(log: SessionLog):
     row = make_row(plates=[{"number": "京A12345", "color": "blue"}], cached=True, error_code="E1")
     session_id = log.record(row)
