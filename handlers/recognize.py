@@ -146,7 +146,10 @@ class Recognizer:
                 row.download_ms = (time.perf_counter() - fetch_started) * 1000
         try:
             min_side = images.MIN_SHORT_SIDE_PLATE if kind == "plate" else images.MIN_SHORT_SIDE
-            image = await asyncio.to_thread(images.load, data or b"", min_side=min_side)
+            decode_side = self.chains[kind].intake_side(kind, side)
+            image = await asyncio.to_thread(
+                images.load, data or b"", min_side=min_side, decode_side=decode_side
+            )
         except images.ImageRejected as rejected:
             row.image_bytes = len(data or b"")
             return Outcome(status=Status.BAD_IMAGE, kind=kind, side=side, reject_reason=rejected.reason), None

@@ -14,6 +14,7 @@ from PIL import Image
 
 from bot.images import (
     MAX_UPLOAD_BYTES,
+    VERIFY_DECODE_SIDE,
     ImageLimits,
     ImageRejected,
     IntakeImage,
@@ -208,6 +209,22 @@ def test_truncated_files_are_refused(fmt: str, options: dict[str, object], kept:
 
 def test_truncated_big_jpeg_is_caught_even_when_decoded_in_draft_mode(big_photo: bytes) -> None:
     assert refusal(big_photo[: len(big_photo) - 2000]) == "truncated"
+
+
+@pytest.mark.parametrize("kept", [0.3, 0.97])
+def test_a_verify_only_decode_still_catches_truncation(kept: float) -> None:
+    data = encode(noise(1280, 853), "JPEG", quality=85)
+    assert refusal(data[: int(len(data) * kept)], decode_side=VERIFY_DECODE_SIDE) == "truncated"
+
+
+def test_a_verify_only_decode_keeps_an_eighth_and_decodes_more_on_demand() -> None:
+    image = load(encode(quadrants(1280, 960), "JPEG", quality=95), decode_side=VERIFY_DECODE_SIDE)
+
+    assert image._image is not None and image._image.size == (160, 120)  # libjpeg's 1/8 scale
+    assert (image.width, image.height) == (1280, 960)
+    full = to_pil(image)
+    assert full.size == (1280, 960)
+    assert_colour(full.getpixel((10, 10)), RED)
 
 
 @pytest.mark.parametrize(("width", "height"), [(60000, 60000), (9000, 9000)])

@@ -184,3 +184,22 @@ async def test_small_plate_crops_pass_intake_but_small_licence_photos_do_not(mak
     licence = await recognizer.recognize(Request(kind="driving", data=buffer.getvalue()))
     assert plate.status == Status.OK
     assert (licence.status, licence.reject_reason) == (Status.BAD_IMAGE, "too_small")
+
+
+async def test_intake_decodes_only_as_far_as_the_chain_needs(make_config, photo_bytes):
+    """The scripted vendor uploads bytes like a cloud vendor: intake proves the photo decodes, at 1/8."""
+    recognizer = recognizer_for(make_config(CHAIN + vendors()))
+    vendor = recognizer.chains["driving"].vendors[0]
+    seen = []
+    original = vendor.recognize
+
+    async def spying(kind, side, image):
+        seen.append(image)
+        return await original(kind, side, image)
+
+    vendor.recognize = spying
+    await recognizer.recognize(Request(kind="driving", data=photo_bytes))
+
+    [image] = seen
+    assert (image.width, image.height) == (640, 420)
+    assert image._image is not None and image._image.size == (80, 53)  # libjpeg's 1/8 draft

@@ -76,3 +76,15 @@ async def test_only_a_photo_that_must_be_re_encoded_leaves_the_event_loop():
     here = threading.get_ident()
     assert await off_loop_if_heavy(photo, roomy, threading.get_ident) == here
     assert await off_loop_if_heavy(photo, tight, threading.get_ident) != here
+
+
+def test_intake_decodes_as_far_as_the_first_vendor_that_reads_the_request_needs():
+    """A cloud vendor uploads the bytes (a verify-only decode will do); the embedded engine reads the
+    pixels, so a chain that starts with it has the photo decoded once, at least at its max_side."""
+    from bot.images import LOAD_DECODE_SIDE, VERIFY_DECODE_SIDE
+
+    cloud_then_local = VendorChain([build_vendor("scripted", {}), build_vendor("local", {})])
+
+    assert cloud_then_local.intake_side("driving", "front") == VERIFY_DECODE_SIDE
+    assert cloud_then_local.intake_side("driving", "back") == LOAD_DECODE_SIDE  # scripted reads no backs
+    assert VendorChain([build_vendor("local", {"max_side": 4096})]).intake_side("plate", "front") == 4096

@@ -18,7 +18,15 @@ from typing import Any, ClassVar, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
-from bot.images import ImageLimits, ImageRejected, IntakeImage, PreparedImage, fit, passes_through
+from bot.images import (
+    VERIFY_DECODE_SIDE,
+    ImageLimits,
+    ImageRejected,
+    IntakeImage,
+    PreparedImage,
+    fit,
+    passes_through,
+)
 from bot.models import Kind, Recognition, Side
 
 log = logging.getLogger(__name__)
@@ -94,6 +102,16 @@ class Vendor(ABC):
 
     def supports_request(self, kind: Kind, side: Side) -> bool:
         return (kind, side) in self.supports
+
+    @property
+    def intake_side(self) -> int | None:
+        """The long side intake should decode a photo for this vendor at (`images.load`'s decode_side).
+
+        A cloud vendor uploads the original bytes (or re-encodes them on demand, decoding what it
+        needs then), so intake only has to prove the file decodes; an engine that reads the pixels
+        itself overrides this with the size it works at, so the photo is decoded once.
+        """
+        return VERIFY_DECODE_SIDE
 
     def prepare(self, image: IntakeImage, limits: ImageLimits | None = None) -> PreparedImage:
         """Downscale and re-encode only as far as this vendor's limits (or the call's `limits`) demand.
@@ -181,6 +199,13 @@ class VendorChain:
     def __init__(self, vendors: Iterable[Vendor], clock: Callable[[], float] = time.perf_counter) -> None:
         self.vendors = list(vendors)
         self._clock = clock
+
+    def intake_side(self, kind: Kind, side: Side) -> int | None:
+        """How far to decode at intake: as far as the first vendor that will read this request needs."""
+        for vendor in self.vendors:
+            if vendor.supports_request(kind, side):
+                return vendor.intake_side
+        return VERIFY_DECODE_SIDE
 
     async def recognize(self, kind: Kind, side: Side, image: IntakeImage) -> ChainResult:
         attempts: list[Attempt] = []

@@ -20,7 +20,7 @@ import cv2
 import numpy as np
 from pydantic import Field
 
-from bot.images import ImageLimits, ImageRejected, IntakeImage, to_pil
+from bot.images import LOAD_DECODE_SIDE, ImageLimits, ImageRejected, IntakeImage, to_pil
 from bot.models import Box, Kind, Plate, Recognition, Side
 from bot.vendors.base import ErrorCategory, Vendor, VendorError, VendorSettings, register
 from bot.vendors.local.cells import reread_cells, scaled_rect
@@ -97,6 +97,11 @@ class LocalVendor(Vendor):
     def local_settings(self) -> LocalSettings:
         assert isinstance(self.settings, LocalSettings)
         return self.settings
+
+    @property
+    def intake_side(self) -> int | None:
+        """The engine reads the pixels (at `max_side`), so intake decodes them once, at the usual size."""
+        return max(LOAD_DECODE_SIDE, self.local_settings.max_side)
 
     async def recognize(self, kind: Kind, side: Side, image: IntakeImage) -> Recognition:
         if not self.supports_request(kind, side):
