@@ -36,7 +36,7 @@ from bot.vendors.local.layout import (
 from bot.vendors.local.ocr import EngineFailure, OcrEngine, OcrLine, model_paths, shared_engine
 from bot.vendors.local.plates import color_shares, is_tight_crop, match_plate, plate_color
 from bot.vendors.local.seal import find_seals, unroll
-from bot.vendors.local.values import clean_authority
+from bot.vendors.local.values import REPAIR_PENALTY, clean_authority
 from bot.vendors.local.vendor import LocalSettings, LocalVendor
 from tests import specimens
 
@@ -350,8 +350,9 @@ def test_text_without_the_pages_labels_is_an_empty_document():
 
 
 def test_issuing_authority_from_legible_text_and_its_known_endings():
-    assert clean_authority("北京市公安局公安交通管理局") == ("北京市公安局公安交通管理局", False)
-    assert clean_authority("福建省福州市公安局交通警察支义") == ("福建省福州市公安局交通警察支队", True)
+    assert clean_authority("北京市公安局公安交通管理局") == ("北京市公安局公安交通管理局", 1.0)
+    repaired = ("福建省福州市公安局交通警察支队", REPAIR_PENALTY)
+    assert clean_authority("福建省福州市公安局交通警察支义") == repaired
     assert clean_authority("平安便利店") is None
     found = authority_from_lines(
         [line("准驾车型", 50, 50), line("上海市公安局交通警察总队", 60, 500, score=0.9)]

@@ -21,6 +21,7 @@ from bot.vendors.base import build_vendor
 from bot.vendors.local.cells import _ink_rect, _is_dash
 from bot.vendors.local.layout import build_document, page_region, parse_page
 from bot.vendors.local.ocr import OcrLine
+from bot.vendors.local.places import looks_like_address, office_names
 from bot.vendors.local.seal import find_seals
 from bot.vendors.local.values import clean_authority
 from bot.vendors.local.vendor import LocalVendor, _upscaled
@@ -121,6 +122,51 @@ def test_a_vin_and_a_plate_whose_labels_are_lost_are_placed_by_their_format():
     assert "vin" not in parse_page("vehicle", "front", [line("LHGTMN0G6LB84167", 150, 300)]).fields
 
 
+def test_an_address_whose_label_is_lost_is_not_read_as_the_rest_of_the_owner():
+    """The row under the owner is the address; a lost 住址 label must not glue it onto the name."""
+    lines = [
+        line("所有人", 20, 100),
+        line("林子飞", 150, 100),
+        line("四川省成都市锦江区东风路161号", 150, 140),
+        line("5号楼3单元903室", 150, 180),
+        line("使用性质", 20, 240),
+        line("非营运", 150, 240),
+    ]
+    read = parse_page("vehicle", "front", lines)
+    assert read.fields["owner"].value == "林子飞"
+    assert read.fields["address"].value == "四川省成都市锦江区东风路161号5号楼3单元903室"
+    assert read.fields["address"].confidence < lines[2].score  # placed by its format
+    # A company's name wrapping onto a second line is still one owner.
+    company = [line("所有人", 20, 100), line("浙江吉利控股集团", 150, 100), line("有限公司", 150, 140)]
+    assert parse_page("vehicle", "front", company).fields["owner"].value == "浙江吉利控股集团有限公司"
+
+
+def test_an_issuing_office_is_no_address():
+    assert looks_like_address("四川省成都市锦江区东风路161号")
+    assert not looks_like_address("四川省成都市公安局交通管理局")
+    assert not looks_like_address("林子飞")
+
+
+def test_the_one_date_left_unclaimed_is_the_one_date_field_left_empty():
+    lines = [
+        line("所有人", 20, 100),
+        line("林子飞", 150, 100),
+        line("发动机号码", 20, 300),
+        line("L15DUCDN7", 200, 300),
+        line("2021:05-31", 150, 400),  # its label (注册日期) unreadable; OCR read a dash as a colon
+        line("发证日期", 500, 400),
+        line("2025-02-26", 650, 400),
+    ]
+    read = parse_page("vehicle", "front", lines)
+    assert read.fields["issue_date"].value == "2025-02-26"
+    assert read.fields["register_date"].value == "2021-05-31"
+    # Two bare dates left over, or two date fields empty: no guess.
+    extra = parse_page("vehicle", "front", [*lines, line("2019-12-18", 150, 460)])
+    assert "register_date" not in extra.fields
+    unlabelled = parse_page("vehicle", "front", [*lines[:5], line("2025-02-26", 650, 400)])
+    assert "register_date" not in unlabelled.fields and "issue_date" not in unlabelled.fields
+
+
 def test_the_gap_after_a_name_label_is_not_part_of_the_name():
     read = parse_page("driving", "back", [line("姓名一郝林国", 20, 100), line("证号", 20, 40)])
     assert read.fields["name"].value == "郝林国"
@@ -131,16 +177,26 @@ def test_the_gap_after_a_name_label_is_not_part_of_the_name():
     [
         ("上海市公安局交通價職总队", "上海市公安局交通警察总队"),  # two misread in a long office name
         ("江苏省南京市公安局文通管中局", "江苏省南京市公安局交通管理局"),
-        # 支队, 总队 or 大队: a guess either way, so it stays as read (and the checks may flag it).
-        ("上海市公安局交通警察文队", "上海市公安局交通警察文队"),
+        # Shanghai's traffic police are a 总队: the one office a misread 总 can belong to.
+        ("上海市公安局交通警察文队", "上海市公安局交通警察总队"),
         ("天津市公安交通管理局", "天津市公安交通管理局"),
+        ("山东省济南市公安局交通警察支队", "山东省济南市公安局交通警察支队"),
+        ("山东省济南市公支局交通警察文队", "山东省济南市公安局交通警察支队"),  # the lexicon names every city
+        # 南京 or 南通: a guess either way, so the place stays as read (and is trusted less).
+        ("江苏省南疏市公安局交通管理局", "江苏省南疏市公安局交通管理局"),
+        # A longer name than any prefecture office (a county's 大队) is not cut down to one.
+        ("浙江省杭州市公安局交通警察支队西湖大队", "浙江省杭州市公安局交通警察支队西湖大队"),
     ],
 )
-def test_seal_endings_are_repaired_only_when_one_office_name_is_nearest(seal_text, authority):
+def test_seal_reads_are_corrected_only_to_the_one_office_name_they_are_nearest(seal_text, authority):
     cleaned = clean_authority(seal_text)
     assert (cleaned[0] if cleaned else None) == authority
-    if cleaned and authority != seal_text:
-        assert cleaned[1]  # marked as repaired, so trusted less
+    assert cleaned is not None
+    known = authority in office_names()
+    if authority == seal_text and known:
+        assert cleaned[1] == 1.0  # read exactly as a known office: fully trusted
+    else:
+        assert cleaned[1] < 1.0  # repaired, or named by nothing the lexicon confirms
 
 
 def test_an_inspection_stamp_takes_the_plates_province_for_a_glyph_that_is_none():

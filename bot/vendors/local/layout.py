@@ -29,6 +29,7 @@ from bot.dates import parse_validity
 from bot.models import DOCUMENT_MODELS, Box, Document, FieldMeta, Kind, Side
 from bot.plate_grammar import PROVINCES, parse_plate
 from bot.vendors.local.ocr import OcrLine
+from bot.vendors.local.places import looks_like_address
 from bot.vendors.local.values import REPAIR_PENALTY, clean_authority, clean_value
 
 Rect = tuple[float, float, float, float]
@@ -47,13 +48,20 @@ def _looks_like_vin(text: str) -> bool:
 
 #: Values no other field of their page could be, found by format alone when their label is unreadable
 #: (a thumbnail's labels are often too small to read while its long values survive): an 18-character
-#: ID number, a 17-character VIN (GB 16735: no I, O or Q, letters and digits mixed), a plate number.
+#: ID number, a 17-character VIN (GB 16735: no I, O or Q, letters and digits mixed), a plate number,
+#: an address (a province first, then a road or a number; no office name).
 SELF_EVIDENT: dict[str, Callable[[str], bool]] = {
     "number": lambda text: re.fullmatch(r"\d{17}[\dXx]", text) is not None,
     "vin": _looks_like_vin,
     "plate_number": lambda text: parse_plate(text) is not None,
+    "address": looks_like_address,
 }
 
+
+#: Fields that hold one date, printed bare (the validity period is a range and is not one of them).
+DATE_FIELDS = frozenset({"birth_date", "first_issue_date", "valid_from", "register_date", "issue_date"})
+#: A line holding a date and nothing else (OCR may turn a dash into a colon or a dot).
+_LONE_DATE = re.compile(r"\s*\d{4}\s*[-./:年]\s*\d{1,2}\s*[-./:月]\s*\d{1,2}\s*日?\s*")
 
 #: A value placed by its format rather than its label is trusted this much less.
 UNLABELLED_TRUST = 0.9
@@ -489,8 +497,8 @@ def _parse_in_frame(spec: PageSpec, lines: Sequence[OcrLine], frame: _Frame, qua
                 values[hit.spec.field] = found
     for hit in hits:
         if hit.spec.multiline and hit.spec.field in values:
-            values[hit.spec.field] = _continue_below(values[hit.spec.field], hit, hits, free)
-    _claim_self_evident(spec, values, free)
+            values[hit.spec.field] = _continue_below(values[hit.spec.field], hit.spec.field, hits, free)
+    _claim_self_evident(spec, values, hits, free)
     fields = {
         name: FieldValue(
             text, round(score * (REPAIR_PENALTY if repaired else 1.0), 4), frame.back(_union(rects))
@@ -520,12 +528,17 @@ def _parse_in_frame(spec: PageSpec, lines: Sequence[OcrLine], frame: _Frame, qua
 
 
 def _claim_self_evident(
-    spec: PageSpec, values: dict[str, tuple[str, float, list[Rect], bool]], free: list[_Free]
+    spec: PageSpec,
+    values: dict[str, tuple[str, float, list[Rect], bool]],
+    hits: list[_Hit],
+    free: list[_Free],
 ) -> None:
     """A value whose format nothing else on its page shares (an 18-character ID number) is taken even
-    when its label was lost to glare or a thumbnail, if exactly one unclaimed line has that format."""
+    when its label was lost to glare or a thumbnail, if exactly one unclaimed line has that format;
+    a value that may wrap (an address) takes its continuation lines too."""
     for name, has_format in SELF_EVIDENT.items():
-        if name in values or not any(label.field == name for label in spec.labels):
+        label = next((label for label in spec.labels if label.field == name), None)
+        if name in values or label is None:
             continue
         matching = [segment for segment in free if not segment.used and has_format(segment.text)]
         if len(matching) != 1:
@@ -535,6 +548,34 @@ def _claim_self_evident(
         if cleaned is not None:
             segment.used = True
             values[name] = (cleaned[0], segment.score * UNLABELLED_TRUST, [segment.rect], cleaned[1])
+            if label.multiline:
+                values[name] = _continue_below(values[name], name, hits, free)
+    _claim_last_date(spec, values, free)
+
+
+def _claim_last_date(
+    spec: PageSpec, values: dict[str, tuple[str, float, list[Rect], bool]], free: list[_Free]
+) -> None:
+    """When every date field of a page but one has its value and exactly one unclaimed line is a lone
+    date, that date is the missing one: nothing else on a card is printed as a bare date."""
+    dates = [label.field for label in spec.labels if label.field in DATE_FIELDS]
+    missing = [name for name in dates if name not in values]
+    if len(missing) != 1:
+        return
+    lone_dates = [
+        segment
+        for segment in free
+        if not segment.used
+        and _LONE_DATE.fullmatch(segment.text)
+        and clean_value(missing[0], segment.text) is not None
+    ]
+    if len(lone_dates) != 1:
+        return
+    segment = lone_dates[0]
+    cleaned = clean_value(missing[0], segment.text)
+    if cleaned is not None:
+        segment.used = True
+        values[missing[0]] = (cleaned[0], segment.score * UNLABELLED_TRUST, [segment.rect], cleaned[1])
 
 
 def _first_hit_per_field(hits: list[_Hit]) -> list[_Hit]:
@@ -613,10 +654,11 @@ def _below_value(hit: _Hit, free: list[_Free]) -> tuple[str, float, list[Rect], 
 
 
 def _continue_below(
-    found: tuple[str, float, list[Rect], bool], hit: _Hit, hits: list[_Hit], free: list[_Free]
+    found: tuple[str, float, list[Rect], bool], field_name: str, hits: list[_Hit], free: list[_Free]
 ) -> tuple[str, float, list[Rect], bool]:
     """Append the lines a wrapped value continues on: just below, left-aligned with it, of similar size,
-    and not the value of some other label on their own row."""
+    and not the value of some other label on their own row. A line that starts an address is the
+    address row (its label lost), never the rest of a name above it."""
     text, score, rects, repaired = found
     while True:
         last = rects[-1]
@@ -636,7 +678,9 @@ def _continue_below(
         if not candidates:
             return (text, score, rects, repaired)
         segment = min(candidates, key=lambda item: item.rect[1])
-        cleaned = clean_value(hit.spec.field, segment.text)
+        if field_name != "address" and looks_like_address(segment.text):
+            return (text, score, rects, repaired)
+        cleaned = clean_value(field_name, segment.text)
         segment.used = True
         if cleaned is None:
             return (text, score, rects, repaired)
@@ -756,8 +800,8 @@ def authority_from_lines(lines: Sequence[OcrLine]) -> FieldValue | None:
         cleaned = clean_authority(line.text)
         if cleaned is None:
             continue
-        value, repaired = cleaned
-        score = line.score * (REPAIR_PENALTY if repaired else 1.0)
+        value, trust = cleaned
+        score = line.score * trust
         if best is None or len(value) * score > len(best.value) * best.confidence:
             best = FieldValue(value, round(score, 4), line.rect)
     return best

@@ -17,7 +17,7 @@ import numpy as np
 
 from bot.vendors.local.layout import FieldValue
 from bot.vendors.local.ocr import OcrEngine
-from bot.vendors.local.values import REPAIR_PENALTY, clean_authority
+from bot.vendors.local.values import clean_authority
 
 #: Where the glyphs sit between the centre (0) and the rim (1): the usual band first, then a narrower
 #: inner and a wider outer one for seals laid out differently.
@@ -196,8 +196,8 @@ def read_authority(engine: OcrEngine, bgr: np.ndarray) -> FieldValue | None:
             cleaned = clean_authority(text)
             if cleaned is None:
                 continue
-            value, repaired = cleaned
-            confidence = round(score * (REPAIR_PENALTY if repaired else 1.0), 4)
+            value, trust = cleaned
+            confidence = round(score * trust, 4)
             if best is None or confidence > best.confidence:
                 x0, y0, x1, y1 = found.rect
                 best = FieldValue(value, confidence, (float(x0), float(y0), float(x1), float(y1)))

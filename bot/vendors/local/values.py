@@ -15,6 +15,7 @@ from collections.abc import Callable
 
 from bot.dates import find_dates, parse_date
 from bot.plate_grammar import normalize_plate
+from bot.vendors.local.places import nearest_office
 from bot.vendors.local.plates import match_plate
 
 #: A value that had to be repaired to become valid is trusted this much less than a clean read.
@@ -239,18 +240,36 @@ AUTHORITY_TAILS = (
 LONG_TAIL = 7
 
 
-def clean_authority(text: str) -> tuple[str, bool] | None:
+#: How far a seal read that no office name confirms is trusted: one ending like a known kind of office
+#: (a misread place name, or an office the lexicon lacks)...
+UNCONFIRMED_OFFICE = 0.7
+#: ...and one that merely ends like an office (``…局``).
+UNCONFIRMED_ENDING = 0.5
+
+
+def clean_authority(text: str) -> tuple[str, float] | None:
     """The seal's text when it names a traffic-police authority (other red ink is not an authority),
-    and whether its ending had to be corrected to a known office name."""
+    with how far to trust it (a factor on the read's score).
+
+    A read that is a known office name, or one misread glyph or more away from exactly one
+    (`places.nearest_office`), is that office; otherwise it is kept as read, trusted less, since
+    prefecture and municipal offices issue licences and the lexicon names them all: only its ending
+    is corrected, to a known kind of office.
+    """
     value = _cjk_only(unicodedata.normalize("NFKC", text))
-    if len(value) < 5 or not AUTHORITY.search(value):
+    if len(value) < 5:
+        return None
+    office = nearest_office(value)
+    if office is not None:
+        return office, 1.0 if office == value else REPAIR_PENALTY
+    if not AUTHORITY.search(value):
         return None
     if AUTHORITY_END.search(value) and any(value.endswith(tail) for tail in AUTHORITY_TAILS):
-        return value, False
+        return value, UNCONFIRMED_OFFICE
     repaired = _nearest_tail(value)
     if repaired is not None:
-        return repaired, True
-    return (value, False) if AUTHORITY_END.search(value) else None
+        return repaired, UNCONFIRMED_OFFICE * REPAIR_PENALTY
+    return (value, UNCONFIRMED_ENDING) if AUTHORITY_END.search(value) else None
 
 
 def _nearest_tail(value: str) -> str | None:
