@@ -9,7 +9,9 @@ Decoding strategy (why `load()` decodes at all, and at what size):
   `LOAD_DECODE_SIDE`: a 12 MP phone photo decodes at 2016 px in about half the time of a full decode,
   and truncation is still caught because libjpeg must read every entropy-coded byte at any scale.
 - That decoded, EXIF-transposed image is cached in `IntakeImage._image`, sized for what the OCR paths
-  use (`to_pil(max_side≈2000)`, vendors asking for ≤ 2048 px), so those never decode twice.
+  use (`to_pil(max_side≈2000)`, vendors asking for ≤ 2048 px), so those never decode twice. A caller
+  that will not read the pixels (a cloud vendor uploads the original bytes) asks for
+  `VERIFY_DECODE_SIDE`: the 1/8 scale, which proves the file whole at about half the CPU.
 - When a caller needs more pixels than the cache holds (a vendor taking 4096 px while the photo must be
   re-encoded, or `to_pil()` at full size), the original bytes are decoded again at the scale needed and
   the cache is upgraded. Most phone photos need no re-encode at all: `fit()` passes the original bytes
