@@ -543,11 +543,9 @@ def _claim_self_evident(
         matching = [segment for segment in free if not segment.used and has_format(segment.text)]
         if len(matching) != 1:
             continue
-        segment = matching[0]
-        cleaned = clean_value(name, segment.text)
+        cleaned = clean_value(name, matching[0].text)
         if cleaned is not None:
-            segment.used = True
-            values[name] = (cleaned[0], segment.score * UNLABELLED_TRUST, [segment.rect], cleaned[1])
+            _claim(values, name, matching[0], cleaned)
             if label.multiline:
                 values[name] = _continue_below(values[name], name, hits, free)
     _claim_last_date(spec, values, free)
@@ -562,20 +560,27 @@ def _claim_last_date(
     missing = [name for name in dates if name not in values]
     if len(missing) != 1:
         return
+    name = missing[0]
     lone_dates = [
-        segment
+        (segment, cleaned)
         for segment in free
         if not segment.used
         and _LONE_DATE.fullmatch(segment.text)
-        and clean_value(missing[0], segment.text) is not None
+        and (cleaned := clean_value(name, segment.text)) is not None
     ]
-    if len(lone_dates) != 1:
-        return
-    segment = lone_dates[0]
-    cleaned = clean_value(missing[0], segment.text)
-    if cleaned is not None:
-        segment.used = True
-        values[missing[0]] = (cleaned[0], segment.score * UNLABELLED_TRUST, [segment.rect], cleaned[1])
+    if len(lone_dates) == 1:
+        _claim(values, name, *lone_dates[0])
+
+
+def _claim(
+    values: dict[str, tuple[str, float, list[Rect], bool]],
+    name: str,
+    segment: _Free,
+    cleaned: tuple[str, bool],
+) -> None:
+    """Take an unclaimed line as `name`'s value; placed by format, not label, so trusted less."""
+    segment.used = True
+    values[name] = (cleaned[0], segment.score * UNLABELLED_TRUST, [segment.rect], cleaned[1])
 
 
 def _first_hit_per_field(hits: list[_Hit]) -> list[_Hit]:
