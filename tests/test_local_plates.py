@@ -18,7 +18,7 @@ from bot.plate_grammar import parse_plate
 from bot.vendors.local.ocr import CropReading, EngineUnavailable, shared_engine
 from bot.vendors.local.plate_decode import FULL_TEMPLATES, decode_best, decode_template
 from bot.vendors.local.plate_locate import colour_proposals, order_quad, warp_upright
-from bot.vendors.local.plates import read_plates, read_upright
+from bot.vendors.local.plates import color_shares, read_plates, read_upright
 from tests.specimens.data import PlateSpec
 from tests.specimens.plates import render_plate, render_plate_scene
 
@@ -122,6 +122,19 @@ def test_tight_crops_read_with_their_colour(engine, spec, color):
     assert [plate.number for plate in scan.plates] == [truth["number"]]
     assert scan.plates[0].color == color
     assert scan.plates[0].double_layer == truth["double_layer"]
+
+
+def test_blue_plate_under_a_teal_cast_keeps_its_seven_characters(engine):
+    """A colour cast can make a blue plate mostly "green" pixels; its reading must not be forced into
+    the eight-character new-energy formats."""
+    crop, truth = render_plate(PlateSpec("皖A5Y646", PlateColor.BLUE), scale=0.5)
+    hsv = cv2.cvtColor(_bgr(crop), cv2.COLOR_BGR2HSV)
+    hsv[:, :, 0] = np.where(hsv[:, :, 1] > 60, np.clip(hsv[:, :, 0].astype(int) - 25, 0, 179), hsv[:, :, 0])
+    teal = cv2.cvtColor(hsv, cv2.COLOR_HSV2BGR)
+    shares = color_shares(teal, (0.0, 0.0, float(teal.shape[1]), float(teal.shape[0])))
+    assert shares["green"] > max(shares["blue"], 0.25), "the cast must make the crop look green"
+    reads = read_upright(engine, teal)
+    assert reads and reads[0][0].text == truth["number"]
 
 
 def test_tilted_plate_is_found_by_colour_and_read_upright(engine):

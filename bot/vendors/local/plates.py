@@ -51,8 +51,11 @@ MIN_SCENE_CONFIDENCE = 0.5
 LINE_EXTRA = 0.1
 #: Least probability of the province read above a lone serial row for the pair to count as a two-row plate.
 MIN_TOP_PROVINCE = 0.05
-#: Share of green pixels that makes a crop a new-energy plate.
+#: Share of green pixels that makes a crop look like a new-energy plate.
 GREEN_PLATE_SHARE = 0.25
+#: How much likelier (log units, e^2.5 = 12x) a 7-character reading of a green-looking crop must be than
+#: its best new-energy reading to be taken instead: a blue plate under a warm or teal cast looks green.
+NEW_ENERGY_MARGIN = 2.5
 #: A crop narrower than this (width / height) may be a two-row plate.
 TWO_ROW_MAX_ASPECT = 2.6
 #: Share of a two-row plate's height its province row takes (GA 36: 220 mm plate, 60+ mm upper row).
@@ -191,6 +194,28 @@ def _slot_read(engine: OcrEngine, crop: np.ndarray, templates: dict[str, tuple[s
     return decode_best(engine.read_crop_chars(_scaled_for_recognition(_grey(crop))), templates)
 
 
+def _single_row_read(engine: OcrEngine, crop: np.ndarray) -> SlotRead | None:
+    """The crop read as one row, under every format; a green-looking crop leans to the new-energy ones.
+
+    Only new-energy plates are green (GA 36), and on a tiny crop the recognizer may merge two of an
+    eight-character plate's glyphs, which a 7-character format would then take, so a green crop's
+    new-energy reading stands unless a 7-character one is far likelier. Colour alone cannot decide:
+    a blue plate under a warm or teal cast (one real crop in thirty) is mostly "green" pixels, and its
+    7-character reading is then the far likelier one (by 4 or more log units on real crops, where true
+    new-energy plates stay within 1).
+    """
+    if crop.size == 0 or min(crop.shape[:2]) < 4:
+        return None
+    line = _scaled_for_recognition(_grey(crop))
+    reading = engine.read_crop_chars(line)
+    best = decode_best(reading, FULL_TEMPLATES)
+    if best is not None and best.template not in NEW_ENERGY_TEMPLATES and _looks_green(crop):
+        green = decode_best(reading, NEW_ENERGY_TEMPLATES)
+        if green is not None and best.log_likelihood - green.log_likelihood <= NEW_ENERGY_MARGIN:
+            best = green
+    return best
+
+
 def _grey(crop: np.ndarray) -> np.ndarray:
     """The crop in grey (still three channels), for the recognizer only; colour is judged elsewhere.
 
@@ -210,20 +235,16 @@ def _rows(crop: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return top, crop[round(height * (TOP_ROW_SHARE - 0.06)) :]
 
 
-def _templates_for(crop: np.ndarray) -> dict[str, tuple[str, ...]]:
-    """Only new-energy plates are green (GA 36), so a green crop is read as one: on a tiny crop the
-    recognizer may merge two of its eight characters, and the 7-character formats would take that."""
+def _looks_green(crop: np.ndarray) -> bool:
     height, width = crop.shape[:2]
     shares = color_shares(crop, (0.0, 0.0, float(width), float(height)))
-    if shares["green"] >= GREEN_PLATE_SHARE and shares["green"] > max(shares["blue"], shares["yellow"]):
-        return NEW_ENERGY_TEMPLATES
-    return FULL_TEMPLATES
+    return shares["green"] >= GREEN_PLATE_SHARE and shares["green"] > max(shares["blue"], shares["yellow"])
 
 
 def read_upright(engine: OcrEngine, crop: np.ndarray) -> list[tuple[SlotRead, bool]]:
     """An upright plate crop read as one row and, when it is shaped like one, as a two-row plate."""
     reads: list[tuple[SlotRead, bool]] = []
-    single = _slot_read(engine, crop, _templates_for(crop))
+    single = _single_row_read(engine, crop)
     if single is not None:
         reads.append((single, False))
     height, width = crop.shape[:2]
