@@ -40,6 +40,7 @@ from bot.vendors.local.plate_decode import (
     join_rows,
 )
 from bot.vendors.local.plate_locate import colour_proposals, looks_lettered, quad_from_points, warp_upright
+from bot.vendors.local.plate_province import second_look
 
 Rect = tuple[float, float, float, float]
 
@@ -213,7 +214,7 @@ def _single_row_read(engine: OcrEngine, crop: np.ndarray) -> SlotRead | None:
         green = decode_best(reading, NEW_ENERGY_TEMPLATES)
         if green is not None and best.log_likelihood - green.log_likelihood <= NEW_ENERGY_MARGIN:
             best = green
-    return best
+    return None if best is None else second_look(engine, line, best, reading)
 
 
 def _grey(crop: np.ndarray) -> np.ndarray:
