@@ -92,3 +92,14 @@ def test_looks_with_no_preference_leave_the_province_alone():
     engine = ScriptedEngine(_plate({"X": 0.9}), _plate({}))  # every province at the same floor
     looked = second_look(engine, LINE, read, reading)  # type: ignore[arg-type]
     assert looked.text == read.text
+
+
+def test_a_sharp_line_is_also_looked_at_wider():
+    """A line taller than the recognizer's (a plate seen large) gets widened looks beside the softer
+    one; an enlarged small crop only softer ones."""
+    reading, read = _first({"鄂": 0.004, "X": 0.9})
+    tall = ScriptedEngine(*[_plate({"皖": 0.5})] * 3)
+    assert second_look(tall, np.full((96, 360, 3), 128, np.uint8), read, reading).text[0] == "皖"  # type: ignore[arg-type]
+    small = ScriptedEngine(*[_plate({"皖": 0.5})] * 3)
+    second_look(small, LINE, read, reading)  # type: ignore[arg-type]
+    assert (tall.looks, small.looks) == (3, 2)

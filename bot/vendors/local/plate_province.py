@@ -6,7 +6,9 @@ it less than 10 % probability, and below 1 % it was right only half the time. It
 evidence is brittle rather than absent, though: the same crop read slightly softer (a Gaussian blur of
 one pixel at the recognizer's 48 px line height) or smaller (3/4 scale, which the recognizer resamples
 back up, so again smoother strokes) often gives the province a clear reading that the sharp upscaled crop
-did not. Both looks are pooled, each as a distribution over the provinces, so neither alone decides.
+did not. A plate seen large enough (toll-booth photos) has a sharp province that is simply drawn narrow,
+and there widening the line helps instead. The looks are pooled, each as a distribution over the
+provinces, so no one look decides alone.
 
 Only doubtful provinces get the second look (two more recognizer passes on a small crop), so a plate
 read well costs nothing more.
@@ -29,6 +31,9 @@ LINE_HEIGHT = 48
 #: The softer looks: blur sigma in pixels at LINE_HEIGHT, and the smaller scale.
 BLUR_SIGMA = 1.0
 SMALLER = 0.75
+#: Widening factors for a sharp line: a plate's Han glyph is drawn in a cell half as wide as it is tall,
+#: and the recognizer knows Han characters as squares.
+WIDER = (1.6, 1.3)
 #: Steps either side of the province's span that may still hold it in a look of different width.
 SPAN_SLACK = 1
 
@@ -59,13 +64,18 @@ def _province_probabilities(reading: CropReading, start: int, end: int) -> np.nd
 
 
 def _looks(line: np.ndarray) -> list[np.ndarray]:
+    """The other views of the line: softer ones always; wider ones too when the line was not enlarged
+    to reach the recognizer's height, so its province is sharp and only its narrow plate shape is in the
+    way (widening a tiny, enlarged crop only spreads its blur, and reads fewer provinces right)."""
     height = max(line.shape[0], 1)
     at_height = cv2.resize(
         line, (max(round(line.shape[1] * LINE_HEIGHT / height), 1), LINE_HEIGHT), interpolation=cv2.INTER_AREA
     )
     softer = cv2.GaussianBlur(at_height, (0, 0), BLUR_SIGMA)
-    smaller = cv2.resize(at_height, None, fx=SMALLER, fy=SMALLER, interpolation=cv2.INTER_AREA)
-    return [softer, smaller]
+    if height > LINE_HEIGHT:
+        wider = [cv2.resize(line, None, fx=factor, fy=1.0, interpolation=cv2.INTER_CUBIC) for factor in WIDER]
+        return [*wider, softer]
+    return [softer, cv2.resize(at_height, None, fx=SMALLER, fy=SMALLER, interpolation=cv2.INTER_AREA)]
 
 
 def second_look(engine: OcrEngine, line: np.ndarray, read: SlotRead, first_reading: CropReading) -> SlotRead:
