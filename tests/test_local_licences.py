@@ -160,11 +160,22 @@ def test_the_one_date_left_unclaimed_is_the_one_date_field_left_empty():
     read = parse_page("vehicle", "front", lines)
     assert read.fields["issue_date"].value == "2025-02-26"
     assert read.fields["register_date"].value == "2021-05-31"
-    # Two bare dates left over, or two date fields empty: no guess.
+    # More bare dates left over than date fields empty: no guess.
     extra = parse_page("vehicle", "front", [*lines, line("2019-12-18", 150, 460)])
     assert "register_date" not in extra.fields
-    unlabelled = parse_page("vehicle", "front", [*lines[:5], line("2025-02-26", 650, 400)])
-    assert "register_date" not in unlabelled.fields and "issue_date" not in unlabelled.fields
+    one_of_two = parse_page("vehicle", "front", [*lines[:4], line("2025-02-26", 650, 400)])
+    assert "register_date" not in one_of_two.fields and "issue_date" not in one_of_two.fields
+
+
+def test_unlabelled_dates_fill_empty_date_fields_in_the_order_the_card_prints_them():
+    """A thumbnail can lose every label: two bare dates on the last row of a vehicle licence are the
+    register date (left) and the issue date (right), even on a tilted page where the right one sits
+    higher."""
+    lines = [line("LHGTMN0G6LB841671", 150, 300), line("2021-05-31", 150, 404), line("2025-02-26", 650, 398)]
+    read = parse_page("vehicle", "front", lines)
+    assert read.fields["register_date"].value == "2021-05-31"
+    assert read.fields["issue_date"].value == "2025-02-26"
+    assert read.fields["issue_date"].confidence < lines[2].score  # placed by its format
 
 
 def test_the_gap_after_a_name_label_is_not_part_of_the_name():

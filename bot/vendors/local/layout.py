@@ -548,28 +548,38 @@ def _claim_self_evident(
             _claim(values, name, matching[0], cleaned)
             if label.multiline:
                 values[name] = _continue_below(values[name], name, hits, free)
-    _claim_last_date(spec, values, free)
+    _claim_lone_dates(spec, values, free)
 
 
-def _claim_last_date(
+def _claim_lone_dates(
     spec: PageSpec, values: dict[str, tuple[str, float, list[Rect], bool]], free: list[_Free]
 ) -> None:
-    """When every date field of a page but one has its value and exactly one unclaimed line is a lone
-    date, that date is the missing one: nothing else on a card is printed as a bare date."""
+    """When as many unclaimed lines are lone dates as the page has date fields empty, they are those
+    fields, in the order the card prints them (its labels' order: row by row, left to right): nothing
+    else on a card is printed as a bare date. Any other count is no evidence, so no guess."""
     dates = [label.field for label in spec.labels if label.field in DATE_FIELDS]
     missing = [name for name in dates if name not in values]
-    if len(missing) != 1:
+    if not missing:
         return
-    name = missing[0]
-    lone_dates = [
-        (segment, cleaned)
-        for segment in free
-        if not segment.used
-        and _LONE_DATE.fullmatch(segment.text)
-        and (cleaned := clean_value(name, segment.text)) is not None
-    ]
-    if len(lone_dates) == 1:
-        _claim(values, name, *lone_dates[0])
+    lone_dates = [segment for segment in free if not segment.used and _LONE_DATE.fullmatch(segment.text)]
+    if len(lone_dates) != len(missing):
+        return
+    for name, segment in zip(missing, _reading_order(lone_dates), strict=True):
+        cleaned = clean_value(name, segment.text)
+        if cleaned is not None:
+            _claim(values, name, segment, cleaned)
+
+
+def _reading_order(segments: list[_Free]) -> list[_Free]:
+    """Row by row from the top (boxes sharing a row stay one row, however the page is tilted), then
+    left to right within a row."""
+    rows: list[list[_Free]] = []
+    for segment in sorted(segments, key=lambda item: (item.rect[1] + item.rect[3]) / 2):
+        if rows and _same_row(rows[-1][0].rect, segment.rect):
+            rows[-1].append(segment)
+        else:
+            rows.append([segment])
+    return [segment for row in rows for segment in sorted(row, key=lambda item: item.rect[0])]
 
 
 def _claim(
