@@ -30,3 +30,30 @@ def test_accuracy_benchmark_scores_a_tiny_labelled_folder(tmp_path: Path):
     assert summary["plate_seconds"]["count"] == 1  # one photo, two labels
     assert [m["want"] for m in summary["misses"]] == ["京A00000"]
     assert summary["fields_overall"]["total"] == 0 and summary["peak_rss_mb"] > 0
+
+
+def test_a_known_label_error_is_scored_both_as_labelled_and_as_shown(tmp_path: Path):
+    plates = tmp_path / "set" / "plates" / "crops"
+    plates.mkdir(parents=True)
+    image, truth = render_plate("苏E6T1M0", "blue")
+    image.convert("RGB").save(plates / "a.jpg", quality=92)
+    image.convert("RGB").save(plates / "b.jpg", quality=92)
+    with (plates.parent / "labels.csv").open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["file", "plate"])
+        writer.writerow(["crops/a.jpg", "苏E6T1N0"])  # mislabelled: the photo shows 苏E6T1M0
+        writer.writerow(["crops/b.jpg", "苏E6T1N0"])  # the same wrong label, not listed as an error
+    corrections = tmp_path / "corrections.csv"
+    corrections.write_text(
+        f"file,labelled,shown,note\ncrops/a.jpg,苏E6T1N0,{truth['number']},M not N\n", encoding="utf-8"
+    )
+    out = tmp_path / "accuracy.json"
+
+    args = ["--data", str(tmp_path / "set"), "--label-corrections", str(corrections), "--out", str(out)]
+    assert main(args) == 0
+
+    summary = json.loads(out.read_text(encoding="utf-8"))
+    assert summary["plates_by_folder"]["set/crops"]["right"] == 0  # labels are scored as given
+    assert summary["plates_as_shown"]["set/crops"] == {"right": 1, "total": 2, "accuracy": 0.5}
+    shown = {miss["file"].rsplit("/", 1)[-1]: miss.get("photo_shows") for miss in summary["misses"]}
+    assert shown == {"a.jpg": truth["number"], "b.jpg": None}
