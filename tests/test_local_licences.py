@@ -23,7 +23,7 @@ from bot.vendors.local.layout import build_document, page_region, parse_page
 from bot.vendors.local.ocr import OcrLine
 from bot.vendors.local.places import looks_like_address, office_names
 from bot.vendors.local.seal import find_seals
-from bot.vendors.local.values import clean_authority
+from bot.vendors.local.values import clean_authority, clean_value
 from bot.vendors.local.vendor import LocalVendor, _upscaled
 from tests import specimens
 from tests.specimens.compose import render_vehicle_pair, side_by_side
@@ -365,3 +365,23 @@ def test_a_document_built_from_a_page_region_read_is_a_normal_document():
     document = build_document(parse_page("vehicle", "front", kept))
     assert document.values()["plate_number"] == "苏A40186"
     assert document.values()["vehicle_type"] == "小型轿车"
+
+
+@pytest.mark.parametrize(
+    "text, value",
+    [
+        ("检验有效期至2024年03月津A04)", "检验有效期至2024年03月津A(04)"),  # the thin "(" lost beside 04
+        ("检验有效期至2024年03月津A(04)", "检验有效期至2024年03月津A(04)"),
+        ("检验有效期至2026年11月", "检验有效期至2026年11月"),
+    ],
+)
+def test_an_inspection_stamp_gets_back_the_bracket_ocr_dropped(text, value):
+    cleaned = clean_value("inspection_record", text)
+    assert cleaned is not None and cleaned[0] == value
+    assert cleaned[1] == (text != value)  # a repair is marked, so it is trusted less
+
+
+def test_remarks_are_words_not_marks():
+    assert clean_value("remarks", "纯电动") == ("纯电动", False)
+    assert clean_value("remarks", "1") is None  # a rivet or a ruling read as text
+    assert clean_value("remarks", "--") is None

@@ -82,6 +82,28 @@ def _clean_free_text(text: str) -> tuple[str, bool] | None:
     return (value, False) if value else None
 
 
+def _clean_remarks(text: str) -> tuple[str, bool] | None:
+    """备注 holds words (纯电动, 更换发动机); a value with no Chinese in it is a rivet, a ruling or the
+    card's edge read as text, and an empty 备注 is the usual case."""
+    value = _clean_text(text)
+    return (value, False) if _CJK.search(value) else None
+
+
+_LONE_CLOSE = re.compile(r"^([^()（）]*?)(\d+)[)）]")
+
+
+def _clean_inspection_record(text: str) -> tuple[str, bool] | None:
+    """The inspection stamp ends in its station's code in brackets (``津A(04)``); OCR often drops the thin
+    opening bracket beside the digits, which is put back when a closing one stands alone."""
+    value = _clean_text(text)
+    if not value:
+        return None
+    if re.search(r"[)）]", value) and not re.search(r"[(（]", value):
+        repaired = _LONE_CLOSE.sub(r"\1(\2)", value, count=1)
+        return repaired, repaired != value
+    return value, False
+
+
 _CLASS_CODE = re.compile(r"(?:[ABC][1-6]|[DEFMNP])+")
 
 
@@ -216,8 +238,8 @@ CLEANERS: dict[str, Cleaner] = {
     "approved_load": _clean_quantity,
     "dimensions": _clean_dimensions,
     "traction_mass": _clean_quantity,
-    "remarks": _clean_free_text,
-    "inspection_record": _clean_free_text,
+    "remarks": _clean_remarks,
+    "inspection_record": _clean_inspection_record,
 }
 
 #: An issuing authority reads like ``…公安局交通警察支队`` / ``…公安交通管理局`` / ``…车辆管理所``.
