@@ -18,7 +18,7 @@ from bot.plate_grammar import parse_plate
 from bot.vendors.local.ocr import CropReading, EngineUnavailable, shared_engine
 from bot.vendors.local.plate_decode import FULL_TEMPLATES, decode_best, decode_template
 from bot.vendors.local.plate_locate import colour_proposals, order_quad, warp_upright
-from bot.vendors.local.plates import color_shares, read_plates, read_upright
+from bot.vendors.local.plates import PlateRead, _best_per_place, color_shares, read_plates, read_upright
 from tests.specimens.data import PlateSpec
 from tests.specimens.plates import render_plate, render_plate_scene
 
@@ -184,3 +184,31 @@ def test_confidence_ranks_right_reads_above_wrong_ones(engine):
     blurred = cv2.GaussianBlur(image, (0, 0), 4.0)
     blurred_read = decode_best(engine.read_crop_chars(blurred), FULL_TEMPLATES)
     assert blurred_read is None or blurred_read.confidence < right.confidence
+
+
+# ------------------------------------------------------------------------------------ one plate, two reads
+
+
+def _plate_read(number: str, probs: tuple[float, ...], rect=(100.0, 100.0, 300.0, 160.0)) -> PlateRead:
+    confidence = float(np.mean(probs)) ** 0.5 * min(probs) ** 0.5  # as SlotRead.confidence
+    return PlateRead(number, PlateColor.BLUE, confidence, rect, slot_probs=probs)
+
+
+def test_two_reads_of_one_plate_are_judged_where_they_disagree():
+    """Both reads share a doubtful province, which sets their confidence; the read whose disputed serial
+    character is the surer one wins, though its doubtful province is a little weaker."""
+    six = _plate_read("苏E6T1M0", (0.11, 0.99, 0.87, 0.99, 0.83, 0.99, 0.74))
+    shifted = (105.0, 98.0, 305.0, 162.0)
+    gee = _plate_read("苏EGT1M0", (0.15, 0.99, 0.52, 0.95, 0.42, 0.98, 0.80), rect=shifted)
+    assert gee.confidence > six.confidence
+    assert [plate.number for plate in _best_per_place([gee, six])] == ["苏E6T1M0"]
+
+
+def test_reads_that_disagree_throughout_are_judged_by_confidence():
+    right = _plate_read("藏DT5022", (0.05, 0.6, 0.7, 0.8, 0.6, 0.9, 0.9))
+    other = _plate_read("新T0E0TS", (0.03, 0.9, 0.9, 0.9, 0.9, 0.9, 0.9), rect=(102.0, 100.0, 302.0, 160.0))
+    assert right.confidence > other.confidence
+    assert [plate.number for plate in _best_per_place([other, right])] == ["藏DT5022"]
+    # Plates in different places are both kept, whatever they read.
+    apart = _plate_read("新T0E0TS", other.slot_probs, rect=(600.0, 100.0, 800.0, 160.0))
+    assert len(_best_per_place([right, apart])) == 2

@@ -62,6 +62,8 @@ TWO_ROW_MAX_ASPECT = 2.6
 #: Share of a two-row plate's height its province row takes (GA 36: 220 mm plate, 60+ mm upper row).
 TOP_ROW_SHARE = 0.4
 PROVINCE_CHARS = "".join(PROVINCES)
+#: Two readings of one plate that differ in at most this many characters are judged on those characters.
+MAX_DISPUTED = 2
 
 
 @dataclass(frozen=True)
@@ -357,12 +359,34 @@ def _colour_plates(engine: OcrEngine, bgr: np.ndarray) -> list[PlateRead]:
 
 
 def _best_per_place(plates: list[PlateRead]) -> list[PlateRead]:
-    """One plate per place: overlapping readings keep the most confident one."""
+    """One plate per place: of overlapping readings, the one that wins where they disagree."""
     kept: list[PlateRead] = []
     for plate in sorted(plates, key=lambda item: item.confidence, reverse=True):
-        if all(_overlap(plate.rect, other.rect) < 0.3 for other in kept):
+        rivals = [index for index, other in enumerate(kept) if _overlap(plate.rect, other.rect) >= 0.3]
+        if not rivals:
             kept.append(plate)
+        elif len(rivals) == 1 and _reads_better(plate, kept[rivals[0]]):
+            kept[rivals[0]] = plate
     return sorted(kept, key=lambda item: (item.rect[0], item.rect[1]))
+
+
+def _reads_better(plate: PlateRead, other: PlateRead) -> bool:
+    """Whether `plate` is the better of two readings of the same plate.
+
+    A plate's confidence leans on its weakest character, which is often a doubtful province both readings
+    share; then it says nothing about the serial character they disagree on. Two readings of the same
+    length that disagree on a character or two are judged on those characters (the weaker of them, in
+    each); readings that disagree more are not one text read two ways, and confidence judges them.
+    """
+    same_shape = len(plate.number) == len(other.number) == len(plate.slot_probs) == len(other.slot_probs)
+    if not same_shape:
+        return plate.confidence > other.confidence
+    differing = [index for index, (a, b) in enumerate(zip(plate.number, other.number, strict=True)) if a != b]
+    if not differing or len(differing) > MAX_DISPUTED:
+        return plate.confidence > other.confidence
+    mine = min(plate.slot_probs[index] for index in differing)
+    theirs = min(other.slot_probs[index] for index in differing)
+    return mine > theirs
 
 
 def _overlap(a: Rect, b: Rect) -> float:
@@ -375,7 +399,11 @@ def _overlap(a: Rect, b: Rect) -> float:
 
 
 def _best(plates: Sequence[PlateRead]) -> PlateRead | None:
-    return max(plates, key=lambda plate: plate.confidence, default=None)
+    best: PlateRead | None = None
+    for plate in sorted(plates, key=lambda item: item.confidence, reverse=True):
+        if best is None or _reads_better(plate, best):
+            best = plate
+    return best
 
 
 def read_plates(engine: OcrEngine, bgr: np.ndarray, det_limit: int = DET_LIMIT_SIDE) -> PlateScan:
