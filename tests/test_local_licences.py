@@ -385,3 +385,24 @@ def test_remarks_are_words_not_marks():
     assert clean_value("remarks", "纯电动") == ("纯电动", False)
     assert clean_value("remarks", "1") is None  # a rivet or a ruling read as text
     assert clean_value("remarks", "--") is None
+
+
+def test_a_back_page_that_lost_every_label_keeps_its_file_number_and_record():
+    """A turned, blurred back page can lose every label; its 12-digit file number (behind what OCR left
+    of the English sub-label) and its probation record (one glyph misread) are still placed by format."""
+    lines = [
+        line("310104198106182712", 40, 100),
+        line("EN310144194679", 300, 160),
+        line("实河期至2021年02月21日", 20, 220),
+    ]
+    read = parse_page("driving", "back", lines)
+    assert read.fields["number"].value == "310104198106182712"
+    assert read.fields["file_number"].value == "310144194679"
+    assert read.fields["record"].value == "实习期至2021年02月21日"
+    assert read.fields["record"].confidence < lines[2].score  # placed by format and repaired
+
+
+def test_record_repair_touches_only_the_probation_phrase():
+    assert clean_value("record", "实习期至2021年02月21日") == ("实习期至2021年02月21日", False)
+    assert clean_value("record", "增驾实习期") == ("增驾实习期", False)  # another record, kept as read
+    assert clean_value("file_number", "I10169986102") == ("110169986102", True)  # a misread 1 stays a digit

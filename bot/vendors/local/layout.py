@@ -49,12 +49,16 @@ def _looks_like_vin(text: str) -> bool:
 #: Values no other field of their page could be, found by format alone when their label is unreadable
 #: (a thumbnail's labels are often too small to read while its long values survive): an 18-character
 #: ID number, a 17-character VIN (GB 16735: no I, O or Q, letters and digits mixed), a plate number,
-#: an address (a province first, then a road or a number; no office name).
+#: an address (a province first, then a road or a number; no office name), a 12-digit file number
+#: (after what OCR left of its English sub-label), a record or inspection stamp (…期至 and a year).
 SELF_EVIDENT: dict[str, Callable[[str], bool]] = {
     "number": lambda text: re.fullmatch(r"\d{17}[\dXx]", text) is not None,
     "vin": _looks_like_vin,
     "plate_number": lambda text: parse_plate(text) is not None,
     "address": looks_like_address,
+    "file_number": lambda text: re.fullmatch(r"[A-Za-z.'’:：\s]*\d{12}", text.strip()) is not None,
+    "record": lambda text: re.search(r"期至\s*\d{4}\s*年", text) is not None,
+    "inspection_record": lambda text: re.search(r"检验.{0,3}期至\s*\d{4}", text) is not None,
 }
 
 

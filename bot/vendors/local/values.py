@@ -82,6 +82,23 @@ def _clean_free_text(text: str) -> tuple[str, bool] | None:
     return (value, False) if value else None
 
 
+#: The record a new driver's back page carries: 实习期至 and the probation's last day.
+PROBATION = "实习期至"
+
+
+def _clean_record(text: str) -> tuple[str, bool] | None:
+    """记录 text; the printed probation phrase with one glyph misread (实河期至) is put right, as it is the
+    one phrase such a line begins with when a date follows."""
+    value = _clean_text(text)
+    if not value:
+        return None
+    head = value[: len(PROBATION)]
+    misread = sum(1 for a, b in zip(head, PROBATION, strict=False) if a != b)
+    if len(head) == len(PROBATION) and misread == 1 and re.match(r"\s*\d{4}", value[len(PROBATION) :]):
+        return PROBATION + value[len(PROBATION) :], True
+    return value, False
+
+
 def _clean_remarks(text: str) -> tuple[str, bool] | None:
     """备注 holds words (纯电动, 更换发动机); a value with no Chinese in it is a rivet, a ruling or the
     card's edge read as text, and an empty 备注 is the usual case."""
@@ -167,8 +184,16 @@ def _clean_model(text: str) -> tuple[str, bool] | None:
     return (head + code, repaired) if value else None
 
 
+#: A file number (12 digits, the length both licences print) behind a remnant of its English sub-label.
+_BEHIND_SUB_LABEL = re.compile(r"[A-Za-z.'’:：\s]+(\d{12})")
+
+
 def _clean_digits(text: str) -> tuple[str, bool] | None:
-    """档案编号: digits only, so letters OCR put there are misread digits."""
+    """档案编号: digits only, so letters OCR put there are misread digits; but Latin letters before a whole
+    12-digit file number are what OCR left of the English sub-label (``File No.``), not part of it."""
+    whole = _BEHIND_SUB_LABEL.fullmatch(text.strip())
+    if whole:
+        return whole.group(1), False
     value = re.sub(r"[^0-9A-Za-z|]", "", text)
     fixed = value.translate(_DIGIT_LOOKALIKES)
     if len(fixed) < 6:
@@ -222,7 +247,7 @@ CLEANERS: dict[str, Cleaner] = {
     "valid_from": _clean_date,
     "valid_period": _clean_validity,
     "file_number": _clean_digits,
-    "record": _clean_free_text,
+    "record": _clean_record,
     "plate_number": _clean_plate,
     "vehicle_type": _clean_cjk,
     "owner": _clean_free_text,
