@@ -18,7 +18,15 @@ from bot.plate_grammar import parse_plate
 from bot.vendors.local.ocr import CropReading, EngineUnavailable, shared_engine
 from bot.vendors.local.plate_decode import FULL_TEMPLATES, decode_best, decode_template
 from bot.vendors.local.plate_locate import colour_proposals, order_quad, warp_upright
-from bot.vendors.local.plates import PlateRead, _best_per_place, color_shares, read_plates, read_upright
+from bot.vendors.local.plates import (
+    TWO_ROW_MAX_ASPECT,
+    PlateRead,
+    _best_per_place,
+    _text_band,
+    color_shares,
+    read_plates,
+    read_upright,
+)
 from tests.specimens.data import PlateSpec
 from tests.specimens.plates import render_plate, render_plate_scene
 
@@ -212,3 +220,18 @@ def test_reads_that_disagree_throughout_are_judged_by_confidence():
     # Plates in different places are both kept, whatever they read.
     apart = _plate_read("新T0E0TS", other.slot_probs, rect=(600.0, 100.0, 800.0, 160.0))
     assert len(_best_per_place([right, apart])) == 2
+
+
+def test_a_plate_framed_with_wide_margins_is_also_read_from_its_glyph_band(engine):
+    """A crop much taller than its one-row plate gives the recognizer a line mostly of margin; the band
+    of glyph rows is found by its vertical strokes and read as well."""
+    crop, truth = render_plate(PlateSpec("浙A205LK", PlateColor.BLUE), scale=0.3)
+    plate = _bgr(crop)
+    height, width = plate.shape[:2]
+    side = width // 10
+    framed = cv2.copyMakeBorder(plate, height, height, side, side, cv2.BORDER_CONSTANT, value=(90, 90, 90))
+    assert framed.shape[1] / framed.shape[0] < TWO_ROW_MAX_ASPECT  # too tall to be read as one row only
+    band = _text_band(framed)
+    assert band is not None and band.shape[0] < 0.6 * framed.shape[0]
+    assert truth["number"] in [read.text for read, _ in read_upright(engine, framed)]
+    assert _text_band(np.full_like(framed, 90)) is None  # no glyphs, no band

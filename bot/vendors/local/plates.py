@@ -62,6 +62,11 @@ TWO_ROW_MAX_ASPECT = 2.6
 #: Share of a two-row plate's height its province row takes (GA 36: 220 mm plate, 60+ mm upper row).
 TOP_ROW_SHARE = 0.4
 PROVINCE_CHARS = "".join(PROVINCES)
+#: Glyph rows of a too-tall crop: rows with at least this share of the strongest rows' vertical strokes,
+#: a band at least this many rows tall and at most this share of the crop (else it is the plate itself).
+BAND_LEVEL = 0.6
+MIN_BAND_ROWS = 8
+MAX_BAND_SHARE = 0.6
 #: Two readings of one plate that differ in at most this many characters are judged on those characters.
 MAX_DISPUTED = 2
 
@@ -244,6 +249,34 @@ def _looks_green(crop: np.ndarray) -> bool:
     return shares["green"] >= GREEN_PLATE_SHARE and shares["green"] > max(shares["blue"], shares["yellow"])
 
 
+def _text_band(crop: np.ndarray) -> np.ndarray | None:
+    """The crop's one band of glyph rows, when the crop is much taller than a one-row plate.
+
+    A plate found with a wide margin above and below fills only part of the recognizer's line (which
+    is as tall as the crop), so its glyphs get too few time steps and one can drop out. Glyph rows are
+    where vertical strokes are dense (a horizontal Sobel), in one run; a margin of a quarter of the
+    band's height is kept either side. None when no single clear band stands out.
+    """
+    height = crop.shape[0]
+    grey = cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY) if crop.ndim == 3 else crop
+    strokes = np.abs(cv2.Sobel(grey, cv2.CV_32F, 1, 0, ksize=3)).mean(axis=1)
+    strong = strokes >= BAND_LEVEL * float(strokes.max())
+    runs: list[tuple[int, int]] = []
+    start = None
+    for row, on in enumerate([*strong.tolist(), False]):
+        if on and start is None:
+            start = row
+        elif not on and start is not None:
+            runs.append((start, row))
+            start = None
+    first, end = max(runs, key=lambda run: run[1] - run[0], default=(0, 0))
+    band = end - first
+    if band < MIN_BAND_ROWS or band > MAX_BAND_SHARE * height:
+        return None
+    margin = round(band * 0.25)
+    return crop[max(0, first - margin) : min(height, end + margin)]
+
+
 def read_upright(engine: OcrEngine, crop: np.ndarray) -> list[tuple[SlotRead, bool]]:
     """An upright plate crop read as one row and, when it is shaped like one, as a two-row plate."""
     reads: list[tuple[SlotRead, bool]] = []
@@ -252,6 +285,11 @@ def read_upright(engine: OcrEngine, crop: np.ndarray) -> list[tuple[SlotRead, bo
         reads.append((single, False))
     height, width = crop.shape[:2]
     if width / max(height, 1) < TWO_ROW_MAX_ASPECT:
+        band = _text_band(crop)
+        if band is not None:
+            banded = _single_row_read(engine, band)
+            if banded is not None:
+                reads.append((banded, False))
         top_crop, bottom_crop = _rows(crop)
         top = _slot_read(engine, top_crop, TOP_TEMPLATES)
         bottom = _slot_read(engine, bottom_crop, BOTTOM_TEMPLATES)
