@@ -263,6 +263,19 @@ def test_a_lighter_blurred_dash_counts_as_the_printed_dash():
     assert _ink_rect(np.full((60, 300, 3), 235, np.uint8), (0, 0, 300, 60)) is None
 
 
+def test_specks_left_of_a_broken_rule_do_not_make_a_dash_a_glyph():
+    """Noise can break the cell's rule into single dark pixels that no longer cross the cell; kept as
+    ink, they stretched the box of a lone dash to a glyph's height."""
+    cell = np.full((68, 261, 3), 240, np.uint8)
+    cv2.rectangle(cell, (42, 33), (57, 37), (40, 40, 40), -1)  # the printed dash, 16 x 5
+    cell[26, 29] = cell[48, 29] = (60, 60, 60)  # what noise left of the rule
+    found = _ink_rect(cell, (0, 0, 261, 68))
+    assert found is not None
+    _rect, (ink_width, ink_height) = found
+    assert (ink_width, ink_height) == (16, 5)
+    assert _is_dash(ink_width, ink_height, label_height=38)
+
+
 def test_a_pale_seal_is_still_found():
     card = np.full((400, 600, 3), 235, np.uint8)
     cv2.circle(card, (420, 220), 80, (200, 200, 232), 4)  # R exceeds G and B by only 24

@@ -29,6 +29,9 @@ INK_LEVEL = 100
 MAX_INK_LEVEL = 160
 #: Share of a cell's column (or row) a table rule covers; a glyph's stroke spans much less of it.
 RULE_COVER = 0.75
+#: Ink this small (in pixels) is a speck: noise, or what is left of a rule that noise broke up; kept, it
+#: stretched a lone dash's box into a glyph-sized one.
+SPECK_PIXELS = 2
 #: A cell whose darkest pixel is not this much darker than its paper holds no print, only noise.
 MIN_INK_CONTRAST = 80
 #: Cells of the 副页 that print ``--`` when the vehicle has no such mass; how much a dash shape is trusted.
@@ -134,7 +137,7 @@ def _ink_rect(
     ink[ink.mean(axis=1) > RULE_COVER, :] = 0
     count, labels, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
     for index in range(1, count):
-        if _is_rule(stats[index], ink.shape[0], ink.shape[1]):
+        if _is_rule(stats[index], ink.shape[0], ink.shape[1]) or stats[index][4] <= SPECK_PIXELS:
             ink[labels == index] = 0
     rows, cols = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
     if len(rows) == 0 or ink.sum() < 12:
