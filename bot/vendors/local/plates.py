@@ -196,10 +196,16 @@ def _scaled_for_recognition(crop: np.ndarray, target_height: int = 48) -> np.nda
     return cv2.resize(crop, None, fx=factor, fy=factor, interpolation=cv2.INTER_CUBIC)
 
 
-def _slot_read(engine: OcrEngine, crop: np.ndarray, templates: dict[str, tuple[str, ...]]) -> SlotRead | None:
+def _line(crop: np.ndarray) -> np.ndarray | None:
+    """The crop as the recognizer reads it (grey, at least its line height); None when too small to read."""
     if crop.size == 0 or min(crop.shape[:2]) < 4:
         return None
-    return decode_best(engine.read_crop_chars(_scaled_for_recognition(_grey(crop))), templates)
+    return _scaled_for_recognition(_grey(crop))
+
+
+def _slot_read(engine: OcrEngine, crop: np.ndarray, templates: dict[str, tuple[str, ...]]) -> SlotRead | None:
+    line = _line(crop)
+    return None if line is None else decode_best(engine.read_crop_chars(line), templates)
 
 
 def _single_row_read(engine: OcrEngine, crop: np.ndarray) -> SlotRead | None:
@@ -212,9 +218,9 @@ def _single_row_read(engine: OcrEngine, crop: np.ndarray) -> SlotRead | None:
     7-character reading is then the far likelier one (by 4 or more log units on real crops, where true
     new-energy plates stay within 1).
     """
-    if crop.size == 0 or min(crop.shape[:2]) < 4:
+    line = _line(crop)
+    if line is None:
         return None
-    line = _scaled_for_recognition(_grey(crop))
     reading = engine.read_crop_chars(line)
     best = decode_best(reading, FULL_TEMPLATES)
     if best is not None and best.template not in NEW_ENERGY_TEMPLATES and _looks_green(crop):
