@@ -132,6 +132,13 @@ def _columns(alphabet: tuple[str, ...]) -> _Columns:
     return found
 
 
+def class_columns(alphabet: tuple[str, ...], chars: str) -> tuple[np.ndarray, list[str]]:
+    """The alphabet's columns that stand for the characters of `chars`, and the character each stands
+    for (cached per alphabet, as the decoder's own columns are)."""
+    columns, labels, _weights = _columns(alphabet).of(chars)
+    return columns, labels
+
+
 def _align(
     log_slots: list[np.ndarray], log_gap: np.ndarray, log_edge: np.ndarray, slot_chars: list[np.ndarray]
 ) -> tuple[float, list[int]]:

@@ -22,7 +22,7 @@ import cv2
 import numpy as np
 
 from bot.vendors.local.ocr import CropReading, OcrEngine
-from bot.vendors.local.plate_decode import PROVINCE_CHARS, SlotRead
+from bot.vendors.local.plate_decode import PROVINCE_CHARS, SlotRead, class_columns
 
 #: A province read with less probability than this gets a second look.
 DOUBTFUL_PROVINCE = 0.1
@@ -38,28 +38,17 @@ WIDER = (1.6, 1.3)
 SPAN_SLACK = 1
 
 
-_COLUMNS: dict[int, tuple[tuple[str, ...], np.ndarray, np.ndarray]] = {}
-
-
-def _province_columns(alphabet: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
-    """Where each province the alphabet has stands in it, and its place in PROVINCE_CHARS (cached: the
-    recognizer's alphabet is one tuple of thousands of characters for the life of the process)."""
-    cached = _COLUMNS.get(id(alphabet))
-    if cached is None or cached[0] is not alphabet:
-        index = {char: column for column, char in enumerate(alphabet)}
-        present = [(place, index[char]) for place, char in enumerate(PROVINCE_CHARS) if char in index]
-        places = np.asarray([place for place, _ in present], dtype=np.int64)
-        columns = np.asarray([column for _, column in present], dtype=np.int64)
-        _COLUMNS.clear()
-        cached = _COLUMNS[id(alphabet)] = (alphabet, places, columns)
-    return cached[1], cached[2]
+#: Each province's place in PROVINCE_CHARS, the order of the distributions below.
+_PLACE = {char: place for place, char in enumerate(PROVINCE_CHARS)}
 
 
 def _province_probabilities(reading: CropReading, start: int, end: int) -> np.ndarray:
     """Each province's best probability within steps start..end (PROVINCE_CHARS order)."""
-    places, columns = _province_columns(reading.alphabet)
+    columns, labels = class_columns(reading.alphabet, PROVINCE_CHARS)
     found = np.zeros(len(PROVINCE_CHARS))
-    found[places] = reading.probs[max(start, 0) : end + 1][:, columns].max(axis=0, initial=0.0)
+    found[[_PLACE[label] for label in labels]] = reading.probs[max(start, 0) : end + 1][:, columns].max(
+        axis=0, initial=0.0
+    )
     return found
 
 
