@@ -30,7 +30,7 @@ from bot.models import DOCUMENT_MODELS, Box, Document, FieldMeta, Kind, Side
 from bot.plate_grammar import PROVINCES, parse_plate
 from bot.vendors.local.ocr import OcrLine
 from bot.vendors.local.places import looks_like_address
-from bot.vendors.local.values import REPAIR_PENALTY, clean_authority, clean_value
+from bot.vendors.local.values import FILE_NUMBER, REPAIR_PENALTY, clean_authority, clean_value
 
 Rect = tuple[float, float, float, float]
 
@@ -56,7 +56,7 @@ SELF_EVIDENT: dict[str, Callable[[str], bool]] = {
     "vin": _looks_like_vin,
     "plate_number": lambda text: parse_plate(text) is not None,
     "address": looks_like_address,
-    "file_number": lambda text: re.fullmatch(r"[A-Za-z.'’:：\s]*\d{12}", text.strip()) is not None,
+    "file_number": lambda text: FILE_NUMBER.fullmatch(text.strip()) is not None,
     "record": lambda text: re.search(r"期至\s*\d{4}\s*年", text) is not None,
     "inspection_record": lambda text: re.search(r"检验.{0,3}期至\s*\d{4}", text) is not None,
 }

@@ -184,14 +184,15 @@ def _clean_model(text: str) -> tuple[str, bool] | None:
     return (head + code, repaired) if value else None
 
 
-#: A file number (12 digits, the length both licences print) behind a remnant of its English sub-label.
-_BEHIND_SUB_LABEL = re.compile(r"[A-Za-z.'’:：\s]+(\d{12})")
+#: A whole file number (12 digits, the length both licences print), perhaps behind what OCR left of its
+#: English sub-label (``File No.``).
+FILE_NUMBER = re.compile(r"[A-Za-z.'’:：\s]*(\d{12})")
 
 
 def _clean_digits(text: str) -> tuple[str, bool] | None:
     """档案编号: digits only, so letters OCR put there are misread digits; but Latin letters before a whole
     12-digit file number are what OCR left of the English sub-label (``File No.``), not part of it."""
-    whole = _BEHIND_SUB_LABEL.fullmatch(text.strip())
+    whole = FILE_NUMBER.fullmatch(text.strip())
     if whole:
         return whole.group(1), False
     value = re.sub(r"[^0-9A-Za-z|]", "", text)
