@@ -27,6 +27,7 @@ from bot.vendors.local.plates import (
     read_plates,
     read_upright,
 )
+from tests.fakes.readings import scripted_reading
 from tests.specimens.data import PlateSpec
 from tests.specimens.plates import render_plate, render_plate_scene
 
@@ -36,13 +37,7 @@ ALPHABET = ("<blank>", "京", "游", "A", "B", "1", "I", "2", "3", "4", "5", "D"
 
 
 def _reading(steps: list[dict[str, float]]) -> CropReading:
-    """A recognizer output: each step's probabilities by character, the rest going to blank."""
-    probs = np.full((len(steps), len(ALPHABET)), 1e-4)
-    for row, step in enumerate(steps):
-        for char, prob in step.items():
-            probs[row, ALPHABET.index(char)] = prob
-        probs[row, 0] = max(0.0, 1.0 - sum(step.values()))
-    return CropReading.decode(probs, ALPHABET)
+    return scripted_reading(steps, ALPHABET)
 
 
 def _spell(text: str, *, blank_between: bool = True) -> list[dict[str, float]]:

@@ -8,17 +8,9 @@ import numpy as np
 from bot.vendors.local.ocr import CropReading
 from bot.vendors.local.plate_decode import FULL_TEMPLATES, decode_best
 from bot.vendors.local.plate_province import DOUBTFUL_PROVINCE, second_look
+from tests.fakes.readings import scripted_reading
 
 ALPHABET = ("<blank>", "皖", "鄂", "新", "A", "1", "2", "3", "4", "5", "X")
-
-
-def _reading(steps: list[dict[str, float]]) -> CropReading:
-    probs = np.full((len(steps), len(ALPHABET)), 1e-4)
-    for row, step in enumerate(steps):
-        for char, prob in step.items():
-            probs[row, ALPHABET.index(char)] = prob
-        probs[row, 0] = max(0.0, 1.0 - sum(step.values()))
-    return CropReading.decode(probs, ALPHABET)
 
 
 def _plate(province: dict[str, float]) -> CropReading:
@@ -26,7 +18,7 @@ def _plate(province: dict[str, float]) -> CropReading:
     steps: list[dict[str, float]] = [province, {}]
     for char in "A12345":
         steps += [{char: 0.95}, {}]
-    return _reading(steps)
+    return scripted_reading(steps, ALPHABET)
 
 
 class ScriptedEngine:
