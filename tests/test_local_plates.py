@@ -22,8 +22,11 @@ from bot.vendors.local.plates import (
     TWO_ROW_MAX_ASPECT,
     PlateRead,
     _best_per_place,
+    _plates_in,
     _text_band,
+    _turned_upright,
     color_shares,
+    police_reading,
     read_plates,
     read_upright,
 )
@@ -230,3 +233,78 @@ def test_a_plate_framed_with_wide_margins_is_also_read_from_its_glyph_band(engin
     assert band is not None and band.shape[0] < 0.6 * framed.shape[0]
     assert truth["number"] in [read.text for read, _ in read_upright(engine, framed)]
     assert _text_band(np.full_like(framed, 90)) is None  # no glyphs, no band
+
+
+# --------------------------------------------------------------------------------- turned photos, police
+
+
+@pytest.mark.parametrize("turn", [cv2.ROTATE_90_CLOCKWISE, cv2.ROTATE_180, cv2.ROTATE_90_COUNTERCLOCKWISE])
+def test_a_street_photo_taken_sideways_or_upside_down_is_read(engine, turn):
+    """A phone held sideways or upside down (and no EXIF to say so) stands the plate on its end or head;
+    the crop is cut with its long side level and turned upright."""
+    spec = PlateSpec("桂AL17G5", PlateColor.BLUE)
+    scene, truths = render_plate_scene([spec], random.Random(5), size=(960, 640))
+    assert truths[0]["number"] in _numbers(engine, cv2.rotate(_bgr(scene), turn))
+
+
+class _SaysUpsideDown:
+    """The real engine, except that its direction classifier calls every crop upside down."""
+
+    def __init__(self, engine) -> None:
+        self._engine = engine
+
+    def upside_down(self, image: np.ndarray) -> bool:
+        return True
+
+    def __getattr__(self, name: str):
+        return getattr(self._engine, name)
+
+
+def test_the_direction_classifier_alone_does_not_turn_a_plate(engine):
+    """PP-OCR's direction classifier calls some upright plates upside down; the plate grammar has the
+    last word, so an upright crop stays upright and an upside-down one is turned."""
+    crop, truth = render_plate(PlateSpec("皖A91Y91", PlateColor.BLUE), scale=0.5)
+    upright = _bgr(crop)
+    fooled = _SaysUpsideDown(engine)
+    assert _turned_upright(fooled, upright) is upright
+    assert [plate.number for plate in _plates_in(fooled, upright, upright, (0, 0, 1, 1))] == [truth["number"]]
+    turned = cv2.rotate(upright, cv2.ROTATE_180)
+    assert np.array_equal(_turned_upright(fooled, turned), upright)
+
+
+def _small_police_crop(number: str) -> np.ndarray:
+    """A police plate as a far car shows it: small and soft, its red 警 no longer a legible glyph."""
+    crop, _ = render_plate(PlateSpec(number, PlateColor.WHITE, kind="police"), scale=0.25)
+    return cv2.GaussianBlur(_bgr(crop), (0, 0), 2.2)
+
+
+def test_a_police_plate_whose_red_glyph_is_illegible_is_read_by_its_colour(engine):
+    crop = _small_police_crop("湘A5921警")
+    unaided = decode_best(engine.read_crop_chars(crop), FULL_TEMPLATES)
+    assert unaided is not None and not unaided.text.endswith("警"), "the recognizer alone must miss the 警"
+    reads = read_upright(engine, crop)
+    assert reads and reads[0][0].text == "湘A5921警"
+    plates = _plates_in(engine, crop, crop, (0.0, 0.0, float(crop.shape[1]), float(crop.shape[0])))
+    assert plates[0].color == PlateColor.WHITE
+
+
+def test_only_a_red_last_glyph_makes_a_police_plate(engine):
+    """The same white plate with its last glyph black, or with red all over it (a red car, a red lamp
+    behind the whole plate), is not read as a police plate."""
+    crop = _small_police_crop("湘A5921警")
+    reading = engine.read_crop_chars(crop)
+    assert police_reading(reading, crop) is not None
+    grey = cv2.cvtColor(cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY), cv2.COLOR_GRAY2BGR)
+    assert police_reading(engine.read_crop_chars(grey), grey) is None
+    washed = crop.copy()
+    washed[:, :, 2] = np.maximum(washed[:, :, 2], 200)
+    washed[:, :, :2] = (washed[:, :, :2] * 0.3).astype(np.uint8)
+    assert police_reading(engine.read_crop_chars(washed), washed) is None
+
+
+def test_reading_steps_map_onto_the_image_without_the_padding():
+    """The recognizer pads a short line on the right; a step's place on the image leaves that out."""
+    reading = CropReading.decode(np.zeros((40, 3)), ("", "A", "B"), coverage=0.5)
+    assert reading.x_of(0, 200) == 0
+    assert reading.x_of(20, 200) == 200
+    assert reading.x_of(10, 200) == 100

@@ -213,6 +213,14 @@ class OcrEngine:
             return "", 0.0
         return str(texts[0]).strip(), float(scores[0])
 
+    def upside_down(self, image: np.ndarray) -> bool:
+        """Whether a one-line crop stands on its head, by PP-OCR's own 0/180 text classifier (at the
+        certainty rapidocr itself needs before it turns a detected line)."""
+        with self._lock, _engine_errors():
+            classifier = self._ocr._load_cls_model()
+            label, score = classifier([image]).cls_res[0]
+        return "180" in label and score >= classifier.cls_thresh
+
     def read_crop_chars(self, image: np.ndarray) -> CropReading:
         """Like `read_crop`, but keeping the recognizer's per-step character probabilities, so a caller
         that knows what may stand where (a plate's province, its letter) can decode under that grammar."""
@@ -223,7 +231,10 @@ class OcrEngine:
             batch = recognizer.resize_norm_img(image, ratio)[np.newaxis].astype(np.float32)
             probs = np.asarray(recognizer.session(batch))[0]
             alphabet = recognizer.postprocess_op.character
-        return CropReading.decode(probs, alphabet)
+        # resize_norm_img pads a short line on the right up to the width `ratio` asks for.
+        padded_width = int(height * ratio)
+        image_width = min(padded_width, int(np.ceil(height * image.shape[1] / max(image.shape[0], 1))))
+        return CropReading.decode(probs, alphabet, coverage=image_width / padded_width)
 
 
 @dataclass(frozen=True)
@@ -244,9 +255,17 @@ class CropReading:
     chars: tuple[CharRead, ...]
     probs: np.ndarray
     alphabet: tuple[str, ...]
+    #: Share of the time steps that lie on the image; the recognizer pads a short line on the right.
+    coverage: float = 1.0
+
+    def x_of(self, step: float, width: int) -> int:
+        """Where time step `step` falls on the read image, `width` pixels wide."""
+        return round(step * width / (len(self.probs) * self.coverage))
 
     @classmethod
-    def decode(cls, probs: np.ndarray, alphabet: list[str] | tuple[str, ...]) -> CropReading:
+    def decode(
+        cls, probs: np.ndarray, alphabet: list[str] | tuple[str, ...], coverage: float = 1.0
+    ) -> CropReading:
         best = probs.argmax(axis=1)
         chars: list[CharRead] = []
         previous = 0
@@ -257,7 +276,7 @@ class CropReading:
             elif index != 0:
                 chars.append(CharRead(alphabet[index], float(probs[step, index]), step, step))
             previous = index
-        return cls(tuple(chars), probs, tuple(alphabet))
+        return cls(tuple(chars), probs, tuple(alphabet), coverage)
 
     @property
     def text(self) -> str:

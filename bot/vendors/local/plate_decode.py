@@ -53,6 +53,16 @@ FULL_TEMPLATES: dict[str, tuple[str, ...]] = {
 NEW_ENERGY_TEMPLATES = {
     name: slots for name, slots in FULL_TEMPLATES.items() if name.startswith("new_energy")
 }
+#: A police plate (white ground, its 警 printed in red, GA 36): on a small or blurred plate the recognizer
+#: sees the red 警 only as some glyph, so that slot is anchored by any glyph (as a province is) once the
+#: glyph's colour has said what it is (plates.police_reading).
+POLICE_SUFFIX = "警"
+POLICE_TEMPLATES: dict[str, tuple[str, ...]] = {
+    "police": (PROVINCE_CHARS, LETTERS, *[SERIAL] * 4, POLICE_SUFFIX),
+}
+#: Slot classes that any glyph may anchor, at a price: Chinese characters the recognizer often cannot
+#: name on a plate but does see.
+_ANCHORED = (PROVINCE_CHARS, POLICE_SUFFIX)
 #: The top row of a two-row (yellow, large-vehicle) plate, and what its bottom row may be.
 TOP_TEMPLATES: dict[str, tuple[str, ...]] = {"top": (PROVINCE_CHARS, LETTERS)}
 BOTTOM_TEMPLATES: dict[str, tuple[str, ...]] = {
@@ -199,7 +209,7 @@ def decode_template(reading: CropReading, name: str, slots: tuple[str, ...]) -> 
     # plate would rather shift one slot and drop a serial character than use an unreadable province.
     glyphs = logs[:, 1:].max(axis=1) + np.log(LOOKALIKE)
     for slot, chars in enumerate(slots):
-        if chars == PROVINCE_CHARS:
+        if chars in _ANCHORED:
             log_slots[slot] = np.maximum(log_slots[slot], glyphs)
     slot_chars = [
         np.asarray([ord(labels[index]) for index in view.argmax(axis=1)])

@@ -31,6 +31,8 @@ MIN_AREA = 180
 #: Share of a proposal's pixels on strong vertical strokes below which it holds no characters (a painted
 #: panel, a sign's plain ground): measured at the recognizer's 48 px height; plates sit near 0.3.
 MIN_STROKE_SHARE = 0.08
+#: Most a plate's long side may lean off level (or, in a photo turned sideways, off plumb), in degrees.
+MAX_TILT = 35
 #: Most proposals read per photo, largest first.
 MAX_PROPOSALS = 4
 
@@ -90,7 +92,7 @@ def colour_proposals(bgr: np.ndarray) -> list[Proposal]:
             if area / (w * h) < MIN_FILL:
                 continue
             quad = order_quad(cv2.boxPoints(((cx, cy), (w, h), angle)) / scale)
-            if abs(_tilt_degrees(quad)) > 35:
+            if _off_level(quad) > MAX_TILT:
                 continue
             xs, ys = quad[:, 0], quad[:, 1]
             rect = (float(xs.min()), float(ys.min()), float(xs.max()), float(ys.max()))
@@ -99,9 +101,12 @@ def colour_proposals(bgr: np.ndarray) -> list[Proposal]:
     return [proposal for _, proposal in found[:MAX_PROPOSALS]]
 
 
-def _tilt_degrees(quad: Quad) -> float:
+def _off_level(quad: Quad) -> float:
+    """Degrees between the plate's long side and the nearest of level and plumb: a plate in a photo
+    turned sideways stands on its short side, and the reader turns its crop upright."""
     dx, dy = quad[1] - quad[0]
-    return float(np.degrees(np.arctan2(dy, dx)))
+    angle = abs(float(np.degrees(np.arctan2(dy, dx)))) % 90
+    return min(angle, 90 - angle)
 
 
 def quad_from_points(points: Sequence[tuple[float, float]]) -> Quad:

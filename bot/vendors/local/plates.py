@@ -22,18 +22,19 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
 
 from bot.models import PlateColor
 from bot.plate_grammar import PROVINCES, PlateFormat, candidate_repairs, normalize_plate, parse_plate
-from bot.vendors.local.ocr import DET_LIMIT_SIDE, OcrEngine, OcrLine
+from bot.vendors.local.ocr import DET_LIMIT_SIDE, CropReading, OcrEngine, OcrLine
 from bot.vendors.local.plate_decode import (
     BOTTOM_TEMPLATES,
     FULL_TEMPLATES,
     NEW_ENERGY_TEMPLATES,
+    POLICE_TEMPLATES,
     TOP_TEMPLATES,
     SlotRead,
     decode_best,
@@ -69,6 +70,10 @@ MIN_BAND_ROWS = 8
 MAX_BAND_SHARE = 0.6
 #: Two readings of one plate that differ in at most this many characters are judged on those characters.
 MAX_DISPUTED = 2
+#: A police plate's last glyph is red: at least this share of its columns' pixels are red, and RED_RATIO
+#: times the share in the serial's columns (a red car around a plate is red everywhere).
+MIN_SUFFIX_RED = 0.04
+RED_RATIO = 3.0
 
 
 @dataclass(frozen=True)
@@ -223,11 +228,52 @@ def _single_row_read(engine: OcrEngine, crop: np.ndarray) -> SlotRead | None:
         return None
     reading = engine.read_crop_chars(line)
     best = decode_best(reading, FULL_TEMPLATES)
-    if best is not None and best.template not in NEW_ENERGY_TEMPLATES and _looks_green(crop):
+    shares = _ground(crop)
+    if best is not None and best.template not in NEW_ENERGY_TEMPLATES and _looks_green(shares):
         green = decode_best(reading, NEW_ENERGY_TEMPLATES)
         if green is not None and best.log_likelihood - green.log_likelihood <= NEW_ENERGY_MARGIN:
             best = green
+    if _white_ground(crop):
+        best = police_reading(reading, crop) or best
     return None if best is None else second_look(engine, line, best, reading)
+
+
+def police_reading(reading: CropReading, crop: np.ndarray) -> SlotRead | None:
+    """The crop as a police plate, when its last glyph is red and its serial is not.
+
+    Only a police plate prints a red character at its end (GA 36: white ground, black characters, a
+    red 警), and the red 警 is the glyph a general recognizer loses first: small or blurred, it reads as
+    a 1 or a 7. So the 警 slot is anchored by whatever glyph stands there, and the colour of that glyph's
+    columns says whether it is a 警. Its probability is the recognizer's for a glyph being there at all:
+    the colour, not the recognizer, named it.
+    """
+    police = decode_best(reading, POLICE_TEMPLATES)
+    if police is None:
+        return None
+    red = _red_ink(crop)
+    width = crop.shape[1]
+
+    def red_share(start: float, end: float) -> float:
+        columns = red[:, reading.x_of(start, width) : reading.x_of(end, width)]
+        return float(columns.mean()) if columns.size else 0.0
+
+    # A slot's time steps fall somewhere on its glyph (CTC fires early or late), so the suffix glyph is
+    # taken as everything right of the last serial character's steps.
+    serial_end = police.spans[-2][1] + 1
+    suffix = red_share(serial_end, len(reading.probs) * reading.coverage)
+    serial = red_share(police.spans[1][0], serial_end)
+    if suffix < MIN_SUFFIX_RED or suffix < RED_RATIO * serial:
+        return None
+    first, last = police.spans[-1]
+    glyph = float(reading.probs[first : last + 1, 1:].max())
+    return replace(police, probs=(*police.probs[:-1], glyph))
+
+
+def _red_ink(crop: np.ndarray) -> np.ndarray:
+    """Pixels of saturated red (hue wraps around 0 in OpenCV's 0..180 scale)."""
+    hsv = cv2.cvtColor(crop, cv2.COLOR_BGR2HSV)
+    hue, sat, val = hsv[:, :, 0], hsv[:, :, 1], hsv[:, :, 2]
+    return ((hue <= 8) | (hue >= 170)) & (sat >= 80) & (val >= 60)
 
 
 def _grey(crop: np.ndarray) -> np.ndarray:
@@ -249,9 +295,20 @@ def _rows(crop: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return top, crop[round(height * (TOP_ROW_SHARE - 0.06)) :]
 
 
-def _looks_green(crop: np.ndarray) -> bool:
+def _ground(crop: np.ndarray) -> dict[str, float]:
     height, width = crop.shape[:2]
-    shares = color_shares(crop, (0.0, 0.0, float(width), float(height)))
+    return color_shares(crop, (0.0, 0.0, float(width), float(height)))
+
+
+def _white_ground(crop: np.ndarray) -> bool:
+    """Whether the plate's ground, in the crop's middle (a crop's margins hold the car), is whiter than it
+    is blue, yellow or green: on a coloured plate the ground outweighs the white or black characters."""
+    height, width = crop.shape[:2]
+    shares = color_shares(crop, (0.1 * width, 0.25 * height, 0.9 * width, 0.75 * height))
+    return shares["white"] > max(shares["blue"], shares["yellow"], shares["green"])
+
+
+def _looks_green(shares: dict[str, float]) -> bool:
     return shares["green"] >= GREEN_PLATE_SHARE and shares["green"] > max(shares["blue"], shares["yellow"])
 
 
@@ -318,7 +375,30 @@ def _to_plate(bgr: np.ndarray, read: SlotRead, rect: Rect, double_layer: bool, r
 def _plates_in(
     engine: OcrEngine, bgr: np.ndarray, crop: np.ndarray, rect: Rect, raw: str = ""
 ) -> list[PlateRead]:
-    return [_to_plate(bgr, read, rect, double, raw) for read, double in read_upright(engine, crop)]
+    upright = _turned_upright(engine, crop)
+    return [_to_plate(bgr, read, rect, double, raw) for read, double in read_upright(engine, upright)]
+
+
+def _turned_upright(engine: OcrEngine, crop: np.ndarray) -> np.ndarray:
+    """The crop, or the crop turned half round when it stands on its head (a phone held upside down, a
+    street photo turned sideways: a crop is cut with its long side level, so only 0 or 180 remain).
+
+    PP-OCR's text-direction classifier is cheap but not to be trusted alone on plates: it calls one
+    upright real plate in fifteen upside down (plates with 0, 6, 8, 9 and H read either way). So it only
+    raises the question, and the plate grammar answers it: the crop is turned when its likeliest plate
+    reading is likelier turned (on upright real plates the upright reading wins by 2 to 15 log units,
+    on upside-down rendered ones the turned reading by 10 or more).
+    """
+    if not engine.upside_down(crop):
+        return crop
+    turned = cv2.rotate(crop, cv2.ROTATE_180)
+    return turned if _plate_likelihood(engine, turned) > _plate_likelihood(engine, crop) else crop
+
+
+def _plate_likelihood(engine: OcrEngine, crop: np.ndarray) -> float:
+    line = _line(crop)
+    best = None if line is None else decode_best(engine.read_crop_chars(line), FULL_TEMPLATES)
+    return -np.inf if best is None else best.log_likelihood
 
 
 def is_tight_crop(width: int, height: int) -> bool:
