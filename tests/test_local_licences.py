@@ -20,13 +20,14 @@ from bot.images import IntakeImage, load
 from bot.vendors.base import build_vendor
 from bot.vendors.local.cells import _ink_rect, _is_dash
 from bot.vendors.local.layout import build_document, page_region, parse_page
-from bot.vendors.local.ocr import OcrLine
+from bot.vendors.local.ocr import OcrLine, shared_engine
 from bot.vendors.local.places import looks_like_address, office_names
-from bot.vendors.local.seal import find_seals
+from bot.vendors.local.seal import _enlarged, find_seals, read_authority, unroll
 from bot.vendors.local.values import clean_authority, clean_value
 from bot.vendors.local.vendor import LocalVendor, _upscaled
 from tests import specimens
 from tests.specimens.compose import render_vehicle_pair, side_by_side
+from tests.specimens.paint import seal
 
 # ----------------------------------------------------------------------------------------------- helpers
 
@@ -282,6 +283,32 @@ def test_a_pale_seal_is_still_found():
     cv2.putText(card, "SEAL TEXT", (360, 225), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (200, 200, 232), 2)
     seals = find_seals(card)
     assert seals and abs(seals[0].cx - 420) < 6 and abs(seals[0].radius - 80) < 8
+
+
+@pytest.mark.parametrize(
+    ("office", "radius", "blur"),
+    [("山东省济南市公安局交通警察支队", 80, 2.0), ("湖南省长沙市公安局交通警察支队", 60, 1.5)],
+)
+def test_a_blurred_seal_is_read_as_the_office_its_rim_fits_best(office, radius, blur):
+    """Blur leaves the rim's glyphs half legible: greedy decoding garbles the name past what string
+    distance can correct, while scoring every office name over the recognizer's whole output finds it."""
+    stamp = seal(office, radius, random.Random(3))
+    card = Image.new("RGB", (radius * 4, radius * 3), (236, 232, 222))
+    card.paste(stamp, (radius, radius // 2), stamp)
+    photo = cv2.GaussianBlur(np.asarray(card)[:, :, ::-1].copy(), (0, 0), blur)
+    engine = shared_engine()
+    image, found = _enlarged(photo, find_seals(photo)[0])
+    greedy = engine.read_crop_chars(unroll(image, found)).text
+    assert greedy != office and (clean_authority(greedy) or ("",))[0] != office
+    authority = read_authority(engine, photo)
+    assert authority is not None and authority.value == office
+
+
+def test_red_ink_that_names_no_office_is_not_made_one():
+    stamp = seal("北京市朝阳区人民政府", 80, random.Random(3))
+    card = Image.new("RGB", (320, 240), (236, 232, 222))
+    card.paste(stamp, (80, 40), stamp)
+    assert read_authority(shared_engine(), np.asarray(card)[:, :, ::-1].copy()) is None
 
 
 def test_thumbnails_are_enlarged_and_the_scale_follows():

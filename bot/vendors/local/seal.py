@@ -16,7 +16,9 @@ import cv2
 import numpy as np
 
 from bot.vendors.local.layout import FieldValue
+from bot.vendors.local.lexicon import best_word
 from bot.vendors.local.ocr import OcrEngine
+from bot.vendors.local.places import office_names
 from bot.vendors.local.values import clean_authority
 
 #: Where the glyphs sit between the centre (0) and the rim (1): the usual band first, then a narrower
@@ -35,6 +37,15 @@ CONFIDENT_SEAL = 0.9
 MIN_READ_RADIUS = 80
 #: Largest: a seal never spans most of the photo (a red desk or wall does).
 MAX_SEAL_SHARE = 0.7
+#: A rim is read as a known office when that office is this much likelier than any other (log units:
+#: e^3, twenty times)...
+MIN_OFFICE_MARGIN = 3.0
+#: ...and at most this far below what the recognizer read itself, per character (log units). Rims that
+#: name an office sit within 2 even when blurred to half-legible glyphs; red ink that is no office name
+#: (or a faded rim) is 4 to 8 away from the name that fits it best, most often the shortest one. The
+#: price: a badly blurred seal of an office the lexicon lacks (a district's) can come out as its city's
+#: office, with a confidence of 0.15 or so that says how little the glyphs supported it.
+MAX_OFFICE_SHORTFALL = 2.0
 
 
 @dataclass(frozen=True)
@@ -192,12 +203,10 @@ def read_authority(engine: OcrEngine, bgr: np.ndarray) -> FieldValue | None:
             strip = unroll(image, seal, band)
             if strip is None:
                 continue
-            text, score = engine.read_crop(strip)
-            cleaned = clean_authority(text)
-            if cleaned is None:
+            named = read_rim(engine, strip)
+            if named is None:
                 continue
-            value, trust = cleaned
-            confidence = round(score * trust, 4)
+            value, confidence = named
             if best is None or confidence > best.confidence:
                 x0, y0, x1, y1 = found.rect
                 best = FieldValue(value, confidence, (float(x0), float(y0), float(x1), float(y1)))
@@ -206,3 +215,21 @@ def read_authority(engine: OcrEngine, bgr: np.ndarray) -> FieldValue | None:
         if best is not None:
             return best
     return best
+
+
+def read_rim(engine: OcrEngine, strip: np.ndarray) -> tuple[str, float] | None:
+    """The authority an unrolled rim names, with a confidence.
+
+    Scored against every office name first (lexicon.best_word), which reads a blurred rim that greedy
+    decoding garbles; a rim that fits no office name clearly enough is read as text and cleaned, which
+    keeps offices outside the lexicon (and tells red ink that is no office name apart).
+    """
+    reading = engine.read_crop_chars(strip)
+    office = best_word(reading, office_names())
+    if office is not None and office.margin >= MIN_OFFICE_MARGIN and office.shortfall <= MAX_OFFICE_SHORTFALL:
+        return office.word, round(office.confidence, 4)
+    cleaned = clean_authority(reading.text)
+    if cleaned is None:
+        return None
+    value, trust = cleaned
+    return value, round(reading.score * trust, 4)

@@ -1,0 +1,82 @@
+"""Reading a line as one word of a lexicon: the CTC forward sum, and choosing among words by it."""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import numpy as np
+import pytest
+
+from bot.vendors.local.lexicon import SHORTLIST, best_word, log_likelihoods
+from bot.vendors.local.ocr import CropReading
+from bot.vendors.local.places import office_names
+from tests.fakes.readings import scripted_reading
+
+ALPHABET = ("", "山", "东", "济", "南", "市", "西", "安")
+
+
+def _collapse(path: tuple[int, ...]) -> str:
+    """What a CTC path writes: repeats merged, then blanks dropped."""
+    merged = [label for index, label in enumerate(path) if index == 0 or label != path[index - 1]]
+    return "".join(ALPHABET[label] for label in merged if label)
+
+
+def test_the_likelihood_of_a_word_sums_every_alignment_that_writes_it():
+    rng = np.random.default_rng(4)
+    probs = rng.dirichlet(np.ones(4), size=5)  # five steps over blank, 山, 东, 济
+    padded = np.zeros((5, len(ALPHABET)))
+    padded[:, :4] = probs
+    reading = CropReading.decode(padded, ALPHABET)
+    words = ["山东", "山山", "济", "山东济", "东济山东济"]
+    expected = dict.fromkeys(words, 0.0)
+    for path in itertools.product(range(4), repeat=5):
+        written = _collapse(path)
+        if written in expected:
+            expected[written] += math.prod(probs[step, label] for step, label in enumerate(path))
+    scores = log_likelihoods(reading, words)
+    for word, score in zip(words, scores, strict=True):
+        assert score == pytest.approx(math.log(expected[word]), rel=1e-9)
+    # Four 山 need a blank between each: seven steps, and the line has five.
+    assert log_likelihoods(reading, ["山山山山"])[0] == -np.inf
+
+
+def test_the_word_is_read_through_a_glyph_greedy_decoding_gets_wrong():
+    steps = [
+        {"山": 0.9},
+        {},
+        {"东": 0.8},
+        {},
+        {"西": 0.5, "济": 0.4},  # greedy takes 西
+        {},
+        {"南": 0.9},
+        {},
+    ]
+    reading = scripted_reading(steps, ALPHABET)
+    assert reading.text == "山东西南"
+    found = best_word(reading, ["山东济南", "山西", "安南"])
+    assert found is not None and found.word == "山东济南"
+    assert found.margin > 3  # no other word comes close
+    assert 0 < found.shortfall < 0.5  # one glyph a little below the recognizer's own choice
+    exact = best_word(scripted_reading(steps[:4], ALPHABET), ["山东", "山东济南"])
+    assert exact is not None and exact.word == "山东" and exact.confidence == pytest.approx(1.0, abs=0.01)
+
+
+def test_the_office_lexicon_is_shortlisted_without_losing_the_likeliest_name():
+    """Lines as a recognizer gives them for a seal rim (each glyph a peak with a rival or two beside it,
+    blanks between, some glyphs nearly lost): the shortlisted best is the best of all the names."""
+    names = office_names()
+    assert len(names) > SHORTLIST
+    alphabet = ("", *sorted({char for name in names for char in name}))
+    rng = np.random.default_rng(9)
+    for _ in range(25):
+        written = names[rng.integers(len(names))]
+        steps: list[dict[str, float]] = []
+        for char in written:
+            rivals = [str(rival) for rival in rng.choice(alphabet[1:], size=2) if rival != char]
+            share = float(rng.uniform(0.15, 0.9))
+            steps += [{char: share} | dict.fromkeys(rivals, (1 - share) * 0.45), {}]
+        reading = scripted_reading(steps, alphabet)
+        scores = log_likelihoods(reading, names)
+        found = best_word(reading, names)
+        assert found is not None and found.word == names[int(np.argmax(scores))]
