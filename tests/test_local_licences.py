@@ -8,6 +8,7 @@ end to end, one seeded photo per hard degradation, and wants every field exact.
 from __future__ import annotations
 
 import io
+import math
 import random
 import unicodedata
 
@@ -22,7 +23,7 @@ from bot.vendors.local.cells import _ink_rect, _is_dash
 from bot.vendors.local.layout import build_document, page_region, parse_page
 from bot.vendors.local.ocr import OcrLine, shared_engine
 from bot.vendors.local.places import looks_like_address, office_names
-from bot.vendors.local.seal import _enlarged, find_seals, read_authority, unroll
+from bot.vendors.local.seal import Seal, _enlarged, find_seals, read_authority, star_centred, unroll
 from bot.vendors.local.values import clean_authority, clean_value
 from bot.vendors.local.vendor import LocalVendor, _upscaled
 from tests import specimens
@@ -302,6 +303,27 @@ def test_a_blurred_seal_is_read_as_the_office_its_rim_fits_best(office, radius, 
     assert greedy != office and (clean_authority(greedy) or ("",))[0] != office
     authority = read_authority(engine, photo)
     assert authority is not None and authority.value == office
+
+
+def test_a_seal_found_off_centre_is_recentred_on_its_star():
+    """A pale or blurred seal breaks up, and its largest red blob is the star with part of the rim: the
+    star gives back the centre and the densest outermost ring the radius, and the rim reads again."""
+    office = "湖南省长沙市公安局交通警察支队"
+    stamp = seal(office, 90, random.Random(5))
+    card = Image.new("RGB", (420, 360), (236, 232, 222))
+    card.paste(stamp, (110, 80), stamp)
+    photo = np.asarray(card)[:, :, ::-1].copy()
+    true_centre = (110 + stamp.width / 2, 80 + stamp.height / 2)
+    fragment = Seal(true_centre[0] + 25, true_centre[1] + 20, 55)
+    centred = star_centred(photo, fragment)
+    assert centred is not None
+    assert math.dist((centred.cx, centred.cy), true_centre) < 6
+    assert abs(centred.radius - 90) < 9
+    authority = read_authority(shared_engine(), photo)
+    assert authority is not None and authority.value == office
+    ring_only = np.full((300, 300, 3), 236, np.uint8)
+    cv2.circle(ring_only, (150, 150), 90, (40, 40, 220), 4)
+    assert star_centred(ring_only, Seal(150, 150, 90)) is None
 
 
 def test_red_ink_that_names_no_office_is_not_made_one():

@@ -37,6 +37,13 @@ CONFIDENT_SEAL = 0.9
 MIN_READ_RADIUS = 80
 #: Largest: a seal never spans most of the photo (a red desk or wall does).
 MAX_SEAL_SHARE = 0.7
+#: The star is looked for within this many blob radii of the blob's centre (a blob that is only part of
+#: its seal is smaller than the seal and off its centre)...
+STAR_SEARCH = 1.6
+#: ...as a red component this size (in blob radii; a seal's star spans about 0.3 of its diameter) that
+#: fills this share of its box (a five-pointed star fills about 0.45; a ring or a glyph much less).
+STAR_SIZE = (0.25, 1.0)
+STAR_FILL = (0.3, 0.75)
 #: A rim is read as a known office when that office is this much likelier than any other (log units:
 #: e^3, twenty times)...
 MIN_OFFICE_MARGIN = 3.0
@@ -192,29 +199,88 @@ def _enlarged(bgr: np.ndarray, seal: Seal) -> tuple[np.ndarray, Seal]:
 def read_authority(engine: OcrEngine, bgr: np.ndarray) -> FieldValue | None:
     """The issuing authority named by the largest legible seal, with the seal's box.
 
-    The rim is unrolled at the usual text band first; a read that names no authority, or names one with
-    little confidence, is tried again with the band a little further in and out, since seals differ in
-    how close the text sits to the rim, and the most confident read wins.
+    Each seal is unrolled around the circle its red blob gives and, when the blob was only part of a
+    pale or blurred seal, around the circle its star and ring give (`star_centred`). The rim is read at
+    the usual text band first, then a little further in and out, since seals differ in how close the
+    text sits to the rim. A known office name beats any text read as it stands, then the more confident
+    read wins; a confident office name ends the search.
     """
-    best: FieldValue | None = None
+    best: tuple[bool, float, FieldValue] | None = None
     for found in find_seals(bgr)[:2]:
-        image, seal = _enlarged(bgr, found)
-        for band in TEXT_BANDS:
-            strip = unroll(image, seal, band)
-            if strip is None:
-                continue
-            named = read_rim(engine, strip)
-            if named is None:
-                continue
-            value, confidence = named
-            if best is None or confidence > best.confidence:
-                x0, y0, x1, y1 = found.rect
-                best = FieldValue(value, confidence, (float(x0), float(y0), float(x1), float(y1)))
-            if best.confidence >= CONFIDENT_SEAL:
-                return best
+        circles = [found]
+        centred = star_centred(bgr, found)
+        if centred is not None and _moved(found, centred):
+            circles.append(centred)
+        for circle in circles:
+            image, seal = _enlarged(bgr, circle)
+            for band in TEXT_BANDS:
+                strip = unroll(image, seal, band)
+                named = None if strip is None else read_rim(engine, strip)
+                if named is None:
+                    continue
+                value, confidence = named
+                known = value in _OFFICES
+                if best is None or (known, confidence) > best[:2]:
+                    best = (known, confidence, FieldValue(value, confidence, circle.rect))
+                if known and confidence >= CONFIDENT_SEAL:
+                    return best[2]
         if best is not None:
-            return best
-    return best
+            return best[2]
+    return None
+
+
+_OFFICES = frozenset(office_names())
+
+
+def star_centred(bgr: np.ndarray, seal: Seal) -> Seal | None:
+    """The seal's circle as its star and ring draw it, or None without a star.
+
+    On a pale, blurred or small seal the clearly red pixels break up, and the largest red blob may be
+    the star with part of the rim, off centre and too small; unrolled around the wrong centre the rim
+    text slants out of the band. An official seal has a five-pointed star at its centre, solid enough
+    to survive blur, so the star near the blob's middle gives the centre; the ring is the outermost
+    radius at which red ink stays dense (per unit of circumference: paper beyond it, or a reddish desk
+    in one corner, is sparse).
+    """
+    reach = STAR_SEARCH * seal.radius
+    height, width = bgr.shape[:2]
+    x0, y0 = max(0, int(seal.cx - reach)), max(0, int(seal.cy - reach))
+    x1, y1 = min(width, int(seal.cx + reach) + 1), min(height, int(seal.cy + reach) + 1)
+    ink = (red_excess(bgr[y0:y1, x0:x1]) >= RED_MARGINS[-1]).astype(np.uint8)
+    count, _labels, stats, _centroids = cv2.connectedComponentsWithStats(ink, connectivity=8)
+    star: tuple[float, float, float, float] | None = None  # distance, x, y, size
+    for index in range(1, count):
+        x, y, box_w, box_h, area = stats[index]
+        size = max(box_w, box_h)
+        centre_x, centre_y = x0 + x + box_w / 2, y0 + y + box_h / 2
+        offset = math.dist((centre_x, centre_y), (seal.cx, seal.cy))
+        if (
+            STAR_SIZE[0] * seal.radius <= size <= STAR_SIZE[1] * seal.radius
+            and 0.75 <= box_w / box_h <= 1.33
+            and STAR_FILL[0] <= area / (box_w * box_h) <= STAR_FILL[1]
+            and offset <= seal.radius
+            and (star is None or offset < star[0])
+        ):
+            star = (offset, centre_x, centre_y, float(size))
+    if star is None:
+        return None
+    _offset, cx, cy, star_size = star
+    rows, columns = np.nonzero(ink)
+    distances = np.hypot(columns + x0 - cx, rows + y0 - cy)
+    radii = np.arange(int(reach) + 2)
+    counts, _edges = np.histogram(distances, bins=radii)
+    density = np.convolve(counts / (2 * np.pi * (radii[:-1] + 0.5)), np.ones(5) / 5, mode="same")
+    beyond_star = density[int(star_size) :]
+    if beyond_star.size == 0 or beyond_star.max() <= 0:
+        return None
+    dense = np.flatnonzero(beyond_star >= 0.5 * beyond_star.max())
+    return Seal(cx, cy, float(int(star_size) + dense[-1]))
+
+
+def _moved(before: Seal, after: Seal) -> bool:
+    """Whether a second circle is worth reading: its centre or radius differs by a tenth of the radius."""
+    shift = math.dist((before.cx, before.cy), (after.cx, after.cy))
+    return max(shift, abs(after.radius - before.radius)) >= 0.1 * before.radius
 
 
 def read_rim(engine: OcrEngine, strip: np.ndarray) -> tuple[str, float] | None:
