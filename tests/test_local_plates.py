@@ -302,6 +302,19 @@ def test_only_a_red_last_glyph_makes_a_police_plate(engine):
     assert police_reading(engine.read_crop_chars(washed), washed) is None
 
 
+def test_a_dark_plate_with_red_beside_its_last_glyph_is_not_a_police_plate(engine):
+    """A plate whose ground has lost its colour (a night shot, a magenta cast) but is darker than its
+    characters is no white plate, whatever red (a lamp, a red car) stands past its end."""
+    crop, truth = render_plate(PlateSpec("苏EVE083", PlateColor.BLACK), scale=0.4)
+    plate = _bgr(crop)
+    lamp = np.zeros((plate.shape[0], plate.shape[1] // 8, 3), np.uint8)
+    lamp[:] = (30, 30, 210)
+    lit = np.hstack([plate, lamp])
+    reads = read_upright(engine, lit)
+    assert reads and not reads[0][0].text.endswith("警")
+    assert reads[0][0].text == truth["number"]
+
+
 def test_reading_steps_map_onto_the_image_without_the_padding():
     """The recognizer pads a short line on the right; a step's place on the image leaves that out."""
     reading = CropReading.decode(np.zeros((40, 3)), ("", "A", "B"), coverage=0.5)

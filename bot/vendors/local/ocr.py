@@ -167,6 +167,7 @@ class OcrEngine:
         }
         self._ocr = RapidOCR(params=params)
         self._lock = _CPU_LOCK
+        self._alphabet_cache: tuple[str, ...] | None = None
         self.model_files = {stage: path.name for stage, path in paths.items()}
 
     def warm_up(self) -> None:
@@ -213,6 +214,14 @@ class OcrEngine:
             return "", 0.0
         return str(texts[0]).strip(), float(scores[0])
 
+    def _alphabet(self, characters: list[str]) -> tuple[str, ...]:
+        """The recognizer's alphabet as one tuple for the engine's life: decoders cache their column
+        lookups per alphabet object, and a fresh tuple per line made them rebuild a 6,600-entry index
+        every time."""
+        if self._alphabet_cache is None or len(self._alphabet_cache) != len(characters):
+            self._alphabet_cache = tuple(characters)
+        return self._alphabet_cache
+
     def upside_down(self, image: np.ndarray) -> bool:
         """Whether a one-line crop stands on its head, by PP-OCR's own 0/180 text classifier (at the
         certainty rapidocr itself needs before it turns a detected line)."""
@@ -230,7 +239,7 @@ class OcrEngine:
             ratio = max(width / height, image.shape[1] / max(image.shape[0], 1))
             batch = recognizer.resize_norm_img(image, ratio)[np.newaxis].astype(np.float32)
             probs = np.asarray(recognizer.session(batch))[0]
-            alphabet = recognizer.postprocess_op.character
+            alphabet = self._alphabet(recognizer.postprocess_op.character)
         # resize_norm_img pads a short line on the right up to the width `ratio` asks for.
         padded_width = int(height * ratio)
         image_width = min(padded_width, int(np.ceil(height * image.shape[1] / max(image.shape[0], 1))))
@@ -276,7 +285,8 @@ class CropReading:
             elif index != 0:
                 chars.append(CharRead(alphabet[index], float(probs[step, index]), step, step))
             previous = index
-        return cls(tuple(chars), probs, tuple(alphabet), coverage)
+        kept = alphabet if isinstance(alphabet, tuple) else tuple(alphabet)  # the same object, if it is one
+        return cls(tuple(chars), probs, kept, coverage)
 
     @property
     def text(self) -> str:

@@ -235,7 +235,9 @@ def _single_row_read(engine: OcrEngine, crop: np.ndarray) -> SlotRead | None:
             best = green
     if _white_ground(crop):
         best = police_reading(reading, crop) or best
-    return None if best is None else second_look(engine, line, best, reading)
+    if best is None or not _serial_legible(best.probs):
+        return best  # no second look at the province of a plate whose serial is not there either
+    return second_look(engine, line, best, reading)
 
 
 def police_reading(reading: CropReading, crop: np.ndarray) -> SlotRead | None:
@@ -301,11 +303,12 @@ def _ground(crop: np.ndarray) -> dict[str, float]:
 
 
 def _white_ground(crop: np.ndarray) -> bool:
-    """Whether the plate's ground, in the crop's middle (a crop's margins hold the car), is whiter than it
-    is blue, yellow or green: on a coloured plate the ground outweighs the white or black characters."""
+    """Whether the plate's ground, in the crop's middle (a crop's margins hold the car), is white: the
+    ground outweighs the characters, so white must outweigh blue, yellow and green (a coloured plate's
+    ground) and black (a white plate's characters, or a dark plate's ground)."""
     height, width = crop.shape[:2]
     shares = color_shares(crop, (0.1 * width, 0.25 * height, 0.9 * width, 0.75 * height))
-    return shares["white"] > max(shares["blue"], shares["yellow"], shares["green"])
+    return shares["white"] > max(shares["blue"], shares["yellow"], shares["green"], shares["black"])
 
 
 def _looks_green(shares: dict[str, float]) -> bool:
@@ -375,13 +378,18 @@ def _to_plate(bgr: np.ndarray, read: SlotRead, rect: Rect, double_layer: bool, r
 def _plates_in(
     engine: OcrEngine, bgr: np.ndarray, crop: np.ndarray, rect: Rect, raw: str = ""
 ) -> list[PlateRead]:
-    upright = _turned_upright(engine, crop)
-    return [_to_plate(bgr, read, rect, double, raw) for read, double in read_upright(engine, upright)]
+    reads = read_upright(engine, crop)
+    if not any(read.confidence >= GOOD_ENOUGH for read, _ in reads):
+        upright = _turned_upright(engine, crop)
+        if upright is not crop:
+            reads = read_upright(engine, upright)
+    return [_to_plate(bgr, read, rect, double, raw) for read, double in reads]
 
 
 def _turned_upright(engine: OcrEngine, crop: np.ndarray) -> np.ndarray:
     """The crop, or the crop turned half round when it stands on its head (a phone held upside down, a
     street photo turned sideways: a crop is cut with its long side level, so only 0 or 180 remain).
+    Asked only when the crop read as it is gave no confident plate.
 
     PP-OCR's text-direction classifier is cheap but not to be trusted alone on plates: it calls one
     upright real plate in fifteen upside down (plates with 0, 6, 8, 9 and H read either way). So it only
@@ -564,13 +572,17 @@ def _reportable(plates: Sequence[PlateRead]) -> list[PlateRead]:
     (all but one of its characters clearly) count. The province and letter may be doubtful: the province
     is the plate's smallest glyph and the letter sits beside the dot, and such a plate is still worth
     reporting (its confidence says so)."""
-    return [
-        plate
-        for plate in plates
-        if len(plate.slot_probs) > 2
-        and float(np.mean(plate.slot_probs[2:])) >= MIN_SCENE_CONFIDENCE
-        and sorted(plate.slot_probs[2:])[1] >= MIN_SCENE_CONFIDENCE / 4
-    ]
+    return [plate for plate in plates if _serial_legible(plate.slot_probs)]
+
+
+def _serial_legible(probs: Sequence[float]) -> bool:
+    """The recognizer stood behind the serial: all but one of its characters clearly."""
+    serial = probs[2:]
+    return (
+        len(serial) > 1
+        and float(np.mean(serial)) >= MIN_SCENE_CONFIDENCE
+        and sorted(serial)[1] >= MIN_SCENE_CONFIDENCE / 4
+    )
 
 
 def _settled(plate: PlateRead) -> bool:
