@@ -124,6 +124,37 @@ def test_a_vin_and_a_plate_whose_labels_are_lost_are_placed_by_their_format():
     assert "vin" not in parse_page("vehicle", "front", [line("LHGTMN0G6LB84167", 150, 300)]).fields
 
 
+@pytest.mark.parametrize(
+    ("field", "read", "value"),
+    [
+        ("vehicle_type", "小型管通客车", "小型普通客车"),
+        ("vehicle_type", "重型半挂牵引车", "重型半挂牵引车"),
+        ("use_character", "非传运", "非营运"),
+        ("use_character", "营运营运", "营运"),
+        ("use_character", "赁运", "赁运"),  # one glyph from both 营运 and 货运: left as read
+        ("vehicle_type", "新型飞行汽车", "新型飞行汽车"),  # no term near: kept, lists lag behind
+    ],
+)
+def test_vehicle_type_and_use_character_are_read_as_the_term_they_are_one_glyph_from(field, read, value):
+    cleaned = clean_value(field, read)
+    assert cleaned is not None and cleaned[0] == value
+    assert cleaned[1] == (value != read)
+
+
+def test_vehicle_type_and_use_character_whose_labels_are_lost_are_placed_by_their_vocabulary():
+    lines = [
+        line("小型禁车", 650, 100),
+        line("田瑞得", 170, 170),
+        line("非传运", 170, 310),
+        line("LRWGTVXE4KG335323", 170, 380),
+    ]
+    read = parse_page("vehicle", "front", lines)
+    assert read.fields["vehicle_type"].value == "小型轿车"
+    assert read.fields["use_character"].value == "非营运"
+    assert read.fields["use_character"].confidence < lines[2].score
+    assert "owner" not in read.fields  # a name has no format of its own: not guessed
+
+
 def test_an_address_whose_label_is_lost_is_not_read_as_the_rest_of_the_owner():
     """The row under the owner is the address; a lost 住址 label must not glue it onto the name."""
     lines = [

@@ -30,6 +30,7 @@ from bot.models import DOCUMENT_MODELS, Box, Document, FieldMeta, Kind, Side
 from bot.plate_grammar import PROVINCES, parse_plate
 from bot.vendors.local.ocr import OcrLine
 from bot.vendors.local.places import looks_like_address
+from bot.vendors.local.terms import VOCABULARIES
 from bot.vendors.local.values import FILE_NUMBER, REPAIR_PENALTY, clean_authority, clean_value
 
 Rect = tuple[float, float, float, float]
@@ -46,12 +47,25 @@ def _looks_like_vin(text: str) -> bool:
     return bool(re.fullmatch(r"[A-HJ-NPR-Z0-9]{17}", vin) and mixed)
 
 
+def _is_term(field_name: str) -> Callable[[str], bool]:
+    """Whether a line is (one glyph from) a term of the field's national list (terms.py)."""
+
+    def check(text: str) -> bool:
+        cleaned = clean_value(field_name, text)
+        return cleaned is not None and cleaned[0] in VOCABULARIES[field_name]
+
+    return check
+
+
 #: Values no other field of their page could be, found by format alone when their label is unreadable
 #: (a thumbnail's labels are often too small to read while its long values survive): an 18-character
 #: ID number, a 17-character VIN (GB 16735: no I, O or Q, letters and digits mixed), a plate number,
 #: an address (a province first, then a road or a number; no office name), a 12-digit file number
-#: (after what OCR left of its English sub-label), a record or inspection stamp (…期至 and a year).
+#: (after what OCR left of its English sub-label), a record or inspection stamp (…期至 and a year), a
+#: vehicle type or use character from its national list.
 SELF_EVIDENT: dict[str, Callable[[str], bool]] = {
+    "vehicle_type": _is_term("vehicle_type"),
+    "use_character": _is_term("use_character"),
     "number": lambda text: re.fullmatch(r"\d{17}[\dXx]", text) is not None,
     "vin": _looks_like_vin,
     "plate_number": lambda text: parse_plate(text) is not None,

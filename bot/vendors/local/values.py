@@ -17,6 +17,7 @@ from bot.dates import find_dates, parse_date
 from bot.plate_grammar import normalize_plate
 from bot.vendors.local.places import nearest_office
 from bot.vendors.local.plates import match_plate
+from bot.vendors.local.terms import nearest_term
 
 #: A value that had to be repaired to become valid is trusted this much less than a clean read.
 REPAIR_PENALTY = 0.85
@@ -75,6 +76,20 @@ def _clean_cjk(text: str) -> tuple[str, bool] | None:
     if half and len(value) % 2 == 0 and value[:half] == value[half:]:
         return value[:half], True
     return (value, False) if value else None
+
+
+def _clean_term(field_name: str) -> Callable[[str], tuple[str, bool] | None]:
+    """A cell that holds a term of a national list: a read one glyph off exactly one term is that term;
+    anything else is kept as read (a list can lag behind new vehicle types)."""
+
+    def clean(text: str) -> tuple[str, bool] | None:
+        cleaned = _clean_cjk(text)
+        if cleaned is None:
+            return None
+        term = nearest_term(field_name, cleaned[0])
+        return (term[0], term[1] or cleaned[1]) if term else cleaned
+
+    return clean
 
 
 def _clean_free_text(text: str) -> tuple[str, bool] | None:
@@ -250,9 +265,9 @@ CLEANERS: dict[str, Cleaner] = {
     "file_number": _clean_digits,
     "record": _clean_record,
     "plate_number": _clean_plate,
-    "vehicle_type": _clean_cjk,
+    "vehicle_type": _clean_term("vehicle_type"),
     "owner": _clean_free_text,
-    "use_character": _clean_cjk,
+    "use_character": _clean_term("use_character"),
     "model": _clean_model,
     "vin": _clean_vin,
     "engine_number": _clean_code,
