@@ -296,6 +296,22 @@ def test_a_lighter_blurred_dash_counts_as_the_printed_dash():
     assert _ink_rect(np.full((60, 300, 3), 235, np.uint8), (0, 0, 300, 60)) is None
 
 
+def test_a_glare_washed_dash_is_found_in_a_mass_cell_which_is_never_blank():
+    """Glare and a sleeve leave a short blurred dash barely darker than the paper, and about twice as
+    long as tall; a mass cell prints a quantity or ``--``, never nothing, so there it still counts."""
+    cell = np.full((56, 298, 3), 251, np.uint8)
+    cv2.rectangle(cell, (26, 29), (38, 31), (150, 150, 150), -1)  # a 13 x 3 dash in pale grey
+    washed = cv2.GaussianBlur(cell, (0, 0), 1.5)
+    assert 50 <= 251 - int(washed.max(axis=2).min()) < 80  # fainter than any other cell's print
+    assert _ink_rect(washed, (0, 0, 298, 56)) is None
+    found = _ink_rect(washed, (0, 0, 298, 56), never_blank=True)
+    assert found is not None
+    _rect, (ink_width, ink_height) = found
+    assert _is_dash(ink_width, ink_height, label_height=33)
+    # A glyph is no dash, however faint: as tall as a third of its label or more.
+    assert not _is_dash(12, 14, label_height=33)
+
+
 def test_specks_left_of_a_broken_rule_do_not_make_a_dash_a_glyph():
     """Noise can break the cell's rule into single dark pixels that no longer cross the cell; kept as
     ink, they stretched the box of a lone dash to a glyph's height."""

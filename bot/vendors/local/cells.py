@@ -32,9 +32,13 @@ RULE_COVER = 0.75
 #: Ink this small (in pixels) is a speck: noise, or what is left of a rule that noise broke up; kept, it
 #: stretched a lone dash's box into a glyph-sized one.
 SPECK_PIXELS = 2
-#: A cell whose darkest pixel is not this much darker than its paper holds no print, only noise.
+#: A cell whose darkest pixel is not this much darker than its paper holds no print, only noise...
 MIN_INK_CONTRAST = 80
-#: Cells of the 副页 that print ``--`` when the vehicle has no such mass; how much a dash shape is trusted.
+#: ...except a cell that is never blank (a mass cell prints a quantity or ``--``), where a glare-washed
+#: dash may stand out by no more than this, and any print darker than halfway to the paper is ink.
+FAINT_INK_CONTRAST = 50
+#: Cells of the 副页 that print ``--`` when the vehicle has no such mass (never blank); how much a dash
+#: shape is trusted.
 DASH_FIELDS = frozenset({"approved_load", "traction_mass", "total_mass", "curb_weight"})
 DASH_CONFIDENCE = 0.7
 #: A lone dash is a hard glyph for the recognizer (its score stays low), but noise is never read as a
@@ -56,7 +60,8 @@ def reread_cells(engine: OcrEngine, bgr: np.ndarray, scale: float, read: PageRea
     upright, (dx, dy) = _upright_page(bgr, read.frame_degrees)
     for item in items:
         x0, y0, x1, y1 = scaled_rect(item.rect, 1 / scale)
-        found = _ink_rect(upright, (x0 + dx, y0 + dy, x1 + dx, y1 + dy))
+        area = (x0 + dx, y0 + dy, x1 + dx, y1 + dy)
+        found = _ink_rect(upright, area, never_blank=item.field in DASH_FIELDS)
         if found is None:
             continue
         (cx0, cy0, cx1, cy1), (ink_width, ink_height) = found
@@ -89,22 +94,25 @@ def _upright_page(bgr: np.ndarray, degrees: float) -> tuple[np.ndarray, tuple[fl
 
 
 def _is_dash(ink_width: int, ink_height: int, label_height: float) -> bool:
-    """A lone flat stroke in a quantity cell: the ``--`` printed where a vehicle has no such mass."""
+    """A lone flat stroke in a quantity cell: the ``--`` printed where a vehicle has no such mass. Blur
+    thickens a dash as much as it lengthens it, so a blurred one is only about twice as long as tall."""
     return (
         ink_height <= 0.35 * label_height
-        and ink_width >= 2.5 * ink_height
+        and ink_width >= 1.8 * ink_height
         and ink_width <= 2.5 * label_height
     )
 
 
-def _ink_mask(brightest: np.ndarray) -> np.ndarray | None:
+def _ink_mask(brightest: np.ndarray, *, never_blank: bool = False) -> np.ndarray | None:
     """Print in a cell (brightest channel per pixel), judged against the cell's own paper, so blur and
     sleeves that lighten thin strokes (a ``--``) do not erase them; None when the cell is blank."""
     paper = float(np.percentile(brightest, 90))
     darkest = float(cv2.blur(brightest, (3, 3)).min())
-    if paper - darkest < MIN_INK_CONTRAST:
+    if paper - darkest < (FAINT_INK_CONTRAST if never_blank else MIN_INK_CONTRAST):
         return None
-    level = min(MAX_INK_LEVEL, max(INK_LEVEL, (paper + darkest) / 2))
+    level = max(INK_LEVEL, (paper + darkest) / 2)
+    if not never_blank:
+        level = min(MAX_INK_LEVEL, level)
     return (brightest < level).astype(np.uint8)
 
 
@@ -120,16 +128,16 @@ def _is_rule(stat: np.ndarray, height: int, width: int) -> bool:
 
 
 def _ink_rect(
-    bgr: np.ndarray, area: tuple[float, float, float, float]
+    bgr: np.ndarray, area: tuple[float, float, float, float], *, never_blank: bool = False
 ) -> tuple[tuple[int, int, int, int], tuple[int, int]] | None:
     """The dark print inside `area` (with a margin) and its own width and height, ignoring table rules
-    and red seal ink; None for an empty cell."""
+    and red seal ink; None for an empty cell (see FAINT_INK_CONTRAST for cells that are never blank)."""
     height, width = bgr.shape[:2]
     x0, y0 = max(0, round(area[0])), max(0, round(area[1]))
     x1, y1 = min(width, round(area[2])), min(height, round(area[3]))
     if x1 - x0 < 8 or y1 - y0 < 8:
         return None
-    ink = _ink_mask(bgr[y0:y1, x0:x1].max(axis=2))
+    ink = _ink_mask(bgr[y0:y1, x0:x1].max(axis=2), never_blank=never_blank)
     if ink is None:
         return None
     # A table rule runs through (nearly) the whole cell, even where noise breaks it into pieces.
