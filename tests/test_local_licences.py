@@ -490,6 +490,31 @@ def test_an_inspection_stamp_gets_back_the_bracket_ocr_dropped(text, value):
     assert cleaned[1] == (text != value)  # a repair is marked, so it is trusted less
 
 
+@pytest.mark.parametrize(
+    "text, value",
+    [
+        ("2023-04-14至2029-0414", "2023-04-14至2029-04-14"),  # the second dash of the end date lost
+        ("2023.04.14至202904.14", "2023.04.14至2029.04.14"),
+        ("2023-04-14至2029-1345", "2023-04-14至2029-1345"),  # no real date either way: left as read
+        ("6年", "6年"),
+    ],
+)
+def test_a_validity_range_gets_back_a_separator_ocr_dropped(text, value):
+    cleaned = clean_value("valid_period", text)
+    assert cleaned is not None and cleaned[0] == value
+    assert cleaned[1] == (text != value)
+
+
+def test_a_validity_range_with_a_dropped_separator_gives_the_end_date():
+    lines = [
+        line("证号", 20, 40),
+        line("310104200401227290", 150, 40),
+        line("有效期限2023-04-14至2029-0414", 20, 400),
+    ]
+    fields = build_document(parse_page("driving", "front", lines)).model_dump()
+    assert str(fields["valid_from"]) == "2023-04-14" and str(fields["valid_to"]) == "2029-04-14"
+
+
 def test_remarks_are_words_not_marks():
     assert clean_value("remarks", "纯电动") == ("纯电动", False)
     assert clean_value("remarks", "1") is None  # a rivet or a ruling read as text

@@ -161,11 +161,32 @@ def _clean_date(text: str) -> tuple[str, bool] | None:
     return (day.isoformat(), True) if day else None
 
 
+#: A date of a range that lost one of its two separators: ``2029-0414`` or ``202904-14``.
+_HALF_SEPARATED = (
+    re.compile(r"(?<!\d)(?P<y>\d{4})(?P<sep>[-./])(?P<m>\d{2})(?P<d>\d{2})(?!\d)"),
+    re.compile(r"(?<!\d)(?P<y>\d{4})(?P<m>\d{2})(?P<sep>[-./])(?P<d>\d{2})(?!\d)"),
+)
+
+
 def _clean_validity(text: str) -> tuple[str, bool] | None:
+    """有效期限: a range, a number of years or 长期. A date of the range that OCR left with one separator
+    (``2023-04-14至2029-0414``) gets the other back when that makes a real date."""
     value = _clean_text(text)
-    if find_dates(value) or re.search(r"长期|\d+年|[一二三四五六七八九十两]年", value):
-        return value, False
+    repaired = _restore_separators(value)
+    if find_dates(repaired) or re.search(r"长期|\d+年|[一二三四五六七八九十两]年", repaired):
+        return repaired, repaired != value
     return None
+
+
+def _restore_separators(value: str) -> str:
+    def both(match: re.Match[str]) -> str:
+        separator = match["sep"]
+        candidate = f"{match['y']}{separator}{match['m']}{separator}{match['d']}"
+        return candidate if parse_date(candidate) else match.group()
+
+    for pattern in _HALF_SEPARATED:
+        value = pattern.sub(both, value)
+    return value
 
 
 def _clean_vin(text: str) -> tuple[str, bool] | None:
