@@ -155,6 +155,20 @@ def test_vehicle_type_and_use_character_whose_labels_are_lost_are_placed_by_thei
     assert "owner" not in read.fields  # a name has no format of its own: not guessed
 
 
+def test_what_ocr_left_of_the_address_sub_label_is_not_the_address():
+    """``住址Address`` blurred to ``住址A00ms``: the ``00`` is no address, so the value right of the label
+    (and the line under it) is."""
+    lines = [
+        line("住址A00ms", 53, 236),
+        line("上海市浦东新区解放路65号金色港湾10号", 208, 232),
+        line("楼3单元2103室", 207, 271),
+        line("出生日期", 278, 336),
+        line("1994-05-01", 579, 334),
+    ]
+    read = parse_page("driving", "front", lines)
+    assert read.fields["address"].value == "上海市浦东新区解放路65号金色港湾10号楼3单元2103室"
+
+
 def test_an_address_whose_label_is_lost_is_not_read_as_the_rest_of_the_owner():
     """The row under the owner is the address; a lost 住址 label must not glue it onto the name."""
     lines = [

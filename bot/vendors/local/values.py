@@ -92,6 +92,13 @@ def _clean_term(field_name: str) -> Callable[[str], tuple[str, bool] | None]:
     return clean
 
 
+def _clean_address(text: str) -> tuple[str, bool] | None:
+    """An address (or the end of one that wrapped, ``室``) holds Chinese; what OCR left of the
+    ``Address`` sub-label between the label and its value (``A00ms``) does not."""
+    value = _clean_text(text)
+    return (value, False) if _cjk_only(value) else None
+
+
 def _clean_free_text(text: str) -> tuple[str, bool] | None:
     value = _clean_text(text)
     return (value, False) if value else None
@@ -277,7 +284,7 @@ CLEANERS: dict[str, Cleaner] = {
     "name": _clean_name,
     "sex": _clean_sex,
     "nationality": _clean_cjk,
-    "address": _clean_free_text,
+    "address": _clean_address,
     "birth_date": _clean_date,
     "first_issue_date": _clean_date,
     "class": _clean_class,
