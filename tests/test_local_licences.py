@@ -155,6 +155,20 @@ def test_vehicle_type_and_use_character_whose_labels_are_lost_are_placed_by_thei
     assert "owner" not in read.fields  # a name has no format of its own: not guessed
 
 
+def test_a_licence_class_whose_label_is_garbled_is_placed_by_its_format():
+    lines = [
+        line("初次领证日期", 106, 151),
+        line("2002-11-11", 221, 151),
+        line("一面车", 106, 175),
+        line("B1", 220, 175),
+    ]
+    read = parse_page("driving", "front", lines)
+    assert read.fields["class"].value == "B1"
+    # A lone letter could be any stray glyph: not taken without its label.
+    alone = [*lines[:3], line("E", 220, 175)]
+    assert "class" not in parse_page("driving", "front", alone).fields
+
+
 def test_what_ocr_left_of_the_address_sub_label_is_not_the_address():
     """``住址Address`` blurred to ``住址A00ms``: the ``00`` is no address, so the value right of the label
     (and the line under it) is."""

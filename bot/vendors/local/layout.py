@@ -62,8 +62,10 @@ def _is_term(field_name: str) -> Callable[[str], bool]:
 #: ID number, a 17-character VIN (GB 16735: no I, O or Q, letters and digits mixed), a plate number,
 #: an address (a province first, then a road or a number; no office name), a 12-digit file number
 #: (after what OCR left of its English sub-label), a record or inspection stamp (…期至 and a year), a
-#: vehicle type or use character from its national list.
+#: vehicle type or use character from its national list, a licence class with a lettered grade (B1,
+#: C1E; a lone D, E or F could be any stray glyph).
 SELF_EVIDENT: dict[str, Callable[[str], bool]] = {
+    "class": lambda text: re.search(r"[ABC][1-6]", (clean_value("class", text) or ("",))[0]) is not None,
     "vehicle_type": _is_term("vehicle_type"),
     "use_character": _is_term("use_character"),
     "number": lambda text: re.fullmatch(r"\d{17}[\dXx]", text) is not None,
