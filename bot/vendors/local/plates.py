@@ -15,7 +15,9 @@ Every read is decoded under the plate grammar (plate_decode): each format is a t
 classes aligned to the recognizer's per-step probabilities, so the first character can only be a
 province, no I or O reaches the serial, and the confidence is the recognizer's own probability for the
 characters reported, pulled towards the weakest one. Colour comes from the plate's pixels, except where
-its format fixes it (new-energy green, police white, Hong Kong black).
+its format fixes it (new-energy green, police white, Hong Kong black); a white plate whose last glyph is
+red is a police plate whatever the recognizer made of that glyph. A crop that reads badly is turned half
+round when the plate grammar finds it likelier that way (a photo taken sideways or upside down).
 """
 
 from __future__ import annotations
