@@ -79,6 +79,17 @@ def test_a_wide_glyph_does_not_fill_two_slots():
     assert read.text == "京A12345"
 
 
+def test_two_glyphs_read_back_to_back_do_not_fill_one_slot():
+    """An 8-character plate whose glyphs the recognizer read with no blank between two of them: a
+    7-character format could lay one slot over both (each step is a likely serial character) and tie
+    with the 8-character one; a slot lasts only while its character stays the same."""
+    steps = [*_spell("京A"), *_spell("D1"), {"2": 0.95}, {"3": 0.95}, {}, *_spell("45")]
+    read = decode_best(_reading(steps), FULL_TEMPLATES)
+    assert read is not None and read.text == "京AD12345"
+    seven = decode_template(_reading(steps), "ordinary", FULL_TEMPLATES["ordinary"])
+    assert seven is not None and seven.log_likelihood < read.log_likelihood - 2
+
+
 def test_suffix_template_wins_only_when_the_suffix_is_there():
     police = decode_best(_reading(_spell("京A1234警")), FULL_TEMPLATES)
     assert police is not None and police.text == "京A1234警"

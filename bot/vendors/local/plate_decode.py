@@ -154,7 +154,10 @@ def _align(
 ) -> tuple[float, list[int]]:
     """Viterbi over states gap0, slot0, gap1, slot1, ..., gapN; returns the best path's log-likelihood
     and the state of every time step. As in CTC, a slot may follow the previous one without a blank
-    between only when their characters differ (else one wide glyph would fill two slots)."""
+    between only when their characters differ (else one wide glyph would fill two slots), and a slot
+    lasts over several steps only while its likeliest character stays the same (else two glyphs read
+    back to back, 9 then 3, would fill one slot, and a 7-character format would swallow an 8-character
+    plate at no cost)."""
     steps = len(log_gap)
     count = len(log_slots)
     states = 2 * count + 1
@@ -169,8 +172,10 @@ def _align(
     chars = np.stack(slot_chars, axis=1)  # steps x slots: each slot's likeliest character per step
     direct = np.zeros((steps, states), dtype=bool)
     direct[1:, 3::2] = chars[1:, 1:] != chars[:-1, :-1]
+    kept = np.ones((steps, states), dtype=bool)  # gaps may always last
+    kept[1:, 1::2] = chars[1:] == chars[:-1]
     for step in range(1, steps):
-        stay = score
+        stay = np.where(kept[step], score, -np.inf)
         advance = np.concatenate(([-np.inf], score[:-1]))
         skip = np.concatenate(([-np.inf, -np.inf], score[:-2]))
         skip[~direct[step]] = -np.inf  # only a slot, and only from a different character
