@@ -76,6 +76,8 @@ MAX_DISPUTED = 2
 #: times the share in the serial's columns (a red car around a plate is red everywhere).
 MIN_SUFFIX_RED = 0.04
 RED_RATIO = 3.0
+#: Grey level (0..255) below which a pixel counts as dark when telling a white plate's ground.
+DARK_GREY = 90
 
 
 @dataclass(frozen=True)
@@ -307,10 +309,15 @@ def _ground(crop: np.ndarray) -> dict[str, float]:
 def _white_ground(crop: np.ndarray) -> bool:
     """Whether the plate's ground, in the crop's middle (a crop's margins hold the car), is white: the
     ground outweighs the characters, so white must outweigh blue, yellow and green (a coloured plate's
-    ground) and black (a white plate's characters, or a dark plate's ground)."""
+    ground) and dark grey (DARK_GREY: a white plate's characters, or the ground of a black plate, which
+    a dim photo leaves dark grey rather than black; on a tiny blurred white plate the characters spread
+    into lighter greys and stay under the white)."""
     height, width = crop.shape[:2]
-    shares = color_shares(crop, (0.1 * width, 0.25 * height, 0.9 * width, 0.75 * height))
-    return shares["white"] > max(shares["blue"], shares["yellow"], shares["green"], shares["black"])
+    rect = (0.1 * width, 0.25 * height, 0.9 * width, 0.75 * height)
+    shares = color_shares(crop, rect)
+    middle = crop[round(rect[1]) : round(rect[3]), round(rect[0]) : round(rect[2])]
+    darker = float((cv2.cvtColor(middle, cv2.COLOR_BGR2GRAY) < DARK_GREY).mean()) if middle.size else 1.0
+    return shares["white"] > max(shares["blue"], shares["yellow"], shares["green"], darker)
 
 
 def _looks_green(shares: dict[str, float]) -> bool:
