@@ -138,6 +138,22 @@ def test_vehicle_type_and_use_character_whose_labels_are_lost_are_placed_by_thei
     assert "owner" not in read.fields  # a name has no format of its own: not guessed
 
 
+def test_dimensions_and_an_inspection_stamp_whose_labels_are_lost_are_placed_by_their_format():
+    """Three numbers joined by × are the outer dimensions; a stamp whose small 检验 was misread still
+    says 有效期至 and a year."""
+    lines = [
+        line("外尺寸", 43, 273),  # 外廓尺寸 with half its label lost
+        line("4656×1817×1413mm", 221, 271),
+        line("检能有效期至2024年04月渝A(05)", 279, 445),
+    ]
+    read = parse_page("vehicle", "back", lines)
+    assert read.fields["dimensions"].value == "4656×1817×1413mm"
+    assert read.fields["inspection_record"].value == "检能有效期至2024年04月渝A(05)"
+    # A bare quantity has no format of its own among the page's masses: not guessed.
+    masses = parse_page("vehicle", "back", [line("1734kg", 682, 126)])
+    assert not {"total_mass", "curb_weight", "approved_load", "traction_mass"} & set(masses.fields)
+
+
 def test_a_licence_class_whose_label_is_garbled_is_placed_by_its_format():
     lines = [
         line("初次领证日期", 106, 151),

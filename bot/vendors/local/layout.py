@@ -61,9 +61,10 @@ def _is_term(field_name: str) -> Callable[[str], bool]:
 #: (a thumbnail's labels are often too small to read while its long values survive): an 18-character
 #: ID number, a 17-character VIN (GB 16735: no I, O or Q, letters and digits mixed), a plate number,
 #: an address (a province first, then a road or a number; no office name), a 12-digit file number
-#: (after what OCR left of its English sub-label), a record or inspection stamp (…期至 and a year), a
-#: vehicle type or use character from its national list, a licence class with a lettered grade (B1,
-#: C1E; a lone D, E or F could be any stray glyph).
+#: (after what OCR left of its English sub-label), a record or inspection stamp (…期至 and a year; the
+#: stamp's 检验 is small and often misread, its 有效期至 less so), a vehicle's outer dimensions (three
+#: numbers joined by ×), a vehicle type or use character from its national list, a licence class with
+#: a lettered grade (B1, C1E; a lone D, E or F could be any stray glyph).
 SELF_EVIDENT: dict[str, Callable[[str], bool]] = {
     "class": lambda text: re.search(r"[ABC][1-6]", (clean_value("class", text) or ("",))[0]) is not None,
     "vehicle_type": _is_term("vehicle_type"),
@@ -74,7 +75,8 @@ SELF_EVIDENT: dict[str, Callable[[str], bool]] = {
     "address": looks_like_address,
     "file_number": lambda text: FILE_NUMBER.fullmatch(text.strip()) is not None,
     "record": lambda text: re.search(r"期至\s*\d{4}\s*年", text) is not None,
-    "inspection_record": lambda text: re.search(r"检验.{0,3}期至\s*\d{4}", text) is not None,
+    "inspection_record": lambda text: re.search(r"(?:检.{0,4}|有效)期至\s*\d{4}", text) is not None,
+    "dimensions": lambda text: re.search(r"\d{4}\s*[×xX*✕]\s*\d{4}\s*[×xX*✕]\s*\d{3,4}", text) is not None,
 }
 
 
