@@ -13,6 +13,7 @@ knowledge about licences, not a list of the cards any test renders.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Sequence
 from functools import lru_cache
 
 from rapidfuzz.distance import Levenshtein
@@ -161,10 +162,22 @@ def nearest_office(read: str) -> str | None:
     """
     if not read:
         return None
-    best, runner_up = extract(read, office_names(), scorer=Levenshtein.distance, limit=2)
-    name, distance, _ = best
-    if distance > MAX_DIFFERENCE_SHARE * len(name) or runner_up[1] == distance:
+    return nearest_unique(
+        read, office_names(), lambda name: MAX_DIFFERENCE_SHARE * len(name), MAX_LENGTH_DIFFERENCE
+    )
+
+
+def nearest_unique(
+    text: str, choices: Sequence[str], max_distance: Callable[[str], float], max_length_difference: int
+) -> str | None:
+    """The one choice nearest to `text` in edit distance, when it is within `max_distance(choice)`
+    edits and `max_length_difference` characters of length, and no other choice is as near."""
+    found = extract(text, choices, scorer=Levenshtein.distance, limit=2)
+    if not found:
         return None
-    if abs(len(name) - len(read)) > MAX_LENGTH_DIFFERENCE:
+    choice, distance, _ = found[0]
+    if distance > max_distance(choice) or abs(len(choice) - len(text)) > max_length_difference:
         return None
-    return str(name)
+    if len(found) > 1 and found[1][1] == distance:
+        return None
+    return str(choice)

@@ -8,8 +8,7 @@ label was lost. The lists are the standards' terms, not the ones any test render
 
 from __future__ import annotations
 
-from rapidfuzz.distance import Levenshtein
-from rapidfuzz.process import extract
+from bot.vendors.local.places import nearest_unique
 
 _SIZES = ("重型", "中型", "轻型", "微型")
 _TRUCK_BODIES = (
@@ -118,11 +117,5 @@ def nearest_term(field_name: str, text: str) -> tuple[str, bool] | None:
         return None
     if text in vocabulary:
         return text, False
-    found = extract(text, vocabulary, scorer=Levenshtein.distance, limit=2)
-    (term, distance, _), runner_up = found[0], found[1] if len(found) > 1 else None
-    allowed = 1 if len(term) <= 7 else 2
-    if distance > allowed or abs(len(term) - len(text)) > 1:
-        return None
-    if runner_up is not None and runner_up[1] == distance:
-        return None
-    return str(term), True
+    term = nearest_unique(text, vocabulary, lambda term: 1 if len(term) <= 7 else 2, 1)
+    return None if term is None else (term, True)
