@@ -48,7 +48,7 @@ class LexiconRead:
 def log_likelihoods(reading: CropReading, words: Sequence[str]) -> np.ndarray:
     """log P(word | reading) for each word (-inf for a word with a character the recognizer lacks, or
     longer than the line has steps for)."""
-    index = {char: column for column, char in enumerate(reading.alphabet) if column > 0}
+    index = _index(reading.alphabet)
     logs = np.log(np.maximum(reading.probs, _FLOOR))
     steps = len(logs)
     scores = np.full(len(words), -np.inf)
@@ -124,9 +124,15 @@ def _shortlist(reading: CropReading, words: Sequence[str]) -> Sequence[str]:
 @lru_cache(maxsize=8)
 def _columns(words: tuple[str, ...], alphabet: tuple[str, ...]) -> np.ndarray:
     """Each word as alphabet columns, padded (see _shortlist for the two extra columns)."""
-    index = {char: column for column, char in enumerate(alphabet) if column > 0}
+    index = _index(alphabet)
     padding, missing = len(alphabet), len(alphabet) + 1
     columns = np.full((len(words), max(map(len, words))), padding, dtype=np.int64)
     for row, word in enumerate(words):
         columns[row, : len(word)] = [index.get(char, missing) for char in word]
     return columns
+
+
+@lru_cache(maxsize=2)
+def _index(alphabet: tuple[str, ...]) -> dict[str, int]:
+    """Each character's column (the blank, column 0, is no character)."""
+    return {char: column for column, char in enumerate(alphabet) if column > 0}

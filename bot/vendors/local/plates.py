@@ -413,8 +413,7 @@ def _turned_upright(engine: OcrEngine, crop: np.ndarray) -> np.ndarray:
 
 
 def _plate_likelihood(engine: OcrEngine, crop: np.ndarray) -> float:
-    line = _line(crop)
-    best = None if line is None else decode_best(engine.read_crop_chars(line), FULL_TEMPLATES)
+    best = _slot_read(engine, crop, FULL_TEMPLATES)
     return -np.inf if best is None else best.log_likelihood
 
 
