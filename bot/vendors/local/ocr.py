@@ -218,7 +218,7 @@ class OcrEngine:
         """The recognizer's alphabet as one tuple for the engine's life: decoders cache their column
         lookups per alphabet object, and a fresh tuple per line made them rebuild a 6,600-entry index
         every time."""
-        if self._alphabet_cache is None or len(self._alphabet_cache) != len(characters):
+        if self._alphabet_cache is None:
             self._alphabet_cache = tuple(characters)
         return self._alphabet_cache
 

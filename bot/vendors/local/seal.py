@@ -53,6 +53,8 @@ MIN_OFFICE_MARGIN = 3.0
 #: price: a badly blurred seal of an office the lexicon lacks (a district's) can come out as its city's
 #: office, with a confidence of 0.15 or so that says how little the glyphs supported it.
 MAX_OFFICE_SHORTFALL = 2.0
+#: Known office names: a rim read as one of them outranks text read as it stands.
+_OFFICES = frozenset(office_names())
 
 
 @dataclass(frozen=True)
@@ -227,9 +229,6 @@ def read_authority(engine: OcrEngine, bgr: np.ndarray) -> FieldValue | None:
         if best is not None:
             return best[2]
     return None
-
-
-_OFFICES = frozenset(office_names())
 
 
 def star_centred(bgr: np.ndarray, seal: Seal) -> Seal | None:
