@@ -23,7 +23,14 @@ from bot.vendors.local.cells import _ink_rect, _is_dash
 from bot.vendors.local.layout import build_document, page_region, parse_page
 from bot.vendors.local.ocr import OcrLine, shared_engine
 from bot.vendors.local.places import looks_like_address, office_names
-from bot.vendors.local.seal import Seal, _enlarged, find_seals, read_authority, star_centred, unroll
+from bot.vendors.local.seal import (
+    Seal,
+    _enlarged,
+    find_seals,
+    read_authority,
+    star_centred,
+    unroll,
+)
 from bot.vendors.local.values import clean_authority, clean_value
 from bot.vendors.local.vendor import LocalVendor, _upscaled
 from tests import specimens
@@ -199,6 +206,21 @@ def test_an_address_whose_label_is_lost_is_not_read_as_the_rest_of_the_owner():
     # A company's name wrapping onto a second line is still one owner.
     company = [line("所有人", 20, 100), line("浙江吉利控股集团", 150, 100), line("有限公司", 150, 140)]
     assert parse_page("vehicle", "front", company).fields["owner"].value == "浙江吉利控股集团有限公司"
+
+
+def test_an_address_split_along_its_row_is_read_whole_and_a_gap_is_trusted_less():
+    """Glare washed out a few glyphs mid-row, so detection gave the row as two boxes: both belong to the
+    address, in row order, and the value that may have lost glyphs in the gap is trusted less."""
+    head = [line("住址", 53, 236), line("湖南省长沙市", 208, 236)]
+    tail = [line("园3号楼1单元2304室", 210, 274), line("出生日期", 278, 336), line("1972-08-16", 579, 336)]
+    close = parse_page("driving", "front", [*head, line("岳麓区和平路101号锦绣家", 393, 236), *tail])
+    assert close.fields["address"].value == "湖南省长沙市岳麓区和平路101号锦绣家园3号楼1单元2304室"
+    apart = parse_page("driving", "front", [*head, line("岳麓区和平路101号锦绣家", 480, 236), *tail])
+    assert apart.fields["address"].value == close.fields["address"].value
+    assert apart.fields["address"].confidence < close.fields["address"].confidence
+    # A name is no row-filling value: what follows it on its row is the next field's (label lost).
+    name_row = [line("姓名", 53, 180), line("贺国磊", 190, 180), line("男", 520, 180)]
+    assert parse_page("driving", "front", name_row).fields["name"].value == "贺国磊"
 
 
 def test_an_issuing_office_is_no_address():

@@ -99,6 +99,9 @@ class LabelSpec:
     multiline: bool = False
     #: The value may sit under the label rather than beside it (stamp boxes).
     below: bool = False
+    #: Nothing else shares the value's row, so any unlabelled text further along that row is more of it
+    #: (an address that glare or a wide gap split into two boxes).
+    fills_row: bool = False
 
 
 @dataclass(frozen=True)
@@ -128,7 +131,7 @@ PAGES: dict[tuple[Kind, Side], PageSpec] = {
             ("name", "姓名"),
             ("sex", "性别"),
             ("nationality", "国籍"),
-            LabelSpec("address", ("住址",), multiline=True),
+            LabelSpec("address", ("住址",), multiline=True, fills_row=True),
             ("birth_date", "出生日期"),
             LabelSpec("first_issue_date", ("初次领证日期", "领证日期")),
             LabelSpec("class", ("准驾车型",)),
@@ -153,8 +156,8 @@ PAGES: dict[tuple[Kind, Side], PageSpec] = {
         _labels(
             LabelSpec("plate_number", ("号牌号码", "车牌号码")),
             ("vehicle_type", "车辆类型"),
-            LabelSpec("owner", ("所有人",), multiline=True),
-            LabelSpec("address", ("住址",), multiline=True),
+            LabelSpec("owner", ("所有人",), multiline=True, fills_row=True),
+            LabelSpec("address", ("住址",), multiline=True, fills_row=True),
             ("use_character", "使用性质"),
             ("model", "品牌型号"),
             LabelSpec("vin", ("车辆识别代号", "车辆识别代码", "识别代号")),
@@ -519,7 +522,7 @@ def _parse_in_frame(spec: PageSpec, lines: Sequence[OcrLine], frame: _Frame, qua
                 values[hit.spec.field] = found
     for hit in hits:
         if hit.spec.multiline and hit.spec.field in values:
-            values[hit.spec.field] = _continue_below(values[hit.spec.field], hit.spec.field, hits, free)
+            values[hit.spec.field] = _continue_below(values[hit.spec.field], hit.spec, hits, free)
     _claim_self_evident(spec, values, hits, free)
     fields = {
         name: FieldValue(
@@ -569,7 +572,7 @@ def _claim_self_evident(
         if cleaned is not None:
             _claim(values, name, matching[0], cleaned)
             if label.multiline:
-                values[name] = _continue_below(values[name], name, hits, free)
+                values[name] = _continue_below(values[name], label, hits, free)
     _claim_lone_dates(spec, values, free)
 
 
@@ -691,13 +694,17 @@ def _below_value(hit: _Hit, free: list[_Free]) -> tuple[str, float, list[Rect], 
 
 
 def _continue_below(
-    found: tuple[str, float, list[Rect], bool], field_name: str, hits: list[_Hit], free: list[_Free]
+    found: tuple[str, float, list[Rect], bool], spec: LabelSpec, hits: list[_Hit], free: list[_Free]
 ) -> tuple[str, float, list[Rect], bool]:
     """Append the lines a wrapped value continues on: just below, left-aligned with it, of similar size,
     and not the value of some other label on their own row. A line that starts an address is the
-    address row (its label lost), never the rest of a name above it."""
-    text, score, rects, repaired = found
+    address row (its label lost), never the rest of a name above it. A value that fills its row also
+    takes what follows it along each row (`_continue_along_row`)."""
+    field_name = spec.field
+    if spec.fills_row:
+        found = _continue_along_row(found, field_name, hits, free)
     while True:
+        text, score, rects, repaired = found
         last = rects[-1]
         first = rects[0]
         height = last[3] - last[1]
@@ -713,16 +720,52 @@ def _continue_below(
             )
         ]
         if not candidates:
-            return (text, score, rects, repaired)
+            return found
         segment = min(candidates, key=lambda item: item.rect[1])
         if field_name != "address" and looks_like_address(segment.text):
-            return (text, score, rects, repaired)
+            return found
         cleaned = clean_value(field_name, segment.text)
         segment.used = True
         if cleaned is None:
+            return found
+        found = (text + cleaned[0], min(score, segment.score), [*rects, segment.rect], repaired or cleaned[1])
+        if spec.fills_row:
+            found = _continue_along_row(found, field_name, hits, free)
+
+
+def _continue_along_row(
+    found: tuple[str, float, list[Rect], bool], field_name: str, hits: list[_Hit], free: list[_Free]
+) -> tuple[str, float, list[Rect], bool]:
+    """Append the unlabelled boxes that follow the value's last box on its row, nearest first, up to any
+    label. Detection splits a printed row where its ink breaks: a wide space, or glyphs that glare
+    washed out. A break wider than a glyph may hide lost characters, so the value is then trusted as
+    little as a repaired one."""
+    text, score, rects, repaired = found
+    while True:
+        last = rects[-1]
+        height = last[3] - last[1]
+        labels_after = [
+            other.rect[0] for other in hits if other.rect[0] > last[0] and _same_row(other.rect, last)
+        ]
+        candidates = [
+            segment
+            for segment in free
+            if not segment.used
+            and segment.rect[0] >= last[2] - 0.5 * height
+            and segment.rect[0] < min(labels_after, default=math.inf)
+            and _same_row(segment.rect, last)
+            and 0.6 <= segment.height / max(height, 1.0) <= 1.6
+        ]
+        if not candidates:
             return (text, score, rects, repaired)
+        segment = min(candidates, key=lambda item: item.rect[0])
+        cleaned = clean_value(field_name, segment.text)
+        if cleaned is None:
+            return (text, score, rects, repaired)
+        segment.used = True
+        gap = segment.rect[0] - last[2]
         text, score, rects = text + cleaned[0], min(score, segment.score), [*rects, segment.rect]
-        repaired = repaired or cleaned[1]
+        repaired = repaired or cleaned[1] or gap > height
 
 
 def _search_area(hit: _Hit, hits: list[_Hit], free: list[_Free], *, from_label: bool) -> Rect:
