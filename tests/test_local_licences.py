@@ -27,6 +27,7 @@ from bot.vendors.local.seal import (
     Seal,
     _enlarged,
     find_seals,
+    paper_balanced,
     read_authority,
     star_centred,
     unroll,
@@ -420,6 +421,24 @@ def test_a_seal_found_off_centre_is_recentred_on_its_star():
     ring_only = np.full((300, 300, 3), 236, np.uint8)
     cv2.circle(ring_only, (150, 150), 90, (40, 40, 220), 4)
     assert star_centred(ring_only, Seal(150, 150, 90)) is None
+
+
+def test_a_faded_seal_in_dim_cast_light_is_found_once_the_paper_is_made_white():
+    """Light multiplies every colour: a faded seal photographed in a dim, warm-tinted corner is only a
+    few levels redder than green, too dull to stand out, until each channel is divided by the paper's."""
+    office = "安徽省合肥市公安局交通警察支队"
+    stamp = seal(office, 90, random.Random(5))
+    card = Image.new("RGB", (480, 360), (236, 232, 222))
+    card.paste(stamp, (120, 80), stamp.getchannel("A").point(lambda alpha: int(alpha * 0.4)))
+    photo = np.asarray(card)[:, :, ::-1].astype(np.float32)
+    light = np.linspace(0.5, 0.65, photo.shape[1])[None, :, None] * np.array([1.0, 1.0, 0.9])
+    dim = np.clip(photo * light, 0, 255).astype(np.uint8)
+    assert find_seals(photo.astype(np.uint8)) and not find_seals(dim)
+    # Made white, the dim photo is the card again, to within what 8-bit dimming loses.
+    as_printed = paper_balanced(photo.astype(np.uint8)).astype(np.float32)
+    assert np.abs(paper_balanced(dim) - as_printed).mean() < 0.1 * np.abs(dim - as_printed).mean()
+    authority = read_authority(shared_engine(), dim)
+    assert authority is not None and authority.value == office
 
 
 def test_red_ink_that_names_no_office_is_not_made_one():

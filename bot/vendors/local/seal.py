@@ -55,6 +55,11 @@ MIN_OFFICE_MARGIN = 3.0
 MAX_OFFICE_SHORTFALL = 2.0
 #: Known office names: a rim read as one of them outranks text read as it stands.
 _OFFICES = frozenset(office_names())
+#: The paper's own colour is measured on an image this many times smaller, as the brightest colour
+#: within this many of its pixels: wider than the seal's star (the largest solid ink on a card), so the
+#: star does not pass for paper.
+PAPER_STEP = 8
+PAPER_REACH = 9
 
 
 @dataclass(frozen=True)
@@ -86,6 +91,24 @@ def seal_ink(bgr: np.ndarray) -> np.ndarray:
     paper = float(np.percentile(green, 90))
     darkness = np.clip((paper - green) * (255.0 / max(paper - 30.0, 1.0)), 0.0, 255.0)
     return (darkness * gate).astype(np.uint8)
+
+
+def paper_balanced(bgr: np.ndarray) -> np.ndarray:
+    """The photo with the paper made white: each channel divided by the paper's local level.
+
+    Light multiplies: a dim corner or a warm, green or cold cast scales every channel of the paper and
+    the ink on it alike, so a seal that is plainly red to the eye can sit only a few levels above green
+    in absolute terms. Dividing by the paper's own colour nearby (its brightest colour there) leaves
+    how much of each colour the ink takes away, which is the same under any light.
+    """
+    height, width = bgr.shape[:2]
+    small = cv2.resize(
+        bgr, (max(1, width // PAPER_STEP), max(1, height // PAPER_STEP)), interpolation=cv2.INTER_AREA
+    )
+    paper = cv2.dilate(small, np.ones((PAPER_REACH, PAPER_REACH), np.uint8)).astype(np.float32)
+    paper = cv2.GaussianBlur(paper, (0, 0), PAPER_REACH / 2)
+    paper = cv2.resize(paper, (width, height), interpolation=cv2.INTER_LINEAR)
+    return np.clip(bgr.astype(np.float32) * (255.0 / np.maximum(paper, 16.0)), 0, 255).astype(np.uint8)
 
 
 def find_seals(bgr: np.ndarray) -> list[Seal]:
@@ -205,10 +228,16 @@ def read_authority(engine: OcrEngine, bgr: np.ndarray) -> FieldValue | None:
     pale or blurred seal, around the circle its star and ring give (`star_centred`). The rim is read at
     the usual text band first, then a little further in and out, since seals differ in how close the
     text sits to the rim. A known office name beats any text read as it stands, then the more confident
-    read wins; a confident office name ends the search.
+    read wins; a confident office name ends the search. A photo in which no seal stands out as red is
+    looked at again with its paper made white (`paper_balanced`).
     """
+    seals = find_seals(bgr)
+    if not seals:
+        # Dim or colour-cast light leaves the seal too dull to count as red as the photo was taken.
+        bgr = paper_balanced(bgr)
+        seals = find_seals(bgr)
     best: tuple[bool, float, FieldValue] | None = None
-    for found in find_seals(bgr)[:2]:
+    for found in seals[:2]:
         circles = [found]
         centred = star_centred(bgr, found)
         if centred is not None and _moved(found, centred):
