@@ -11,6 +11,7 @@ import io
 import math
 import random
 import unicodedata
+from datetime import date
 
 import cv2
 import numpy as np
@@ -259,6 +260,26 @@ def test_unlabelled_dates_fill_empty_date_fields_in_the_order_the_card_prints_th
     assert read.fields["register_date"].value == "2021-05-31"
     assert read.fields["issue_date"].value == "2025-02-26"
     assert read.fields["issue_date"].confidence < lines[2].score  # placed by its format
+
+
+def test_a_thumbnail_that_lost_its_date_labels_still_gives_its_dates_and_validity():
+    """A new driving licence prints its validity as a range; with every date label lost, the range is
+    the validity (nothing else is printed so) and the two bare dates are birth and first issue, in
+    print order: the range gives the validity's start, so no bare date is left to be it."""
+    lines = [
+        line("330106198605284189", 103, 59, height=14),
+        line("1986-05-28", 230, 126, height=14),
+        line("2014-10-13", 230, 146, height=14),
+        line("将效", 48, 211, height=14),
+        line("2020-10-13至2030-10-13", 122, 211, height=14),
+    ]
+    document = build_document(parse_page("driving", "front", lines))
+    assert (document.birth_date, document.first_issue_date) == (date(1986, 5, 28), date(2014, 10, 13))
+    assert (document.valid_from, document.valid_to) == (date(2020, 10, 13), date(2030, 10, 13))
+    # An old card's validity is a number of years, printed beside its own start date: not a range.
+    old = [*lines[:4], line("有效期限", 48, 230, height=14), line("6年", 122, 230, height=14)]
+    assert "valid_period" in parse_page("driving", "front", old).fields
+    assert "birth_date" not in parse_page("driving", "front", old).fields  # two bare dates, three fields
 
 
 def test_the_gap_after_a_name_label_is_not_part_of_the_name():

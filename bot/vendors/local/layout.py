@@ -25,7 +25,7 @@ from datetime import date
 
 import numpy as np
 
-from bot.dates import parse_validity
+from bot.dates import find_dates, parse_validity
 from bot.models import DOCUMENT_MODELS, Box, Document, FieldMeta, Kind, Side
 from bot.plate_grammar import PROVINCES, parse_plate
 from bot.vendors.local.ocr import OcrLine
@@ -57,6 +57,13 @@ def _is_term(field_name: str) -> Callable[[str], bool]:
     return check
 
 
+def _is_date_range(text: str) -> bool:
+    """``A 至 B`` or ``A 至 长期``, as the validity of a new driving licence is printed."""
+    cleaned = clean_value("valid_period", text)
+    before, joined, after = (cleaned[0] if cleaned else "").partition("至")
+    return bool(joined) and len(find_dates(before)) == 1 and (len(find_dates(after)) == 1 or "长期" in after)
+
+
 #: Values no other field of their page could be, found by format alone when their label is unreadable
 #: (a thumbnail's labels are often too small to read while its long values survive): an 18-character
 #: ID number, a 17-character VIN (GB 16735: no I, O or Q, letters and digits mixed), a plate number,
@@ -64,7 +71,8 @@ def _is_term(field_name: str) -> Callable[[str], bool]:
 #: (after what OCR left of its English sub-label), a record or inspection stamp (…期至 and a year; the
 #: stamp's 检验 is small and often misread, its 有效期至 less so), a vehicle's outer dimensions (three
 #: numbers joined by ×), a vehicle type or use character from its national list, a licence class with
-#: a lettered grade (B1, C1E; a lone D, E or F could be any stray glyph).
+#: a lettered grade (B1, C1E; a lone D, E or F could be any stray glyph), a driving licence's validity
+#: printed as a range of dates.
 SELF_EVIDENT: dict[str, Callable[[str], bool]] = {
     "class": lambda text: re.search(r"[ABC][1-6]", (clean_value("class", text) or ("",))[0]) is not None,
     "vehicle_type": _is_term("vehicle_type"),
@@ -77,6 +85,7 @@ SELF_EVIDENT: dict[str, Callable[[str], bool]] = {
     "record": lambda text: re.search(r"期至\s*\d{4}\s*年", text) is not None,
     "inspection_record": lambda text: re.search(r"(?:检.{0,4}|有效)期至\s*\d{4}", text) is not None,
     "dimensions": lambda text: re.search(r"\d{4}\s*[×xX*✕]\s*\d{4}\s*[×xX*✕]\s*\d{3,4}", text) is not None,
+    "valid_period": _is_date_range,
 }
 
 
@@ -582,7 +591,13 @@ def _claim_lone_dates(
     """When as many unclaimed lines are lone dates as the page has date fields empty, they are those
     fields, in the order the card prints them (its labels' order: row by row, left to right): nothing
     else on a card is printed as a bare date. Any other count is no evidence, so no guess."""
-    dates = [label.field for label in spec.labels if label.field in DATE_FIELDS]
+    # A validity printed as a range (a new card) gives the start date; no lone date does.
+    ranged = "valid_period" in values and _is_date_range(values["valid_period"][0])
+    dates = [
+        label.field
+        for label in spec.labels
+        if label.field in DATE_FIELDS and not (ranged and label.field == "valid_from")
+    ]
     missing = [name for name in dates if name not in values]
     if not missing:
         return
