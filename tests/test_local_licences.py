@@ -618,6 +618,9 @@ def test_a_back_page_that_lost_every_label_keeps_its_file_number_and_record():
     assert read.fields["file_number"].value == "310144194679"
     assert read.fields["record"].value == "实习期至2021年02月21日"
     assert read.fields["record"].confidence < lines[2].score  # placed by format and repaired
+    # A renewal reminder is a record too: the only other text on the page dated with 年 and 月.
+    renewal = [*lines[:2], line("请于2031年01月12日前申请换证", 20, 220)]
+    assert parse_page("driving", "back", renewal).fields["record"].value == "请于2031年01月12日前申请换证"
 
 
 def test_record_repair_touches_only_the_probation_phrase():

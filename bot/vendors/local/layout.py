@@ -68,11 +68,11 @@ def _is_date_range(text: str) -> bool:
 #: (a thumbnail's labels are often too small to read while its long values survive): an 18-character
 #: ID number, a 17-character VIN (GB 16735: no I, O or Q, letters and digits mixed), a plate number,
 #: an address (a province first, then a road or a number; no office name), a 12-digit file number
-#: (after what OCR left of its English sub-label), a record or inspection stamp (…期至 and a year; the
-#: stamp's 检验 is small and often misread, its 有效期至 less so), a vehicle's outer dimensions (three
-#: numbers joined by ×), a vehicle type or use character from its national list, a licence class with
-#: a lettered grade (B1, C1E; a lone D, E or F could be any stray glyph), a driving licence's validity
-#: printed as a range of dates.
+#: (after what OCR left of its English sub-label), a record (the only text on its page dated 年 and 月:
+#: 实习期至…, 请于…前申请换证), an inspection stamp (…期至 and a year; the stamp's 检验 is small and often
+#: misread, its 有效期至 less so), a vehicle's outer dimensions (three numbers joined by ×), a vehicle
+#: type or use character from its national list, a licence class with a lettered grade (B1, C1E; a lone
+#: D, E or F could be any stray glyph), a driving licence's validity printed as a range of dates.
 SELF_EVIDENT: dict[str, Callable[[str], bool]] = {
     "class": lambda text: re.search(r"[ABC][1-6]", (clean_value("class", text) or ("",))[0]) is not None,
     "vehicle_type": _is_term("vehicle_type"),
@@ -82,7 +82,7 @@ SELF_EVIDENT: dict[str, Callable[[str], bool]] = {
     "plate_number": lambda text: parse_plate(text) is not None,
     "address": looks_like_address,
     "file_number": lambda text: FILE_NUMBER.fullmatch(text.strip()) is not None,
-    "record": lambda text: re.search(r"期至\s*\d{4}\s*年", text) is not None,
+    "record": lambda text: re.search(r"\d{4}\s*年\s*\d{1,2}\s*月", text) is not None,
     "inspection_record": lambda text: re.search(r"(?:检.{0,4}|有效)期至\s*\d{4}", text) is not None,
     "dimensions": lambda text: re.search(r"\d{4}\s*[×xX*✕]\s*\d{4}\s*[×xX*✕]\s*\d{3,4}", text) is not None,
     "valid_period": _is_date_range,
