@@ -599,6 +599,16 @@ def test_a_validity_range_with_a_dropped_separator_gives_the_end_date():
     assert str(fields["valid_from"]) == "2023-04-14" and str(fields["valid_to"]) == "2029-04-14"
 
 
+def test_masses_and_dimensions_keep_or_get_back_their_units():
+    """Masses print in kg and outer dimensions in mm; a unit lost to glare comes back, as a repair."""
+    assert clean_value("total_mass", "1880kg") == ("1880kg", False)
+    assert clean_value("curb_weight", "1360") == ("1360kg", True)
+    assert clean_value("approved_load", "--") == ("--", False)
+    assert clean_value("approved_passengers", "5") == ("5", False)  # a count has no unit to restore
+    assert clean_value("dimensions", "4598×1765×1462mm") == ("4598×1765×1462mm", False)
+    assert clean_value("dimensions", "4598x1765x1462") == ("4598×1765×1462mm", True)
+
+
 def test_remarks_are_words_not_marks():
     assert clean_value("remarks", "纯电动") == ("纯电动", False)
     assert clean_value("remarks", "1") is None  # a rivet or a ruling read as text

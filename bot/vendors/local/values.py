@@ -268,12 +268,25 @@ def _clean_quantity(text: str) -> tuple[str, bool] | None:
     return (value, False) if re.search(r"\d", value) else None
 
 
+def _clean_mass(text: str) -> tuple[str, bool] | None:
+    """A mass is printed in kilograms (``1880kg``): bare digits lost their unit to glare or a clipped
+    box, and get it back (as a repair)."""
+    cleaned = _clean_quantity(text)
+    if cleaned is not None and re.fullmatch(r"\d+", cleaned[0]):
+        return cleaned[0] + "kg", True
+    return cleaned
+
+
 def _clean_dimensions(text: str) -> tuple[str, bool] | None:
+    """Outer dimensions are printed in millimetres (``4598×1765×1462mm``); a lost unit comes back as for
+    a mass."""
     value = _clean_text(text)
     fixed = re.sub(r"(?<=\d)\s*[xX*×✕]\s*(?=\d)", "×", value)
     fixed = re.sub(r"(?i)mm$", "mm", fixed)
     if not re.search(r"\d", fixed):
         return _clean_quantity(text)
+    if re.fullmatch(r"\d+×\d+×\d+", fixed):
+        return fixed + "mm", True
     return fixed, False
 
 
@@ -302,11 +315,11 @@ CLEANERS: dict[str, Cleaner] = {
     "register_date": _clean_date,
     "issue_date": _clean_date,
     "approved_passengers": _clean_quantity,
-    "total_mass": _clean_quantity,
-    "curb_weight": _clean_quantity,
-    "approved_load": _clean_quantity,
+    "total_mass": _clean_mass,
+    "curb_weight": _clean_mass,
+    "approved_load": _clean_mass,
     "dimensions": _clean_dimensions,
-    "traction_mass": _clean_quantity,
+    "traction_mass": _clean_mass,
     "remarks": _clean_remarks,
     "inspection_record": _clean_inspection_record,
 }
