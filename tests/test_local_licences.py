@@ -396,6 +396,26 @@ def test_specks_left_of_a_broken_rule_do_not_make_a_dash_a_glyph():
     assert _is_dash(ink_width, ink_height, label_height=38)
 
 
+def test_the_rule_after_a_value_closes_its_cell():
+    """Where detection missed the next cell's label, the area searched right of a label runs on past
+    the table's fine grey rule into that cell; the value's print stops at the rule."""
+    cell = np.full((64, 532, 3), 242, np.uint8)
+    cv2.rectangle(cell, (12, 30), (28, 33), (45, 45, 45), -1)  # the printed dash
+    cv2.line(cell, (296, 0), (296, 63), (195, 195, 195), 1)  # the rule, 47 levels under the paper
+    cv2.putText(cell, "NOTE", (330, 45), cv2.FONT_HERSHEY_SIMPLEX, 0.9, (110, 110, 110), 2)  # next label
+    found = _ink_rect(cell, (0, 0, 532, 64), never_blank=True)
+    assert found is not None
+    (_x0, _y0, x1, _y1), (ink_width, ink_height) = found
+    assert x1 < 296 and _is_dash(ink_width, ink_height, label_height=38)
+    # A broad shadow is no rule: the print on both sides of it is one value.
+    shaded = np.full((64, 532, 3), 242, np.uint8)
+    shaded[:, 150:190] = 200
+    cv2.putText(shaded, "AB", (20, 45), cv2.FONT_HERSHEY_SIMPLEX, 0.9, (40, 40, 40), 2)
+    cv2.putText(shaded, "CD", (230, 45), cv2.FONT_HERSHEY_SIMPLEX, 0.9, (40, 40, 40), 2)
+    shadow_found = _ink_rect(shaded, (0, 0, 532, 64))
+    assert shadow_found is not None and shadow_found[0][2] > 230
+
+
 def test_a_pale_seal_is_still_found():
     card = np.full((400, 600, 3), 235, np.uint8)
     cv2.circle(card, (420, 220), 80, (200, 200, 232), 4)  # R exceeds G and B by only 24

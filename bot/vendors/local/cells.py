@@ -29,6 +29,10 @@ INK_LEVEL = 100
 MAX_INK_LEVEL = 160
 #: Share of a cell's column (or row) a table rule covers; a glyph's stroke spans much less of it.
 RULE_COVER = 0.75
+#: A rule is printed finer and paler than text: this much darker than the paper (grey levels), at most
+#: this wide (a share of the cell's height).
+RULE_CONTRAST = 25
+RULE_WIDTH = 0.1
 #: Ink this small (in pixels) is a speck: noise, or what is left of a rule that noise broke up; kept, it
 #: stretched a lone dash's box into a glyph-sized one.
 SPECK_PIXELS = 2
@@ -116,6 +120,23 @@ def _ink_mask(brightest: np.ndarray, *, never_blank: bool = False) -> np.ndarray
     return (brightest < level).astype(np.uint8)
 
 
+def _vertical_rules(brightest: np.ndarray) -> list[int]:
+    """Columns where a table's vertical rule runs: a thin line, only a little darker than the paper
+    (rules print grey and fine), down nearly the whole height. A shadow is as tall but far wider."""
+    paper = float(np.percentile(brightest, 90))
+    covered = (brightest < paper - RULE_CONTRAST).mean(axis=0) > RULE_COVER
+    rules = []
+    start = None
+    for column, on in enumerate([*covered, False]):
+        if on and start is None:
+            start = column
+        elif not on and start is not None:
+            if column - start <= max(3, RULE_WIDTH * len(brightest)):
+                rules.append(start)
+            start = None
+    return rules
+
+
 def _is_rule(stat: np.ndarray, height: int, width: int) -> bool:
     """Table rules cross the whole cell, even in a tilted photo; print never does. A rule slanted by
     perspective crosses the cell only partly, but it runs in from the cell's edge, where print never is."""
@@ -137,7 +158,8 @@ def _ink_rect(
     x1, y1 = min(width, round(area[2])), min(height, round(area[3]))
     if x1 - x0 < 8 or y1 - y0 < 8:
         return None
-    ink = _ink_mask(bgr[y0:y1, x0:x1].max(axis=2), never_blank=never_blank)
+    brightest = bgr[y0:y1, x0:x1].max(axis=2)
+    ink = _ink_mask(brightest, never_blank=never_blank)
     if ink is None:
         return None
     # A table rule runs through (nearly) the whole cell, even where noise breaks it into pieces.
@@ -147,6 +169,11 @@ def _ink_rect(
     for index in range(1, count):
         if _is_rule(stats[index], ink.shape[0], ink.shape[1]) or stats[index][4] <= SPECK_PIXELS:
             ink[labels == index] = 0
+    # A value never crosses a rule: the first rule after some print closes the value's cell (what lies
+    # beyond is the next cell, whose label detection may have missed).
+    closing = [column for column in _vertical_rules(brightest) if ink[:, :column].any()]
+    if closing:
+        ink[:, closing[0] :] = 0
     rows, cols = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
     if len(rows) == 0 or ink.sum() < 12:
         return None
