@@ -16,14 +16,15 @@ from datetime import date
 import cv2
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageDraw
 
 from bot.images import IntakeImage, load
 from bot.vendors.base import build_vendor
-from bot.vendors.local.cells import _ink_rect, _is_dash
+from bot.vendors.local.cells import _ink_rect, _is_dash, reread_cells
 from bot.vendors.local.layout import build_document, page_region, parse_page
 from bot.vendors.local.ocr import OcrLine, shared_engine
 from bot.vendors.local.places import looks_like_address, office_names
+from bot.vendors.local.plates import read_printed_plate
 from bot.vendors.local.seal import (
     Seal,
     _enlarged,
@@ -37,6 +38,7 @@ from bot.vendors.local.values import clean_authority, clean_value
 from bot.vendors.local.vendor import LocalVendor, _upscaled
 from tests import specimens
 from tests.specimens.compose import render_vehicle_pair, side_by_side
+from tests.specimens.fonts import font
 from tests.specimens.paint import seal
 
 # ----------------------------------------------------------------------------------------------- helpers
@@ -633,6 +635,28 @@ def test_remarks_are_words_not_marks():
     assert clean_value("remarks", "纯电动") == ("纯电动", False)
     assert clean_value("remarks", "1") is None  # a rivet or a ruling read as text
     assert clean_value("remarks", "--") is None
+
+
+def test_a_plate_cell_whose_province_was_misread_is_read_again_under_the_plate_grammar():
+    """A first glyph that is no province is a misread province: no value from that line, and the cell's
+    re-read decodes under the plate grammar, whose first slot holds only provinces."""
+    assert clean_value("plate_number", "输A29802") is None
+    assert clean_value("plate_number", "渝A29802") == ("渝A29802", False)
+    assert clean_value("plate_number", "使123456") == ("使123456", False)  # an embassy's plate
+    photo = Image.new("RGB", (760, 120), (240, 240, 236))
+    draw = ImageDraw.Draw(photo)
+    draw.text((20, 40), "号牌号码", font=font(30), fill=(60, 60, 60))
+    draw.text((200, 40), "渝A29802", font=font(30), fill=(30, 30, 30))
+    draw.text((430, 40), "档案编号", font=font(30), fill=(60, 60, 60))
+    lines = [line("号牌号码", 20, 40), line("输A29802", 200, 40), line("档案编号", 430, 40)]
+    read = parse_page("vehicle", "back", lines)
+    assert "plate_number" not in read.fields
+    reread_cells(shared_engine(), np.asarray(photo)[:, :, ::-1].copy(), 1.0, read)
+    assert read.fields["plate_number"].value == "渝A29802"
+    # Print that is no plate (a name) is not made one.
+    name = Image.new("RGB", (200, 56), (240, 240, 236))
+    ImageDraw.Draw(name).text((12, 10), "张伟", font=font(30), fill=(30, 30, 30))
+    assert read_printed_plate(shared_engine(), np.asarray(name)[:, :, ::-1].copy()) is None
 
 
 def test_a_back_page_that_lost_every_label_keeps_its_file_number_and_record():

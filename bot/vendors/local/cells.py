@@ -15,6 +15,7 @@ import numpy as np
 
 from bot.vendors.local.layout import PageRead, offer_value
 from bot.vendors.local.ocr import OcrEngine
+from bot.vendors.local.plates import read_printed_plate
 
 Rect = tuple[float, float, float, float]
 
@@ -57,7 +58,8 @@ def scaled_rect(rect: Rect, factor: float) -> Rect:
 
 def reread_cells(engine: OcrEngine, bgr: np.ndarray, scale: float, read: PageRead) -> None:
     """Detection skips short or faint values (``--``, ``5人``) and sometimes clips long ones; read the
-    ink right of such a label directly, without detection, in the page turned upright."""
+    ink right of such a label directly, without detection, in the page turned upright. A plate number
+    is read under the plate grammar, which reads a blurred province glyph as the likeliest province."""
     items = [*read.missing, *read.weak][:MAX_REREADS]
     if not items:
         return
@@ -73,7 +75,13 @@ def reread_cells(engine: OcrEngine, bgr: np.ndarray, scale: float, read: PageRea
         if item.field in DASH_FIELDS and _is_dash(ink_width, ink_height, item.label_height / scale):
             offer_value(read, item.field, "--", DASH_CONFIDENCE, rect)
             continue
-        text, score = engine.read_crop(np.ascontiguousarray(upright[cy0:cy1, cx0:cx1]))
+        crop = np.ascontiguousarray(upright[cy0:cy1, cx0:cx1])
+        if item.field == "plate_number":
+            plate = read_printed_plate(engine, crop)
+            if plate is not None:
+                offer_value(read, item.field, plate.text, plate.confidence, rect)
+            continue
+        text, score = engine.read_crop(crop)
         minimum = DASH_MIN_SCORE if item.field in DASH_FIELDS and _DASH_READ.match(text) else REREAD_MIN_SCORE
         if text and score >= minimum:
             offer_value(read, item.field, text, score, rect)

@@ -217,6 +217,13 @@ def _slot_read(engine: OcrEngine, crop: np.ndarray, templates: dict[str, tuple[s
     return None if line is None else decode_best(engine.read_crop_chars(line), templates)
 
 
+def read_printed_plate(engine: OcrEngine, crop: np.ndarray) -> SlotRead | None:
+    """A plate number printed on a licence, read under every plate format; None unless its serial is
+    legible (as for plates in photos, the province may be doubtful, and the confidence then says so)."""
+    read = _slot_read(engine, crop, FULL_TEMPLATES)
+    return read if read is not None and _serial_legible(read.probs) else None
+
+
 def _single_row_read(engine: OcrEngine, crop: np.ndarray) -> SlotRead | None:
     """The crop read as one row, under every format; a green-looking crop leans to the new-energy ones.
 

@@ -14,7 +14,7 @@ import unicodedata
 from collections.abc import Callable
 
 from bot.dates import find_dates, parse_date
-from bot.plate_grammar import normalize_plate
+from bot.plate_grammar import PROVINCES, normalize_plate
 from bot.vendors.local.places import nearest_office
 from bot.vendors.local.plates import match_plate
 from bot.vendors.local.terms import nearest_term
@@ -245,13 +245,19 @@ def _clean_digits(text: str) -> tuple[str, bool] | None:
     return (fixed, fixed != value) if fixed.isdigit() else (value.upper(), False)
 
 
+#: What a plate number can start with: a province, or 使 on an embassy's plate.
+_FIRST_GLYPHS = frozenset((*PROVINCES, "使"))
+
+
 def _clean_plate(text: str) -> tuple[str, bool] | None:
-    """A plate number as the grammar reads it (separators dropped, one unambiguous repair at most)."""
+    """A plate number as the grammar reads it (separators dropped, one unambiguous repair at most); one
+    the grammar rejects is kept as read, unless its first glyph is no province (nor an embassy's 使):
+    that is a misread province, and the field is left for the cell's re-read under the plate grammar."""
     matched = match_plate(text)
     if matched is not None:
         return matched[0], matched[2] > 0
     number = normalize_plate(text)
-    return (number, False) if len(number) >= 6 and _CJK.match(number[0]) else None
+    return (number, False) if len(number) >= 6 and number[0] in _FIRST_GLYPHS else None
 
 
 _DASHES = re.compile(r"^[-—–一_~=－]+$")
