@@ -159,7 +159,7 @@ def test_dimensions_and_an_inspection_stamp_whose_labels_are_lost_are_placed_by_
     ]
     read = parse_page("vehicle", "back", lines)
     assert read.fields["dimensions"].value == "4656×1817×1413mm"
-    assert read.fields["inspection_record"].value == "检能有效期至2024年04月渝A(05)"
+    assert read.fields["inspection_record"].value == "检验有效期至2024年04月渝A(05)"  # fixed wording
     # A bare quantity has no format of its own among the page's masses: not guessed.
     masses = parse_page("vehicle", "back", [line("1734kg", 682, 126)])
     assert not {"total_mass", "curb_weight", "approved_load", "traction_mass"} & set(masses.fields)
@@ -619,6 +619,16 @@ def test_a_validity_range_with_a_dropped_separator_gives_the_end_date():
     ]
     fields = build_document(parse_page("driving", "front", lines)).model_dump()
     assert str(fields["valid_from"]) == "2023-04-14" and str(fields["valid_to"]) == "2029-04-14"
+
+
+def test_an_inspection_stamp_gets_back_its_printed_wording():
+    """Every stamp reads 检验有效期至 and a month; what OCR made of the wording before 至 (a misread 检验,
+    or nothing left under glare) is printed back, as a repair."""
+    exact = "检验有效期至2026年03月津A(10)"
+    assert clean_value("inspection_record", exact) == (exact, False)
+    assert clean_value("inspection_record", "至2026年03月津A(10)") == (exact, True)
+    assert clean_value("inspection_record", "检能有效期至2026年03月津A(10)") == (exact, True)
+    assert clean_value("inspection_record", "2026年03月") == ("2026年03月", False)  # no 至: not touched
 
 
 def test_masses_and_dimensions_keep_or_get_back_their_units():

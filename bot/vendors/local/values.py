@@ -131,16 +131,24 @@ def _clean_remarks(text: str) -> tuple[str, bool] | None:
 _LONE_CLOSE = re.compile(r"^([^()（）]*?)(\d+)[)）]")
 
 
+STAMP_WORDING = "检验有效期至"
+#: Whatever OCR left of the wording (up to its length, no digits) before 至 and a year, unless exact.
+_STAMP_WORDING = re.compile(r"^(?!检验有效期至)[^\d至]{0,6}至(?=\s*\d{4}\s*年)")
+
+
 def _clean_inspection_record(text: str) -> tuple[str, bool] | None:
-    """The inspection stamp ends in its station's code in brackets (``津A(04)``); OCR often drops the thin
-    opening bracket beside the digits, which is put back when a closing one stands alone."""
+    """The inspection stamp's fixed wording, ``检验有效期至`` and a month, ends in its station's code in
+    brackets (``津A(04)``). Its small 检验 is often misread and glare can wash out the whole wording
+    before 至, which is printed back; OCR also drops the thin opening bracket beside the digits, which is
+    put back when a closing one stands alone."""
     value = _clean_text(text)
     if not value:
         return None
+    value, reworded = _STAMP_WORDING.subn(STAMP_WORDING, value, count=1)
     if re.search(r"[)）]", value) and not re.search(r"[(（]", value):
         repaired = _LONE_CLOSE.sub(r"\1(\2)", value, count=1)
-        return repaired, repaired != value
-    return value, False
+        return repaired, bool(reworded) or repaired != value
+    return value, bool(reworded)
 
 
 _CLASS_CODE = re.compile(r"(?:[ABC][1-6]|[DEFMNP])+")
