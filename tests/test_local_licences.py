@@ -227,6 +227,48 @@ def test_an_address_split_along_its_row_is_read_whole_and_a_gap_is_trusted_less(
     assert parse_page("driving", "front", name_row).fields["name"].value == "贺国磊"
 
 
+def test_labels_too_garbled_to_match_are_found_by_where_they_stand():
+    """所有人 read as 厕有入 and 品牌型号 as A型号 match no label, but each is a short line that shares
+    some of a lost label's characters, stands between the labels printed before and after it, and
+    starts where other rows' labels start: it is that label, and its value follows."""
+    lines = [
+        line("号牌号码", 20, 100),
+        line("鄂A18U2U", 170, 100),
+        line("车辆类型", 500, 100),
+        line("小型轿车", 650, 100),
+        line("厕有入", 20, 170),
+        line("武汉瑞达汽车租赁有限公司", 170, 170),
+        line("住址", 20, 240),
+        line("湖北省武汉市武昌区文化路222号", 170, 240),
+        line("使用性质", 20, 310),
+        line("预约出租客运", 170, 310),
+        line("A型号", 500, 310),
+        line("别克牌SGM7158DAA1", 650, 310),
+        line("车辆识别代号", 20, 380),
+        line("LSG819AS3PC936681", 200, 380),
+    ]
+    fields = parse_page("vehicle", "front", lines).fields
+    assert fields["owner"].value == "武汉瑞达汽车租赁有限公司"
+    assert fields["model"].value == "别克牌SGM7158DAA1"
+    # Out of the label columns, the same text is no label.
+    shifted = [*lines[:4], line("厕有入", 90, 170), *lines[5:]]
+    assert "owner" not in parse_page("vehicle", "front", shifted).fields
+    # Nor is a line followed on its row by another label, or one sharing a single character with a
+    # two-character label (a nationality 中国 where 国籍 was lost).
+    beside_label = [*lines[:4], line("厕有入", 20, 170), line("住址", 170, 170), *lines[6:]]
+    assert "owner" not in parse_page("vehicle", "front", beside_label).fields
+    driving = [
+        line("证号", 20, 100),
+        line("610113199304163004", 170, 100),
+        line("姓名", 20, 150),
+        line("蒋芳雪", 170, 150),
+        line("中国", 20, 200),
+        line("陕西省西安市雁塔区科技园南路127号", 170, 200),
+        line("住址", 20, 250),
+    ]
+    assert "nationality" not in parse_page("driving", "front", driving).fields
+
+
 def test_an_issuing_office_is_no_address():
     assert looks_like_address("四川省成都市锦江区东风路161号")
     assert not looks_like_address("四川省成都市公安局交通管理局")

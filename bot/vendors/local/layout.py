@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 import numpy as np
+from rapidfuzz.distance import LCSseq
 
 from bot.dates import find_dates, parse_validity
 from bot.models import DOCUMENT_MODELS, Box, Document, FieldMeta, Kind, Side
@@ -397,6 +398,8 @@ class _Hit:
 FUZZY_LABEL_LENGTH = 3
 #: A label found with a misread character is trusted this much less when the label appears twice.
 FUZZY_LABEL_TRUST = 0.9
+#: Labels of one column start within this many label heights of each other.
+LABEL_COLUMN_SLACK = 0.5
 _CJK_CHAR = "[\u3400-\u9fff]"
 
 
@@ -514,6 +517,7 @@ def _parse_in_frame(spec: PageSpec, lines: Sequence[OcrLine], frame: _Frame, qua
         hits.extend(line_hits)
         free.extend(line_free)
     hits = _first_hit_per_field(hits)
+    hits.extend(_labels_by_place(spec, hits, free))
     values: dict[str, tuple[str, float, list[Rect], bool]] = {}
     pending: list[_Hit] = []
     for hit in sorted(hits, key=lambda item: (item.rect[1], item.rect[0])):
@@ -631,6 +635,86 @@ def _claim(
     """Take an unclaimed line as `name`'s value; placed by format, not label, so trusted less."""
     segment.used = True
     values[name] = (cleaned[0], segment.score * UNLABELLED_TRUST, [segment.rect], cleaned[1])
+
+
+def _labels_by_place(spec: PageSpec, hits: list[_Hit], free: list[_Free]) -> list[_Hit]:
+    """Labels too garbled to match (``厕有入`` for 所有人, ``A型号`` for 品牌型号), found by where they stand.
+
+    A card's labels are printed in a fixed order and left-aligned in columns. A short line without
+    digits that shares some of a lost label's characters, sits between the labels printed before and
+    after it, and starts where another row's label starts, can only be that label. Exactly one such line
+    is needed; it is taken as a misread label (trusted as a fuzzy match is)."""
+    found = sorted(hits, key=lambda hit: hit.order)
+    if not found:
+        return []
+    label_height = statistics.median(hit.height for hit in found)
+    placed: list[_Hit] = []
+    for order, label in enumerate(spec.labels):
+        if any(hit.order == order for hit in hits):
+            continue
+        before = [hit for hit in found if hit.order < order]
+        after = [hit for hit in found if hit.order > order]
+        if not before or not after:
+            continue
+        candidates = [
+            segment
+            for segment in free
+            if not segment.used
+            and 0.6 <= segment.height / max(label_height, 1.0) <= 1.6
+            and _could_be_label(segment.text, label)
+            and _between(segment.rect, before[-1].rect, after[0].rect)
+            and any(
+                abs(segment.rect[0] - hit.rect[0]) <= LABEL_COLUMN_SLACK * hit.height
+                and not _same_row(segment.rect, hit.rect)
+                for hit in found
+            )
+            and _value_follows(segment, hits, free)
+        ]
+        if len(candidates) != 1:
+            continue
+        segment = candidates[0]
+        segment.used = True
+        placed.append(
+            _Hit(label, order, segment.rect, segment.score * FUZZY_LABEL_TRUST, "", None, fuzzy=True)
+        )
+    return placed
+
+
+def _could_be_label(text: str, label: LabelSpec) -> bool:
+    """Short, no digits, and at least a third of the characters of some variant of three or more in
+    order (a two-character label misread in one is matched where a line starts; one sharing a single
+    character with a line, such as 国籍 with a nationality 中国, is no evidence)."""
+    if re.search(r"\d", text):
+        return False
+    return any(
+        len(variant) >= FUZZY_LABEL_LENGTH
+        and len(text) <= len(variant) + 1
+        and LCSseq.similarity(text, variant) >= len(variant) / 3
+        for variant in label.variants
+    )
+
+
+def _value_follows(segment: _Free, hits: list[_Hit], free: list[_Free]) -> bool:
+    """Whether the next box to the right on the segment's row is unlabelled text (its value) rather than
+    another label, as it is after every label printed beside its value."""
+    right = [
+        (other.rect[0], isinstance(other, _Free))
+        for other in [*hits, *free]
+        if other is not segment and other.rect[0] > segment.rect[2] - 0.5 * segment.height
+        and _same_row(other.rect, segment.rect)
+    ]
+    return bool(right) and min(right)[1]
+
+
+def _between(rect: Rect, before: Rect, after: Rect) -> bool:
+    """Whether a box comes after `before` and before `after` in reading order (rows, then columns)."""
+
+    def precedes(first: Rect, second: Rect) -> bool:
+        if _same_row(first, second):
+            return first[0] < second[0]
+        return (first[1] + first[3]) / 2 < (second[1] + second[3]) / 2
+
+    return precedes(before, rect) and precedes(rect, after)
 
 
 def _first_hit_per_field(hits: list[_Hit]) -> list[_Hit]:
