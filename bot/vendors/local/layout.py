@@ -642,8 +642,9 @@ def _labels_by_place(spec: PageSpec, hits: list[_Hit], free: list[_Free]) -> lis
 
     A card's labels are printed in a fixed order and left-aligned in columns. A short line without
     digits that shares some of a lost label's characters, sits between the labels printed before and
-    after it, and starts where another row's label starts, can only be that label. Exactly one such line
-    is needed; it is taken as a misread label (trusted as a fuzzy match is)."""
+    after it, starts where another row's label starts and has unlabelled text (its value) next on its
+    row can only be that label. Exactly one such line is needed; it is taken as a misread label (trusted
+    as a fuzzy match is)."""
     found = sorted(hits, key=lambda hit: hit.order)
     if not found:
         return []
