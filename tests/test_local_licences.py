@@ -256,7 +256,8 @@ def test_labels_too_garbled_to_match_are_found_by_where_they_stand():
     # Nor is a line followed on its row by another label, or one sharing a single character with a
     # two-character label (a nationality 中国 where 国籍 was lost).
     beside_label = [*lines[:4], line("厕有入", 20, 170), line("住址", 170, 170), *lines[6:]]
-    assert "owner" not in parse_page("vehicle", "front", beside_label).fields
+    # Five labels read and 品牌型号 placed; 厕有入, with the label 住址 beside it, is not 所有人.
+    assert parse_page("vehicle", "front", beside_label).labels_found == 6
     driving = [
         line("证号", 20, 100),
         line("610113199304163004", 170, 100),
@@ -267,6 +268,28 @@ def test_labels_too_garbled_to_match_are_found_by_where_they_stand():
         line("住址", 20, 250),
     ]
     assert "nationality" not in parse_page("driving", "front", driving).fields
+
+
+def test_values_whose_labels_were_lost_outright_are_placed_between_the_labels_found():
+    """The 副页 prints 核定载人数 | 总质量, then 整备质量 | 核定载质量: with 总质量 and 整备质量 not
+    detected at all, the two masses between the labels found around them are theirs, in print order.
+    A line that does not fit its field's format, or a count that does not match, places nothing."""
+    lines = [
+        line("号牌号码", 44, 56),
+        line("渝A29802", 219, 56),
+        line("核定载人数5人", 41, 126),
+        line("1734kg", 682, 126),
+        line("1305kg", 218, 200),
+        line("核定载质量", 507, 200),
+        line("--", 684, 200),
+    ]
+    fields = parse_page("vehicle", "back", lines).fields
+    assert (fields["total_mass"].value, fields["curb_weight"].value) == ("1734kg", "1305kg")
+    assert fields["total_mass"].confidence < lines[3].score  # placed, not labelled
+    wrong_format = [*lines[:3], line("备用", 682, 126), *lines[4:]]
+    assert "total_mass" not in parse_page("vehicle", "back", wrong_format).fields
+    one_more = [*lines, line("1500kg", 400, 200)]
+    assert "total_mass" not in parse_page("vehicle", "back", one_more).fields
 
 
 def test_an_issuing_office_is_no_address():
@@ -288,9 +311,11 @@ def test_the_one_date_left_unclaimed_is_the_one_date_field_left_empty():
     read = parse_page("vehicle", "front", lines)
     assert read.fields["issue_date"].value == "2025-02-26"
     assert read.fields["register_date"].value == "2021-05-31"
-    # More bare dates left over than date fields empty: no guess.
+    # More bare dates left over than date fields empty: no guess from the count, but the one standing
+    # between 发动机号码 and 发证日期 is the register date by its place; the one below them is nothing.
     extra = parse_page("vehicle", "front", [*lines, line("2019-12-18", 150, 460)])
-    assert "register_date" not in extra.fields
+    assert extra.fields["register_date"].value == "2021-05-31"
+    assert "2019-12-18" not in {value.value for value in extra.fields.values()}
     one_of_two = parse_page("vehicle", "front", [*lines[:4], line("2025-02-26", 650, 400)])
     assert "register_date" not in one_of_two.fields and "issue_date" not in one_of_two.fields
 

@@ -22,6 +22,7 @@ import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from itertools import pairwise
 
 import numpy as np
 from rapidfuzz.distance import LCSseq
@@ -587,6 +588,42 @@ def _claim_self_evident(
             if label.multiline:
                 values[name] = _continue_below(values[name], label, hits, free)
     _claim_lone_dates(spec, values, free)
+    _claim_between_labels(spec, values, hits, free)
+
+
+def _claim_between_labels(
+    spec: PageSpec,
+    values: dict[str, tuple[str, float, list[Rect], bool]],
+    hits: list[_Hit],
+    free: list[_Free],
+) -> None:
+    """Values whose labels were lost outright, placed by the labels that were found around them.
+
+    Between two labels found next to each other in print order, the card prints the values of the
+    labels in between, in that order. When as many unclaimed lines lie there (in reading order) as
+    those fields are empty, and each line fits its field's format, they are those fields' values; any
+    other count is no evidence, so no guess."""
+    found = sorted(hits, key=lambda hit: hit.order)
+    for before, after in pairwise(found):
+        missing = [
+            label.field for label in spec.labels[before.order + 1 : after.order] if label.field not in values
+        ]
+        if not missing:
+            continue
+        between = [
+            segment
+            for segment in free
+            if not segment.used and _between(segment.rect, before.rect, after.rect)
+        ]
+        if len(between) != len(missing):
+            continue
+        ordered = _reading_order(between)
+        cleaned = [clean_value(name, segment.text) for name, segment in zip(missing, ordered, strict=True)]
+        if any(value is None for value in cleaned):
+            continue
+        for name, segment, value in zip(missing, ordered, cleaned, strict=True):
+            if value is not None:
+                _claim(values, name, segment, value)
 
 
 def _claim_lone_dates(
