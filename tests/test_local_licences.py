@@ -292,6 +292,23 @@ def test_values_whose_labels_were_lost_outright_are_placed_between_the_labels_fo
     assert "total_mass" not in parse_page("vehicle", "back", one_more).fields
 
 
+def test_values_placed_by_format_place_the_values_between_them():
+    """A thumbnail that lost every label: the VIN and the dates, placed by their formats, bracket the
+    engine number; a line the recognizer was unsure of is not placed by position alone."""
+    lines = [
+        line("京NA558Q", 120, 69, height=14),
+        line("北京市海淀区胜利路255号", 121, 110, height=14),
+        line("LEFB3VZ90B9792682", 121, 152, height=14),
+        line("JX4DVJTS4W1", 123, 174, height=14),
+        line("2011-06-10", 122, 195, height=14),
+        line("2011-06-10", 269, 194, height=14),
+    ]
+    fields = parse_page("vehicle", "front", lines).fields
+    assert fields["engine_number"].value == "JX4DVJTS4W1"
+    unsure = [*lines[:3], line("JX4DVJTS4W1", 123, 174, height=14, score=0.6), *lines[4:]]
+    assert "engine_number" not in parse_page("vehicle", "front", unsure).fields
+
+
 def test_an_issuing_office_is_no_address():
     assert looks_like_address("四川省成都市锦江区东风路161号")
     assert not looks_like_address("四川省成都市公安局交通管理局")

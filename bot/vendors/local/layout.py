@@ -98,6 +98,9 @@ _LONE_DATE = re.compile(r"\s*\d{4}\s*[-./:年]\s*\d{1,2}\s*[-./:月]\s*\d{1,2}\s
 
 #: A value placed by its format rather than its label is trusted this much less.
 UNLABELLED_TRUST = 0.9
+#: A value placed by where it stands alone has only its read to vouch for it: lines the recognizer was
+#: unsure of (garbled glyphs score 0.5 to 0.8) are not placed so.
+MIN_PLACED_SCORE = 0.8
 
 
 @dataclass(frozen=True)
@@ -597,29 +600,30 @@ def _claim_between_labels(
     hits: list[_Hit],
     free: list[_Free],
 ) -> None:
-    """Values whose labels were lost outright, placed by the labels that were found around them.
+    """Values whose labels were lost outright, placed by what was found around them.
 
-    Between two labels found next to each other in print order, the card prints the values of the
-    labels in between, in that order. When as many unclaimed lines lie there (in reading order) as
-    those fields are empty, and each line fits its field's format, they are those fields' values; any
-    other count is no evidence, so no guess."""
-    found = sorted(hits, key=lambda hit: hit.order)
-    for before, after in pairwise(found):
-        missing = [
-            label.field for label in spec.labels[before.order + 1 : after.order] if label.field not in values
-        ]
+    Between two fields found next to each other in print order (by their labels, or by values already
+    placed), the card prints the values of the fields in between, in that order. When as many unclaimed
+    lines lie there (in reading order) as those fields are empty, and each line fits its field's format
+    and was read with some confidence, they are those fields' values; any other count is no evidence,
+    so no guess."""
+    order = {label.field: index for index, label in enumerate(spec.labels)}
+    placed = [(order[name], rects[0]) for name, (_text, _score, rects, _repaired) in values.items()]
+    anchors = sorted([(hit.order, hit.rect) for hit in hits] + placed, key=lambda anchor: anchor[0])
+    for (before, before_rect), (after, after_rect) in pairwise(anchors):
+        missing = [label.field for label in spec.labels[before + 1 : after] if label.field not in values]
         if not missing:
             continue
         between = [
             segment
             for segment in free
-            if not segment.used and _between(segment.rect, before.rect, after.rect)
+            if not segment.used and _between(segment.rect, before_rect, after_rect)
         ]
         if len(between) != len(missing):
             continue
         ordered = _reading_order(between)
         cleaned = [clean_value(name, segment.text) for name, segment in zip(missing, ordered, strict=True)]
-        if any(value is None for value in cleaned):
+        if any(value is None for value in cleaned) or min(item.score for item in ordered) < MIN_PLACED_SCORE:
             continue
         for name, segment, value in zip(missing, ordered, cleaned, strict=True):
             if value is not None:
