@@ -22,11 +22,14 @@ from bot.images import IntakeImage, load
 from bot.vendors.base import build_vendor
 from bot.vendors.local.cells import _ink_rect, _is_dash, reread_cells
 from bot.vendors.local.layout import build_document, page_region, parse_page
+from bot.vendors.local.lexicon import LexiconRead
 from bot.vendors.local.ocr import OcrLine, shared_engine
 from bot.vendors.local.places import looks_like_address, office_names
 from bot.vendors.local.plates import read_printed_plate
 from bot.vendors.local.seal import (
+    MAX_OFFICE_SHORTFALL,
     Seal,
+    _agreed_office,
     _enlarged,
     find_seals,
     paper_balanced,
@@ -566,6 +569,24 @@ def test_a_faded_seal_in_dim_cast_light_is_found_once_the_paper_is_made_white():
     assert np.abs(paper_balanced(dim) - as_printed).mean() < 0.1 * np.abs(dim - as_printed).mean()
     authority = read_authority(shared_engine(), dim)
     assert authority is not None and authority.value == office
+
+
+def test_readings_of_one_seal_that_agree_on_an_office_corroborate_each_other():
+    """A blurred rim read at two bands may find the same office likeliest by a clear margin each time,
+    though each is too far from the recognizer's own reading to stand alone; together they do. One
+    reading, readings that disagree, or readings far from what was seen are no such evidence."""
+    xian, jinan = "陕西省西安市公安局交通警察支队", "山东省济南市公安局交通警察支队"
+
+    def read(word: str, margin: float, shortfall: float) -> LexiconRead:
+        return LexiconRead(word, -shortfall * len(word), margin, shortfall)
+
+    assert read(xian, 3.4, 2.05).shortfall > MAX_OFFICE_SHORTFALL  # neither stands alone
+    agreed = _agreed_office([read(xian, 3.4, 2.05), read(xian, 6.4, 2.34), read(jinan, 0.4, 4.4)])
+    assert agreed is not None and agreed.word == xian and agreed.shortfall == 2.05
+    assert _agreed_office([read(xian, 3.4, 2.05)]) is None
+    assert _agreed_office([read(xian, 3.4, 2.05), read(jinan, 6.4, 2.34)]) is None
+    assert _agreed_office([read(xian, 3.4, 2.05), read(xian, 1.5, 2.34)]) is None  # no clear margin
+    assert _agreed_office([read(xian, 5.0, 3.5), read(xian, 6.0, 3.8)]) is None  # too far from the glyphs
 
 
 def test_red_ink_that_names_no_office_is_not_made_one():
