@@ -38,7 +38,7 @@ from bot.vendors.local.seal import (
     unroll,
 )
 from bot.vendors.local.values import clean_authority, clean_value
-from bot.vendors.local.vendor import LocalVendor, _upscaled
+from bot.vendors.local.vendor import LocalVendor, _reading_quality, _upscaled
 from tests import specimens
 from tests.specimens.compose import render_vehicle_pair, side_by_side
 from tests.specimens.fonts import font
@@ -714,6 +714,23 @@ def test_a_cleaner_puts_right_only_what_its_field_leaves_no_doubt_about(field, t
     cleaned = clean_value(field, text)
     assert cleaned is not None and cleaned[0] == value
     assert cleaned[1] == (text != value)  # a repair is marked, so it is trusted less
+
+
+def test_of_two_readings_of_a_page_the_one_that_saw_more_labels_is_kept():
+    """Values placed by format and position fill fields in a poor reading too (upside down, labels lost),
+    so the reading of a page turned over is judged by the labels it saw first."""
+    values = [
+        line("渝A64076", 170, 100),
+        line("重庆宏图贸易有限公司", 170, 170),
+        line("LFVMALJ80D5199038", 170, 380),
+        line("2013-05-24", 170, 520),
+        line("2013-05-24", 650, 520),
+    ]
+    poor = parse_page("vehicle", "front", values)
+    labels = [line("号牌号码", 20, 100), line("所有人", 20, 170), line("车辆识别代号", 20, 380)]
+    better = parse_page("vehicle", "front", [*labels, *values[:3]])
+    assert len(poor.fields) > len(better.fields)
+    assert _reading_quality(better) > _reading_quality(poor)
 
 
 def test_a_validity_range_with_a_dropped_separator_gives_the_end_date():

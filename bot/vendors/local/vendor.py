@@ -191,7 +191,9 @@ class LocalVendor(Vendor):
         turned = np.ascontiguousarray(np.rot90(bgr, k=turns))
         height, width = bgr.shape[:2]
         again = [_turned_back(line, turns, width, height) for line in engine.read(turned, det_limit=det_side)]
-        if turns == 2 and len(parse_page(kind, side, again).fields) <= len(first.fields):
+        # Labels say which reading saw the page better; fields alone would favour the worse reading once
+        # values are placed by format and position where its labels were lost.
+        if turns == 2 and _reading_quality(parse_page(kind, side, again)) <= _reading_quality(first):
             return lines
         return again
 
@@ -210,6 +212,10 @@ class LocalVendor(Vendor):
             ],
         }
         return Recognition(kind="plate", side="front", vendor=NAME, plates=plates, raw=raw)
+
+
+def _reading_quality(read: PageRead) -> tuple[int, int]:
+    return (read.labels_found, len(read.fields))
 
 
 def _upscaled(bgr: np.ndarray, scale: float, det_side: int) -> tuple[np.ndarray, float]:
