@@ -733,6 +733,15 @@ def test_of_two_readings_of_a_page_the_one_that_saw_more_labels_is_kept():
     assert _reading_quality(better) > _reading_quality(poor)
 
 
+def test_a_term_is_printed_in_chinese_so_a_model_beside_it_is_no_term():
+    """When the model's label is lost, the use-character cell's nearest text to the right can be the
+    model: letters and digits say it is not a term (one stray mark aside)."""
+    assert clean_value("use_character", "大众汽车牌FV7152FBDWG") is None
+    assert clean_value("vehicle_type", "2013-05-24") is None
+    assert clean_value("use_character", "非营运.") == ("非营运", False)
+    assert clean_value("use_character", "非营运1") is not None
+
+
 def test_a_validity_range_with_a_dropped_separator_gives_the_end_date():
     lines = [
         line("证号", 20, 40),

@@ -80,9 +80,13 @@ def _clean_cjk(text: str) -> tuple[str, bool] | None:
 
 def _clean_term(field_name: str) -> Callable[[str], tuple[str, bool] | None]:
     """A cell that holds a term of a national list: a read one glyph off exactly one term is that term;
-    anything else is kept as read (a list can lag behind new vehicle types)."""
+    anything else in Chinese is kept as read (a list can lag behind new vehicle types). Terms are
+    printed in Chinese only, so a line with letters or digits in it (a model, a date) is another
+    field's; one stray mark is allowed."""
 
     def clean(text: str) -> tuple[str, bool] | None:
+        if len(re.findall(r"[A-Za-z0-9]", text)) > 1:
+            return None
         cleaned = _clean_cjk(text)
         if cleaned is None:
             return None
