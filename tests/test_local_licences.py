@@ -27,10 +27,12 @@ from bot.vendors.local.ocr import OcrLine, shared_engine
 from bot.vendors.local.places import looks_like_address, office_names
 from bot.vendors.local.plates import read_printed_plate
 from bot.vendors.local.seal import (
+    CONFIDENT_SEAL,
     MAX_OFFICE_SHORTFALL,
     Seal,
     _agreed_office,
     _enlarged,
+    _read_seals,
     find_seals,
     paper_balanced,
     read_authority,
@@ -569,6 +571,24 @@ def test_a_faded_seal_in_dim_cast_light_is_found_once_the_paper_is_made_white():
     assert np.abs(paper_balanced(dim) - as_printed).mean() < 0.1 * np.abs(dim - as_printed).mean()
     authority = read_authority(shared_engine(), dim)
     assert authority is not None and authority.value == office
+
+
+def test_a_seal_darkened_across_is_read_again_against_the_paper_around_each_stroke():
+    """Light falling off across a blurred seal leaves its dim half's strokes faint against the paper of
+    the whole crop, and the first reading is unsure; judged against the paper nearby, the strokes stand
+    out alike and the second reading is sure of the office."""
+    office = "湖南省长沙市公安局交通警察支队"
+    stamp = seal(office, 80, random.Random(7))
+    card = Image.new("RGB", (360, 260), (236, 232, 222))
+    card.paste(stamp, (100, 50), stamp)
+    photo = np.asarray(card)[:, :, ::-1].astype(np.float32)
+    falling_off = np.linspace(1.0, 0.45, photo.shape[1])[None, :, None]
+    dim = cv2.GaussianBlur(np.clip(photo * falling_off, 0, 255).astype(np.uint8), (0, 0), 1.2)
+    engine = shared_engine()
+    first = _read_seals(engine, dim, find_seals(dim), balanced=False)
+    assert first is not None and first[1] < CONFIDENT_SEAL
+    authority = read_authority(engine, dim)
+    assert authority is not None and authority.value == office and authority.confidence >= CONFIDENT_SEAL
 
 
 def test_readings_of_one_seal_that_agree_on_an_office_corroborate_each_other():

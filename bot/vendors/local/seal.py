@@ -233,13 +233,29 @@ def read_authority(engine: OcrEngine, bgr: np.ndarray) -> FieldValue | None:
     the usual text band first, then a little further in and out, since seals differ in how close the
     text sits to the rim. A known office name beats any text read as it stands, then the more confident
     read wins; a confident office name ends the search. A photo in which no seal stands out as red is
-    looked at again with its paper made white (`paper_balanced`).
+    looked at again with its paper made white (`paper_balanced`), and a seal that gave no confident
+    office is read once more with its ink judged against the paper right around each stroke.
     """
     seals = find_seals(bgr)
     if not seals:
         # Dim or colour-cast light leaves the seal too dull to count as red as the photo was taken.
         bgr = paper_balanced(bgr)
         seals = find_seals(bgr)
+    first = _read_seals(engine, bgr, seals, balanced=False)
+    if first is not None and first[0] and first[1] >= CONFIDENT_SEAL:
+        return first[2]
+    # Ink is judged against the crop's paper as a whole, so light falling off across a dim or tinted
+    # seal leaves its weaker half faint; against the paper nearby, each stroke stands out the same.
+    second = _read_seals(engine, bgr, seals, balanced=True)
+    reads = [read for read in (first, second) if read is not None]
+    return max(reads, key=lambda read: read[:2])[2] if reads else None
+
+
+def _read_seals(
+    engine: OcrEngine, bgr: np.ndarray, seals: list[Seal], *, balanced: bool
+) -> tuple[bool, float, FieldValue] | None:
+    """The best read of the first seal (of the two largest) that gives one: whether it is a known office,
+    its confidence, and the field."""
     best: tuple[bool, float, FieldValue] | None = None
     for found in seals[:2]:
         circles = [found]
@@ -249,6 +265,8 @@ def read_authority(engine: OcrEngine, bgr: np.ndarray) -> FieldValue | None:
         offices: list[LexiconRead] = []
         for circle in circles:
             image, seal = _enlarged(bgr, circle)
+            if balanced:
+                image = paper_balanced(image)
             for band in TEXT_BANDS:
                 strip = unroll(image, seal, band)
                 if strip is None:
@@ -263,13 +281,13 @@ def read_authority(engine: OcrEngine, bgr: np.ndarray) -> FieldValue | None:
                 if best is None or (known, confidence) > best[:2]:
                     best = (known, confidence, FieldValue(value, confidence, circle.rect))
                 if known and confidence >= CONFIDENT_SEAL:
-                    return best[2]
+                    return best
         agreed = _agreed_office(offices)
         if agreed is not None and (best is None or not best[0]):
             confidence = round(agreed.confidence, 4)
             best = (True, confidence, FieldValue(agreed.word, confidence, found.rect))
         if best is not None:
-            return best[2]
+            return best
     return None
 
 
