@@ -135,9 +135,10 @@ def _clean_remarks(text: str) -> tuple[str, bool] | None:
 _LONE_CLOSE = re.compile(r"^([^()（）]*?)(\d+)[)）]")
 
 
+#: The words every inspection stamp prints before its month.
 STAMP_WORDING = "检验有效期至"
 #: Whatever OCR left of the wording (up to its length, no digits) before 至 and a year, unless exact.
-_STAMP_WORDING = re.compile(r"^(?!检验有效期至)[^\d至]{0,6}至(?=\s*\d{4}\s*年)")
+_STAMP_WORDING = re.compile(rf"^(?!{STAMP_WORDING})[^\d至]{{0,6}}至(?=\s*\d{{4}}\s*年)")
 
 
 def _clean_inspection_record(text: str) -> tuple[str, bool] | None:

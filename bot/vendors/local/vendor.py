@@ -215,6 +215,7 @@ class LocalVendor(Vendor):
 
 
 def _reading_quality(read: PageRead) -> tuple[int, int]:
+    """How well a reading saw its page, for choosing between two: labels read, then fields filled."""
     return (read.labels_found, len(read.fields))
 
 
