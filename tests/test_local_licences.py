@@ -586,7 +586,7 @@ def test_a_seal_darkened_across_is_read_again_against_the_paper_around_each_stro
     dim = cv2.GaussianBlur(np.clip(photo * falling_off, 0, 255).astype(np.uint8), (0, 0), 1.2)
     engine = shared_engine()
     first = _read_seals(engine, dim, find_seals(dim), balanced=False)
-    assert first is not None and first[1] < CONFIDENT_SEAL
+    assert first is not None and first.confidence < CONFIDENT_SEAL
     authority = read_authority(engine, dim)
     assert authority is not None and authority.value == office and authority.confidence >= CONFIDENT_SEAL
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import cv2
 import numpy as np
@@ -242,21 +243,25 @@ def read_authority(engine: OcrEngine, bgr: np.ndarray) -> FieldValue | None:
         bgr = paper_balanced(bgr)
         seals = find_seals(bgr)
     first = _read_seals(engine, bgr, seals, balanced=False)
-    if first is not None and first[0] and first[1] >= CONFIDENT_SEAL:
-        return first[2]
+    if first is not None and first.known and first.confidence >= CONFIDENT_SEAL:
+        return first.field
     # Ink is judged against the crop's paper as a whole, so light falling off across a dim or tinted
     # seal leaves its weaker half faint; against the paper nearby, each stroke stands out the same.
     second = _read_seals(engine, bgr, seals, balanced=True)
     reads = [read for read in (first, second) if read is not None]
-    return max(reads, key=lambda read: read[:2])[2] if reads else None
+    return max(reads, key=lambda read: (read.known, read.confidence)).field if reads else None
 
 
-def _read_seals(
-    engine: OcrEngine, bgr: np.ndarray, seals: list[Seal], *, balanced: bool
-) -> tuple[bool, float, FieldValue] | None:
-    """The best read of the first seal (of the two largest) that gives one: whether it is a known office,
-    its confidence, and the field."""
-    best: tuple[bool, float, FieldValue] | None = None
+class SealRead(NamedTuple):
+    #: The rim names a known office (which outranks any text read as it stands).
+    known: bool
+    confidence: float
+    field: FieldValue
+
+
+def _read_seals(engine: OcrEngine, bgr: np.ndarray, seals: list[Seal], *, balanced: bool) -> SealRead | None:
+    """The best read of the first seal (of the two largest) that gives one."""
+    best: SealRead | None = None
     for found in seals[:2]:
         circles = [found]
         centred = star_centred(bgr, found)
@@ -278,14 +283,14 @@ def _read_seals(
                     continue
                 value, confidence = rim.named
                 known = value in _OFFICES
-                if best is None or (known, confidence) > best[:2]:
-                    best = (known, confidence, FieldValue(value, confidence, circle.rect))
+                if best is None or (known, confidence) > (best.known, best.confidence):
+                    best = SealRead(known, confidence, FieldValue(value, confidence, circle.rect))
                 if known and confidence >= CONFIDENT_SEAL:
                     return best
         agreed = _agreed_office(offices)
-        if agreed is not None and (best is None or not best[0]):
+        if agreed is not None and (best is None or not best.known):
             confidence = round(agreed.confidence, 4)
-            best = (True, confidence, FieldValue(agreed.word, confidence, found.rect))
+            best = SealRead(True, confidence, FieldValue(agreed.word, confidence, found.rect))
         if best is not None:
             return best
     return None
