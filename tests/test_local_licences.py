@@ -275,6 +275,23 @@ def test_labels_too_garbled_to_match_are_found_by_where_they_stand():
     assert "nationality" not in parse_page("driving", "front", driving).fields
 
 
+def test_a_label_ending_a_longer_one_found_inside_it_is_the_longer_label():
+    """准牵引总质量 with 牵引 misread (准幸们总质量) still holds 总质量, the 副页's total-mass label: two
+    misread glyphs before it make it the traction-mass label, so its value is not the total mass."""
+    lines = [
+        line("总质量", 507, 126),
+        line("1734kg", 682, 126),
+        line("准幸们总质量", 44, 347),
+        line("38410kg", 220, 347),
+    ]
+    fields = parse_page("vehicle", "back", lines).fields
+    assert fields["traction_mass"].value == "38410kg"
+    assert fields["total_mass"].value == "1734kg"
+    # Three glyphs off is no longer that label: what stands before 总质量 is then left alone.
+    far = parse_page("vehicle", "back", [*lines[:2], line("住幸们总质量", 44, 347), lines[3]]).fields
+    assert "traction_mass" not in far
+
+
 def test_values_whose_labels_were_lost_outright_are_placed_between_the_labels_found():
     """The 副页 prints 核定载人数 | 总质量, then 整备质量 | 核定载质量: with 总质量 and 整备质量 not
     detected at all, the two masses between the labels found around them are theirs, in print order.

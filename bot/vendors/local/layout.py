@@ -404,6 +404,8 @@ FUZZY_LABEL_LENGTH = 3
 FUZZY_LABEL_TRUST = 0.9
 #: Labels of one column start within this many label heights of each other.
 LABEL_COLUMN_SLACK = 0.5
+#: Glyphs a longer label may have misread when a shorter label it ends with was found inside it.
+LONGER_LABEL_MISREADS = 2
 _CJK_CHAR = "[\u3400-\u9fff]"
 
 
@@ -447,6 +449,16 @@ def _sub_rect(rect: Rect, fraction: tuple[float, float]) -> Rect:
     return (x0 + width * fraction[0], y0, x0 + width * fraction[1], y1)
 
 
+@dataclass(frozen=True)
+class _LabelSpan:
+    """Where in a line's characters a label was found, which label, and whether matched fuzzily."""
+
+    start: int
+    end: int
+    order: int
+    fuzzy: bool
+
+
 def _split(
     line: OcrLine, frame: _Frame, spec: PageSpec, pattern: re.Pattern[str]
 ) -> tuple[list[_Hit], list[_Free]]:
@@ -457,20 +469,55 @@ def _split(
         start = _line_start_pattern(spec).match(text.chars)
         if start is not None and (not matches or start.end() <= matches[0].start()):
             matches.insert(0, start)
+    spans = _widened_to_longer_labels(
+        [_LabelSpan(match.start(), match.end(), *_label_index(spec, match.group())) for match in matches],
+        text.chars,
+        spec,
+    )
     hits: list[_Hit] = []
     free: list[_Free] = []
-    head_end = matches[0].start() if matches else len(text.chars)
+    head_end = spans[0].start if spans else len(text.chars)
     if head_end > 0:
         free.append(_Free(text.chars[:head_end], line.score, _sub_rect(rect, text.fraction(0, head_end))))
-    for position, match in enumerate(matches):
-        order, fuzzy = _label_index(spec, match.group())
-        value_end = matches[position + 1].start() if position + 1 < len(matches) else len(text.chars)
-        inline = text.chars[match.end() : value_end]
-        inline_rect = _sub_rect(rect, text.fraction(match.end(), value_end)) if inline else None
-        label_rect = _sub_rect(rect, text.fraction(match.start(), match.end()))
-        score = line.score * (FUZZY_LABEL_TRUST if fuzzy else 1.0)
-        hits.append(_Hit(spec.labels[order], order, label_rect, score, inline, inline_rect, fuzzy))
+    for position, span in enumerate(spans):
+        value_end = spans[position + 1].start if position + 1 < len(spans) else len(text.chars)
+        inline = text.chars[span.end : value_end]
+        inline_rect = _sub_rect(rect, text.fraction(span.end, value_end)) if inline else None
+        label_rect = _sub_rect(rect, text.fraction(span.start, span.end))
+        score = line.score * (FUZZY_LABEL_TRUST if span.fuzzy else 1.0)
+        label = spec.labels[span.order]
+        hits.append(_Hit(label, span.order, label_rect, score, inline, inline_rect, span.fuzzy))
     return hits, free
+
+
+def _widened_to_longer_labels(spans: list[_LabelSpan], chars: str, spec: PageSpec) -> list[_LabelSpan]:
+    """A label that ends a longer one (总质量, the end of 准牵引总质量) matches inside that longer label
+    when two of its glyphs were misread (准幸们总质量): the characters before it that, read as the
+    longer label, are at most two glyphs off make it the longer label."""
+    widened: list[_LabelSpan] = []
+    for span in spans:
+        found = chars[span.start : span.end]
+        previous_end = widened[-1].end if widened else 0
+        for order, label in enumerate(spec.labels):
+            longer = [
+                variant
+                for variant in label.variants
+                if order != span.order
+                and len(variant) > len(found)
+                and any(variant.endswith(own) for own in spec.labels[span.order].variants)
+                and span.end - len(variant) >= previous_end
+                and _misread_count(chars[span.end - len(variant) : span.end], variant)
+                <= LONGER_LABEL_MISREADS
+            ]
+            if longer:
+                span = _LabelSpan(span.end - len(longer[0]), span.end, order, True)
+                break
+        widened.append(span)
+    return widened
+
+
+def _misread_count(text: str, variant: str) -> int:
+    return sum(a != b for a, b in zip(text, variant, strict=True))
 
 
 def _vertical_overlap(a: Rect, b: Rect) -> float:
@@ -742,7 +789,8 @@ def _value_follows(segment: _Free, hits: list[_Hit], free: list[_Free]) -> bool:
     right = [
         (other.rect[0], isinstance(other, _Free))
         for other in [*hits, *free]
-        if other is not segment and other.rect[0] > segment.rect[2] - 0.5 * segment.height
+        if other is not segment
+        and other.rect[0] > segment.rect[2] - 0.5 * segment.height
         and _same_row(other.rect, segment.rect)
     ]
     return bool(right) and min(right)[1]
