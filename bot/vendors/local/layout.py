@@ -838,12 +838,7 @@ def _right_value(
     right_edge = (hit.inline_rect or hit.rect)[2]
     # Detection boxes are padded, so a value printed close to its label may start inside the label's box.
     slack = hit.height * 1.2
-    blockers = [
-        other.rect[0]
-        for other in hits
-        if other is not hit and other.rect[0] > hit.rect[0] and _same_row(other.rect, hit.rect)
-    ]
-    limit = min(blockers, default=math.inf)
+    limit = _next_label_x(hit.rect, hits)
     candidates = [
         segment
         for segment in free
@@ -933,15 +928,13 @@ def _continue_along_row(
     while True:
         last = rects[-1]
         height = last[3] - last[1]
-        labels_after = [
-            other.rect[0] for other in hits if other.rect[0] > last[0] and _same_row(other.rect, last)
-        ]
+        limit = _next_label_x(last, hits)
         candidates = [
             segment
             for segment in free
             if not segment.used
             and segment.rect[0] >= last[2] - 0.5 * height
-            and segment.rect[0] < min(labels_after, default=math.inf)
+            and segment.rect[0] < limit
             and _same_row(segment.rect, last)
             and 0.6 <= segment.height / max(height, 1.0) <= 1.6
         ]
@@ -957,18 +950,21 @@ def _continue_along_row(
         repaired = repaired or cleaned[1] or gap > height
 
 
+def _next_label_x(rect: Rect, hits: list[_Hit], default: float = math.inf) -> float:
+    """Where the next label to the right of `rect` on its row starts: a value never runs past it."""
+    return min(
+        (other.rect[0] for other in hits if other.rect[0] > rect[0] and _same_row(other.rect, rect)),
+        default=default,
+    )
+
+
 def _search_area(hit: _Hit, hits: list[_Hit], free: list[_Free], *, from_label: bool) -> Rect:
     """Where a value should be: right of the label (or of what followed it on its line) up to the next
     label on its row, or as far as the page's text reaches, as tall as the label's row."""
     height = hit.height
     start = (hit.rect if from_label else (hit.inline_rect or hit.rect))[2] + 0.3 * height
-    blockers = [
-        other.rect[0]
-        for other in hits
-        if other is not hit and other.rect[0] > hit.rect[0] and _same_row(other.rect, hit.rect)
-    ]
     page_right = max([segment.rect[2] for segment in free] + [other.rect[2] for other in hits])
-    end = min(min(blockers, default=page_right) - 0.3 * height, start + 14 * height)
+    end = min(_next_label_x(hit.rect, hits, default=page_right) - 0.3 * height, start + 14 * height)
     end = max(end, start + 2 * height)
     return (start, hit.rect[1] - 0.35 * height, end, hit.rect[3] + 0.35 * height)
 
