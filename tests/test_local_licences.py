@@ -31,6 +31,7 @@ from bot.vendors.local.seal import (
     MAX_OFFICE_SHORTFALL,
     Seal,
     _agreed_office,
+    _circle_views,
     _enlarged,
     _read_seals,
     find_seals,
@@ -602,7 +603,8 @@ def test_a_seal_darkened_across_is_read_again_against_the_paper_around_each_stro
     falling_off = np.linspace(1.0, 0.45, photo.shape[1])[None, :, None]
     dim = cv2.GaussianBlur(np.clip(photo * falling_off, 0, 255).astype(np.uint8), (0, 0), 1.2)
     engine = shared_engine()
-    first = _read_seals(engine, dim, find_seals(dim), balanced=False)
+    seals = find_seals(dim)
+    first = _read_seals(engine, lambda index: _circle_views(dim, seals[index]), len(seals), balanced=False)
     assert first is not None and first.confidence < CONFIDENT_SEAL
     authority = read_authority(engine, dim)
     assert authority is not None and authority.value == office and authority.confidence >= CONFIDENT_SEAL

@@ -10,7 +10,9 @@ turned: turning a seal does not change the clockwise direction its text runs in.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
 from typing import NamedTuple
 
 import cv2
@@ -242,12 +244,15 @@ def read_authority(engine: OcrEngine, bgr: np.ndarray) -> FieldValue | None:
         # Dim or colour-cast light leaves the seal too dull to count as red as the photo was taken.
         bgr = paper_balanced(bgr)
         seals = find_seals(bgr)
-    first = _read_seals(engine, bgr, seals, balanced=False)
+    # Each seal's circles and enlarged crops are found once, when first read, for both readings.
+    views = cache(lambda index: _circle_views(bgr, seals[index]))
+    count = min(len(seals), 2)
+    first = _read_seals(engine, views, count, balanced=False)
     if first is not None and first.known and first.confidence >= CONFIDENT_SEAL:
         return first.field
     # Ink is judged against the crop's paper as a whole, so light falling off across a dim or tinted
     # seal leaves its weaker half faint; against the paper nearby, each stroke stands out the same.
-    second = _read_seals(engine, bgr, seals, balanced=True)
+    second = _read_seals(engine, views, count, balanced=True)
     reads = [read for read in (first, second) if read is not None]
     return max(reads, key=lambda read: (read.known, read.confidence)).field if reads else None
 
@@ -259,17 +264,28 @@ class SealRead(NamedTuple):
     field: FieldValue
 
 
-def _read_seals(engine: OcrEngine, bgr: np.ndarray, seals: list[Seal], *, balanced: bool) -> SealRead | None:
-    """The best read of the first seal (of the two largest) that gives one."""
+#: A circle a seal is read around, the crop enlarged for reading, and the circle in that crop's pixels.
+CircleView = tuple[Seal, np.ndarray, Seal]
+
+
+def _circle_views(bgr: np.ndarray, found: Seal) -> list[CircleView]:
+    """The circles a seal is read around: its blob's and, when the blob was only part of a pale or
+    blurred seal, the one its star and ring give (`star_centred`)."""
+    circles = [found]
+    centred = star_centred(bgr, found)
+    if centred is not None and _moved(found, centred):
+        circles.append(centred)
+    return [(circle, *_enlarged(bgr, circle)) for circle in circles]
+
+
+def _read_seals(
+    engine: OcrEngine, views: Callable[[int], list[CircleView]], count: int, *, balanced: bool
+) -> SealRead | None:
+    """The best read of the first of `count` seals that gives one."""
     best: SealRead | None = None
-    for found in seals[:2]:
-        circles = [found]
-        centred = star_centred(bgr, found)
-        if centred is not None and _moved(found, centred):
-            circles.append(centred)
+    for index in range(count):
         offices: list[LexiconRead] = []
-        for circle in circles:
-            image, seal = _enlarged(bgr, circle)
+        for circle, image, seal in views(index):
             if balanced:
                 image = paper_balanced(image)
             for band in TEXT_BANDS:
@@ -290,6 +306,7 @@ def _read_seals(engine: OcrEngine, bgr: np.ndarray, seals: list[Seal], *, balanc
         agreed = _agreed_office(offices)
         if agreed is not None and (best is None or not best.known):
             confidence = round(agreed.confidence, 4)
+            found = views(index)[0][0]
             best = SealRead(True, confidence, FieldValue(agreed.word, confidence, found.rect))
         if best is not None:
             return best
