@@ -233,6 +233,17 @@ def test_an_address_split_along_its_row_is_read_whole_and_a_gap_is_trusted_less(
     assert parse_page("driving", "front", name_row).fields["name"].value == "贺国磊"
 
 
+def test_an_address_head_glare_cut_short_is_put_right_once_the_row_is_joined():
+    """Glare swallowed 京市玄 between two boxes of one row: neither box alone shows which head it was,
+    the joined text is three glyphs from exactly one known head, and the repaired value is trusted less."""
+    lines = [line("住址", 53, 236), line("江苏省南", 208, 236), line("武区东风路41号", 393, 236)]
+    page = parse_page("driving", "front", lines)
+    assert page.fields["address"].value == "江苏省南武区东风路41号"
+    document = build_document(page)
+    assert document.address == "江苏省南京市玄武区东风路41号"
+    assert document.meta["address"].confidence < page.fields["address"].confidence
+
+
 def test_labels_too_garbled_to_match_are_found_by_where_they_stand():
     """所有人 read as 厕有入 and 品牌型号 as A型号 match no label, but each is a short line that shares
     some of a lost label's characters, stands between the labels printed before and after it, and

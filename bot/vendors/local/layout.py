@@ -30,6 +30,7 @@ from rapidfuzz.distance import LCSseq
 from bot.dates import find_dates, parse_validity
 from bot.models import DOCUMENT_MODELS, Box, Document, FieldMeta, Kind, Side
 from bot.plate_grammar import PROVINCES, parse_plate
+from bot.vendors.local.divisions import repair_address_head
 from bot.vendors.local.ocr import OcrLine
 from bot.vendors.local.places import looks_like_address
 from bot.vendors.local.terms import VOCABULARIES
@@ -989,7 +990,7 @@ def _reading_order_agreement(hits: list[_Hit]) -> float:
 
 def build_document(read: PageRead, authority: FieldValue | None = None) -> Document:
     """The normalized model of the page, with a FieldMeta (confidence, box) for every field read."""
-    fields = _stamp_agrees_with_plate(dict(read.fields))
+    fields = _address_head_repaired(_stamp_agrees_with_plate(dict(read.fields)))
     if authority is not None and read.spec.has_seal and "issuing_authority" not in fields:
         fields["issuing_authority"] = authority
     values: dict[str, object] = {}
@@ -1028,6 +1029,18 @@ def _stamp_agrees_with_plate(fields: dict[str, FieldValue]) -> dict[str, FieldVa
         return fields
     value = record.value[: match.start(1)] + plate.value[0] + record.value[match.start(1) + 1 :]
     fields["inspection_record"] = FieldValue(value, round(record.confidence * REPAIR_PENALTY, 4), record.rect)
+    return fields
+
+
+def _address_head_repaired(fields: dict[str, FieldValue]) -> dict[str, FieldValue]:
+    """The address with its province, prefecture and county put right (`divisions.repair_address_head`),
+    once the whole of it is assembled: glare that splits a row into two boxes also swallows the glyphs
+    between them (江苏省南 | 武区…), and only the joined text shows which head it was."""
+    address = fields.get("address")
+    repaired = repair_address_head(address.value) if address is not None else None
+    if address is None or repaired is None:
+        return fields
+    fields["address"] = FieldValue(repaired, round(address.confidence * REPAIR_PENALTY, 4), address.rect)
     return fields
 
 
