@@ -758,6 +758,10 @@ def test_a_document_built_from_a_page_region_read_is_a_normal_document():
         ("use_character", "非传运", "非营运"),
         ("use_character", "营运营运", "营运"),
         ("use_character", "赁运", "赁运"),  # one glyph from both 营运 and 货运: left as read
+        ("nationality", "中国国", "中国"),  # one glyph off a country's name
+        ("nationality", "日木", "日本"),
+        ("nationality", "韩国", "韩国"),  # a common name as well as the formal 大韩民国
+        ("nationality", "国", "国"),  # one glyph from a dozen countries: left as read
     ],
 )
 def test_a_cleaner_puts_right_only_what_its_field_leaves_no_doubt_about(field, text, value):

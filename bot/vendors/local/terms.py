@@ -1,12 +1,18 @@
-"""The closed vocabularies a vehicle licence prints: its vehicle type and its use character.
+"""The closed vocabularies the licences print: a vehicle's type and use character, a driver's nationality.
 
-Both cells hold a term from a national list (GA 802 《道路交通管理 机动车类型》 for the vehicle type,
-the use-character codes of the motor-vehicle registration rules), so a read one glyph off a term is
-that term (``小型管通客车`` is 小型普通客车), and a line that is a term names its field even when its
-label was lost. The lists are the standards' terms, not the ones any test renders.
+Each cell holds a term from a fixed list (GA 802 《道路交通管理 机动车类型》 for the vehicle type,
+the use-character codes of the motor-vehicle registration rules, the country names of ISO 3166), so a
+read one glyph off a term is that term (``小型管通客车`` is 小型普通客车, ``中国国`` is 中国), and a line
+that is a vehicle term names its field even when its label was lost. The lists are the standards'
+terms, not the ones any test renders.
 """
 
 from __future__ import annotations
+
+import gettext
+from functools import lru_cache
+
+import pycountry
 
 from bot.vendors.local.places import nearest_unique
 
@@ -119,3 +125,27 @@ def nearest_term(field_name: str, text: str) -> tuple[str, bool] | None:
         return text, False
     term = nearest_unique(text, vocabulary, lambda term: 1 if len(term) <= 7 else 2, 1)
     return None if term is None else (term, True)
+
+
+@lru_cache(maxsize=1)
+def nationalities() -> tuple[str, ...]:
+    """Every country's Chinese name, formal and common (大韩民国 and 韩国), as pycountry's translation of
+    ISO 3166 gives it: a licence prints the holder's nationality that way (中国 for a citizen)."""
+    chinese = gettext.translation("iso3166-1", pycountry.LOCALES_DIR, languages=["zh_CN"])
+    names = {
+        chinese.gettext(name)
+        for country in pycountry.countries
+        for name in (country.name, getattr(country, "common_name", country.name))
+    }
+    return tuple(sorted(name for name in names if name))
+
+
+def nearest_nationality(text: str) -> tuple[str, bool] | None:
+    """The country `text` names, and whether a glyph was put right: one glyph off at most, no more than
+    one character longer or shorter, and no other country as near (国 alone could be any of a dozen)."""
+    if not text:
+        return None
+    if text in nationalities():
+        return text, False
+    name = nearest_unique(text, nationalities(), lambda _name: 1, 1)
+    return None if name is None else (name, True)

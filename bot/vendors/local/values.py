@@ -17,7 +17,7 @@ from bot.dates import find_dates, parse_date
 from bot.plate_grammar import PROVINCES, normalize_plate
 from bot.vendors.local.places import nearest_office
 from bot.vendors.local.plates import match_plate
-from bot.vendors.local.terms import nearest_term
+from bot.vendors.local.terms import nearest_nationality, nearest_term
 
 #: A value that had to be repaired to become valid is trusted this much less than a clean read.
 REPAIR_PENALTY = 0.85
@@ -67,6 +67,15 @@ def _clean_name(text: str) -> tuple[str, bool] | None:
 def _clean_sex(text: str) -> tuple[str, bool] | None:
     match = re.search(r"[男女]", text)
     return (match.group(), False) if match else None
+
+
+def _clean_nationality(text: str) -> tuple[str, bool] | None:
+    """A country's Chinese name; one a glyph off a country (``中国国``) is that country."""
+    cleaned = _clean_cjk(text)
+    if cleaned is None:
+        return None
+    country = nearest_nationality(cleaned[0])
+    return cleaned if country is None else (country[0], cleaned[1] or country[1])
 
 
 def _clean_cjk(text: str) -> tuple[str, bool] | None:
@@ -315,7 +324,7 @@ CLEANERS: dict[str, Cleaner] = {
     "number": _clean_id_number,
     "name": _clean_name,
     "sex": _clean_sex,
-    "nationality": _clean_cjk,
+    "nationality": _clean_nationality,
     "address": _clean_address,
     "birth_date": _clean_date,
     "first_issue_date": _clean_date,
