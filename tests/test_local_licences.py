@@ -516,6 +516,37 @@ def test_specks_left_of_a_broken_rule_do_not_make_a_dash_a_glyph():
     assert _is_dash(ink_width, ink_height, label_height=38)
 
 
+def test_a_label_glare_took_whole_is_looked_for_where_its_row_and_column_put_it():
+    """No glyph of 核定载质量 is left to match, nor its faint ``--`` for detection: the label printed left
+    of it (整备质量) gives its row, the one above it (总质量) its column, and its cell is read again."""
+    lines = [*vehicle_back_lines(), line("整备质量", 20, 200), line("1305kg", 190, 200)]
+    read = parse_page("vehicle", "back", lines)
+    placed = [item for item in read.missing if item.field == "approved_load"]
+    assert len(placed) == 1
+    x0, y0, x1, y1 = placed[0].rect
+    assert 500 + 5 * 30 <= x0 < 700  # just after the label's five glyphs, as wide as 总质量's
+    assert y0 < 200 < 230 < y1 and x1 > 800  # its row, up to the page's right edge
+    # Without the label above it, its column is unknown and nothing is guessed.
+    no_column = [item for item in lines if item.text not in ("总质量", "1738kg")]
+    assert "approved_load" not in {item.field for item in parse_page("vehicle", "back", no_column).missing}
+
+
+def test_a_dash_whose_label_glare_took_is_read_in_the_cell_its_neighbours_place():
+    rng = random.Random("lost-label")
+    vehicle = specimens.make_vehicle(rng)
+    while vehicle.approved_load != "--":
+        vehicle = specimens.make_vehicle(rng)
+    image, truth = specimens.render_vehicle(vehicle, "back")
+    lines = shared_engine().read(np.ascontiguousarray(np.asarray(image)[:, :, ::-1]))
+    label = next(item for item in lines if item.text == "核定载质量")
+    ImageDraw.Draw(image).rectangle(
+        (label.x0 - 4, label.y0 - 4, label.x1 + 4, label.y1 + 4), fill=image.getpixel((5, 5))
+    )
+    result = LocalVendor({}).recognize_sync("vehicle", "back", _intake(image))
+    assert result.document is not None
+    assert result.document.values()["approved_load"] == truth["approved_load"] == "--"
+
+
 def test_the_rule_after_a_value_closes_its_cell():
     """Where detection missed the next cell's label, the area searched right of a label runs on past
     the table's fine grey rule into that cell; the value's print stops at the rule."""
