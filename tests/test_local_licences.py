@@ -244,6 +244,29 @@ def test_an_address_head_glare_cut_short_is_put_right_once_the_row_is_joined():
     assert document.meta["address"].confidence < page.fields["address"].confidence
 
 
+def test_a_page_that_kept_one_label_is_stood_up_the_way_its_values_follow_it():
+    """A back page turned over that kept only 姓名: both frames place the ID and file numbers by their
+    format and no second label gives an order, so the frame where the text on the label's row follows it
+    is the upright one (the other searched for the name beyond the page's edge)."""
+    upright = [
+        line("110101199001011234", 170, 40),
+        line("姓名", 20, 100),
+        line("110100123456", 500, 100),
+        line("实习期至2021年06月08日", 170, 200),
+    ]
+
+    def turned_over(item: OcrLine) -> OcrLine:
+        x0, y0, x1, y1 = 1000 - item.x1, 600 - item.y1, 1000 - item.x0, 600 - item.y0
+        return OcrLine.from_rect(item.text, item.score, x0, y0, x1, y1)
+
+    assert parse_page("driving", "back", upright).quarter_turns == 0
+    read = parse_page("driving", "back", [turned_over(item) for item in upright])
+    assert read.quarter_turns == 2
+    (area,) = [item.rect for item in read.missing if item.field == "name"]
+    label_end_in_frame = -(1000 - (20 + 2 * 30))  # the label's right edge, turned over with the page
+    assert area[0] > label_end_in_frame and area[2] - area[0] > 5 * 30
+
+
 def test_labels_too_garbled_to_match_are_found_by_where_they_stand():
     """所有人 read as 厕有入 and 品牌型号 as A型号 match no label, but each is a short line that shares
     some of a lost label's characters, stands between the labels printed before and after it, and

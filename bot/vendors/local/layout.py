@@ -542,7 +542,10 @@ def _same_row(a: Rect, b: Rect) -> bool:
 @dataclass
 class _Candidate:
     read: PageRead
-    score: float
+    #: Fields read plus the labels' agreement with the printed order, then, to tell two frames apart
+    #: that those leave equal (a page that kept a single label), the share of text on the labels' rows
+    #: that stands after them, as values do.
+    score: tuple[float, float]
 
 
 def parse_page(kind: Kind, side: Side, lines: Sequence[OcrLine]) -> PageRead:
@@ -618,7 +621,7 @@ def _parse_in_frame(spec: PageSpec, lines: Sequence[OcrLine], frame: _Frame, qua
         frame_degrees=frame.degrees,
         labels_found=len(hits),
     )
-    return _Candidate(read, len(fields) + _reading_order_agreement(hits))
+    return _Candidate(read, (len(fields) + _reading_order_agreement(hits), _values_after_labels(hits, free)))
 
 
 def _placed_by_neighbours(spec: PageSpec, hits: list[_Hit]) -> list[_Hit]:
@@ -989,6 +992,18 @@ def _search_area(hit: _Hit, hits: list[_Hit], free: list[_Free], *, from_label: 
     end = min(_next_label_x(hit.rect, hits, default=page_right) - 0.3 * height, start + 14 * height)
     end = max(end, start + 2 * height)
     return (start, hit.rect[1] - 0.35 * height, end, hit.rect[3] + 0.35 * height)
+
+
+def _values_after_labels(hits: list[_Hit], free: list[_Free]) -> float:
+    """Share of the unlabelled text on the labels' rows that lies right of its label (0..1): values
+    follow their labels, so in a frame turned over they all come before them."""
+    after = total = 0
+    for hit in hits:
+        for segment in free:
+            if _same_row(segment.rect, hit.rect):
+                total += 1
+                after += segment.rect[0] > hit.rect[0]
+    return after / total if total else 0.0
 
 
 def _reading_order_agreement(hits: list[_Hit]) -> float:
