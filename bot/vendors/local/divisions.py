@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import csv
 import importlib.util
+from collections import Counter
 from functools import lru_cache
 from pathlib import Path
 
@@ -51,18 +52,15 @@ def address_heads() -> tuple[str, ...]:
             code = row["adcode"][:6]
             if row["adcode"][6:].strip("0") == "" and code.isdigit():
                 names[code] = row["name"].strip()
+    counties_of = Counter(code[:4] for code in names if code[4:] != "00")
     heads: set[str] = set()
-    counties_of: dict[str, int] = {}
-    for code in names:
-        if code[4:] != "00":
-            counties_of[code[:4]] = counties_of.get(code[:4], 0) + 1
     for code, name in names.items():
         province = names.get(code[:2] + "0000", "")
         if code[2:] == "0000" or not province:
             continue
         prefecture = names.get(code[:4] + "00", "")
         if code[4:] == "00":
-            if counties_of.get(code[:4], 0) == 0 and prefecture != province:
+            if counties_of[code[:4]] == 0 and prefecture != province:
                 heads.add(province + prefecture)
             continue
         middle = "" if prefecture == province else prefecture
