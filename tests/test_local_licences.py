@@ -812,6 +812,9 @@ def test_a_document_built_from_a_page_region_read_is_a_normal_document():
         ("use_character", "非传运", "非营运"),
         ("use_character", "营运营运", "营运"),
         ("use_character", "赁运", "赁运"),  # one glyph from both 营运 and 货运: left as read
+        ("class", "B81", "B1"),  # a stray glyph: only B1 is a code without one of the three
+        ("class", "B2X", "B2"),
+        ("class", "C1D", "C1D"),
         ("nationality", "中国国", "中国"),  # one glyph off a country's name
         ("nationality", "日木", "日本"),
         ("nationality", "韩国", "韩国"),  # a common name as well as the formal 大韩民国
@@ -822,6 +825,11 @@ def test_a_cleaner_puts_right_only_what_its_field_leaves_no_doubt_about(field, t
     cleaned = clean_value(field, text)
     assert cleaned is not None and cleaned[0] == value
     assert cleaned[1] == (text != value)  # a repair is marked, so it is trusted less
+
+
+def test_a_class_is_not_guessed_when_two_codes_are_one_glyph_away_or_the_read_is_short():
+    assert clean_value("class", "C12") is None  # C1 or C2
+    assert clean_value("class", "M1") is None  # M with a stray 1, or a misread class
 
 
 def test_of_two_readings_of_a_page_the_one_that_saw_more_labels_is_kept():

@@ -168,13 +168,23 @@ def _clean_inspection_record(text: str) -> tuple[str, bool] | None:
 _CLASS_CODE = re.compile(r"(?:[ABC][1-6]|[DEFMNP])+")
 
 
+#: A class read this long or longer that is no code may have one stray glyph taken out (``B81``).
+MIN_CLASS_WITH_STRAY = 3
+
+
 def _clean_class(text: str) -> tuple[str, bool] | None:
-    """准驾车型 codes: A1 A2 A3 B1 B2 C1..C6 D E F M N P, alone or combined (``C1E``, ``A1A2``)."""
+    """准驾车型 codes: A1 A2 A3 B1 B2 C1..C6 D E F M N P, alone or combined (``C1E``, ``A1A2``). A read
+    that is no code but becomes exactly one code without one of its glyphs (``B81``: B1, never B8 or
+    81) had a stray glyph; a two-glyph read is too short to tell a stray from a misread."""
     raw = re.sub(r"[^0-9A-Za-z|]", "", text)
     fixed = re.sub(r"(?<=[ABCabc])[lI|i]", "1", raw).upper()
     if _CLASS_CODE.fullmatch(fixed):
         return fixed, fixed != raw.upper()
-    return None
+    if len(fixed) < MIN_CLASS_WITH_STRAY:
+        return None
+    without_one = {fixed[:index] + fixed[index + 1 :] for index in range(len(fixed))}
+    codes = [code for code in without_one if _CLASS_CODE.fullmatch(code)]
+    return (codes[0], True) if len(codes) == 1 else None
 
 
 def _clean_date(text: str) -> tuple[str, bool] | None:
