@@ -552,6 +552,13 @@ def test_a_label_glare_took_whole_is_looked_for_where_its_row_and_column_put_it(
     # Without the label above it, its column is unknown and nothing is guessed.
     no_column = [item for item in lines if item.text not in ("总质量", "1738kg")]
     assert "approved_load" not in {item.field for item in parse_page("vehicle", "back", no_column).missing}
+    # The row's other label may stand right of it, the column's below it: 号牌号码 is on 档案编号's row
+    # and in 核定载人数's column, and its plate (province lost, no plate by format) is read again there.
+    no_plate_label = [line("BHH7H4", 170, 60), *lines[2:]]
+    read = parse_page("vehicle", "back", no_plate_label)
+    (area,) = [item.rect for item in read.missing if item.field == "plate_number"]
+    assert 20 + 4 * 30 <= area[0] < 170 and area[2] <= 500  # after its label, up to 档案编号
+    assert area[1] < 60 < 90 < area[3]
 
 
 def test_a_dash_whose_label_glare_took_is_read_in_the_cell_its_neighbours_place():

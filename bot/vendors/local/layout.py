@@ -117,10 +117,10 @@ class LabelSpec:
     #: Nothing else shares the value's row, so any unlabelled text further along that row is more of it
     #: (an address that glare or a wide gap split into two boxes).
     fills_row: bool = False
-    #: The labels printed left of this one on its row and above it in its column: where both were found,
-    #: they say where this one stands when glare took it whole (see `_placed_by_neighbours`).
-    beside: str | None = None
-    under: str | None = None
+    #: A label printed on this one's row and one printed in its column: where both were found, they say
+    #: where this one stands when glare took it whole (see `_placed_by_neighbours`).
+    same_row: str | None = None
+    same_column: str | None = None
 
 
 @dataclass(frozen=True)
@@ -173,16 +173,16 @@ PAGES: dict[tuple[Kind, Side], PageSpec] = {
         "vehicle",
         "front",
         _labels(
-            LabelSpec("plate_number", ("号牌号码", "车牌号码")),
-            LabelSpec("vehicle_type", ("车辆类型",), beside="plate_number"),
+            LabelSpec("plate_number", ("号牌号码", "车牌号码"), same_row="vehicle_type", same_column="owner"),
+            LabelSpec("vehicle_type", ("车辆类型",), same_row="plate_number"),
             LabelSpec("owner", ("所有人",), multiline=True, fills_row=True),
             LabelSpec("address", ("住址",), multiline=True, fills_row=True),
             ("use_character", "使用性质"),
-            LabelSpec("model", ("品牌型号",), beside="use_character", under="vehicle_type"),
+            LabelSpec("model", ("品牌型号",), same_row="use_character", same_column="vehicle_type"),
             LabelSpec("vin", ("车辆识别代号", "车辆识别代码", "识别代号")),
             LabelSpec("engine_number", ("发动机号码", "发动机号")),
             LabelSpec("register_date", ("注册日期", "注册登记日期")),
-            LabelSpec("issue_date", ("发证日期",), beside="register_date", under="model"),
+            LabelSpec("issue_date", ("发证日期",), same_row="register_date", same_column="model"),
         ),
         has_seal=True,
     ),
@@ -190,12 +190,17 @@ PAGES: dict[tuple[Kind, Side], PageSpec] = {
         "vehicle",
         "back",
         _labels(
-            LabelSpec("plate_number", ("号牌号码", "车牌号码")),
-            LabelSpec("file_number", ("档案编号",), beside="plate_number"),
+            LabelSpec(
+                "plate_number",
+                ("号牌号码", "车牌号码"),
+                same_row="file_number",
+                same_column="approved_passengers",
+            ),
+            LabelSpec("file_number", ("档案编号",), same_row="plate_number"),
             ("approved_passengers", "核定载人数"),
-            LabelSpec("total_mass", ("总质量",), beside="approved_passengers", under="file_number"),
+            LabelSpec("total_mass", ("总质量",), same_row="approved_passengers", same_column="file_number"),
             ("curb_weight", "整备质量"),
-            LabelSpec("approved_load", ("核定载质量",), beside="curb_weight", under="total_mass"),
+            LabelSpec("approved_load", ("核定载质量",), same_row="curb_weight", same_column="total_mass"),
             ("dimensions", "外廓尺寸"),
             ("traction_mass", "准牵引总质量"),
             LabelSpec("remarks", ("备注",), multiline=True),
@@ -626,17 +631,19 @@ def _parse_in_frame(spec: PageSpec, lines: Sequence[OcrLine], frame: _Frame, qua
 
 def _placed_by_neighbours(spec: PageSpec, hits: list[_Hit]) -> list[_Hit]:
     """Labels glare took whole (no glyph left to match), placed where the card prints them: in the row of
-    the label printed left of them and the column of the one printed above. Their cells are then read
-    like any label's whose value detection missed (a ``--`` in a mass cell is too faint for it)."""
+    a label printed on their row and the column of one printed in their column. Their cells are then
+    read like any label's whose value detection missed (a ``--`` in a mass cell is too faint for it)."""
     found = {hit.spec.field: hit for hit in hits}
     placed = []
     for label in spec.labels:
-        row, column = found.get(label.beside or ""), found.get(label.under or "")
-        if label.field in found or row is None or column is None or column.rect[0] <= row.rect[2]:
+        row, column = found.get(label.same_row or ""), found.get(label.same_column or "")
+        if label.field in found or row is None or column is None:
             continue
         # Glyphs as wide as the column label's own (labels print in one size).
         glyph = (column.rect[2] - column.rect[0]) / len(column.spec.variants[0])
         rect = (column.rect[0], row.rect[1], column.rect[0] + glyph * len(label.variants[0]), row.rect[3])
+        if rect[0] < row.rect[2] and row.rect[0] < rect[2]:
+            continue  # where the row's own label stands: the layout is not the card's
         placed.append(_Hit(label, spec.labels.index(label), rect, 0.0, "", None))
     return placed
 
