@@ -174,14 +174,16 @@ PAGES: dict[tuple[Kind, Side], PageSpec] = {
         "front",
         _labels(
             LabelSpec("plate_number", ("号牌号码", "车牌号码"), same_row="vehicle_type", same_column="owner"),
-            LabelSpec("vehicle_type", ("车辆类型",), same_row="plate_number"),
+            LabelSpec("vehicle_type", ("车辆类型",), same_row="plate_number", same_column="model"),
             LabelSpec("owner", ("所有人",), multiline=True, fills_row=True),
             LabelSpec("address", ("住址",), multiline=True, fills_row=True),
-            ("use_character", "使用性质"),
+            LabelSpec("use_character", ("使用性质",), same_row="model", same_column="vin"),
             LabelSpec("model", ("品牌型号",), same_row="use_character", same_column="vehicle_type"),
             LabelSpec("vin", ("车辆识别代号", "车辆识别代码", "识别代号")),
             LabelSpec("engine_number", ("发动机号码", "发动机号")),
-            LabelSpec("register_date", ("注册日期", "注册登记日期")),
+            LabelSpec(
+                "register_date", ("注册日期", "注册登记日期"), same_row="issue_date", same_column="vin"
+            ),
             LabelSpec("issue_date", ("发证日期",), same_row="register_date", same_column="model"),
         ),
         has_seal=True,
@@ -196,10 +198,14 @@ PAGES: dict[tuple[Kind, Side], PageSpec] = {
                 same_row="file_number",
                 same_column="approved_passengers",
             ),
-            LabelSpec("file_number", ("档案编号",), same_row="plate_number"),
-            ("approved_passengers", "核定载人数"),
+            LabelSpec("file_number", ("档案编号",), same_row="plate_number", same_column="total_mass"),
+            LabelSpec(
+                "approved_passengers", ("核定载人数",), same_row="total_mass", same_column="curb_weight"
+            ),
             LabelSpec("total_mass", ("总质量",), same_row="approved_passengers", same_column="file_number"),
-            ("curb_weight", "整备质量"),
+            LabelSpec(
+                "curb_weight", ("整备质量",), same_row="approved_load", same_column="approved_passengers"
+            ),
             LabelSpec("approved_load", ("核定载质量",), same_row="curb_weight", same_column="total_mass"),
             ("dimensions", "外廓尺寸"),
             ("traction_mass", "准牵引总质量"),
