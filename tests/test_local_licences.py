@@ -559,6 +559,10 @@ def test_a_label_glare_took_whole_is_looked_for_where_its_row_and_column_put_it(
     (area,) = [item.rect for item in read.missing if item.field == "plate_number"]
     assert 20 + 4 * 30 <= area[0] < 170 and area[2] <= 500  # after its label, up to 档案编号
     assert area[1] < 60 < 90 < area[3]
+    # A driving licence's back page: 姓名 is on 档案编号's row and in 证号's column.
+    back = [line("证号", 20, 40), line("110101199001011234", 170, 40), line("档案编号", 500, 100)]
+    (area,) = [item.rect for item in parse_page("driving", "back", back).missing if item.field == "name"]
+    assert 20 + 2 * 30 <= area[0] < 170 and area[2] <= 500 and area[1] < 100 < 130 < area[3]
 
 
 def test_a_dash_whose_label_glare_took_is_read_in_the_cell_its_neighbours_place():

@@ -147,7 +147,7 @@ PAGES: dict[tuple[Kind, Side], PageSpec] = {
         "front",
         _labels(
             ("number", "证号"),
-            ("name", "姓名"),
+            LabelSpec("name", ("姓名",), same_row="sex", same_column="number"),
             ("sex", "性别"),
             ("nationality", "国籍"),
             LabelSpec("address", ("住址",), multiline=True, fills_row=True),
@@ -164,7 +164,7 @@ PAGES: dict[tuple[Kind, Side], PageSpec] = {
         "back",
         _labels(
             ("number", "证号"),
-            ("name", "姓名"),
+            LabelSpec("name", ("姓名",), same_row="file_number", same_column="number"),
             ("file_number", "档案编号"),
             LabelSpec("record", ("记录",), multiline=True, below=True),
         ),
