@@ -267,6 +267,19 @@ def test_a_page_that_kept_one_label_is_stood_up_the_way_its_values_follow_it():
     assert area[0] > label_end_in_frame and area[2] - area[0] > 5 * 30
 
 
+def test_in_a_tilted_photo_the_value_squarely_on_its_label_row_comes_first_and_its_wrap_follows():
+    """Tilt leaves the wrapped second line of an address grazing the label's row and starting a pixel
+    nearer the label than the first line: the first line is the one squarely on the row, and the second
+    still continues it though it touches its own label's row."""
+    lines = [
+        OcrLine.from_rect("住址", 0.99, 155, 0, 216, 47),
+        OcrLine.from_rect("广东省深圳市南山区科技园南路267号阳光花园15号楼3单元2", 0.99, 330, -8, 1058, 44),
+        OcrLine.from_rect("001室", 0.99, 329, 29, 423, 73),
+    ]
+    address = parse_page("vehicle", "front", lines).fields["address"].value
+    assert address == "广东省深圳市南山区科技园南路267号阳光花园15号楼3单元2001室"
+
+
 def test_labels_too_garbled_to_match_are_found_by_where_they_stand():
     """所有人 read as 厕有入 and 品牌型号 as A型号 match no label, but each is a short line that shares
     some of a lost label's characters, stands between the labels printed before and after it, and

@@ -886,7 +886,12 @@ def _right_value(
         and segment.rect[0] < limit
         and _same_row(segment.rect, hit.rect)
     ]
-    for segment in sorted(candidates, key=lambda item: item.rect[0]):
+    # Nearest first; a box squarely on the label's row is taken over one that starts a little nearer but
+    # only grazes the row (in a tilted photo, the wrapped second line of the value starts the same way).
+    def nearness(segment: _Free) -> float:
+        return segment.rect[0] - hit.height * _vertical_overlap(segment.rect, hit.rect)
+
+    for segment in sorted(candidates, key=nearness):
         cleaned = clean_value(hit.spec.field, segment.text)
         if cleaned is None:
             continue
@@ -938,7 +943,10 @@ def _continue_below(
             and abs(segment.rect[0] - first[0]) <= 1.5 * height
             and 0.6 <= segment.height / max(height, 1.0) <= 1.6
             and not any(
-                _same_row(other.rect, segment.rect) and other.rect[0] < segment.rect[0] for other in hits
+                _same_row(other.rect, segment.rect)
+                and other.rect[0] < segment.rect[0]
+                and other.spec.field != field_name  # a tilted photo's second line grazes its own label's row
+                for other in hits
             )
         ]
         if not candidates:
