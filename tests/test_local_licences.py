@@ -377,6 +377,9 @@ def test_values_placed_by_format_place_the_values_between_them():
     assert fields["engine_number"].value == "JX4DVJTS4W1"
     unsure = [*lines[:3], line("JX4DVJTS4W1", 123, 174, height=14, score=0.6), *lines[4:]]
     assert "engine_number" not in parse_page("vehicle", "front", unsure).fields
+    # The seal's star, read as a mark, lies between them too: it is no line of the card.
+    starred = [*lines, line("★", 300, 170, height=20)]
+    assert parse_page("vehicle", "front", starred).fields["engine_number"].value == "JX4DVJTS4W1"
 
 
 def test_an_issuing_office_is_no_address():

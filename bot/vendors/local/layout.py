@@ -679,6 +679,10 @@ def _claim_self_evident(
     _claim_between_labels(spec, values, hits, free)
 
 
+#: What any printed value holds: a letter, a digit, a Chinese character or a dash (``--``).
+_WRITING = re.compile(r"[0-9A-Za-z\u3400-\u9fff\-—–_－]")
+
+
 def _claim_between_labels(
     spec: PageSpec,
     values: dict[str, tuple[str, float, list[Rect], bool]],
@@ -702,7 +706,9 @@ def _claim_between_labels(
         between = [
             segment
             for segment in free
-            if not segment.used and _between(segment.rect, before_rect, after_rect)
+            if not segment.used
+            and _between(segment.rect, before_rect, after_rect)
+            and _WRITING.search(segment.text)  # the seal's star, read as ★, is no line of the card
         ]
         if len(between) != len(missing):
             continue
