@@ -10,6 +10,7 @@ terms, not the ones any test renders.
 from __future__ import annotations
 
 import gettext
+from collections.abc import Callable, Sequence
 from functools import lru_cache
 
 import pycountry
@@ -119,12 +120,9 @@ def nearest_term(field_name: str, text: str) -> tuple[str, bool] | None:
     than one character longer or shorter.
     """
     vocabulary = VOCABULARIES.get(field_name)
-    if vocabulary is None or not text:
+    if vocabulary is None:
         return None
-    if text in vocabulary:
-        return text, False
-    term = nearest_unique(text, vocabulary, lambda term: 1 if len(term) <= 7 else 2, 1)
-    return None if term is None else (term, True)
+    return _nearest_word(text, vocabulary, lambda term: 1 if len(term) <= 7 else 2)
 
 
 @lru_cache(maxsize=1)
@@ -143,9 +141,17 @@ def nationalities() -> tuple[str, ...]:
 def nearest_nationality(text: str) -> tuple[str, bool] | None:
     """The country `text` names, and whether a glyph was put right: one glyph off at most, no more than
     one character longer or shorter, and no other country as near (国 alone could be any of a dozen)."""
+    return _nearest_word(text, nationalities(), lambda _name: 1)
+
+
+def _nearest_word(
+    text: str, words: Sequence[str], max_distance: Callable[[str], float]
+) -> tuple[str, bool] | None:
+    """`text` itself when it is one of `words`, else the one word within `max_distance(word)` edits and
+    a character of length of it (marked as put right), else None."""
     if not text:
         return None
-    if text in nationalities():
+    if text in words:
         return text, False
-    name = nearest_unique(text, nationalities(), lambda _name: 1, 1)
-    return None if name is None else (name, True)
+    word = nearest_unique(text, words, max_distance, 1)
+    return None if word is None else (word, True)
