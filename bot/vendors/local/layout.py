@@ -536,6 +536,12 @@ def _misread_count(text: str, variant: str) -> int:
     return sum(a != b for a, b in zip(text, variant, strict=True))
 
 
+def _similar_height(height: float, reference: float) -> bool:
+    """Whether a box is of the size of the print it is compared with (a wrapped line with the line it
+    continues, a label with the other labels): within a factor of about 1.6 either way."""
+    return 0.6 <= height / max(reference, 1.0) <= 1.6
+
+
 def _vertical_overlap(a: Rect, b: Rect) -> float:
     """Shared height as a share of the smaller box: 1.0 when one row fully contains the other."""
     shared = min(a[3], b[3]) - max(a[1], b[1])
@@ -641,7 +647,7 @@ def _placed_by_neighbours(spec: PageSpec, hits: list[_Hit]) -> list[_Hit]:
     read like any label's whose value detection missed (a ``--`` in a mass cell is too faint for it)."""
     found = {hit.spec.field: hit for hit in hits}
     placed = []
-    for label in spec.labels:
+    for order, label in enumerate(spec.labels):
         row, column = found.get(label.same_row or ""), found.get(label.same_column or "")
         if label.field in found or row is None or column is None:
             continue
@@ -650,7 +656,7 @@ def _placed_by_neighbours(spec: PageSpec, hits: list[_Hit]) -> list[_Hit]:
         rect = (column.rect[0], row.rect[1], column.rect[0] + glyph * len(label.variants[0]), row.rect[3])
         if rect[0] < row.rect[2] and row.rect[0] < rect[2]:
             continue  # where the row's own label stands: the layout is not the card's
-        placed.append(_Hit(label, spec.labels.index(label), rect, 0.0, "", None))
+        placed.append(_Hit(label, order, rect, 0.0, "", None))
     return placed
 
 
@@ -793,7 +799,7 @@ def _labels_by_place(spec: PageSpec, hits: list[_Hit], free: list[_Free]) -> lis
             segment
             for segment in free
             if not segment.used
-            and 0.6 <= segment.height / max(label_height, 1.0) <= 1.6
+            and _similar_height(segment.height, label_height)
             and _could_be_label(segment.text, label)
             and _between(segment.rect, before[-1].rect, after[0].rect)
             and any(
@@ -892,6 +898,7 @@ def _right_value(
         and segment.rect[0] < limit
         and _same_row(segment.rect, hit.rect)
     ]
+
     # Nearest first; a box squarely on the label's row is taken over one that starts a little nearer but
     # only grazes the row (in a tilted photo, the wrapped second line of the value starts the same way).
     def nearness(segment: _Free) -> float:
@@ -947,7 +954,7 @@ def _continue_below(
             if not segment.used
             and last[3] - 0.5 * height <= segment.rect[1] <= last[3] + 0.9 * height
             and abs(segment.rect[0] - first[0]) <= 1.5 * height
-            and 0.6 <= segment.height / max(height, 1.0) <= 1.6
+            and _similar_height(segment.height, height)
             and not any(
                 _same_row(other.rect, segment.rect)
                 and other.rect[0] < segment.rect[0]
@@ -988,7 +995,7 @@ def _continue_along_row(
             and segment.rect[0] >= last[2] - 0.5 * height
             and segment.rect[0] < limit
             and _same_row(segment.rect, last)
-            and 0.6 <= segment.height / max(height, 1.0) <= 1.6
+            and _similar_height(segment.height, height)
         ]
         if not candidates:
             return (text, score, rects, repaired)
