@@ -34,12 +34,28 @@ def test_a_head_close_to_exactly_one_known_head_is_put_right(read: str, meant: s
 
 
 @pytest.mark.parametrize(
+    ("read", "meant"),
+    [
+        # Glare took four glyphs of nine, 省长沙市; what is left fits one head only.
+        ("湖南岳麓区和平路101号", "湖南省长沙市岳麓区和平路101号"),
+        ("湖南长沙岳麓区和平路101号", "湖南省长沙市岳麓区和平路101号"),
+        ("北京朝阳区建国路1号", "北京市朝阳区建国路1号"),
+        # A prefecture without counties is the last division of its head.
+        ("广东东莞市南城街道1号", "广东省东莞市南城街道1号"),
+    ],
+)
+def test_a_head_missing_glyphs_is_completed_when_its_last_division_is_read_whole(read: str, meant: str):
+    assert repair_address_head(read) == meant
+
+
+@pytest.mark.parametrize(
     "read",
     [
         "湖南省长沙市岳麓区滨江大道177号",  # already a known head: nothing to repair
         "广东省东莞市南城街道1号",  # a prefecture without counties is a whole head too
         "四川省成都市铺江区东风路161号",  # 锦江区 and 温江区 are one glyph away each: left as read
-        "湖南岳麓区和平路101号",  # four glyphs lost of nine: too far to be sure
+        "湖北岳麓区和平路101号",  # glyphs lost and one misread: 岳麓区 is in 湖南, too far to be sure
+        "江苏鼓楼区中山路1号",  # 南京 and 徐州 each have a 鼓楼区
         "3单元2001室",  # the wrapped end of an address has no head
         "",
     ],
