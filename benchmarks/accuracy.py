@@ -29,6 +29,7 @@ import statistics
 import sys
 import tempfile
 import time
+from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
@@ -74,6 +75,10 @@ class Report:
     plate_seconds: list[float] = field(default_factory=list)
     licence_seconds: list[float] = field(default_factory=list)
     misses: list[dict[str, Any]] = field(default_factory=list)
+    #: (confidence, right) of each photo's leading plate and of each licence field read, to measure
+    #: whether the engine's confidence tells its right reads from its wrong ones.
+    plate_confidence: list[tuple[float, bool]] = field(default_factory=list)
+    field_confidence: list[tuple[float, bool]] = field(default_factory=list)
 
 
 def load_corrections(path: Path | None) -> dict[tuple[str, str], str]:
@@ -96,8 +101,12 @@ async def read_plates(
         for row in csv.DictReader(handle):
             by_file[row["file"]].append(row)
     for file, rows in by_file.items():
-        seconds, numbers = await _timed_plates(vendor, root / "plates" / file)
+        seconds, numbers, confidence = await _timed_plates(vendor, root / "plates" / file)
         report.plate_seconds.append(seconds)
+        if confidence is not None:
+            # Judged against what the photo shows, so a label error does not count a right read wrong.
+            shown = {corrections.get((file, row["plate"]), row["plate"]) for row in rows}
+            report.plate_confidence.append((confidence, numbers[0] in shown))
         for row in rows:
             ok = row["plate"] in numbers
             folder = f"{name}/{Path(file).parts[0]}" if len(Path(file).parts) > 1 else name
@@ -110,15 +119,18 @@ async def read_plates(
                 report.misses.append(miss if shown is None else {**miss, "photo_shows": shown})
 
 
-async def _timed_plates(vendor: Vendor, path: Path) -> tuple[float, list[str]]:
+async def _timed_plates(vendor: Vendor, path: Path) -> tuple[float, list[str], float | None]:
+    """Seconds, the plate numbers read, and the confidence of the first (the one a reply leads with)."""
     started = time.perf_counter()
+    confidence = None
     try:
         image = load(path.read_bytes(), min_side=MIN_SHORT_SIDE_PLATE)
         recognition = await vendor.recognize("plate", "front", image)
         numbers = [plate.number for plate in recognition.plates]
+        confidence = recognition.plates[0].confidence if recognition.plates else None
     except (ImageRejected, VendorError) as error:
         numbers = [f"<{type(error).__name__}>"]
-    return time.perf_counter() - started, numbers
+    return time.perf_counter() - started, numbers, confidence
 
 
 async def read_licences(vendor: Vendor, root: Path, name: str, report: Report, today: date) -> None:
@@ -129,9 +141,12 @@ async def read_licences(vendor: Vendor, root: Path, name: str, report: Report, t
             image_path = _image_beside(truth_path)
             started = time.perf_counter()
             values: dict[str, Any] = {}
+            confidences: dict[str, float | None] = {}
             try:
                 image = load(image_path.read_bytes(), min_side=MIN_SHORT_SIDE)
                 recognition = await vendor.recognize(kind, side, image)
+                if recognition.document is not None:
+                    confidences = {name: meta.confidence for name, meta in recognition.document.meta.items()}
                 values = run_checks(recognition, today=today).fields()
             except (ImageRejected, VendorError):
                 pass
@@ -140,12 +155,20 @@ async def read_licences(vendor: Vendor, root: Path, name: str, report: Report, t
             for field_name, expected in truth["fields"].items():
                 ok = _same(values.get(field_name), expected)
                 report.fields[f"{kind}.{side}.{field_name}"].add(ok)
+                confidence = confidences.get(field_name)
+                if values.get(field_name) not in (None, "") and confidence is not None:
+                    report.field_confidence.append((confidence, ok))
                 all_right &= ok
                 if not ok:
                     got = values.get(field_name)
                     report.misses.append(
-                        {"file": f"{name}/{kind}/{image_path.name}", "field": field_name, "want": expected,
-                         "got": got, "degradations": truth.get("degradations", [])}
+                        {
+                            "file": f"{name}/{kind}/{image_path.name}",
+                            "field": field_name,
+                            "want": expected,
+                            "got": got,
+                            "degradations": truth.get("degradations", []),
+                        }
                     )
             report.pages[f"{kind}.{side}"].add(all_right)
 
@@ -172,6 +195,30 @@ def percentile(values: list[float], q: float) -> float | None:
     return ordered[index]
 
 
+def separation(reads: list[tuple[float, bool]]) -> dict[str, Any]:
+    """How well a confidence tells right reads from wrong ones: the chance that a right read scores
+    higher than a wrong one (ties count half; the area under the ROC curve), with each side's median.
+    0.5 means the confidence says nothing; None when either side is empty."""
+    right = [score for score, ok in reads if ok]
+    wrong = [score for score, ok in reads if not ok]
+    summary: dict[str, Any] = {
+        "right": len(right),
+        "wrong": len(wrong),
+        "right_median": statistics.median(right) if right else None,
+        "wrong_median": statistics.median(wrong) if wrong else None,
+        "right_above_wrong": None,
+    }
+    if right and wrong:
+        ordered = sorted(right)
+        # For each wrong read, the right reads it outscores (and half those it ties with).
+        wrong_on_top = sum(
+            bisect_left(ordered, score) + 0.5 * (bisect_right(ordered, score) - bisect_left(ordered, score))
+            for score in wrong
+        )
+        summary["right_above_wrong"] = 1 - wrong_on_top / (len(right) * len(wrong))
+    return summary
+
+
 def summarize(report: Report, args: argparse.Namespace) -> dict[str, Any]:
     tallies = report.fields.values()
     all_fields = Tally(sum(t.right for t in tallies), sum(t.total for t in tallies))
@@ -185,6 +232,10 @@ def summarize(report: Report, args: argparse.Namespace) -> dict[str, Any]:
         "pages_all_fields_right": {k: v.as_dict() for k, v in sorted(report.pages.items())},
         "plate_seconds": _timing(report.plate_seconds),
         "licence_seconds": _timing(report.licence_seconds),
+        "confidence": {
+            "plates": separation(report.plate_confidence),
+            "fields": separation(report.field_confidence),
+        },
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "misses": report.misses[: args.keep_misses],
     }
@@ -220,6 +271,13 @@ def print_summary(summary: dict[str, Any]) -> None:
         if timing["count"]:
             median, p95, count = timing["median"], timing["p95"], timing["count"]
             print(f"  {label}: median {median:.3f} s, p95 {p95:.3f} s over {count}")
+    for label, reads in summary["confidence"].items():
+        if reads["right_above_wrong"] is not None:
+            print(
+                f"  confidence, {label}: a right read scores above a wrong one"
+                f" {reads['right_above_wrong']:.0%} of the time (medians {reads['right_median']:.2f} right,"
+                f" {reads['wrong_median']:.2f} wrong; {reads['right']} right, {reads['wrong']} wrong)"
+            )
     print(f"  peak RSS: {summary['peak_rss_mb']:.0f} MB")
 
 

@@ -6,7 +6,9 @@ import csv
 import json
 from pathlib import Path
 
-from benchmarks.accuracy import main
+import pytest
+
+from benchmarks.accuracy import main, separation
 from tests.specimens import render_plate
 
 
@@ -30,6 +32,9 @@ def test_accuracy_benchmark_scores_a_tiny_labelled_folder(tmp_path: Path):
     assert summary["plate_seconds"]["count"] == 1  # one photo, two labels
     assert [m["want"] for m in summary["misses"]] == ["京A00000"]
     assert summary["fields_overall"]["total"] == 0 and summary["peak_rss_mb"] > 0
+    # The photo's leading read is one of its plates; with no wrong read there is nothing to separate.
+    assert summary["confidence"]["plates"]["right"] == 1
+    assert summary["confidence"]["plates"]["right_above_wrong"] is None
 
 
 def test_a_known_label_error_is_scored_both_as_labelled_and_as_shown(tmp_path: Path):
@@ -57,3 +62,13 @@ def test_a_known_label_error_is_scored_both_as_labelled_and_as_shown(tmp_path: P
     assert summary["plates_as_shown"]["set/crops"] == {"right": 1, "total": 2, "accuracy": 0.5}
     shown = {miss["file"].rsplit("/", 1)[-1]: miss.get("photo_shows") for miss in summary["misses"]}
     assert shown == {"a.jpg": truth["number"], "b.jpg": None}
+
+
+def test_separation_is_the_chance_a_right_read_outscores_a_wrong_one():
+    reads = [(0.9, True), (0.8, True), (0.5, False), (0.85, False)]
+    # Of the four right/wrong pairs, only 0.8 against 0.85 has the wrong read on top.
+    assert separation(reads)["right_above_wrong"] == pytest.approx(0.75)
+    assert separation([(0.7, True), (0.7, False)])["right_above_wrong"] == pytest.approx(0.5)
+    assert separation([(0.2, True), (0.9, False)])["right_above_wrong"] == 0.0
+    summary = separation([(0.9, True), (0.7, True)])
+    assert summary["right_above_wrong"] is None and summary["right_median"] == pytest.approx(0.8)
