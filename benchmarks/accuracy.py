@@ -167,6 +167,7 @@ async def read_licences(vendor: Vendor, root: Path, name: str, report: Report, t
                             "field": field_name,
                             "want": expected,
                             "got": got,
+                            "confidence": confidence,
                             "degradations": truth.get("degradations", []),
                         }
                     )
