@@ -35,6 +35,7 @@ from bot.vendors.local.ocr import OcrLine
 from bot.vendors.local.places import looks_like_address
 from bot.vendors.local.terms import VOCABULARIES
 from bot.vendors.local.values import FILE_NUMBER, REPAIR_PENALTY, clean_authority, clean_value
+from bot.vendors.local.whole import CUT_SHORT_TRUST, looks_whole
 
 Rect = tuple[float, float, float, float]
 
@@ -1061,6 +1062,7 @@ def _reading_order_agreement(hits: list[_Hit]) -> float:
 def build_document(read: PageRead, authority: FieldValue | None = None) -> Document:
     """The normalized model of the page, with a FieldMeta (confidence, box) for every field read."""
     fields = _address_head_repaired(_stamp_agrees_with_plate(dict(read.fields)))
+    fields = {name: _distrusted_if_cut_short(name, value) for name, value in fields.items()}
     if authority is not None and read.spec.has_seal and "issuing_authority" not in fields:
         fields["issuing_authority"] = authority
     values: dict[str, object] = {}
@@ -1112,6 +1114,13 @@ def _address_head_repaired(fields: dict[str, FieldValue]) -> dict[str, FieldValu
         return fields
     fields["address"] = FieldValue(repaired, round(address.confidence * REPAIR_PENALTY, 4), address.rect)
     return fields
+
+
+def _distrusted_if_cut_short(name: str, value: FieldValue) -> FieldValue:
+    """A value missing a part its field always prints (`whole.looks_whole`) keeps a lower confidence."""
+    if looks_whole(name, value.value):
+        return value
+    return FieldValue(value.value, round(value.confidence * CUT_SHORT_TRUST, 4), value.rect)
 
 
 def _put_validity(fields: dict[str, FieldValue], put: Callable[[str, object, FieldValue], None]) -> None:

@@ -1,0 +1,59 @@
+"""A value cut short (glare, a clipped box) keeps a confidence that says so, though its glyphs are sharp."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.vendors.local.layout import build_document, parse_page
+from bot.vendors.local.ocr import OcrLine
+from bot.vendors.local.whole import CUT_SHORT_TRUST, looks_whole
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("address", "湖南省长沙市岳麓区滨江大道177号"),
+        ("address", "北京市海淀区建国路289号"),
+        ("name", "吴艳"),
+        ("nationality", "中国"),
+        ("model", "大众汽车牌FV7152FBDWG"),
+        ("model", "丰田牌TV7250GLXA"),
+        ("inspection_record", "检验有效期至2024年03月津A(04)"),
+        ("record", "实习期至2021年02月21日"),
+        ("record", "记满12分"),  # a record other than probation has no one shape
+        ("owner", "达汽车租赁有限公司"),  # an owner has no part every owner prints
+    ],
+)
+def test_whole_values_are_whole(field: str, value: str):
+    assert looks_whole(field, value)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("address", "道177号"),  # glare took the province, city and street
+        ("name", "飞"),
+        ("nationality", "国"),
+        ("model", "车牌FV7152FBDWG"),  # the brand lost but for its last glyph
+        ("model", "LXA6500SHEVX1"),
+        ("inspection_record", "检验有效期至2026年04月"),  # the station's code lost
+        ("record", "实习期至2"),
+    ],
+)
+def test_values_missing_a_part_their_field_always_prints_are_not(field: str, value: str):
+    assert not looks_whole(field, value)
+
+
+def _line(text: str, x: float, y: float) -> OcrLine:
+    return OcrLine.from_rect(text, 0.99, x, y, x + 30 * len(text), y + 30)
+
+
+def test_a_value_cut_short_is_trusted_less_than_the_same_read_whole():
+    def record_confidence(record: str) -> float | None:
+        lines = [_line("证号", 20, 40), _line("310104198106182712", 170, 40), _line("记录", 20, 300)]
+        document = build_document(parse_page("driving", "back", [*lines, _line(record, 170, 340)]))
+        assert document.values()["record"] == record  # the value itself is kept as read
+        return document.meta["record"].confidence
+
+    whole, cut = record_confidence("实习期至2021年02月21日"), record_confidence("实习期至2")
+    assert whole is not None and cut == pytest.approx(whole * CUT_SHORT_TRUST, abs=1e-3)
