@@ -223,6 +223,10 @@ WARNING_TEMPLATES: dict[str, tuple[str, str]] = {
         "准驾车型“{value}”不是已知的车型代号，请核对。",
         "Vehicle class “{value}” is not a known class code; please check.",
     ),
+    "doubtful_field": (
+        "{field}识别把握不大，可能有误，请与证件核对。",
+        "The {field} was hard to read and may be misread; please compare it with the card.",
+    ),
     "date_inconsistent": (
         "{first}与{second}的先后顺序不合理，可能识别有误，请核对。",
         "{first} and {second} are in an impossible order and may be misread; please check.",

@@ -16,6 +16,7 @@ import pytest
 from bot.models import (
     DrivingLicence,
     DrivingLicenceBack,
+    FieldMeta,
     Plate,
     Recognition,
     Severity,
@@ -24,6 +25,7 @@ from bot.models import (
     Warning,
 )
 from handlers.checks import (
+    DOUBTFUL_CONFIDENCE,
     LICENCE_CLASSES,
     id_birth_date,
     id_check_digit,
@@ -573,6 +575,23 @@ def test_plate_grammar_mismatch_on_plate_results() -> None:
 def test_plate_grammar_mismatch_on_vehicle_licences(factory: Callable[..., Recognition]) -> None:
     warning = only(run_checks(factory(plate_number="京A1234O"), today=TODAY), "plate_grammar_mismatch")
     assert warning.params == {"field": "plate_number", "value": "京A1234O"}
+
+
+def test_a_field_read_with_little_confidence_is_named_for_the_user_to_check() -> None:
+    recognition = vehicle_front(vin="1M8GDM9A5KP042788")  # fails its check digit
+    low, sure = DOUBTFUL_CONFIDENCE - 0.1, DOUBTFUL_CONFIDENCE + 0.1
+    recognition.document.meta = {
+        "owner": FieldMeta(confidence=low),
+        "plate_number": FieldMeta(confidence=sure),
+        "vin": FieldMeta(confidence=low),  # its failed check digit already says so
+        "address": FieldMeta(confidence=low),  # nothing was read there: nothing to check
+        "model": FieldMeta(),  # no confidence given
+    }
+    checked = run_checks(recognition, today=TODAY)
+    warning = only(checked, "doubtful_field")
+    assert warning.severity is Severity.WARNING and warning.params == {"field": "owner"}
+    assert "王小红" not in warning.message  # the value stays out of the warning (and the log)
+    assert "vin_checksum_mismatch" in codes(checked)
 
 
 def test_class_unknown() -> None:

@@ -367,6 +367,7 @@ WARNING_CASES = {
     "class_unknown": {"value": "Q9"},
     "date_inconsistent": {"first": "valid_from", "second": "birth_date"},
     "repaired": {"field": "vin"},
+    "doubtful_field": {"field": "name"},
     "photo_copy": {},
     "photo_screen": {},
     "photo_glare": {},
