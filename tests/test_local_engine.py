@@ -25,11 +25,11 @@ from bot.images import IntakeImage, load
 from bot.models import DrivingLicence, PlateColor
 from bot.plate_grammar import parse_plate
 from bot.vendors.base import ErrorCategory, VendorChain, VendorError, build_vendor, known_vendors
+from bot.vendors.local.document import build_document
 from bot.vendors.local.layout import (
     FieldValue,
     PageRead,
     authority_from_lines,
-    build_document,
     offer_value,
     parse_page,
 )

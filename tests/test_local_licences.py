@@ -21,7 +21,8 @@ from PIL import Image, ImageDraw
 from bot.images import IntakeImage, load
 from bot.vendors.base import build_vendor
 from bot.vendors.local.cells import _ink_rect, _is_dash, reread_cells
-from bot.vendors.local.layout import build_document, page_region, parse_page
+from bot.vendors.local.document import build_document
+from bot.vendors.local.layout import page_region, parse_page
 from bot.vendors.local.lexicon import LexiconRead
 from bot.vendors.local.ocr import OcrLine, shared_engine
 from bot.vendors.local.places import looks_like_address, office_names

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot.vendors.local.layout import build_document, parse_page
+from bot.vendors.local.document import build_document
+from bot.vendors.local.layout import parse_page
 from bot.vendors.local.ocr import OcrLine
 from bot.vendors.local.whole import CUT_SHORT_TRUST, looks_whole
 

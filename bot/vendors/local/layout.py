@@ -11,6 +11,8 @@ Geometry is judged in a frame that undoes the photo's rotation: the median tilt 
 removed and each quarter turn (0°, 180°, 90°, 270°) is tried; the turn that yields the most values in the
 card's own reading order wins. OCR already reads each line the right way up (rapidocr's angle
 classifier), so a card photographed upside down only needs its geometry turned, not a second OCR pass.
+
+What each page prints is in pages.py; document.py turns a parsed page into the normalized document.
 """
 
 from __future__ import annotations
@@ -21,21 +23,19 @@ import statistics
 import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date
 from itertools import pairwise
 
 import numpy as np
 from rapidfuzz.distance import LCSseq
 
-from bot.dates import find_dates, parse_validity
-from bot.models import DOCUMENT_MODELS, Box, Document, FieldMeta, Kind, Side
-from bot.plate_grammar import PROVINCES, parse_plate
-from bot.vendors.local.divisions import repair_address_head
+from bot.dates import find_dates
+from bot.models import Kind, Side
+from bot.plate_grammar import parse_plate
 from bot.vendors.local.ocr import OcrLine
+from bot.vendors.local.pages import PAGES, LabelSpec, PageSpec
 from bot.vendors.local.places import looks_like_address
 from bot.vendors.local.terms import VOCABULARIES
 from bot.vendors.local.values import FILE_NUMBER, REPAIR_PENALTY, clean_authority, clean_value
-from bot.vendors.local.whole import CUT_SHORT_TRUST, looks_whole
 
 Rect = tuple[float, float, float, float]
 
@@ -103,118 +103,6 @@ UNLABELLED_TRUST = 0.9
 #: A value placed by where it stands alone has only its read to vouch for it: lines the recognizer was
 #: unsure of (garbled glyphs score 0.5 to 0.8) are not placed so.
 MIN_PLACED_SCORE = 0.8
-
-
-@dataclass(frozen=True)
-class LabelSpec:
-    """One printed label: the field it introduces and how its value may be laid out."""
-
-    field: str
-    variants: tuple[str, ...]
-    #: The value may wrap onto following lines (addresses, records).
-    multiline: bool = False
-    #: The value may sit under the label rather than beside it (stamp boxes).
-    below: bool = False
-    #: Nothing else shares the value's row, so any unlabelled text further along that row is more of it
-    #: (an address that glare or a wide gap split into two boxes).
-    fills_row: bool = False
-    #: A label printed on this one's row and one printed in its column: where both were found, they say
-    #: where this one stands when glare took it whole (see `_placed_by_neighbours`).
-    same_row: str | None = None
-    same_column: str | None = None
-
-
-@dataclass(frozen=True)
-class PageSpec:
-    kind: Kind
-    side: Side
-    labels: tuple[LabelSpec, ...]
-    #: The page carries the issuing authority's red seal.
-    has_seal: bool = False
-
-    def label(self, name: str) -> LabelSpec:
-        return next(spec for spec in self.labels if spec.field == name)
-
-
-def _labels(*specs: tuple[str, str] | LabelSpec) -> tuple[LabelSpec, ...]:
-    return tuple(spec if isinstance(spec, LabelSpec) else LabelSpec(spec[0], (spec[1],)) for spec in specs)
-
-
-#: Labels in the order the card prints them (top to bottom, left to right): that order also tells an
-#: upright card from an upside-down one.
-PAGES: dict[tuple[Kind, Side], PageSpec] = {
-    ("driving", "front"): PageSpec(
-        "driving",
-        "front",
-        _labels(
-            ("number", "证号"),
-            LabelSpec("name", ("姓名",), same_row="sex", same_column="number"),
-            ("sex", "性别"),
-            ("nationality", "国籍"),
-            LabelSpec("address", ("住址",), multiline=True, fills_row=True),
-            ("birth_date", "出生日期"),
-            LabelSpec("first_issue_date", ("初次领证日期", "领证日期")),
-            LabelSpec("class", ("准驾车型",)),
-            LabelSpec("valid_from", ("有效起始日期", "起始日期")),
-            ("valid_period", "有效期限"),
-        ),
-        has_seal=True,
-    ),
-    ("driving", "back"): PageSpec(
-        "driving",
-        "back",
-        _labels(
-            ("number", "证号"),
-            LabelSpec("name", ("姓名",), same_row="file_number", same_column="number"),
-            ("file_number", "档案编号"),
-            LabelSpec("record", ("记录",), multiline=True, below=True),
-        ),
-    ),
-    ("vehicle", "front"): PageSpec(
-        "vehicle",
-        "front",
-        _labels(
-            LabelSpec("plate_number", ("号牌号码", "车牌号码"), same_row="vehicle_type", same_column="owner"),
-            LabelSpec("vehicle_type", ("车辆类型",), same_row="plate_number", same_column="model"),
-            LabelSpec("owner", ("所有人",), multiline=True, fills_row=True),
-            LabelSpec("address", ("住址",), multiline=True, fills_row=True),
-            LabelSpec("use_character", ("使用性质",), same_row="model", same_column="vin"),
-            LabelSpec("model", ("品牌型号",), same_row="use_character", same_column="vehicle_type"),
-            LabelSpec("vin", ("车辆识别代号", "车辆识别代码", "识别代号")),
-            LabelSpec("engine_number", ("发动机号码", "发动机号")),
-            LabelSpec(
-                "register_date", ("注册日期", "注册登记日期"), same_row="issue_date", same_column="vin"
-            ),
-            LabelSpec("issue_date", ("发证日期",), same_row="register_date", same_column="model"),
-        ),
-        has_seal=True,
-    ),
-    ("vehicle", "back"): PageSpec(
-        "vehicle",
-        "back",
-        _labels(
-            LabelSpec(
-                "plate_number",
-                ("号牌号码", "车牌号码"),
-                same_row="file_number",
-                same_column="approved_passengers",
-            ),
-            LabelSpec("file_number", ("档案编号",), same_row="plate_number", same_column="total_mass"),
-            LabelSpec(
-                "approved_passengers", ("核定载人数",), same_row="total_mass", same_column="curb_weight"
-            ),
-            LabelSpec("total_mass", ("总质量",), same_row="approved_passengers", same_column="file_number"),
-            LabelSpec(
-                "curb_weight", ("整备质量",), same_row="approved_load", same_column="approved_passengers"
-            ),
-            LabelSpec("approved_load", ("核定载质量",), same_row="curb_weight", same_column="total_mass"),
-            ("dimensions", "外廓尺寸"),
-            ("traction_mass", "准牵引总质量"),
-            LabelSpec("remarks", ("备注",), multiline=True),
-            LabelSpec("inspection_record", ("检验记录",), multiline=True, below=True),
-        ),
-    ),
-}
 
 
 @dataclass(frozen=True)
@@ -1057,97 +945,6 @@ def _reading_order_agreement(hits: list[_Hit]) -> float:
 
 
 # ----------------------------------------------------------------------------------------------- models
-
-
-def build_document(read: PageRead, authority: FieldValue | None = None) -> Document:
-    """The normalized model of the page, with a FieldMeta (confidence, box) for every field read."""
-    fields = _address_head_repaired(_stamp_agrees_with_plate(dict(read.fields)))
-    fields = {name: _distrusted_if_cut_short(name, value) for name, value in fields.items()}
-    if authority is not None and read.spec.has_seal and "issuing_authority" not in fields:
-        fields["issuing_authority"] = authority
-    values: dict[str, object] = {}
-    meta: dict[str, FieldMeta] = {}
-
-    def put(name: str, value: object, source: FieldValue) -> None:
-        values[name] = value
-        meta[name] = FieldMeta(confidence=source.confidence, box=_box(source.rect))
-
-    for name, read_value in fields.items():
-        if name in ("valid_period", "valid_from"):
-            continue
-        if name in ("birth_date", "first_issue_date", "register_date", "issue_date"):
-            put(name, date.fromisoformat(read_value.value), read_value)
-        else:
-            put(name, read_value.value, read_value)
-    if read.spec.kind == "driving" and read.spec.side == "front":
-        _put_validity(fields, put)
-    model = DOCUMENT_MODELS[(read.spec.kind, read.spec.side)]
-    return model.model_validate({**values, "meta": meta})
-
-
-_STAMP_PLATE = re.compile(r"(.)([A-Z])(?=\(\d+\)$)")
-
-
-def _stamp_agrees_with_plate(fields: dict[str, FieldValue]) -> dict[str, FieldValue]:
-    """An inspection stamp ends with the plate's province and letter (``渝A(05)``). A stamp character that
-    is no province at all, before the plate's own letter, can only be the plate's province misread."""
-    record, plate = fields.get("inspection_record"), fields.get("plate_number")
-    if record is None or plate is None or len(plate.value) < 2:
-        return fields
-    match = _STAMP_PLATE.search(record.value)
-    if match is None or match.group(1) in PROVINCES or match.group(2) != plate.value[1]:
-        return fields
-    if plate.value[0] not in PROVINCES:
-        return fields
-    value = record.value[: match.start(1)] + plate.value[0] + record.value[match.start(1) + 1 :]
-    fields["inspection_record"] = FieldValue(value, round(record.confidence * REPAIR_PENALTY, 4), record.rect)
-    return fields
-
-
-def _address_head_repaired(fields: dict[str, FieldValue]) -> dict[str, FieldValue]:
-    """The address with its province, prefecture and county put right (`divisions.repair_address_head`),
-    once the whole of it is assembled: glare that splits a row into two boxes also swallows the glyphs
-    between them (江苏省南 | 武区…), and only the joined text shows which head it was."""
-    address = fields.get("address")
-    repaired = repair_address_head(address.value) if address is not None else None
-    if address is None or repaired is None:
-        return fields
-    fields["address"] = FieldValue(repaired, round(address.confidence * REPAIR_PENALTY, 4), address.rect)
-    return fields
-
-
-def _distrusted_if_cut_short(name: str, value: FieldValue) -> FieldValue:
-    """A value missing a part its field always prints (`whole.looks_whole`) keeps a lower confidence."""
-    if looks_whole(name, value.value):
-        return value
-    return FieldValue(value.value, round(value.confidence * CUT_SHORT_TRUST, 4), value.rect)
-
-
-def _put_validity(fields: dict[str, FieldValue], put: Callable[[str, object, FieldValue], None]) -> None:
-    """New cards print ``A 至 B``; old ones print 有效起始日期 A and 有效期限 ``6年`` (or 长期)."""
-    start = fields.get("valid_from")
-    period = fields.get("valid_period")
-    start_day = date.fromisoformat(start.value) if start else None
-    if period is None:
-        if start is not None and start_day is not None:
-            put("valid_from", start_day, start)
-        return
-    validity = parse_validity(period.value, start_day)
-    if validity.valid_from is not None:
-        put(
-            "valid_from", validity.valid_from, start if start and validity.valid_from == start_day else period
-        )
-    if validity.valid_to is not None:
-        put("valid_to", validity.valid_to, period)
-    if validity.long_term:
-        put("long_term", True, period)
-
-
-def _box(rect: Rect | None) -> Box | None:
-    if rect is None:
-        return None
-    x0, y0, x1, y1 = rect
-    return Box(x=round(x0), y=round(y0), width=max(round(x1 - x0), 1), height=max(round(y1 - y0), 1))
 
 
 def authority_from_lines(lines: Sequence[OcrLine]) -> FieldValue | None:

@@ -24,11 +24,11 @@ from bot.images import LOAD_DECODE_SIDE, ImageLimits, ImageRejected, IntakeImage
 from bot.models import Box, Kind, Plate, Recognition, Side
 from bot.vendors.base import ErrorCategory, Vendor, VendorError, VendorSettings, register
 from bot.vendors.local.cells import reread_cells, scaled_rect
+from bot.vendors.local.document import build_document
 from bot.vendors.local.layout import (
     FieldValue,
     PageRead,
     authority_from_lines,
-    build_document,
     mostly_upright,
     page_region,
     parse_page,
