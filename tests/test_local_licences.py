@@ -22,7 +22,7 @@ from bot.images import IntakeImage, load
 from bot.vendors.base import build_vendor
 from bot.vendors.local.cells import _ink_rect, _is_dash, reread_cells
 from bot.vendors.local.document import build_document
-from bot.vendors.local.layout import page_region, parse_page
+from bot.vendors.local.layout import parse_page
 from bot.vendors.local.lexicon import LexiconRead
 from bot.vendors.local.ocr import OcrLine, shared_engine
 from bot.vendors.local.places import looks_like_address, office_names
@@ -41,6 +41,7 @@ from bot.vendors.local.seal import (
     star_centred,
     unroll,
 )
+from bot.vendors.local.two_pages import page_region
 from bot.vendors.local.values import clean_authority, clean_value
 from bot.vendors.local.vendor import LocalVendor, _reading_quality, _upscaled
 from tests import specimens

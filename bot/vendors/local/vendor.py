@@ -30,12 +30,12 @@ from bot.vendors.local.layout import (
     PageRead,
     authority_from_lines,
     mostly_upright,
-    page_region,
     parse_page,
 )
 from bot.vendors.local.ocr import EngineFailure, EngineUnavailable, OcrEngine, OcrLine, shared_engine
 from bot.vendors.local.plates import PlateRead, read_plates
 from bot.vendors.local.seal import read_authority
+from bot.vendors.local.two_pages import page_region
 
 NAME = "local"
 #: Fewer lines than this say too little about a photo's orientation to spend a second OCR pass on it.
