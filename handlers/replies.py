@@ -227,6 +227,10 @@ WARNING_TEMPLATES: dict[str, tuple[str, str]] = {
         "{field}识别把握不大，可能有误，请与证件核对。",
         "The {field} was hard to read and may be misread; please compare it with the card.",
     ),
+    "doubtful_plate": (
+        "{field}“{value}”识别把握不大，可能有误，请与车牌核对。",
+        "{field} “{value}” was hard to read and may be misread; please check it against the plate.",
+    ),
     "date_inconsistent": (
         "{first}与{second}的先后顺序不合理，可能识别有误，请核对。",
         "{first} and {second} are in an impossible order and may be misread; please check.",

@@ -26,6 +26,7 @@ from bot.models import (
 )
 from handlers.checks import (
     DOUBTFUL_CONFIDENCE,
+    DOUBTFUL_PLATE_CONFIDENCE,
     LICENCE_CLASSES,
     id_birth_date,
     id_check_digit,
@@ -592,6 +593,17 @@ def test_a_field_read_with_little_confidence_is_named_for_the_user_to_check() ->
     assert warning.severity is Severity.WARNING and warning.params == {"field": "owner"}
     assert "王小红" not in warning.message  # the value stays out of the warning (and the log)
     assert "vin_checksum_mismatch" in codes(checked)
+
+
+def test_a_plate_read_with_little_confidence_is_named_unless_it_cannot_exist() -> None:
+    recognition = plates("京A12345", "皖A5G895", "京I12345")
+    for plate in recognition.plates:
+        plate.confidence = DOUBTFUL_PLATE_CONFIDENCE - 0.1
+    recognition.plates[0].confidence = DOUBTFUL_PLATE_CONFIDENCE + 0.1
+    checked = run_checks(recognition, today=TODAY)
+    doubtful = only(checked, "doubtful_plate")
+    assert doubtful.params == {"field": "plate_number", "value": "皖A5G895", "index": 1}
+    assert only(checked, "plate_grammar_mismatch").params["index"] == 2  # says more than doubt would
 
 
 def test_class_unknown() -> None:
