@@ -62,7 +62,7 @@ LICENCE_CLASSES: tuple[str, ...] = (
 DOUBTFUL_CONFIDENCE = 0.6
 #: The same for a plate in a plate photo. Measured on the embedded engine's leading read of each of the
 #: 1109 labelled real photos: under 0.3, 82 of the 88 wrong reads, and 130 of the 1021 right ones (most
-#: of them 94×24 crops whose province glyph is a guess that happened to be right).
+#: of them 94×24 crops, whose province glyph is the weakest read).
 DOUBTFUL_PLATE_CONFIDENCE = 0.3
 #: Youngest age at which anyone can first be licensed (light motorcycles, mopeds).
 MIN_LICENCE_AGE = 16
