@@ -30,6 +30,7 @@ from bot.vendors.local.plates import read_printed_plate
 from bot.vendors.local.seal import (
     CONFIDENT_SEAL,
     MAX_OFFICE_SHORTFALL,
+    UNROLLINGS,
     Seal,
     _agreed_office,
     _circle_views,
@@ -642,6 +643,26 @@ def test_a_blurred_seal_is_read_as_the_office_its_rim_fits_best(office, radius, 
     image, found = _enlarged(photo, find_seals(photo)[0])
     greedy = engine.read_crop_chars(unroll(image, found)).text
     assert greedy != office and (clean_authority(greedy) or ("",))[0] != office
+    authority = read_authority(engine, photo)
+    assert authority is not None and authority.value == office
+
+
+@pytest.mark.parametrize(
+    ("office", "radius"), [("广东省广州市公安局交通警察支队", 30), ("安徽省合肥市公安局交通警察支队", 36)]
+)
+def test_a_small_seal_unrolled_linearly_is_read_unrolled_conformally(monkeypatch, office, radius):
+    """On a small seal the linear unrolling squeezes each glyph's top against its bottom until the rim
+    reads as nothing or as garble; the log-polar unrolling keeps the glyphs' shapes and names the office."""
+    stamp = seal(office, radius, random.Random(3))
+    card = Image.new("RGB", (radius * 4, radius * 3 + 10), (236, 232, 222))
+    card.paste(stamp, (radius, radius // 2), stamp)
+    photo = np.asarray(card)[:, :, ::-1].copy()
+    engine = shared_engine()
+    linear_only = tuple(unrolling for unrolling in UNROLLINGS if not unrolling[0])
+    with monkeypatch.context() as patched:
+        patched.setattr("bot.vendors.local.seal.UNROLLINGS", linear_only)
+        linear = read_authority(engine, photo)
+    assert linear is None or linear.value != office
     authority = read_authority(engine, photo)
     assert authority is not None and authority.value == office
 

@@ -3,8 +3,9 @@
 A seal prints the authority's name along its rim, so text detection sees a ring of tilted glyphs rather
 than a line. We find the seal by its colour, unroll the ring with a polar transform (angle becomes x,
 radius becomes y, outer rim on top) so the name becomes one straight upright line, and recognize that
-line. The seam of the unrolling goes where the rim has no text, which works whichever way the photo is
-turned: turning a seal does not change the clockwise direction its text runs in.
+line; a rim the linear transform leaves illegible is unrolled again with the log-polar one, which keeps
+the glyphs' shapes. The seam of the unrolling goes where the rim has no text, which works whichever way
+the photo is turned: turning a seal does not change the clockwise direction its text runs in.
 """
 
 from __future__ import annotations
@@ -27,6 +28,11 @@ from bot.vendors.local.values import clean_authority
 #: Where the glyphs sit between the centre (0) and the rim (1): the usual band first, then a narrower
 #: inner and a wider outer one for seals laid out differently.
 TEXT_BANDS: tuple[tuple[float, float], ...] = ((0.52, 0.92), (0.48, 0.86), (0.58, 0.96))
+#: How a rim is unrolled, in the order it is read: each band linearly, then each band conformally (see
+#: `unroll`); a confident office name ends the search, so a clear seal is read once.
+UNROLLINGS: tuple[tuple[bool, tuple[float, float]], ...] = tuple(
+    (conformal, band) for conformal in (False, True) for band in TEXT_BANDS
+)
 #: How red a pixel must be (R minus the larger of G and B) to count as seal ink.
 RED_MARGIN = 32
 #: The margins a seal is looked for with, clear red first.
@@ -164,17 +170,36 @@ def _round_red_blobs(bgr: np.ndarray, mask: np.ndarray) -> list[Seal]:
     ]
 
 
-def unroll(bgr: np.ndarray, seal: Seal, band: tuple[float, float] = TEXT_BANDS[0]) -> np.ndarray | None:
-    """The seal's rim text as one upright line (BGR, dark text on white), or None if the rim is empty."""
+def unroll(
+    bgr: np.ndarray, seal: Seal, band: tuple[float, float] = TEXT_BANDS[0], *, conformal: bool = False
+) -> np.ndarray | None:
+    """The seal's rim text as one upright line (BGR, dark text on white), or None if the rim is empty.
+
+    The linear polar transform keeps each glyph's height but squeezes its outer edge against its inner
+    one (by the ratio of their radii), so the rim's upright glyphs come out as trapezoids whose strokes
+    bend. With `conformal` the log-polar transform is used instead: it keeps angles, so a glyph keeps its
+    shape and only shrinks a little towards the rim. Neither suits every blurred rim, so both are read.
+    """
     radius = seal.radius
-    angular = max(64, round(2 * math.pi * radius * sum(band) / 2))
-    radial = max(16, round(radius))
+    if radius <= 2:
+        return None
+    inner, outer = band[0] * radius, band[1] * radius
+    middle = (inner + outer) / 2
+    # One sample per pixel of arc along the middle of the band.
+    angular = max(64, round(2 * math.pi * middle))
+    if conformal:
+        # log-polar puts radius r at column radial * ln(r) / ln(radius): one column per pixel at the middle.
+        radial = max(16, round(middle * math.log(radius)))
+        flags = cv2.WARP_POLAR_LOG
+        first, last = (round(radial * math.log(max(r, 1.0)) / math.log(radius)) for r in (inner, outer))
+    else:
+        radial = max(16, round(radius))
+        flags = cv2.WARP_POLAR_LINEAR
+        first, last = round(band[0] * radial), round(band[1] * radial)
     ink = seal_ink(bgr)
-    polar = cv2.warpPolar(
-        ink, (radial, angular), (seal.cx, seal.cy), radius, cv2.WARP_POLAR_LINEAR + cv2.INTER_LINEAR
-    )
-    band = polar[:, round(band[0] * radial) : round(band[1] * radial)]
-    profile = np.convolve(band.mean(axis=1), np.ones(5) / 5, mode="same")
+    polar = cv2.warpPolar(ink, (radial, angular), (seal.cx, seal.cy), radius, flags + cv2.INTER_LINEAR)
+    ring = polar[:, max(0, first) : min(radial, last)]
+    profile = np.convolve(ring.mean(axis=1), np.ones(5) / 5, mode="same")
     level = 0.3 * float(np.percentile(profile, 90))
     if level <= 0:
         return None
@@ -182,7 +207,7 @@ def unroll(bgr: np.ndarray, seal: Seal, band: tuple[float, float] = TEXT_BANDS[0
     seam = _widest_gap_centre(inked)
     if seam is None:
         return None
-    rolled = np.roll(band, -seam, axis=0)
+    rolled = np.roll(ring, -seam, axis=0)
     text_rows = np.flatnonzero(np.roll(inked, -seam))
     margin = max(4, round(0.04 * angular))
     start, end = max(0, text_rows[0] - margin), min(angular, text_rows[-1] + margin + 1)
@@ -231,13 +256,13 @@ def _enlarged(bgr: np.ndarray, seal: Seal) -> tuple[np.ndarray, Seal]:
 def read_authority(engine: OcrEngine, bgr: np.ndarray) -> FieldValue | None:
     """The issuing authority named by the largest legible seal, with the seal's box.
 
-    Each seal is unrolled around the circle its red blob gives and, when the blob was only part of a
-    pale or blurred seal, around the circle its star and ring give (`star_centred`). The rim is read at
-    the usual text band first, then a little further in and out, since seals differ in how close the
-    text sits to the rim. A known office name beats any text read as it stands, then the more confident
-    read wins; a confident office name ends the search. A photo in which no seal stands out as red is
-    looked at again with its paper made white (`paper_balanced`), and a seal that gave no confident
-    office is read once more with its ink judged against the paper right around each stroke.
+    Each seal is unrolled around the circle its red blob gives and, when the blob was only part of a pale or
+    blurred seal, around the circle its star and ring give (`star_centred`). The rim is read at the usual text
+    band first, then a little further in and out, since seals differ in how close the text sits to the rim;
+    then the same bands unrolled conformally (`unroll`). A known office name beats any text read as it stands,
+    then the more confident read wins; a confident office name ends the search. A photo in which no seal
+    stands out as red is looked at again with its paper made white (`paper_balanced`), and a seal that gave no
+    confident office is read once more with its ink judged against the paper right around each stroke.
     """
     seals = find_seals(bgr)
     if not seals:
@@ -288,8 +313,8 @@ def _read_seals(
         for circle, image, seal in views(index):
             if balanced:
                 image = paper_balanced(image)
-            for band in TEXT_BANDS:
-                strip = unroll(image, seal, band)
+            for conformal, band in UNROLLINGS:
+                strip = unroll(image, seal, band, conformal=conformal)
                 if strip is None:
                     continue
                 rim = read_rim(engine, strip)
