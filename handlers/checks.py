@@ -57,7 +57,7 @@ LICENCE_CLASSES: tuple[str, ...] = (
 # fmt: on
 #: A card field read with less confidence than this (vendors' confidences are normalized to 0..1) is
 #: named in a warning, so the user compares it with the card. Measured on the embedded engine over the
-#: rendered development sets (2217 fields read): under 0.6, 14 of 27 values were wrong; at or above it,
+#: rendered development sets (2218 fields read): under 0.6, 13 of 28 values were wrong; at or above it,
 #: 17 of 2190. The confident misreads left are whole glyphs read as others, which no score catches.
 DOUBTFUL_CONFIDENCE = 0.6
 #: The same for a plate in a plate photo. Measured on the embedded engine's leading read of each of the
