@@ -53,6 +53,11 @@ def address_heads() -> tuple[str, ...]:
 
 
 @lru_cache(maxsize=1)
+def _longest_head() -> int:
+    return max(map(len, address_heads()))
+
+
+@lru_cache(maxsize=1)
 def _head_parts() -> tuple[tuple[str, str], ...]:
     """Each head split into what stands above its last division and that division's own name
     (``湖南省长沙市`` and ``岳麓区``; ``广东省`` and ``东莞市``)."""
@@ -82,11 +87,8 @@ def repair_address_head(address: str) -> str | None:
     """`address` with its head replaced by the one known head it is close to, or None when its head is
     already a known one, or no head is close enough, or two are equally close."""
     heads = address_heads()
-    longest = max(map(len, heads))
-    cuts = list(range(2, min(len(address), longest + 3) + 1))
-    if not cuts:
-        return None
-    if address.startswith(heads):
+    cuts = list(range(2, min(len(address), _longest_head() + 3) + 1))
+    if not cuts or address.startswith(heads):
         return None
     distances = cdist([address[:cut] for cut in cuts], heads, scorer=Levenshtein.distance, workers=1)
     # Each head against the start of the address cut at whichever length suits it best.

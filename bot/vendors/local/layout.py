@@ -972,7 +972,7 @@ def offer_value(read: PageRead, field_name: str, text: str, score: float, rect: 
     The text is cleaned like any OCR line (English sub-labels and whitespace removed), so a crop that
     caught part of the label still gives the value.
     """
-    cleaned = clean_value(field_name, _after_label(read.spec.label(field_name), _Text.of(text).chars))
+    cleaned = clean_value(field_name, _after_label(read.spec.label(field_name), label_text(text)))
     if cleaned is None:
         return False
     confidence = round(score * (REPAIR_PENALTY if cleaned[1] else 1.0), 4)

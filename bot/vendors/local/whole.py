@@ -14,6 +14,7 @@ from collections.abc import Callable
 
 from bot.vendors.local.places import PROVINCIAL_NAMES
 from bot.vendors.local.terms import nationalities
+from bot.vendors.local.values import PROBATION
 
 #: A value missing a part its field always prints keeps this share of its confidence: read with every
 #: glyph sharp, it lands at 0.5, under the 0.6 at which a reply asks the user to compare a field with
@@ -26,14 +27,13 @@ _MODEL = re.compile(r"[\u3400-\u9fff]{2,}牌[0-9A-Z]")
 #: the province glyph before the letter is the one most often misread, so it is not asked for).
 _STAMP_END = re.compile(r"\d{4}年\d{1,2}月.*[A-Z][(（]\d+[)）]$")
 #: The probation phrase is followed by a whole date.
-_PROBATION = "实习期至"
 _PROBATION_DATE = re.compile(r"\d{4}年\d{1,2}月\d{1,2}日")
 
 
 def _record_whole(value: str) -> bool:
-    if not value.startswith(_PROBATION):
+    if not value.startswith(PROBATION):
         return True  # other records (a note, a stamp) have no one shape
-    return _PROBATION_DATE.match(value, len(_PROBATION)) is not None
+    return _PROBATION_DATE.match(value, len(PROBATION)) is not None
 
 
 WHOLE: dict[str, Callable[[str], bool]] = {
