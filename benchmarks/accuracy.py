@@ -105,8 +105,8 @@ async def read_plates(
         report.plate_seconds.append(seconds)
         if confidence is not None:
             # Judged against what the photo shows, so a label error does not count a right read wrong.
-            shown = {corrections.get((file, row["plate"]), row["plate"]) for row in rows}
-            report.plate_confidence.append((confidence, numbers[0] in shown))
+            plates_shown = {corrections.get((file, row["plate"]), row["plate"]) for row in rows}
+            report.plate_confidence.append((confidence, numbers[0] in plates_shown))
         for row in rows:
             ok = row["plate"] in numbers
             folder = f"{name}/{Path(file).parts[0]}" if len(Path(file).parts) > 1 else name
