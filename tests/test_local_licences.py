@@ -558,6 +558,39 @@ def test_specks_left_of_a_broken_rule_do_not_make_a_dash_a_glyph():
     assert _is_dash(ink_width, ink_height, label_height=38)
 
 
+def test_a_term_glare_washed_out_is_read_as_the_term_of_its_closed_list():
+    """Glare leaves 营转非 too faint to tell from noise at one ink level for the cell (and its rules in
+    pieces); a 使用性质 cell prints from a closed list, so its faint print is read against that list."""
+
+    def glared_row(value: str | None) -> np.ndarray:
+        photo = Image.new("RGB", (760, 120), (236, 236, 232))
+        draw = ImageDraw.Draw(photo)
+        draw.text((20, 40), "使用性质", font=font(30), fill=(60, 60, 60))
+        draw.text((520, 40), "品牌型号", font=font(30), fill=(60, 60, 60))
+        for rule in ((0, 8, 759, 8), (0, 112, 759, 112), (170, 0, 170, 119)):
+            draw.line(rule, fill=(190, 190, 190), width=1)
+        if value:
+            draw.text((200, 40), value, font=font(30), fill=(40, 40, 40))
+        bgr = np.asarray(photo)[:, :, ::-1].astype(np.float32)
+        rows, columns = np.mgrid[0:120, 0:760]
+        glare = np.exp(-(((columns - 300) / 220.0) ** 2 + ((rows - 60) / 90.0) ** 2))[..., None]
+        bgr = cv2.GaussianBlur(bgr + (255 - bgr) * 0.8 * glare, (0, 0), 1.2)
+        return np.clip(bgr, 0, 255).astype(np.uint8)
+
+    def reread(value: str | None) -> str | None:
+        read = parse_page("vehicle", "front", [line("使用性质", 20, 40), line("品牌型号", 520, 40)])
+        (cell,) = [item.rect for item in read.missing if item.field == "use_character"]
+        photo = glared_row(value)
+        assert _ink_rect(photo, cell) is None  # too faint for any other cell
+        reread_cells(shared_engine(), photo, 1.0, read)
+        found = read.fields.get("use_character")
+        return None if found is None else found.value
+
+    assert reread("营转非") == "营转非"
+    assert reread(None) is None  # glare and broken rules alone read as nothing
+    assert reread("张伟") is None  # faint print that is no term is not made one
+
+
 def test_a_label_glare_took_whole_is_looked_for_where_its_row_and_column_put_it():
     """No glyph of 核定载质量 is left to match, nor its faint ``--`` for detection: the label printed left
     of it (整备质量) gives its row, the one above it (总质量) its column, and its cell is read again."""

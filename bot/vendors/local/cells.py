@@ -14,8 +14,10 @@ import cv2
 import numpy as np
 
 from bot.vendors.local.layout import PageRead, offer_value
+from bot.vendors.local.lexicon import best_word
 from bot.vendors.local.ocr import OcrEngine
 from bot.vendors.local.plates import read_printed_plate
+from bot.vendors.local.terms import closed_vocabulary
 
 Rect = tuple[float, float, float, float]
 
@@ -49,6 +51,13 @@ DASH_CONFIDENCE = 0.7
 #: A lone dash is a hard glyph for the recognizer (its score stays low), but noise is never read as a
 #: row of dashes, so in those cells a dash read is accepted at this lower score.
 DASH_MIN_SCORE = 0.3
+#: A faint cell (glare) of a field that prints from a closed list (使用性质, 车辆类型, 国籍) is read as
+#: the list's likeliest term, and only when that term is this much likelier than the next (log units)...
+MIN_TERM_MARGIN = 3.0
+#: ...and no further than this below the recognizer's own best path, per character (log units).
+MAX_TERM_SHORTFALL = 2.0
+#: A faint cell's print is looked for only where something lies this far below the paper around it.
+FAINT_INK_DEPTH = 20
 _DASH_READ = re.compile(r"^[-—–一_－]+$")
 
 
@@ -68,6 +77,10 @@ def reread_cells(engine: OcrEngine, bgr: np.ndarray, scale: float, read: PageRea
         x0, y0, x1, y1 = scaled_rect(item.rect, 1 / scale)
         area = (x0 + dx, y0 + dy, x1 + dx, y1 + dy)
         found = _ink_rect(upright, area, never_blank=item.field in DASH_FIELDS)
+        vocabulary = closed_vocabulary(item.field)
+        faint = found is None and vocabulary is not None
+        if faint:
+            found = _ink_rect(upright, area, faint=True)
         if found is None:
             continue
         (cx0, cy0, cx1, cy1), (ink_width, ink_height) = found
@@ -81,10 +94,24 @@ def reread_cells(engine: OcrEngine, bgr: np.ndarray, scale: float, read: PageRea
             if plate is not None:
                 offer_value(read, item.field, plate.text, plate.confidence, rect)
             continue
+        if faint and vocabulary is not None:
+            term = _read_term(engine, crop, vocabulary)
+            if term is not None:
+                offer_value(read, item.field, *term, rect)
+            continue
         text, score = engine.read_crop(crop)
         minimum = DASH_MIN_SCORE if item.field in DASH_FIELDS and _DASH_READ.match(text) else REREAD_MIN_SCORE
         if text and score >= minimum:
             offer_value(read, item.field, text, score, rect)
+
+
+def _read_term(engine: OcrEngine, crop: np.ndarray, vocabulary: tuple[str, ...]) -> tuple[str, float] | None:
+    """The term of `vocabulary` the crop shows, scored over every glyph's whole distribution (a faint
+    glyph's second choice counts), with its per-character confidence; None when no term stands out."""
+    term = best_word(engine.read_crop_chars(crop), vocabulary)
+    if term is None or term.margin < MIN_TERM_MARGIN or term.shortfall > MAX_TERM_SHORTFALL:
+        return None
+    return term.word, round(term.confidence, 4)
 
 
 def _upright_page(bgr: np.ndarray, degrees: float) -> tuple[np.ndarray, tuple[float, float]]:
@@ -113,6 +140,25 @@ def _is_dash(ink_width: int, ink_height: int, label_height: float) -> bool:
         and ink_width >= 1.8 * ink_height
         and ink_width <= 2.5 * label_height
     )
+
+
+def _faint_ink_mask(brightest: np.ndarray) -> np.ndarray | None:
+    """Print under glare: what lies well below the paper around it. Glare brightens the cell unevenly, so
+    one level for the whole cell takes the dim side's paper for ink; the paper is estimated instead at
+    each pixel by closing the cell (a stroke is thinner than a third of the cell's height). At this
+    contrast a table rule breaks into pieces that no longer cross the cell, so rules are taken out
+    first as what an opening along their length keeps: a run far longer than any glyph."""
+    height = len(brightest)
+    size = max(3, height // 3) | 1
+    kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (size, size))
+    depth = cv2.morphologyEx(brightest, cv2.MORPH_CLOSE, kernel).astype(np.int16) - brightest
+    for rule in ((2 * height, 1), (1, max(3, round(0.6 * height)))):
+        lines = cv2.morphologyEx(depth, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, rule))
+        depth = depth - lines
+    deepest = int(cv2.blur(depth, (3, 3)).max())
+    if deepest < FAINT_INK_DEPTH:
+        return None
+    return (depth > deepest / 3).astype(np.uint8)
 
 
 def _ink_mask(brightest: np.ndarray, *, never_blank: bool = False) -> np.ndarray | None:
@@ -157,17 +203,22 @@ def _is_rule(stat: np.ndarray, height: int, width: int) -> bool:
 
 
 def _ink_rect(
-    bgr: np.ndarray, area: tuple[float, float, float, float], *, never_blank: bool = False
+    bgr: np.ndarray,
+    area: tuple[float, float, float, float],
+    *,
+    never_blank: bool = False,
+    faint: bool = False,
 ) -> tuple[tuple[int, int, int, int], tuple[int, int]] | None:
     """The dark print inside `area` (with a margin) and its own width and height, ignoring table rules
-    and red seal ink; None for an empty cell (see FAINT_INK_CONTRAST for cells that are never blank)."""
+    and red seal ink; None for an empty cell (see FAINT_INK_CONTRAST for cells that are never blank,
+    and `_faint_ink_mask` for the `faint` print of a term under glare)."""
     height, width = bgr.shape[:2]
     x0, y0 = max(0, round(area[0])), max(0, round(area[1]))
     x1, y1 = min(width, round(area[2])), min(height, round(area[3]))
     if x1 - x0 < 8 or y1 - y0 < 8:
         return None
     brightest = bgr[y0:y1, x0:x1].max(axis=2)
-    ink = _ink_mask(brightest, never_blank=never_blank)
+    ink = _faint_ink_mask(brightest) if faint else _ink_mask(brightest, never_blank=never_blank)
     if ink is None:
         return None
     # A table rule runs through (nearly) the whole cell, even where noise breaks it into pieces.

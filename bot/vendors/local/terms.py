@@ -112,6 +112,13 @@ USE_CHARACTERS: tuple[str, ...] = (
 VOCABULARIES: dict[str, tuple[str, ...]] = {"vehicle_type": VEHICLE_TYPES, "use_character": USE_CHARACTERS}
 
 
+def closed_vocabulary(field_name: str) -> tuple[str, ...] | None:
+    """Every value `field_name` can print, when the field prints from a closed list (None otherwise)."""
+    if field_name == "nationality":
+        return nationalities()
+    return VOCABULARIES.get(field_name)
+
+
 def nearest_term(field_name: str, text: str) -> tuple[str, bool] | None:
     """The term of `field_name`'s vocabulary that `text` is, and whether a glyph was put right; None
     when no term is near enough or two are equally near (赁运 is one glyph from both 营运 and 货运).
