@@ -33,6 +33,7 @@ def test_whole_values_are_whole(field: str, value: str):
     ("field", "value"),
     [
         ("address", "道177号"),  # glare took the province, city and street
+        ("address", "上海市徐汇区和平路209号翠苑小区26号楼3单元80"),  # and here the room's last digit and 室
         ("name", "飞"),
         ("nationality", "国"),
         ("model", "车牌FV7152FBDWG"),  # the brand lost but for its last glyph

@@ -2,9 +2,10 @@
 
 The recognizer's score is the mean of its glyphs' probabilities, so a value that glare or a clipped box
 cut short (``道177号`` for a whole address, ``实习期至2``) scores as high as a whole one: every glyph it
-kept is sharp. Each field below has a part no whole value lacks (an address starts with its province, a
-model names its brand before 牌, an inspection stamp ends in its station's code); a value without it was
-cut short or misread, and is trusted less, which is what tells a user to look at the card.
+kept is sharp. Each field below has a part no whole value lacks (an address starts with its province and
+ends in a unit, a model names its brand before 牌, an inspection stamp ends in its station's code); a
+value without it was cut short or misread, and is trusted less, which is what tells a user to look at
+the card.
 """
 
 from __future__ import annotations
@@ -30,6 +31,11 @@ _STAMP_END = re.compile(r"\d{4}年\d{1,2}月.*[A-Z][(（]\d+[)）]$")
 _PROBATION_DATE = re.compile(r"\d{4}年\d{1,2}月\d{1,2}日")
 
 
+def _address_whole(value: str) -> bool:
+    """A province first, and no number left without its unit at the end (``…3单元80`` lost ``3室``)."""
+    return value.startswith(PROVINCIAL_NAMES) and not value[-1].isdigit()
+
+
 def _record_whole(value: str) -> bool:
     if not value.startswith(PROBATION):
         return True  # other records (a note, a stamp) have no one shape
@@ -37,7 +43,7 @@ def _record_whole(value: str) -> bool:
 
 
 WHOLE: dict[str, Callable[[str], bool]] = {
-    "address": lambda value: value.startswith(PROVINCIAL_NAMES),
+    "address": _address_whole,
     "name": lambda value: len(value) >= 2,
     "nationality": lambda value: value in nationalities(),
     "model": lambda value: _MODEL.search(value) is not None,
