@@ -48,7 +48,7 @@ from bot.vendors.local.vendor import LocalVendor, _reading_quality, _upscaled
 from tests import specimens
 from tests.specimens.compose import render_vehicle_pair, side_by_side
 from tests.specimens.fonts import font
-from tests.specimens.paint import seal
+from tests.specimens.paint import _star, seal
 
 # ----------------------------------------------------------------------------------------------- helpers
 
@@ -735,6 +735,23 @@ def test_a_faded_seal_in_dim_cast_light_is_found_once_the_paper_is_made_white():
     # Made white, the dim photo is the card again, to within what 8-bit dimming loses.
     as_printed = paper_balanced(photo.astype(np.uint8)).astype(np.float32)
     assert np.abs(paper_balanced(dim) - as_printed).mean() < 0.1 * np.abs(dim - as_printed).mean()
+    authority = read_authority(shared_engine(), dim)
+    assert authority is not None and authority.value == office
+
+
+def test_a_faded_seal_whose_star_alone_stays_red_is_found_whole_once_the_paper_is_made_white():
+    """Under a dim cast the solid star may be the only clearly red mark, and pass for a small seal whose
+    rim names nothing; with the paper made white the faded ring is red enough to be found whole."""
+    office = "安徽省合肥市公安局交通警察支队"
+    stamp = seal(office, 90, random.Random(5))
+    card = Image.new("RGB", (480, 360), (236, 232, 222))
+    card.paste(stamp, (120, 80), stamp.getchannel("A").point(lambda alpha: int(alpha * 0.4)))
+    ImageDraw.Draw(card).polygon(_star(218, 182.5, 27), fill=(200, 40, 40))  # inked again, solid
+    photo = np.asarray(card)[:, :, ::-1].astype(np.float32)
+    light = np.linspace(0.55, 0.7, photo.shape[1])[None, :, None] * np.array([1.0, 1.0, 0.9])
+    dim = np.clip(photo * light, 0, 255).astype(np.uint8)
+    (star,) = find_seals(dim)
+    assert star.radius < 0.4 * 90  # the star, not the seal
     authority = read_authority(shared_engine(), dim)
     assert authority is not None and authority.value == office
 

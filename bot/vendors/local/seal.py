@@ -37,6 +37,9 @@ UNROLLINGS: tuple[tuple[bool, tuple[float, float]], ...] = tuple(
 RED_MARGIN = 32
 #: The margins a seal is looked for with, clear red first.
 RED_MARGINS = (RED_MARGIN, 20)
+#: In the photo with its paper made white (`paper_balanced`) a faded seal may stay paler still; there
+#: the palest margin is tried too (in the photo as taken it finds reddish skin, desks and stars).
+BALANCED_MARGINS = (*RED_MARGINS, 12)
 #: Smallest seal we look for, as a share of the image's short side.
 MIN_SEAL_SHARE = 0.08
 #: A seal read at least this confident is not read again at other bands.
@@ -124,14 +127,14 @@ def paper_balanced(bgr: np.ndarray) -> np.ndarray:
     return np.clip(bgr.astype(np.float32) * (255.0 / np.maximum(paper, 16.0)), 0, 255).astype(np.uint8)
 
 
-def find_seals(bgr: np.ndarray) -> list[Seal]:
+def find_seals(bgr: np.ndarray, margins: tuple[int, ...] = RED_MARGINS) -> list[Seal]:
     """Round red blobs big enough to be a seal, largest first.
 
     A thumbnail or a noisy photo mixes the seal's thin strokes with paper until few pixels stay clearly
     red and the ring falls apart, so a paler red is accepted when the clear red makes no seal.
     """
     excess = red_excess(bgr)
-    for margin in RED_MARGINS:
+    for margin in margins:
         seals = _round_red_blobs(bgr, (excess >= margin).astype(np.uint8))
         if seals:
             return seals
@@ -262,13 +265,15 @@ def read_authority(engine: OcrEngine, bgr: np.ndarray) -> FieldValue | None:
     then the same bands unrolled conformally (`unroll`). A known office name beats any text read as it stands,
     then the more confident read wins; a confident office name ends the search. A photo in which no seal
     stands out as red is looked at again with its paper made white (`paper_balanced`), and a seal that gave no
-    confident office is read once more with its ink judged against the paper right around each stroke.
+    confident office is read once more with its ink judged against the paper right around each stroke. When
+    no seal found names an office, the seals the photo with its paper made white shows are read too.
     """
     seals = find_seals(bgr)
-    if not seals:
+    balanced_photo = not seals
+    if balanced_photo:
         # Dim or colour-cast light leaves the seal too dull to count as red as the photo was taken.
         bgr = paper_balanced(bgr)
-        seals = find_seals(bgr)
+        seals = find_seals(bgr, BALANCED_MARGINS)
     # Each seal's circles and enlarged crops are found once, when first read, for both readings.
     views = cache(lambda index: _circle_views(bgr, seals[index]))
     count = min(len(seals), 2)
@@ -279,7 +284,23 @@ def read_authority(engine: OcrEngine, bgr: np.ndarray) -> FieldValue | None:
     # seal leaves its weaker half faint; against the paper nearby, each stroke stands out the same.
     second = _read_seals(engine, views, count, balanced=True)
     reads = [read for read in (first, second) if read is not None]
+    if not balanced_photo and not any(read.known for read in reads):
+        # Under a cast only the star may stay clearly red, and pass for a small seal; the photo with its
+        # paper made white shows the whole ring.
+        balanced = paper_balanced(bgr)
+        found = find_seals(balanced, BALANCED_MARGINS)
+        missed = [seal for seal in found if not any(_same_circle(seal, old) for old in seals)][:2]
+        missed_views = cache(lambda index: _circle_views(balanced, missed[index]))
+        third = _read_seals(engine, missed_views, len(missed), balanced=False)
+        reads += [third] if third is not None else []
     return max(reads, key=lambda read: (read.known, read.confidence)).field if reads else None
+
+
+def _same_circle(first: Seal, second: Seal) -> bool:
+    """Whether two seals found are one circle: centres and radii within a fifth of the larger radius."""
+    radius = max(first.radius, second.radius)
+    shift = math.dist((first.cx, first.cy), (second.cx, second.cy))
+    return max(shift, abs(first.radius - second.radius)) < 0.2 * radius
 
 
 class SealRead(NamedTuple):
