@@ -12,8 +12,9 @@ removed and each quarter turn (0°, 180°, 90°, 270°) is tried; the turn that 
 card's own reading order wins. OCR already reads each line the right way up (rapidocr's angle
 classifier), so a card photographed upside down only needs its geometry turned, not a second OCR pass.
 
-What each page prints is in pages.py; document.py turns a parsed page into the normalized document;
-two_pages.py finds the asked-for page in a photo of both.
+What each page prints is in pages.py; segments.py splits a line at its labels (line_text.py drops the
+English sub-labels first), and frame.py holds the page's geometry; document.py turns a parsed page into
+the normalized document; two_pages.py finds the asked-for page in a photo of both.
 """
 
 from __future__ import annotations
@@ -21,8 +22,7 @@ from __future__ import annotations
 import math
 import re
 import statistics
-import unicodedata
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from itertools import pairwise
 
@@ -31,16 +31,35 @@ from rapidfuzz.distance import LCSseq
 from bot.dates import find_dates
 from bot.models import Kind, Side
 from bot.plate_grammar import parse_plate
+from bot.vendors.local.frame import (
+    Frame,
+    Rect,
+    line_skew,
+    mostly_upright,
+    same_row,
+    similar_height,
+    union,
+    vertical_overlap,
+)
+from bot.vendors.local.line_text import label_text
 from bot.vendors.local.ocr import OcrLine
 from bot.vendors.local.pages import PAGES, LabelSpec, PageSpec
 from bot.vendors.local.places import looks_like_address
+from bot.vendors.local.segments import (
+    FUZZY_LABEL_LENGTH,
+    FUZZY_LABEL_TRUST,
+    Free,
+    Hit,
+    label_pattern,
+    split_line,
+)
 from bot.vendors.local.terms import VOCABULARIES
 from bot.vendors.local.values import FILE_NUMBER, REPAIR_PENALTY, clean_authority, clean_value
 
-Rect = tuple[float, float, float, float]
-
 #: Values read with less confidence than this are read again on their own.
 WEAK_CONFIDENCE = 0.8
+#: Labels of one column start within this many label heights of each other.
+LABEL_COLUMN_SLACK = 0.5
 
 
 def _looks_like_vin(text: str) -> bool:
@@ -144,307 +163,7 @@ class PageRead:
     labels_found: int = 0
 
     def input_rect(self, rect: Rect) -> Rect:
-        return _Frame(self.frame_degrees).back(rect)
-
-
-# ----------------------------------------------------------------------------------------------- text
-
-_ASCII_WORD = re.compile(r"[A-Za-z][A-Za-z'’]*\.?")
-_UNITS = frozenset({"kg", "mm", "t", "cm", "m"})
-_VIN_LABEL = re.compile(r"(?<![A-Za-z0-9])VIN(?![A-Za-z0-9])")
-
-
-def _char_width(char: str) -> float:
-    """Relative advance of a character, so a span of a line maps to roughly the right pixels."""
-    return 1.0 if unicodedata.east_asian_width(char) in ("W", "F") else 0.55
-
-
-def _english_spans(text: str) -> list[tuple[int, int]]:
-    """Spans of English sub-labels: lower-case words (``Name``, ``Date of Birth``, misread ``irt``)
-    and a free-standing ``VIN``. Units glued to a number (``1500kg``) are values, not labels."""
-    spans = []
-    for match in _ASCII_WORD.finditer(text):
-        word = match.group().rstrip(".")
-        lower = {char for char in word if char.islower()}
-        # "Cl" is a class code with its 1 misread as l, not a word.
-        if len(word) < 2 or not lower or lower == {"l"}:
-            continue
-        before = text[match.start() - 1] if match.start() else ""
-        if word.lower() in _UNITS and before.isdigit():
-            continue
-        spans.append(match.span())
-    spans.extend(match.span() for match in _VIN_LABEL.finditer(text))
-    return spans
-
-
-@dataclass(frozen=True)
-class _Text:
-    """A line's text without English sub-labels and whitespace, each kept character with its position
-    along the line as a fraction of the line's length (0..1)."""
-
-    chars: str
-    starts: tuple[float, ...]
-    ends: tuple[float, ...]
-
-    @classmethod
-    def of(cls, text: str) -> _Text:
-        text = unicodedata.normalize("NFKC", text)
-        widths = [_char_width(char) for char in text]
-        total = sum(widths) or 1.0
-        dropped = [False] * len(text)
-        for start, end in _english_spans(text):
-            for index in range(start, end):
-                dropped[index] = True
-        chars, starts, ends, offset = [], [], [], 0.0
-        for index, char in enumerate(text):
-            if not dropped[index] and not char.isspace():
-                chars.append(char)
-                starts.append(offset / total)
-                ends.append((offset + widths[index]) / total)
-            offset += widths[index]
-        return cls("".join(chars), tuple(starts), tuple(ends))
-
-    def fraction(self, start: int, end: int) -> tuple[float, float]:
-        if start >= end:
-            return (0.0, 0.0)
-        return (self.starts[start], self.ends[end - 1])
-
-
-def label_text(text: str) -> str:
-    """A line's text as labels are matched in: English sub-labels and whitespace removed."""
-    return _Text.of(text).chars
-
-
-# ----------------------------------------------------------------------------------------------- geometry
-
-
-def _rotate(point: tuple[float, float], degrees: float) -> tuple[float, float]:
-    radians = math.radians(degrees)
-    cos, sin = math.cos(radians), math.sin(radians)
-    x, y = point
-    return (x * cos - y * sin, x * sin + y * cos)
-
-
-def _bounds(points: Iterable[tuple[float, float]]) -> Rect:
-    xs, ys = zip(*points, strict=True)
-    return (min(xs), min(ys), max(xs), max(ys))
-
-
-def _corners(rect: Rect) -> list[tuple[float, float]]:
-    x0, y0, x1, y1 = rect
-    return [(x0, y0), (x1, y0), (x1, y1), (x0, y1)]
-
-
-def _union(rects: Iterable[Rect]) -> Rect:
-    return _bounds(point for rect in rects for point in _corners(rect))
-
-
-def line_skew(lines: Sequence[OcrLine]) -> float:
-    """Median tilt (degrees, -45..45) of the long edges of elongated lines: the photo's small rotation."""
-    tilts = []
-    for line in lines:
-        p0, p1, p2 = line.points[0], line.points[1], line.points[2]
-        top = (p1[0] - p0[0], p1[1] - p0[1])
-        side = (p2[0] - p1[0], p2[1] - p1[1])
-        long_edge, short_edge = (top, side) if math.hypot(*top) >= math.hypot(*side) else (side, top)
-        if math.hypot(*long_edge) < 2 * max(math.hypot(*short_edge), 1.0):
-            continue
-        angle = math.degrees(math.atan2(long_edge[1], long_edge[0]))
-        tilts.append((angle + 45.0) % 90.0 - 45.0)
-    return statistics.median(tilts) if tilts else 0.0
-
-
-def mostly_upright(lines: Sequence[OcrLine]) -> bool:
-    """True when most elongated lines run across the image: the photo is turned 0° or 180°, not 90°."""
-    wide = sum(1 for line in lines if line.width >= line.height)
-    return wide * 2 >= len(lines)
-
-
-@dataclass(frozen=True)
-class _Frame:
-    """The page as if upright: `degrees` rotates input points into it."""
-
-    degrees: float
-
-    def forward(self, rect_points: Iterable[tuple[float, float]]) -> Rect:
-        return _bounds(_rotate(point, self.degrees) for point in rect_points)
-
-    def back(self, rect: Rect) -> Rect:
-        return _bounds(_rotate(point, -self.degrees) for point in _corners(rect))
-
-
-# ----------------------------------------------------------------------------------------------- segments
-
-
-@dataclass
-class _Free:
-    """Unlabelled text: a value waiting for its label."""
-
-    text: str
-    score: float
-    rect: Rect
-    used: bool = False
-
-    @property
-    def height(self) -> float:
-        return self.rect[3] - self.rect[1]
-
-
-@dataclass
-class _Hit:
-    """A label found in a line, with whatever followed it in that same line."""
-
-    spec: LabelSpec
-    order: int
-    rect: Rect
-    score: float
-    inline: str
-    inline_rect: Rect | None
-    #: Matched with one character misread.
-    fuzzy: bool = False
-
-    @property
-    def height(self) -> float:
-        return self.rect[3] - self.rect[1]
-
-
-#: Labels at least this long are also found with one character misread (``发证自期``, ``车辆训制代号``).
-FUZZY_LABEL_LENGTH = 3
-#: A label found with a misread character is trusted this much less when the label appears twice.
-FUZZY_LABEL_TRUST = 0.9
-#: Labels of one column start within this many label heights of each other.
-LABEL_COLUMN_SLACK = 0.5
-#: Glyphs a longer label may have misread when a shorter label it ends with was found inside it.
-LONGER_LABEL_MISREADS = 2
-_CJK_CHAR = "[\u3400-\u9fff]"
-
-
-def _label_pattern(spec: PageSpec) -> re.Pattern[str]:
-    """Every variant exactly, longest first, then (for long labels) with any one Chinese character
-    standing in for one of its own: small or blurred print loses single strokes of a label."""
-    variants = sorted({variant for label in spec.labels for variant in label.variants}, key=len, reverse=True)
-    exact = [re.escape(variant) for variant in variants]
-    fuzzy = [
-        re.escape(variant[:index]) + _CJK_CHAR + re.escape(variant[index + 1 :])
-        for variant in variants
-        if len(variant) >= FUZZY_LABEL_LENGTH
-        for index in range(len(variant))
-    ]
-    return re.compile("|".join(exact + fuzzy))
-
-
-def _line_start_pattern(spec: PageSpec) -> re.Pattern[str]:
-    """Two-character labels (国籍, 性别) with one character misread, only where a line starts: there a
-    label is expected, while anywhere inside a value two such characters are too common to trust."""
-    short = sorted({variant for label in spec.labels for variant in label.variants if len(variant) == 2})
-    fuzzy = [f"{_CJK_CHAR}{re.escape(variant[1])}|{re.escape(variant[0])}{_CJK_CHAR}" for variant in short]
-    return re.compile("^(?:" + "|".join(fuzzy) + ")") if fuzzy else re.compile("(?!)")
-
-
-def _label_index(spec: PageSpec, found: str) -> tuple[int, bool]:
-    """Which label `found` is (its position in the page's order) and whether it was matched fuzzily."""
-    for index, label in enumerate(spec.labels):
-        if found in label.variants:
-            return index, False
-    for index, label in enumerate(spec.labels):
-        for variant in label.variants:
-            if len(variant) == len(found) and sum(a != b for a, b in zip(variant, found, strict=True)) <= 1:
-                return index, True
-    raise KeyError(found)
-
-
-def _sub_rect(rect: Rect, fraction: tuple[float, float]) -> Rect:
-    x0, y0, x1, y1 = rect
-    width = x1 - x0
-    return (x0 + width * fraction[0], y0, x0 + width * fraction[1], y1)
-
-
-@dataclass(frozen=True)
-class _LabelSpan:
-    """Where in a line's characters a label was found, which label, and whether matched fuzzily."""
-
-    start: int
-    end: int
-    order: int
-    fuzzy: bool
-
-
-def _split(
-    line: OcrLine, frame: _Frame, spec: PageSpec, pattern: re.Pattern[str]
-) -> tuple[list[_Hit], list[_Free]]:
-    text = _Text.of(line.text)
-    rect = frame.forward(line.points)
-    matches: list[re.Match[str]] = list(pattern.finditer(text.chars))
-    if not matches or matches[0].start() > 0:
-        start = _line_start_pattern(spec).match(text.chars)
-        if start is not None and (not matches or start.end() <= matches[0].start()):
-            matches.insert(0, start)
-    spans = _widened_to_longer_labels(
-        [_LabelSpan(match.start(), match.end(), *_label_index(spec, match.group())) for match in matches],
-        text.chars,
-        spec,
-    )
-    hits: list[_Hit] = []
-    free: list[_Free] = []
-    head_end = spans[0].start if spans else len(text.chars)
-    if head_end > 0:
-        free.append(_Free(text.chars[:head_end], line.score, _sub_rect(rect, text.fraction(0, head_end))))
-    for position, span in enumerate(spans):
-        value_end = spans[position + 1].start if position + 1 < len(spans) else len(text.chars)
-        inline = text.chars[span.end : value_end]
-        inline_rect = _sub_rect(rect, text.fraction(span.end, value_end)) if inline else None
-        label_rect = _sub_rect(rect, text.fraction(span.start, span.end))
-        score = line.score * (FUZZY_LABEL_TRUST if span.fuzzy else 1.0)
-        label = spec.labels[span.order]
-        hits.append(_Hit(label, span.order, label_rect, score, inline, inline_rect, span.fuzzy))
-    return hits, free
-
-
-def _widened_to_longer_labels(spans: list[_LabelSpan], chars: str, spec: PageSpec) -> list[_LabelSpan]:
-    """A label that ends a longer one (总质量, the end of 准牵引总质量) matches inside that longer label
-    when two of its glyphs were misread (准幸们总质量): the characters before it that, read as the
-    longer label, are at most two glyphs off make it the longer label."""
-    widened: list[_LabelSpan] = []
-    for span in spans:
-        found = chars[span.start : span.end]
-        previous_end = widened[-1].end if widened else 0
-        for order, label in enumerate(spec.labels):
-            longer = [
-                variant
-                for variant in label.variants
-                if order != span.order
-                and len(variant) > len(found)
-                and any(variant.endswith(own) for own in spec.labels[span.order].variants)
-                and span.end - len(variant) >= previous_end
-                and _misread_count(chars[span.end - len(variant) : span.end], variant)
-                <= LONGER_LABEL_MISREADS
-            ]
-            if longer:
-                span = _LabelSpan(span.end - len(longer[0]), span.end, order, True)
-                break
-        widened.append(span)
-    return widened
-
-
-def _misread_count(text: str, variant: str) -> int:
-    return sum(a != b for a, b in zip(text, variant, strict=True))
-
-
-def _similar_height(height: float, reference: float) -> bool:
-    """Whether a box is of the size of the print it is compared with (a wrapped line with the line it
-    continues, a label with the other labels): within a factor of about 1.6 either way."""
-    return 0.6 <= height / max(reference, 1.0) <= 1.6
-
-
-def _vertical_overlap(a: Rect, b: Rect) -> float:
-    """Shared height as a share of the smaller box: 1.0 when one row fully contains the other."""
-    shared = min(a[3], b[3]) - max(a[1], b[1])
-    smaller = min(a[3] - a[1], b[3] - b[1]) or 1.0
-    return max(shared, 0.0) / smaller
-
-
-def _same_row(a: Rect, b: Rect) -> bool:
-    return _vertical_overlap(a, b) >= 0.4
+        return Frame(self.frame_degrees).back(rect)
 
 
 # ----------------------------------------------------------------------------------------------- parsing
@@ -469,7 +188,7 @@ def parse_page(kind: Kind, side: Side, lines: Sequence[OcrLine]) -> PageRead:
     best: _Candidate | None = None
     for quarter in turns[:2]:
         # Rotating the geometry by -(tilt) levels the lines; a further quarter turn stands the page up.
-        frame = _Frame(-skew - 90.0 * quarter)
+        frame = Frame(-skew - 90.0 * quarter)
         candidate = _parse_in_frame(spec, lines, frame, quarter)
         candidate.read.skew_degrees = skew
         if best is None or candidate.score > best.score:
@@ -478,18 +197,18 @@ def parse_page(kind: Kind, side: Side, lines: Sequence[OcrLine]) -> PageRead:
     return best.read
 
 
-def _parse_in_frame(spec: PageSpec, lines: Sequence[OcrLine], frame: _Frame, quarter: int) -> _Candidate:
-    pattern = _label_pattern(spec)
-    hits: list[_Hit] = []
-    free: list[_Free] = []
+def _parse_in_frame(spec: PageSpec, lines: Sequence[OcrLine], frame: Frame, quarter: int) -> _Candidate:
+    pattern = label_pattern(spec)
+    hits: list[Hit] = []
+    free: list[Free] = []
     for line in lines:
-        line_hits, line_free = _split(line, frame, spec, pattern)
+        line_hits, line_free = split_line(line, frame, spec, pattern)
         hits.extend(line_hits)
         free.extend(line_free)
     hits = _first_hit_per_field(hits)
     hits.extend(_labels_by_place(spec, hits, free))
     values: dict[str, tuple[str, float, list[Rect], bool]] = {}
-    pending: list[_Hit] = []
+    pending: list[Hit] = []
     for hit in sorted(hits, key=lambda item: (item.rect[1], item.rect[0])):
         found = _inline_value(hit)
         if found is None:
@@ -509,7 +228,7 @@ def _parse_in_frame(spec: PageSpec, lines: Sequence[OcrLine], frame: _Frame, qua
     _claim_self_evident(spec, values, hits, free)
     fields = {
         name: FieldValue(
-            text, round(score * (REPAIR_PENALTY if repaired else 1.0), 4), frame.back(_union(rects))
+            text, round(score * (REPAIR_PENALTY if repaired else 1.0), 4), frame.back(union(rects))
         )
         for name, (text, score, rects, repaired) in values.items()
     }
@@ -535,7 +254,7 @@ def _parse_in_frame(spec: PageSpec, lines: Sequence[OcrLine], frame: _Frame, qua
     return _Candidate(read, (len(fields) + _reading_order_agreement(hits), _values_after_labels(hits, free)))
 
 
-def _placed_by_neighbours(spec: PageSpec, hits: list[_Hit]) -> list[_Hit]:
+def _placed_by_neighbours(spec: PageSpec, hits: list[Hit]) -> list[Hit]:
     """Labels glare took whole (no glyph left to match), placed where the card prints them: in the row of
     a label printed on their row and the column of one printed in their column. Their cells are then
     read like any label's whose value detection missed (a ``--`` in a mass cell is too faint for it)."""
@@ -550,15 +269,15 @@ def _placed_by_neighbours(spec: PageSpec, hits: list[_Hit]) -> list[_Hit]:
         rect = (column.rect[0], row.rect[1], column.rect[0] + glyph * len(label.variants[0]), row.rect[3])
         if rect[0] < row.rect[2] and row.rect[0] < rect[2]:
             continue  # where the row's own label stands: the layout is not the card's
-        placed.append(_Hit(label, order, rect, 0.0, "", None))
+        placed.append(Hit(label, order, rect, 0.0, "", None))
     return placed
 
 
 def _claim_self_evident(
     spec: PageSpec,
     values: dict[str, tuple[str, float, list[Rect], bool]],
-    hits: list[_Hit],
-    free: list[_Free],
+    hits: list[Hit],
+    free: list[Free],
 ) -> None:
     """A value whose format nothing else on its page shares (an 18-character ID number) is taken even
     when its label was lost to glare or a thumbnail, if exactly one unclaimed line has that format;
@@ -586,8 +305,8 @@ _WRITING = re.compile(r"[0-9A-Za-z\u3400-\u9fff\-—–_－]")
 def _claim_between_labels(
     spec: PageSpec,
     values: dict[str, tuple[str, float, list[Rect], bool]],
-    hits: list[_Hit],
-    free: list[_Free],
+    hits: list[Hit],
+    free: list[Free],
 ) -> None:
     """Values whose labels were lost outright, placed by what was found around them.
 
@@ -622,7 +341,7 @@ def _claim_between_labels(
 
 
 def _claim_lone_dates(
-    spec: PageSpec, values: dict[str, tuple[str, float, list[Rect], bool]], free: list[_Free]
+    spec: PageSpec, values: dict[str, tuple[str, float, list[Rect], bool]], free: list[Free]
 ) -> None:
     """When as many unclaimed lines are lone dates as the page has date fields empty, they are those
     fields, in the order the card prints them (its labels' order: row by row, left to right): nothing
@@ -646,12 +365,12 @@ def _claim_lone_dates(
             _claim(values, name, segment, cleaned)
 
 
-def _reading_order(segments: list[_Free]) -> list[_Free]:
+def _reading_order(segments: list[Free]) -> list[Free]:
     """Row by row from the top (boxes sharing a row stay one row, however the page is tilted), then
     left to right within a row."""
-    rows: list[list[_Free]] = []
+    rows: list[list[Free]] = []
     for segment in sorted(segments, key=lambda item: (item.rect[1] + item.rect[3]) / 2):
-        if rows and _same_row(rows[-1][0].rect, segment.rect):
+        if rows and same_row(rows[-1][0].rect, segment.rect):
             rows[-1].append(segment)
         else:
             rows.append([segment])
@@ -661,7 +380,7 @@ def _reading_order(segments: list[_Free]) -> list[_Free]:
 def _claim(
     values: dict[str, tuple[str, float, list[Rect], bool]],
     name: str,
-    segment: _Free,
+    segment: Free,
     cleaned: tuple[str, bool],
 ) -> None:
     """Take an unclaimed line as `name`'s value; placed by format, not label, so trusted less."""
@@ -669,7 +388,7 @@ def _claim(
     values[name] = (cleaned[0], segment.score * UNLABELLED_TRUST, [segment.rect], cleaned[1])
 
 
-def _labels_by_place(spec: PageSpec, hits: list[_Hit], free: list[_Free]) -> list[_Hit]:
+def _labels_by_place(spec: PageSpec, hits: list[Hit], free: list[Free]) -> list[Hit]:
     """Labels too garbled to match (``厕有入`` for 所有人, ``A型号`` for 品牌型号), found by where they stand.
 
     A card's labels are printed in a fixed order and left-aligned in columns. A short line without
@@ -681,7 +400,7 @@ def _labels_by_place(spec: PageSpec, hits: list[_Hit], free: list[_Free]) -> lis
     if not found:
         return []
     label_height = statistics.median(hit.height for hit in found)
-    placed: list[_Hit] = []
+    placed: list[Hit] = []
     for order, label in enumerate(spec.labels):
         if any(hit.order == order for hit in hits):
             continue
@@ -693,12 +412,12 @@ def _labels_by_place(spec: PageSpec, hits: list[_Hit], free: list[_Free]) -> lis
             segment
             for segment in free
             if not segment.used
-            and _similar_height(segment.height, label_height)
+            and similar_height(segment.height, label_height)
             and _could_be_label(segment.text, label)
             and _between(segment.rect, before[-1].rect, after[0].rect)
             and any(
                 abs(segment.rect[0] - hit.rect[0]) <= LABEL_COLUMN_SLACK * hit.height
-                and not _same_row(segment.rect, hit.rect)
+                and not same_row(segment.rect, hit.rect)
                 for hit in found
             )
             and _value_follows(segment, hits, free)
@@ -708,7 +427,7 @@ def _labels_by_place(spec: PageSpec, hits: list[_Hit], free: list[_Free]) -> lis
         segment = candidates[0]
         segment.used = True
         placed.append(
-            _Hit(label, order, segment.rect, segment.score * FUZZY_LABEL_TRUST, "", None, fuzzy=True)
+            Hit(label, order, segment.rect, segment.score * FUZZY_LABEL_TRUST, "", None, fuzzy=True)
         )
     return placed
 
@@ -727,15 +446,15 @@ def _could_be_label(text: str, label: LabelSpec) -> bool:
     )
 
 
-def _value_follows(segment: _Free, hits: list[_Hit], free: list[_Free]) -> bool:
+def _value_follows(segment: Free, hits: list[Hit], free: list[Free]) -> bool:
     """Whether the next box to the right on the segment's row is unlabelled text (its value) rather than
     another label, as it is after every label printed beside its value."""
     right = [
-        (other.rect[0], isinstance(other, _Free))
+        (other.rect[0], isinstance(other, Free))
         for other in [*hits, *free]
         if other is not segment
         and other.rect[0] > segment.rect[2] - 0.5 * segment.height
-        and _same_row(other.rect, segment.rect)
+        and same_row(other.rect, segment.rect)
     ]
     return bool(right) and min(right)[1]
 
@@ -744,17 +463,17 @@ def _between(rect: Rect, before: Rect, after: Rect) -> bool:
     """Whether a box comes after `before` and before `after` in reading order (rows, then columns)."""
 
     def precedes(first: Rect, second: Rect) -> bool:
-        if _same_row(first, second):
+        if same_row(first, second):
             return first[0] < second[0]
         return (first[1] + first[3]) / 2 < (second[1] + second[3]) / 2
 
     return precedes(before, rect) and precedes(rect, after)
 
 
-def _first_hit_per_field(hits: list[_Hit]) -> list[_Hit]:
+def _first_hit_per_field(hits: list[Hit]) -> list[Hit]:
     """A label printed twice (or a label word inside a title) keeps its best-placed occurrence: the one
     carrying a value beats a bare one, and higher OCR confidence breaks ties."""
-    best: dict[str, _Hit] = {}
+    best: dict[str, Hit] = {}
     for hit in hits:
         current = best.get(hit.spec.field)
         if current is None or _hit_rank(hit) > _hit_rank(current):
@@ -762,11 +481,11 @@ def _first_hit_per_field(hits: list[_Hit]) -> list[_Hit]:
     return list(best.values())
 
 
-def _hit_rank(hit: _Hit) -> tuple[bool, bool, float]:
+def _hit_rank(hit: Hit) -> tuple[bool, bool, float]:
     return (not hit.fuzzy, bool(hit.inline), hit.score)
 
 
-def _inline_value(hit: _Hit) -> tuple[str, float, list[Rect], bool] | None:
+def _inline_value(hit: Hit) -> tuple[str, float, list[Rect], bool] | None:
     if not hit.inline or hit.inline_rect is None:
         return None
     cleaned = clean_value(hit.spec.field, hit.inline)
@@ -775,9 +494,7 @@ def _inline_value(hit: _Hit) -> tuple[str, float, list[Rect], bool] | None:
     return (cleaned[0], hit.score, [hit.inline_rect], cleaned[1])
 
 
-def _right_value(
-    hit: _Hit, hits: list[_Hit], free: list[_Free]
-) -> tuple[str, float, list[Rect], bool] | None:
+def _right_value(hit: Hit, hits: list[Hit], free: list[Free]) -> tuple[str, float, list[Rect], bool] | None:
     """The nearest unused unlabelled box to the right on the label's row, with no other label between."""
     right_edge = (hit.inline_rect or hit.rect)[2]
     # Detection boxes are padded, so a value printed close to its label may start inside the label's box.
@@ -790,13 +507,13 @@ def _right_value(
         and segment.rect[0] >= right_edge - slack
         and (segment.rect[0] + segment.rect[2]) / 2 > right_edge
         and segment.rect[0] < limit
-        and _same_row(segment.rect, hit.rect)
+        and same_row(segment.rect, hit.rect)
     ]
 
     # Nearest first; a box squarely on the label's row is taken over one that starts a little nearer but
     # only grazes the row (in a tilted photo, the wrapped second line of the value starts the same way).
-    def nearness(segment: _Free) -> float:
-        return segment.rect[0] - hit.height * _vertical_overlap(segment.rect, hit.rect)
+    def nearness(segment: Free) -> float:
+        return segment.rect[0] - hit.height * vertical_overlap(segment.rect, hit.rect)
 
     for segment in sorted(candidates, key=nearness):
         cleaned = clean_value(hit.spec.field, segment.text)
@@ -807,7 +524,7 @@ def _right_value(
     return None
 
 
-def _below_value(hit: _Hit, free: list[_Free]) -> tuple[str, float, list[Rect], bool] | None:
+def _below_value(hit: Hit, free: list[Free]) -> tuple[str, float, list[Rect], bool] | None:
     """Stamp boxes (检验记录) hang below and right of their label."""
     height = hit.height
     candidates = [
@@ -828,7 +545,7 @@ def _below_value(hit: _Hit, free: list[_Free]) -> tuple[str, float, list[Rect], 
 
 
 def _continue_below(
-    found: tuple[str, float, list[Rect], bool], spec: LabelSpec, hits: list[_Hit], free: list[_Free]
+    found: tuple[str, float, list[Rect], bool], spec: LabelSpec, hits: list[Hit], free: list[Free]
 ) -> tuple[str, float, list[Rect], bool]:
     """Append the lines a wrapped value continues on: just below, left-aligned with it, of similar size,
     and not the value of some other label on their own row. A line that starts an address is the
@@ -848,9 +565,9 @@ def _continue_below(
             if not segment.used
             and last[3] - 0.5 * height <= segment.rect[1] <= last[3] + 0.9 * height
             and abs(segment.rect[0] - first[0]) <= 1.5 * height
-            and _similar_height(segment.height, height)
+            and similar_height(segment.height, height)
             and not any(
-                _same_row(other.rect, segment.rect)
+                same_row(other.rect, segment.rect)
                 and other.rect[0] < segment.rect[0]
                 and other.spec.field != field_name  # a tilted photo's second line grazes its own label's row
                 for other in hits
@@ -871,7 +588,7 @@ def _continue_below(
 
 
 def _continue_along_row(
-    found: tuple[str, float, list[Rect], bool], field_name: str, hits: list[_Hit], free: list[_Free]
+    found: tuple[str, float, list[Rect], bool], field_name: str, hits: list[Hit], free: list[Free]
 ) -> tuple[str, float, list[Rect], bool]:
     """Append the unlabelled boxes that follow the value's last box on its row, nearest first, up to any
     label. Detection splits a printed row where its ink breaks: a wide space, or glyphs that glare
@@ -888,8 +605,8 @@ def _continue_along_row(
             if not segment.used
             and segment.rect[0] >= last[2] - 0.5 * height
             and segment.rect[0] < limit
-            and _same_row(segment.rect, last)
-            and _similar_height(segment.height, height)
+            and same_row(segment.rect, last)
+            and similar_height(segment.height, height)
         ]
         if not candidates:
             return (text, score, rects, repaired)
@@ -903,15 +620,15 @@ def _continue_along_row(
         repaired = repaired or cleaned[1] or gap > height
 
 
-def _next_label_x(rect: Rect, hits: list[_Hit], default: float = math.inf) -> float:
+def _next_label_x(rect: Rect, hits: list[Hit], default: float = math.inf) -> float:
     """Where the next label to the right of `rect` on its row starts: a value never runs past it."""
     return min(
-        (other.rect[0] for other in hits if other.rect[0] > rect[0] and _same_row(other.rect, rect)),
+        (other.rect[0] for other in hits if other.rect[0] > rect[0] and same_row(other.rect, rect)),
         default=default,
     )
 
 
-def _search_area(hit: _Hit, hits: list[_Hit], free: list[_Free], *, from_label: bool) -> Rect:
+def _search_area(hit: Hit, hits: list[Hit], free: list[Free], *, from_label: bool) -> Rect:
     """Where a value should be: right of the label (or of what followed it on its line) up to the next
     label on its row, or as far as the page's text reaches, as tall as the label's row."""
     height = hit.height
@@ -922,19 +639,19 @@ def _search_area(hit: _Hit, hits: list[_Hit], free: list[_Free], *, from_label: 
     return (start, hit.rect[1] - 0.35 * height, end, hit.rect[3] + 0.35 * height)
 
 
-def _values_after_labels(hits: list[_Hit], free: list[_Free]) -> float:
+def _values_after_labels(hits: list[Hit], free: list[Free]) -> float:
     """Share of the unlabelled text on the labels' rows that lies right of its label (0..1): values
     follow their labels, so in a frame turned over they all come before them."""
     after = total = 0
     for hit in hits:
         for segment in free:
-            if _same_row(segment.rect, hit.rect):
+            if same_row(segment.rect, hit.rect):
                 total += 1
                 after += segment.rect[0] > hit.rect[0]
     return after / total if total else 0.0
 
 
-def _reading_order_agreement(hits: list[_Hit]) -> float:
+def _reading_order_agreement(hits: list[Hit]) -> float:
     """Share of label pairs that appear in the card's printed order (0..1): upright cards score high,
     the same card turned over scores low."""
     agree = total = 0
@@ -942,7 +659,7 @@ def _reading_order_agreement(hits: list[_Hit]) -> float:
     for index, first in enumerate(ordered):
         for second in ordered[index + 1 :]:
             total += 1
-            if _same_row(first.rect, second.rect):
+            if same_row(first.rect, second.rect):
                 agree += first.rect[0] < second.rect[0]
             else:
                 agree += first.rect[1] < second.rect[1]

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from bot.models import Kind, Side
-from bot.vendors.local.layout import label_text, line_skew
+from bot.vendors.local.frame import line_skew
+from bot.vendors.local.line_text import label_text
 from bot.vendors.local.ocr import OcrLine
 from bot.vendors.local.pages import PAGES, PageSpec
 

@@ -25,13 +25,8 @@ from bot.models import Box, Kind, Plate, Recognition, Side
 from bot.vendors.base import ErrorCategory, Vendor, VendorError, VendorSettings, register
 from bot.vendors.local.cells import reread_cells, scaled_rect
 from bot.vendors.local.document import build_document
-from bot.vendors.local.layout import (
-    FieldValue,
-    PageRead,
-    authority_from_lines,
-    mostly_upright,
-    parse_page,
-)
+from bot.vendors.local.frame import mostly_upright
+from bot.vendors.local.layout import FieldValue, PageRead, authority_from_lines, parse_page
 from bot.vendors.local.ocr import EngineFailure, EngineUnavailable, OcrEngine, OcrLine, shared_engine
 from bot.vendors.local.plates import PlateRead, read_plates
 from bot.vendors.local.seal import read_authority
