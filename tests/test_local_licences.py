@@ -791,6 +791,13 @@ def test_readings_of_one_seal_that_agree_on_an_office_corroborate_each_other():
     assert _agreed_office([read(xian, 3.4, 2.05), read(jinan, 6.4, 2.34)]) is None
     assert _agreed_office([read(xian, 3.4, 2.05), read(xian, 1.5, 2.34)]) is None  # no clear margin
     assert _agreed_office([read(xian, 5.0, 3.5), read(xian, 6.0, 3.8)]) is None  # too far from the glyphs
+    # Readings of the office of the place the page's address lies in agree from a little further away.
+    further = [read(xian, 5.0, 3.2), read(xian, 6.0, 3.4)]
+    assert _agreed_office(further) is None
+    local = _agreed_office(further, address="陕西省西安市雁塔区科技园南路127号")
+    assert local is not None and local.word == xian and local.shortfall == 3.2
+    assert _agreed_office(further, address="山东省济南市历下区泉城路1号") is None
+    assert _agreed_office([read(xian, 5.0, 3.6), read(xian, 6.0, 3.8)], address="陕西省西安市雁塔区") is None
 
 
 def test_red_ink_that_names_no_office_is_not_made_one():

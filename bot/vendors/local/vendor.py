@@ -277,7 +277,8 @@ def _authority(
     """From the seal when the page has one; a legible straight line naming the authority also counts."""
     if not read.spec.has_seal or not read.fields:
         return None
-    sealed = read_authority(engine, bgr)
+    address = read.fields.get("address")
+    sealed = read_authority(engine, bgr, address.value if address is not None else "")
     if sealed is not None:
         return FieldValue(
             sealed.value, sealed.confidence, scaled_rect(sealed.rect, scale) if sealed.rect else None
