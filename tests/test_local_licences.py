@@ -908,6 +908,7 @@ def test_a_document_built_from_a_page_region_read_is_a_normal_document():
     [
         ("inspection_record", "检验有效期至2024年03月津A04)", "检验有效期至2024年03月津A(04)"),  # "(" lost
         ("inspection_record", "检验有效期至2024年03月津A(04)", "检验有效期至2024年03月津A(04)"),
+        ("inspection_record", "检验有效期至2026年07月津A(1.2)", "检验有效期至2026年07月津A(12)"),  # a speck
         ("inspection_record", "检验有效期至2026年11月", "检验有效期至2026年11月"),
         ("valid_period", "2023-04-14至2029-0414", "2023-04-14至2029-04-14"),  # a dash lost
         ("valid_period", "2023.04.14至202904.14", "2023.04.14至2029.04.14"),

@@ -21,6 +21,7 @@ from bot.vendors.local.whole import CUT_SHORT_TRUST, looks_whole
         ("model", "丰田牌TV7250GLXA"),
         ("inspection_record", "检验有效期至2024年03月津A(04)"),
         ("record", "实习期至2021年02月21日"),
+        ("dimensions", "4598×1765×1462mm"),
         ("record", "记满12分"),  # a record other than probation has no one shape
         ("owner", "达汽车租赁有限公司"),  # an owner has no part every owner prints
     ],
@@ -40,6 +41,7 @@ def test_whole_values_are_whole(field: str, value: str):
         ("model", "LXA6500SHEVX1"),
         ("inspection_record", "检验有效期至2026年04月"),  # the station's code lost
         ("record", "实习期至2"),
+        ("dimensions", "4657×181"),  # glare took the height and the rest of the width
     ],
 )
 def test_values_missing_a_part_their_field_always_prints_are_not(field: str, value: str):

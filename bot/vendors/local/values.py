@@ -142,6 +142,7 @@ def _clean_remarks(text: str) -> tuple[str, bool] | None:
 
 
 _LONE_CLOSE = re.compile(r"^([^()（）]*?)(\d+)[)）]")
+_SPECKED_NUMBER = re.compile(r"[(（]\d+[.,·:：\s]+\d+[)）]$")
 
 
 #: The words every inspection stamp prints before its month.
@@ -154,11 +155,14 @@ def _clean_inspection_record(text: str) -> tuple[str, bool] | None:
     """The inspection stamp's fixed wording, ``检验有效期至`` and a month, ends in its station's code in
     brackets (``津A(04)``). Its small 检验 is often misread and glare can wash out the whole wording
     before 至, which is printed back; OCR also drops the thin opening bracket beside the digits, which is
-    put back when a closing one stands alone."""
+    put back when a closing one stands alone, and reads a speck between the digits as a dot."""
     value = _clean_text(text)
     if not value:
         return None
     value, reworded = _STAMP_WORDING.subn(STAMP_WORDING, value, count=1)
+    # The station's number is digits alone; a speck of noise between them reads as a dot or a comma.
+    value, specks = _SPECKED_NUMBER.subn(lambda found: re.sub(r"[^\d()（）]", "", found.group()), value)
+    reworded += specks
     if re.search(r"[)）]", value) and not re.search(r"[(（]", value):
         repaired = _LONE_CLOSE.sub(r"\1(\2)", value, count=1)
         return repaired, bool(reworded) or repaired != value

@@ -3,7 +3,8 @@
 The recognizer's score is the mean of its glyphs' probabilities, so a value that glare or a clipped box
 cut short (``道177号`` for a whole address, ``实习期至2``) scores as high as a whole one: every glyph it
 kept is sharp. Each field below has a part no whole value lacks (an address starts with its province and
-ends in a unit, a model names its brand before 牌, an inspection stamp ends in its station's code); a
+ends in a unit, a model names its brand before 牌, an inspection stamp ends in its station's code, the
+dimensions are three numbers); a
 value without it was cut short or misread, and is trusted less, which is what tells a user to look at
 the card.
 """
@@ -27,6 +28,8 @@ _MODEL = re.compile(r"[\u3400-\u9fff]{2,}牌[0-9A-Z]")
 #: The stamp's month, then its station's code, which ends in a letter and a number in brackets (``津A(04)``;
 #: the province glyph before the letter is the one most often misread, so it is not asked for).
 _STAMP_END = re.compile(r"\d{4}年\d{1,2}月.*[A-Z][(（]\d+[)）]$")
+#: Length, width and height, in millimetres.
+_DIMENSIONS = re.compile(r"\d{3,5}×\d{3,5}×\d{3,5}mm")
 #: The probation phrase is followed by a whole date.
 _PROBATION_DATE = re.compile(r"\d{4}年\d{1,2}月\d{1,2}日")
 
@@ -48,6 +51,7 @@ WHOLE: dict[str, Callable[[str], bool]] = {
     "nationality": lambda value: value in nationalities(),
     "model": lambda value: _MODEL.search(value) is not None,
     "inspection_record": lambda value: _STAMP_END.search(value) is not None,
+    "dimensions": lambda value: _DIMENSIONS.fullmatch(value) is not None,
     "record": _record_whole,
 }
 
