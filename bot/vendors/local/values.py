@@ -17,7 +17,7 @@ from bot.dates import find_dates, parse_date
 from bot.plate_grammar import PROVINCES, normalize_plate
 from bot.vendors.local.places import nearest_office
 from bot.vendors.local.plates import match_plate
-from bot.vendors.local.terms import nearest_nationality, nearest_term
+from bot.vendors.local.terms import nationalities, nearest_nationality, nearest_term
 
 #: A value that had to be repaired to become valid is trusted this much less than a clean read.
 REPAIR_PENALTY = 0.85
@@ -70,12 +70,17 @@ def _clean_sex(text: str) -> tuple[str, bool] | None:
 
 
 def _clean_nationality(text: str) -> tuple[str, bool] | None:
-    """A country's Chinese name; one a glyph off a country (``中国国``) is that country."""
+    """A country's Chinese name; one a glyph off a country (``中国国``) is that country, and so is a read
+    that ends in one after glyphs of a neighbouring label (``号中中国``): the name is the cell's last
+    print."""
     cleaned = _clean_cjk(text)
     if cleaned is None:
         return None
     country = nearest_nationality(cleaned[0])
-    return cleaned if country is None else (country[0], cleaned[1] or country[1])
+    if country is not None:
+        return country[0], cleaned[1] or country[1]
+    ending = max((name for name in nationalities() if cleaned[0].endswith(name)), key=len, default=None)
+    return cleaned if ending is None else (ending, True)
 
 
 def _clean_cjk(text: str) -> tuple[str, bool] | None:
