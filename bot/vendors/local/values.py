@@ -167,11 +167,11 @@ def _clean_inspection_record(text: str) -> tuple[str, bool] | None:
     value, reworded = _STAMP_WORDING.subn(STAMP_WORDING, value, count=1)
     # The station's number is digits alone; a speck of noise between them reads as a dot or a comma.
     value, specks = _SPECKED_NUMBER.subn(lambda found: re.sub(r"[^\d()（）]", "", found.group()), value)
-    reworded += specks
+    put_right = bool(reworded or specks)
     if re.search(r"[)）]", value) and not re.search(r"[(（]", value):
         repaired = _LONE_CLOSE.sub(r"\1(\2)", value, count=1)
-        return repaired, bool(reworded) or repaired != value
-    return value, bool(reworded)
+        return repaired, put_right or repaired != value
+    return value, put_right
 
 
 _CLASS_CODE = re.compile(r"(?:[ABC][1-6]|[DEFMNP])+")

@@ -4,9 +4,8 @@ The recognizer's score is the mean of its glyphs' probabilities, so a value that
 cut short (``道177号`` for a whole address, ``实习期至2``) scores as high as a whole one: every glyph it
 kept is sharp. Each field below has a part no whole value lacks (an address starts with its province and
 ends in a unit, a model names its brand before 牌, an inspection stamp ends in its station's code, the
-dimensions are three numbers); a
-value without it was cut short or misread, and is trusted less, which is what tells a user to look at
-the card.
+dimensions are three numbers); a value without it was cut short or misread, and is trusted less, which
+is what tells a user to look at the card.
 """
 
 from __future__ import annotations
