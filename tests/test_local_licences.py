@@ -617,6 +617,25 @@ def test_a_label_glare_took_whole_is_looked_for_where_its_row_and_column_put_it(
     assert 20 + 2 * 30 <= area[0] < 170 and area[2] <= 500 and area[1] < 100 < 130 < area[3]
 
 
+def test_a_sex_lost_with_its_label_is_read_between_the_name_and_the_nationality():
+    """Detection can miss 性别 and its value together; no label shares their column, but 姓名 and 国籍
+    either side of them on the row say where they stand, and the cell read there gives the sex."""
+    photo = Image.new("RGB", (900, 200), (240, 238, 230))
+    draw = ImageDraw.Draw(photo)
+    printed = [("证号", 20, 40), ("110101199001011234", 170, 40), ("姓名", 20, 110), ("张伟", 110, 110)]
+    printed += [("性别", 330, 110), ("女", 420, 110), ("国籍", 560, 110), ("中国", 650, 110)]
+    for text, x, y in printed:
+        draw.text((x, y), text, font=font(30), fill=(30, 30, 30))
+    detected = [line("证号", 20, 40), line("110101199001011234", 170, 40), line("姓名张伟", 20, 110)]
+    read = parse_page("driving", "front", [*detected, line("国籍中国", 560, 110)])
+    (cell,) = [item.rect for item in read.missing if item.field == "sex"]
+    assert 140 <= cell[0] < 330 and 420 < cell[2] <= 560 and cell[1] < 110 < 140 < cell[3]
+    reread_cells(shared_engine(), np.asarray(photo)[:, :, ::-1].copy(), 1.0, read)
+    assert read.fields["sex"].value == "女"
+    # Without the label after it, the cell's end is unknown and nothing is guessed.
+    assert "sex" not in {item.field for item in parse_page("driving", "front", detected).missing}
+
+
 def test_a_dash_whose_label_glare_took_is_read_in_the_cell_its_neighbours_place():
     rng = random.Random("lost-label")
     vehicle = specimens.make_vehicle(rng)

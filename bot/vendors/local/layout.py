@@ -270,6 +270,22 @@ def _placed_by_neighbours(spec: PageSpec, hits: list[Hit]) -> list[Hit]:
         if rect[0] < row.rect[2] and row.rect[0] < rect[2]:
             continue  # where the row's own label stands: the layout is not the card's
         placed.append(Hit(label, order, rect, 0.0, "", None))
+    return placed + _placed_between(spec, found)
+
+
+def _placed_between(spec: PageSpec, found: dict[str, Hit]) -> list[Hit]:
+    """Labels glare or detection took whole with their values, on a row with no column to place them
+    by (性别 between 姓名 and 国籍): their cell runs from the end of the row's earlier label and what was
+    read with it to the later label, so the re-read sees the lost label and value together (性别男);
+    the field's cleaner keeps the value (a sex is 男 or 女 wherever it stands)."""
+    placed = []
+    for order, label in enumerate(spec.labels):
+        before, after = (found.get(name) for name in label.between or ("", ""))
+        if label.field in found or before is None or after is None or not same_row(before.rect, after.rect):
+            continue
+        end = before.inline_rect or before.rect
+        rect = (end[2], before.rect[1], end[2], before.rect[3])
+        placed.append(Hit(label, order, rect, 0.0, "", None))
     return placed
 
 

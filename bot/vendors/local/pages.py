@@ -1,6 +1,6 @@
 """The four licence pages as the parser knows them: which labels each prints, in print order, and how
 each label's value may be laid out (wrapped, under the label, filling its row) or found when glare took
-the label (by a label on its row and one in its column).
+the label (by a label on its row and one in its column, or the labels either side of it on its row).
 
 The labels' order is the card's own reading order (top to bottom, left to right), which also tells an
 upright card from an upside-down one; nothing here is a pixel position, since real cards and our
@@ -31,6 +31,9 @@ class LabelSpec:
     #: where this one stands when glare took it whole (see `_placed_by_neighbours`).
     same_row: str | None = None
     same_column: str | None = None
+    #: The labels printed before and after this one on its row, when no label shares its column: where
+    #: both were found, its value lies between the first one's value and the second label.
+    between: tuple[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -58,7 +61,7 @@ PAGES: dict[tuple[Kind, Side], PageSpec] = {
         _labels(
             ("number", "证号"),
             LabelSpec("name", ("姓名",), same_row="sex", same_column="number"),
-            ("sex", "性别"),
+            LabelSpec("sex", ("性别",), between=("name", "nationality")),
             ("nationality", "国籍"),
             LabelSpec("address", ("住址",), multiline=True, fills_row=True),
             ("birth_date", "出生日期"),
