@@ -307,10 +307,10 @@ def _check_id_field(
     if nationality and nationality.strip().upper() not in CHINESE_NATIONALITIES:
         return []
     if id_number_valid(number):
-        return _check_id_against_fields(document)
+        return [*_filled_from_number(document), *_check_id_against_fields(document)]
     repaired = _try_repair(document, "number", id_number_valid, repairs)
     if repaired is not None:
-        return [repaired, *_check_id_against_fields(document)]
+        return [repaired, *_filled_from_number(document), *_check_id_against_fields(document)]
     masked = mask_id_number(number)
     return [
         _warning(
@@ -330,6 +330,32 @@ def _normalized_sex(value: str | None) -> str | None:
     if text.startswith("女") or text in ("F", "FEMALE"):
         return "female"
     return None
+
+
+def _filled_from_number(document: DrivingLicence | DrivingLicenceBack) -> list[Warning]:
+    """A birth date or sex the photo did not give (glare, a label lost with its value) taken from the
+    licence number, which encodes both (GB 11643) and whose check digit has just passed; an info
+    warning says which field was not read but worked out, without its value."""
+    if not isinstance(document, DrivingLicence) or document.number is None:
+        return []
+    filled = []
+    birth = id_birth_date(document.number)
+    if document.birth_date is None and birth is not None:
+        document.birth_date = birth
+        filled.append("birth_date")
+    sex = id_sex(document.number)
+    if not (document.sex or "").strip() and sex is not None:
+        document.sex = "男" if sex == "male" else "女"
+        filled.append("sex")
+    return [
+        _warning(
+            "filled_from_number",
+            Severity.INFO,
+            f"The {_label(field)} could not be read from the photo; it was taken from the licence number.",
+            field=field,
+        )
+        for field in filled
+    ]
 
 
 def _check_id_against_fields(document: DrivingLicence | DrivingLicenceBack) -> list[Warning]:

@@ -223,6 +223,10 @@ WARNING_TEMPLATES: dict[str, tuple[str, str]] = {
         "准驾车型“{value}”不是已知的车型代号，请核对。",
         "Vehicle class “{value}” is not a known class code; please check.",
     ),
+    "filled_from_number": (
+        "{field}未能从照片识别，已按证号推出，请与证件核对。",
+        "The {field} could not be read from the photo and was taken from the licence number; please check.",
+    ),
     "doubtful_field": (
         "{field}识别把握不大，可能有误，请与证件核对。",
         "The {field} was hard to read and may be misread; please compare it with the card.",

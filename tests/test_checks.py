@@ -526,6 +526,25 @@ def test_id_sex_mismatch(sex: str) -> None:
     assert warning.params == {}
 
 
+def test_a_birth_date_and_sex_not_read_are_taken_from_a_valid_licence_number() -> None:
+    checked = run_checks(driving(birth_date=None, sex=None), today=TODAY)
+    assert checked.document.birth_date == date(1949, 12, 31) and checked.document.sex == "女"
+    filled = [warning for warning in checked.warnings if warning.code == "filled_from_number"]
+    assert [warning.params for warning in filled] == [{"field": "birth_date"}, {"field": "sex"}]
+    assert all(warning.severity is Severity.INFO for warning in filled)
+    assert all("1949" not in warning.message for warning in filled)  # the value is not repeated
+    # Fields the photo gave are kept (a mismatch is warned about instead), and a number whose check
+    # digit fails, or a foreign holder's, gives nothing.
+    assert "filled_from_number" not in codes(run_checks(driving(), today=TODAY))
+    failing = run_checks(driving(number="110105194912310021", birth_date=None), today=TODAY)
+    assert failing.document.birth_date is None and "filled_from_number" not in codes(failing)
+    foreign = run_checks(driving(nationality="美国", sex=None), today=TODAY)
+    assert foreign.document.sex is None
+    # A number put right by its check digit is trusted as much as one read right.
+    repaired = run_checks(driving(number="11O10519491231002X", sex=None), today=TODAY)
+    assert repaired.document.sex == "女" and codes(repaired) == ["repaired", "filled_from_number"]
+
+
 def test_id_repaired_when_one_swap_passes() -> None:
     misread = "11O10519491231002X"
     checked = run_checks(driving(number=misread), today=TODAY)

@@ -368,6 +368,7 @@ WARNING_CASES = {
     "date_inconsistent": {"first": "valid_from", "second": "birth_date"},
     "repaired": {"field": "vin"},
     "doubtful_field": {"field": "name"},
+    "filled_from_number": {"field": "birth_date"},
     "doubtful_plate": {"field": "plate_number", "value": "皖A5G895"},
     "photo_copy": {},
     "photo_screen": {},
