@@ -947,6 +947,9 @@ def test_a_document_built_from_a_page_region_read_is_a_normal_document():
         ("nationality", "韩国", "韩国"),  # a common name as well as the formal 大韩民国
         ("nationality", "国", "国"),  # one glyph from a dozen countries: left as read
         ("nationality", "号中中国", "中国"),  # a country's name after glyphs of the label beside it
+        ("model", "比亚迪牌8YD7005BEVA", "比亚迪牌BYD7005BEVA"),  # the maker's code is letters
+        ("model", "大众汽车牌SVW71612BM", "大众汽车牌SVW71612BM"),
+        ("model", "LXA6500SHEVX1", "LXA6500SHEVX1"),
     ],
 )
 def test_a_cleaner_puts_right_only_what_its_field_leaves_no_doubt_about(field, text, value):

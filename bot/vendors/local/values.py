@@ -259,13 +259,22 @@ def _clean_code(text: str) -> tuple[str, bool] | None:
     return _no_letter_o(value) if len(value) >= 3 else None
 
 
+#: Digits OCR reads for the letters they resemble.
+_LETTER_LOOKALIKES = {"8": "B", "5": "S", "2": "Z", "6": "G"}
+#: A model code that starts with one such digit, then letters, then its digits.
+_DIGIT_LED_CODE = re.compile(r"^([8526])([A-Z]{1,2})(?=\d)")
+
+
 def _clean_model(text: str) -> tuple[str, bool] | None:
-    """品牌型号: a Chinese brand then the model code (``大众汽车牌SVW71612BM``)."""
+    """品牌型号: a Chinese brand then the model code (``大众汽车牌SVW71612BM``). A model code (GB 9417)
+    starts with its maker's code in two or three letters, so a digit leading that run of letters is a
+    misread letter (``8YD7005BEVA`` is BYD7005BEVA)."""
     value = text.strip(":：;；,，.。")
     brand = re.match(r"^[^A-Za-z0-9]*", value)
     head = brand.group() if brand else ""
     code, repaired = _no_letter_o(value[len(head) :].upper())
-    return (head + code, repaired) if value else None
+    lettered = _DIGIT_LED_CODE.sub(lambda found: _LETTER_LOOKALIKES[found[1]] + found[2], code, count=1)
+    return (head + lettered, repaired or lettered != code) if value else None
 
 
 #: A whole file number (12 digits, the length both licences print), perhaps behind what OCR left of its
