@@ -280,8 +280,10 @@ def _placed_between(spec: PageSpec, found: dict[str, Hit]) -> list[Hit]:
     the field's cleaner keeps the value (a sex is 男 or 女 wherever it stands)."""
     placed = []
     for order, label in enumerate(spec.labels):
-        before, after = (found.get(name) for name in label.between or ("", ""))
-        if label.field in found or before is None or after is None or not same_row(before.rect, after.rect):
+        if label.between is None or label.field in found:
+            continue
+        before, after = found.get(label.between[0]), found.get(label.between[1])
+        if before is None or after is None or not same_row(before.rect, after.rect):
             continue
         end = before.inline_rect or before.rect
         rect = (end[2], before.rect[1], end[2], before.rect[3])
