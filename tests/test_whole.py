@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot.vendors.local.document import build_document
-from bot.vendors.local.layout import parse_page
+from bot.vendors.local.layout import offer_value, parse_page
 from bot.vendors.local.ocr import OcrLine
 from bot.vendors.local.whole import CUT_SHORT_TRUST, looks_whole
 
@@ -61,3 +61,15 @@ def test_a_value_cut_short_is_trusted_less_than_the_same_read_whole():
 
     whole, cut = record_confidence("实习期至2021年02月21日"), record_confidence("实习期至2")
     assert whole is not None and cut == pytest.approx(whole * CUT_SHORT_TRUST, abs=1e-3)
+
+
+def test_a_confident_value_cut_short_gets_a_second_look_and_only_a_whole_read_replaces_it():
+    """A nationality read as a lone 国 scores as high as 中国 would: it is looked at again, like a value
+    read with little confidence, and the re-read replaces it only when whole."""
+    lines = [_line("证号", 20, 40), _line("110101199001011234", 170, 40), _line("国籍", 500, 100)]
+    read = parse_page("driving", "front", [*lines, _line("国", 600, 100)])
+    assert read.fields["nationality"].confidence >= 0.8  # no low score to flag it
+    assert "nationality" in {item.field for item in read.weak}
+    assert not offer_value(read, "nationality", "国", 0.995, (600, 100, 630, 130))  # still cut short
+    assert offer_value(read, "nationality", "中国", 0.995, (600, 100, 660, 130))
+    assert read.fields["nationality"].value == "中国"

@@ -55,6 +55,7 @@ from bot.vendors.local.segments import (
 )
 from bot.vendors.local.terms import VOCABULARIES
 from bot.vendors.local.values import FILE_NUMBER, REPAIR_PENALTY, clean_authority, clean_value
+from bot.vendors.local.whole import looks_whole
 
 #: Values read with less confidence than this are read again on their own.
 WEAK_CONFIDENCE = 0.8
@@ -237,10 +238,15 @@ def _parse_in_frame(spec: PageSpec, lines: Sequence[OcrLine], frame: Frame, quar
         for hit in [*hits, *_placed_by_neighbours(spec, hits)]
         if hit.spec.field not in fields
     ]
+    # Values read with little confidence, or read confidently but cut short (whole.py), get a second look.
     weak = [
         MissingValue(hit.spec.field, _search_area(hit, hits, free, from_label=True), hit.height)
         for hit in hits
-        if hit.spec.field in fields and fields[hit.spec.field].confidence < WEAK_CONFIDENCE
+        if hit.spec.field in fields
+        and (
+            fields[hit.spec.field].confidence < WEAK_CONFIDENCE
+            or not looks_whole(hit.spec.field, fields[hit.spec.field].value)
+        )
     ]
     read = PageRead(
         spec,
@@ -702,7 +708,8 @@ def authority_from_lines(lines: Sequence[OcrLine]) -> FieldValue | None:
 
 
 def offer_value(read: PageRead, field_name: str, text: str, score: float, rect: Rect) -> bool:
-    """A targeted re-read of one field's place: kept when the field had no value or a less confident one.
+    """A targeted re-read of one field's place: kept when the field had no value or a less confident one
+    (in place of a confident value cut short, only a whole one: a shorter piece is no better).
 
     The text is cleaned like any OCR line (English sub-labels and whitespace removed), so a crop that
     caught part of the label still gives the value.
@@ -712,7 +719,11 @@ def offer_value(read: PageRead, field_name: str, text: str, score: float, rect: 
         return False
     confidence = round(score * (REPAIR_PENALTY if cleaned[1] else 1.0), 4)
     current = read.fields.get(field_name)
-    if current is not None and current.confidence >= confidence:
+    if current is not None and (
+        current.confidence >= confidence
+        # A confident value was looked at again for being cut short: only a whole one replaces it.
+        or (current.confidence >= WEAK_CONFIDENCE and not looks_whole(field_name, cleaned[0]))
+    ):
         return False
     read.fields[field_name] = FieldValue(cleaned[0], confidence, rect)
     read.missing = [item for item in read.missing if item.field != field_name]
