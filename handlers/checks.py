@@ -57,8 +57,8 @@ LICENCE_CLASSES: tuple[str, ...] = (
 # fmt: on
 #: A card field read with less confidence than this (vendors' confidences are normalized to 0..1) is
 #: named in a warning, so the user compares it with the card. Measured on the embedded engine over the
-#: rendered development sets (2222 fields read): under 0.6, 15 of 33 values were wrong; at or above it,
-#: 15 of 2189. The confident misreads left are whole glyphs read as others, which no score catches.
+#: rendered development sets (2222 fields read): under 0.6, 14 of 32 values were wrong; at or above it,
+#: 15 of 2190. The confident misreads left are whole glyphs read as others, which no score catches.
 DOUBTFUL_CONFIDENCE = 0.6
 #: The same for a plate in a plate photo. Measured on the embedded engine's leading read of each of the
 #: 1109 labelled real photos: under 0.3, 82 of the 88 wrong reads, and 130 of the 1021 right ones (most
