@@ -13,13 +13,12 @@ import re
 import cv2
 import numpy as np
 
+from bot.vendors.local.frame import Rect
 from bot.vendors.local.layout import PageRead, offer_value
 from bot.vendors.local.lexicon import best_word
 from bot.vendors.local.ocr import OcrEngine
 from bot.vendors.local.plates import read_printed_plate
 from bot.vendors.local.terms import closed_vocabulary
-
-Rect = tuple[float, float, float, float]
 
 #: Labels found without a value (or with a weak one) get one targeted re-read each, this many per page.
 MAX_REREADS = 6

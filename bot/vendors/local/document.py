@@ -16,7 +16,8 @@ from bot.dates import parse_validity
 from bot.models import DOCUMENT_MODELS, Box, Document, FieldMeta
 from bot.plate_grammar import PROVINCES
 from bot.vendors.local.divisions import repair_address_head
-from bot.vendors.local.layout import FieldValue, PageRead, Rect
+from bot.vendors.local.frame import Rect
+from bot.vendors.local.layout import FieldValue, PageRead
 from bot.vendors.local.values import REPAIR_PENALTY
 from bot.vendors.local.whole import CUT_SHORT_TRUST, looks_whole
 
