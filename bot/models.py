@@ -47,6 +47,9 @@ class Document(BaseModel):
     key_fields: ClassVar[tuple[str, ...]] = ()
     #: Fields that identify a person; masked in group chats and in the session log.
     personal_fields: ClassVar[tuple[str, ...]] = ()
+    #: Fields every such page prints, so one that came back empty was not read (not left blank). The
+    #: seal's issuing authority is left out: some vendors return it only on request.
+    printed_fields: ClassVar[tuple[str, ...]] = ()
 
     meta: dict[str, FieldMeta] = Field(default_factory=dict)
 
@@ -64,6 +67,10 @@ class Document(BaseModel):
         """True when none of the key fields was read: the vendor answered but found no card."""
         return all(getattr(self, name) in (None, "") for name in self.key_fields)
 
+    def unread_fields(self) -> list[str]:
+        """Printed fields that came back empty, in print order: what the photo did not show well enough."""
+        return [name for name in self.printed_fields if getattr(self, name) in (None, "")]
+
 
 class DrivingLicence(Document):
     """驾驶证 main page (正页)."""
@@ -72,6 +79,18 @@ class DrivingLicence(Document):
     side: ClassVar[Side] = "front"
     key_fields: ClassVar[tuple[str, ...]] = ("number", "name", "class_")
     personal_fields: ClassVar[tuple[str, ...]] = ("number", "name", "address", "birth_date")
+    printed_fields: ClassVar[tuple[str, ...]] = (
+        "number",
+        "name",
+        "sex",
+        "nationality",
+        "address",
+        "birth_date",
+        "first_issue_date",
+        "class_",
+        "valid_from",
+        "valid_to",
+    )
 
     number: str | None = None
     name: str | None = None
@@ -86,6 +105,10 @@ class DrivingLicence(Document):
     long_term: bool = False
     issuing_authority: str | None = None
 
+    def unread_fields(self) -> list[str]:
+        """A long-term licence prints 长期 where others print the end date, so it has none to read."""
+        return [name for name in super().unread_fields() if not (name == "valid_to" and self.long_term)]
+
 
 class DrivingLicenceBack(Document):
     """驾驶证 副页."""
@@ -94,6 +117,7 @@ class DrivingLicenceBack(Document):
     side: ClassVar[Side] = "back"
     key_fields: ClassVar[tuple[str, ...]] = ("number", "name", "file_number")
     personal_fields: ClassVar[tuple[str, ...]] = ("number", "name", "file_number")
+    printed_fields: ClassVar[tuple[str, ...]] = ("number", "name", "file_number")
 
     number: str | None = None
     name: str | None = None
@@ -108,6 +132,18 @@ class VehicleLicenceFront(Document):
     side: ClassVar[Side] = "front"
     key_fields: ClassVar[tuple[str, ...]] = ("plate_number", "vin", "owner")
     personal_fields: ClassVar[tuple[str, ...]] = ("owner", "address")
+    printed_fields: ClassVar[tuple[str, ...]] = (
+        "plate_number",
+        "vehicle_type",
+        "owner",
+        "address",
+        "use_character",
+        "model",
+        "vin",
+        "engine_number",
+        "register_date",
+        "issue_date",
+    )
 
     plate_number: str | None = None
     vehicle_type: str | None = None
@@ -129,6 +165,15 @@ class VehicleLicenceBack(Document):
     side: ClassVar[Side] = "back"
     key_fields: ClassVar[tuple[str, ...]] = ("plate_number", "file_number", "approved_passengers")
     personal_fields: ClassVar[tuple[str, ...]] = ()
+    #: A quantity the vehicle lacks is printed as ``--``, which some vendors return as empty; these are
+    #: the ones every vehicle has.
+    printed_fields: ClassVar[tuple[str, ...]] = (
+        "plate_number",
+        "file_number",
+        "total_mass",
+        "curb_weight",
+        "dimensions",
+    )
 
     plate_number: str | None = None
     file_number: str | None = None

@@ -223,10 +223,30 @@ def run_checks(
         findings += _check_inspection(document, today, expiry_warning_days)
         findings += _check_plate_number(document.plate_number)
     if document is not None:
+        findings += _check_unread(document)
         findings += _check_confidence(document, findings)
     findings += _check_plates(result.plates)
     result.warnings = [*result.warnings, *findings]
     return result
+
+
+def _check_unread(document: Document) -> list[Warning]:
+    """One warning naming the printed fields that came back empty. Left out of the reply silently, a
+    field the photo did not show reads as a field the card does not have; named, it tells the sender
+    what to retake. Runs after the licence number has filled what it can."""
+    unread = [name.rstrip("_") for name in document.unread_fields()]
+    if not unread:
+        return []
+    names = ", ".join(_label(name) for name in unread)
+    return [
+        _warning(
+            "unread_fields",
+            Severity.WARNING,
+            f"Could not read: {names}. Fill the frame with the card, keep it sharp and away from glare, "
+            "and retake the photo.",
+            fields=unread,
+        )
+    ]
 
 
 def _check_confidence(document: Document, findings: list[Warning]) -> list[Warning]:

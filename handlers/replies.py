@@ -227,6 +227,11 @@ WARNING_TEMPLATES: dict[str, tuple[str, str]] = {
         "{field}未能从照片识别，已按证号推出，请与证件核对。",
         "The {field} could not be read from the photo and was taken from the licence number; please check.",
     ),
+    "unread_fields": (
+        "未能识别：{fields}。请让证件充满画面、对焦清晰、避开反光后重拍。",
+        "Could not read: {fields}. Fill the frame with the card, keep it sharp and away from glare, and "
+        "retake the photo.",
+    ),
     "doubtful_field": (
         "{field}识别把握不大，可能有误，请与证件核对。",
         "The {field} was hard to read and may be misread; please compare it with the card.",
@@ -298,6 +303,9 @@ def _localized_params(
     for key, value in params.items():
         if key in ("field", "first", "second") and isinstance(value, str):
             localized[key] = _label_anywhere(value, language, page)
+        elif key == "fields" and isinstance(value, list):
+            separator = ", " if language == "en" else "、"
+            localized[key] = separator.join(_label_anywhere(str(name), language, page) for name in value)
         else:
             localized[key] = _format_value(value)
     if "days_left" in params:

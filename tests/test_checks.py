@@ -296,6 +296,7 @@ def driving(**overrides: object) -> Recognition:
         "name": "王小红",
         "sex": "女",
         "nationality": "中国",
+        "address": "北京市东城区景山前街4号",
         "birth_date": date(1949, 12, 31),
         "first_issue_date": date(2000, 5, 1),
         "class": "C1",
@@ -313,8 +314,13 @@ def driving_back(record: str | None = None, number: str = GB_EXAMPLE_ID) -> Reco
 def vehicle_front(**overrides: object) -> Recognition:
     fields = {
         "plate_number": "京A12345",
+        "vehicle_type": "小型轿车",
         "owner": "王小红",
+        "address": "北京市东城区景山前街4号",
+        "use_character": "非营运",
+        "model": "大众汽车牌SVW71612BM",
         "vin": VALID_VIN,
+        "engine_number": "A123456",
         "register_date": date(2012, 3, 1),
         "issue_date": date(2012, 3, 1),
     } | overrides
@@ -325,6 +331,9 @@ def vehicle_back(record: str | None = "检验有效期至2026年03月京A(01)", 
     fields = {
         "plate_number": "京A12345",
         "file_number": "110100123456",
+        "total_mass": "1880kg",
+        "curb_weight": "1430kg",
+        "dimensions": "4760×1820×1460mm",
         "inspection_record": record,
     } | overrides
     return Recognition(
@@ -598,7 +607,7 @@ def test_plate_grammar_mismatch_on_vehicle_licences(factory: Callable[..., Recog
 
 
 def test_a_field_read_with_little_confidence_is_named_for_the_user_to_check() -> None:
-    recognition = vehicle_front(vin="1M8GDM9A5KP042788")  # fails its check digit
+    recognition = vehicle_front(vin="1M8GDM9A5KP042788", address=None)  # the VIN fails its check digit
     low, sure = DOUBTFUL_CONFIDENCE - 0.1, DOUBTFUL_CONFIDENCE + 0.1
     recognition.document.meta = {
         "owner": FieldMeta(confidence=low),
@@ -612,6 +621,29 @@ def test_a_field_read_with_little_confidence_is_named_for_the_user_to_check() ->
     assert warning.severity is Severity.WARNING and warning.params == {"field": "owner"}
     assert "王小红" not in warning.message  # the value stays out of the warning (and the log)
     assert "vin_checksum_mismatch" in codes(checked)
+
+
+@pytest.mark.parametrize(
+    ("recognition", "unread"),
+    [
+        (driving(name=None, class_=None, valid_to=None), ["name", "class", "valid_to"]),
+        (driving(address="", valid_to=None, long_term=True), ["address"]),  # 长期 has no end date to read
+        (driving_back(number=None), ["number"]),
+        (vehicle_front(model=None, plate_number=None, issuing_authority=None), ["plate_number", "model"]),
+        (vehicle_back(record=None, dimensions=None), ["dimensions"]),  # a new vehicle has no stamp yet
+    ],
+)
+def test_printed_fields_that_came_back_empty_are_named_for_a_retake(
+    recognition: Recognition, unread: list[str]
+) -> None:
+    warning = only(run_checks(recognition, today=TODAY), "unread_fields")
+    assert warning.severity is Severity.WARNING and warning.params == {"fields": unread}
+    assert "retake" in warning.message
+
+
+def test_a_field_filled_from_the_licence_number_is_not_called_unread() -> None:
+    checked = run_checks(driving(birth_date=None, sex=None, name=None), today=TODAY)
+    assert only(checked, "unread_fields").params == {"fields": ["name"]}
 
 
 def test_a_plate_read_with_little_confidence_is_named_unless_it_cannot_exist() -> None:
@@ -656,7 +688,7 @@ def test_driving_licence_dates_inconsistent(overrides: dict, pair: tuple[str, st
 
 def test_first_issue_at_exactly_16_is_consistent() -> None:
     checked = run_checks(driving(birth_date=date(1984, 5, 1), number=None), today=TODAY)
-    assert checked.warnings == []
+    assert codes(checked) == ["unread_fields"]  # the number, left out so it cannot disagree, and nothing else
 
 
 def test_future_valid_to_is_fine() -> None:

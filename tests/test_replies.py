@@ -27,6 +27,7 @@ from bot.vendors.base import ErrorCategory
 from handlers.outcome import Outcome, Status
 from handlers.replies import (
     FIELD_LABELS,
+    WARNING_TEMPLATES,
     ReplyOptions,
     failure_text,
     help_text,
@@ -369,6 +370,7 @@ WARNING_CASES = {
     "repaired": {"field": "vin"},
     "doubtful_field": {"field": "name"},
     "filled_from_number": {"field": "birth_date"},
+    "unread_fields": {"fields": ["name", "class"]},
     "doubtful_plate": {"field": "plate_number", "value": "皖A5G895"},
     "photo_copy": {},
     "photo_screen": {},
@@ -378,10 +380,14 @@ WARNING_CASES = {
 }
 
 
+def test_every_warning_template_has_a_rendering_case() -> None:
+    assert set(WARNING_TEMPLATES) == set(WARNING_CASES)
+
+
 @pytest.mark.parametrize(("code", "params"), list(WARNING_CASES.items()))
 def test_every_warning_code_renders_with_its_params_in_both_languages(code: str, params: dict) -> None:
     warning = _warning(code, **params)
-    kind = "vehicle" if {"vin", "plate_number"} & set(params.values()) else "driving"
+    kind = "vehicle" if {"vin", "plate_number"} & {str(value) for value in params.values()} else "driving"
     texts = {language: warning_text(warning, language, kind=kind, side="front") for language in ("zh", "en")}
     for language, text in texts.items():
         assert text != warning.message
@@ -391,6 +397,8 @@ def test_every_warning_code_renders_with_its_params_in_both_languages(code: str,
                 assert value.isoformat() in text
             elif key in ("field", "first", "second"):  # field names are shown as the card's labels
                 assert label(kind, "front", value, language) in text
+            elif key == "fields":
+                assert all(label(kind, "front", name, language) in text for name in value)
             else:
                 assert str(value) in text
     zh, en = texts["zh"], texts["en"]
