@@ -265,6 +265,11 @@ WARNING_TEMPLATES: dict[str, tuple[str, str]] = {
         "照片模糊，部分内容可能读错，请拿稳手机、对焦后重拍。",
         "The photo is blurry, so some fields may be misread; hold the phone steady and refocus.",
     ),
+    "photo_small": (
+        "照片中证件上的字太小，部分内容可能读错，请靠近证件重拍，或发送原图。",
+        "The card's print is too small in this photo, so some fields may be misread; move closer and "
+        "retake it, or send the original photo rather than a compressed copy.",
+    ),
     "photo_incomplete": (
         "证件没有拍全，请把整张证件拍进画面。",
         "Part of the card is cut off; get the whole card in the frame.",

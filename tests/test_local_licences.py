@@ -885,6 +885,16 @@ async def test_reads_every_field_of_a_hard_photo(vendor, kind, side, kinds, seed
     unreadable = set().union(*(UNREADABLE.get(name, set()) for name in kinds))
     wrong = _wrong(recognition.fields(), truth)
     assert {name: miss for name, miss in wrong.items() if name not in unreadable} == {}
+    # A thumbnail is named as one (what to do differently); no other photo here is small or blurred.
+    hints = {warning.code for warning in recognition.warnings} & {"photo_small", "photo_blur"}
+    assert hints == ({"photo_small"} if "small" in kinds else set())
+
+
+async def test_a_blurred_photo_is_named_as_blurred(vendor):
+    image, _truth = _page("driving", "front", 7)
+    photo = specimens.degrade(image, ["blur"], random.Random(7))
+    recognition = await vendor.recognize("driving", "front", _intake(photo))
+    assert [warning.code for warning in recognition.warnings] == ["photo_blur"]
 
 
 async def test_reads_each_page_of_a_vehicle_licence_photographed_open(vendor):

@@ -376,6 +376,7 @@ WARNING_CASES = {
     "photo_screen": {},
     "photo_glare": {},
     "photo_blur": {},
+    "photo_small": {},
     "photo_incomplete": {},
 }
 

@@ -28,6 +28,7 @@ from bot.vendors.local.document import build_document
 from bot.vendors.local.frame import mostly_upright
 from bot.vendors.local.layout import FieldValue, PageRead, authority_from_lines, parse_page
 from bot.vendors.local.ocr import EngineFailure, EngineUnavailable, OcrEngine, OcrLine, shared_engine
+from bot.vendors.local.photo_quality import photo_warnings
 from bot.vendors.local.plates import PlateRead, read_plates
 from bot.vendors.local.seal import read_authority
 from bot.vendors.local.two_pages import page_region
@@ -122,9 +123,13 @@ class LocalVendor(Vendor):
         try:
             if kind == "plate":
                 return self._plates(engine, bgr, scale)
-            return self._page(engine, kind, side, bgr, scale)
+            recognition = self._page(engine, kind, side, bgr, scale)
         except EngineFailure as exc:
             raise VendorError(NAME, ErrorCategory.SERVER, "engine_failure", str(exc)) from exc
+        recognition.warnings += photo_warnings(
+            cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY), _raw_lines(recognition, scale), scale
+        )
+        return recognition
 
     # ------------------------------------------------------------------------------------------- pages
 
@@ -207,6 +212,16 @@ class LocalVendor(Vendor):
             ],
         }
         return Recognition(kind="plate", side="front", vendor=NAME, plates=plates, raw=raw)
+
+
+def _raw_lines(recognition: Recognition, scale: float) -> list[OcrLine]:
+    """The lines a page was read from (kept in its raw answer, in the photo's pixels), in the pixels
+    `scale` times smaller that the engine was given."""
+    lines = recognition.raw["lines"] if recognition.raw else []
+    return [
+        OcrLine(entry["text"], entry["score"], tuple((x / scale, y / scale) for x, y in entry["box"]))  # type: ignore[arg-type]
+        for entry in lines
+    ]
 
 
 def _reading_quality(read: PageRead) -> tuple[int, int]:
