@@ -217,11 +217,11 @@ class LocalVendor(Vendor):
 def _raw_lines(recognition: Recognition, scale: float) -> list[OcrLine]:
     """The lines a page was read from (kept in its raw answer, in the photo's pixels), in the pixels
     `scale` times smaller that the engine was given."""
-    lines = recognition.raw["lines"] if recognition.raw else []
-    return [
-        OcrLine(entry["text"], entry["score"], tuple((x / scale, y / scale) for x, y in entry["box"]))  # type: ignore[arg-type]
-        for entry in lines
-    ]
+    lines: list[OcrLine] = []
+    for entry in recognition.raw["lines"] if recognition.raw else []:
+        first, second, third, fourth = ((x / scale, y / scale) for x, y in entry["box"])
+        lines.append(OcrLine(entry["text"], entry["score"], (first, second, third, fourth)))
+    return lines
 
 
 def _reading_quality(read: PageRead) -> tuple[int, int]:
