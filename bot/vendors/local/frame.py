@@ -86,3 +86,14 @@ def vertical_overlap(a: Rect, b: Rect) -> float:
 
 def same_row(a: Rect, b: Rect) -> bool:
     return vertical_overlap(a, b) >= 0.4
+
+
+def reads_between(rect: Rect, before: Rect, after: Rect) -> bool:
+    """Whether a box comes after `before` and before `after` in reading order (rows, then columns)."""
+
+    def precedes(first: Rect, second: Rect) -> bool:
+        if same_row(first, second):
+            return first[0] < second[0]
+        return (first[1] + first[3]) / 2 < (second[1] + second[3]) / 2
+
+    return precedes(before, rect) and precedes(rect, after)

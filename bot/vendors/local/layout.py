@@ -13,20 +13,18 @@ card's own reading order wins. OCR already reads each line the right way up (rap
 classifier), so a card photographed upside down only needs its geometry turned, not a second OCR pass.
 
 What each page prints is in pages.py; segments.py splits a line at its labels (line_text.py drops the
-English sub-labels first), and frame.py holds the page's geometry; document.py turns a parsed page into
-the normalized document; two_pages.py finds the asked-for page in a photo of both.
+English sub-labels first), lost_labels.py finds the labels OCR lost or garbled by where they stand, and
+frame.py holds the page's geometry; document.py turns a parsed page into the normalized document;
+two_pages.py finds the asked-for page in a photo of both.
 """
 
 from __future__ import annotations
 
 import math
 import re
-import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from itertools import pairwise
-
-from rapidfuzz.distance import LCSseq
 
 from bot.dates import find_dates
 from bot.models import Kind, Side
@@ -36,18 +34,18 @@ from bot.vendors.local.frame import (
     Rect,
     line_skew,
     mostly_upright,
+    reads_between,
     same_row,
     similar_height,
     union,
     vertical_overlap,
 )
 from bot.vendors.local.line_text import label_text
+from bot.vendors.local.lost_labels import labels_by_place, placed_by_neighbours
 from bot.vendors.local.ocr import OcrLine
 from bot.vendors.local.pages import PAGES, LabelSpec, PageSpec
 from bot.vendors.local.places import looks_like_address
 from bot.vendors.local.segments import (
-    FUZZY_LABEL_LENGTH,
-    FUZZY_LABEL_TRUST,
     Free,
     Hit,
     label_pattern,
@@ -59,8 +57,6 @@ from bot.vendors.local.whole import looks_whole
 
 #: Values read with less confidence than this are read again on their own.
 WEAK_CONFIDENCE = 0.8
-#: Labels of one column start within this many label heights of each other.
-LABEL_COLUMN_SLACK = 0.5
 
 
 def _looks_like_vin(text: str) -> bool:
@@ -207,7 +203,7 @@ def _parse_in_frame(spec: PageSpec, lines: Sequence[OcrLine], frame: Frame, quar
         hits.extend(line_hits)
         free.extend(line_free)
     hits = _first_hit_per_field(hits)
-    hits.extend(_labels_by_place(spec, hits, free))
+    hits.extend(labels_by_place(spec, hits, free))
     values: dict[str, tuple[str, float, list[Rect], bool]] = {}
     pending: list[Hit] = []
     for hit in sorted(hits, key=lambda item: (item.rect[1], item.rect[0])):
@@ -235,7 +231,7 @@ def _parse_in_frame(spec: PageSpec, lines: Sequence[OcrLine], frame: Frame, quar
     }
     missing = [
         MissingValue(hit.spec.field, _search_area(hit, hits, free, from_label=False), hit.height)
-        for hit in [*hits, *_placed_by_neighbours(spec, hits)]
+        for hit in [*hits, *placed_by_neighbours(spec, hits)]
         if hit.spec.field not in fields
     ]
     # Values read with little confidence, or read confidently but cut short (whole.py), get a second look.
@@ -258,43 +254,6 @@ def _parse_in_frame(spec: PageSpec, lines: Sequence[OcrLine], frame: Frame, quar
         labels_found=len(hits),
     )
     return _Candidate(read, (len(fields) + _reading_order_agreement(hits), _values_after_labels(hits, free)))
-
-
-def _placed_by_neighbours(spec: PageSpec, hits: list[Hit]) -> list[Hit]:
-    """Labels glare took whole (no glyph left to match), placed where the card prints them: in the row of
-    a label printed on their row and the column of one printed in their column. Their cells are then
-    read like any label's whose value detection missed (a ``--`` in a mass cell is too faint for it)."""
-    found = {hit.spec.field: hit for hit in hits}
-    placed = []
-    for order, label in enumerate(spec.labels):
-        row, column = found.get(label.same_row or ""), found.get(label.same_column or "")
-        if label.field in found or row is None or column is None:
-            continue
-        # Glyphs as wide as the column label's own (labels print in one size).
-        glyph = (column.rect[2] - column.rect[0]) / len(column.spec.variants[0])
-        rect = (column.rect[0], row.rect[1], column.rect[0] + glyph * len(label.variants[0]), row.rect[3])
-        if rect[0] < row.rect[2] and row.rect[0] < rect[2]:
-            continue  # where the row's own label stands: the layout is not the card's
-        placed.append(Hit(label, order, rect, 0.0, "", None))
-    return placed + _placed_between(spec, found)
-
-
-def _placed_between(spec: PageSpec, found: dict[str, Hit]) -> list[Hit]:
-    """Labels glare or detection took whole with their values, on a row with no column to place them
-    by (性别 between 姓名 and 国籍): their cell runs from the end of the row's earlier label and what was
-    read with it to the later label, so the re-read sees the lost label and value together (性别男);
-    the field's cleaner keeps the value (a sex is 男 or 女 wherever it stands)."""
-    placed = []
-    for order, label in enumerate(spec.labels):
-        if label.between is None or label.field in found:
-            continue
-        before, after = found.get(label.between[0]), found.get(label.between[1])
-        if before is None or after is None or not same_row(before.rect, after.rect):
-            continue
-        end = before.inline_rect or before.rect
-        rect = (end[2], before.rect[1], end[2], before.rect[3])
-        placed.append(Hit(label, order, rect, 0.0, "", None))
-    return placed
 
 
 def _claim_self_evident(
@@ -350,7 +309,7 @@ def _claim_between_labels(
             segment
             for segment in free
             if not segment.used
-            and _between(segment.rect, before_rect, after_rect)
+            and reads_between(segment.rect, before_rect, after_rect)
             and _WRITING.search(segment.text)  # the seal's star, read as ★, is no line of the card
         ]
         if len(between) != len(missing):
@@ -410,88 +369,6 @@ def _claim(
     """Take an unclaimed line as `name`'s value; placed by format, not label, so trusted less."""
     segment.used = True
     values[name] = (cleaned[0], segment.score * UNLABELLED_TRUST, [segment.rect], cleaned[1])
-
-
-def _labels_by_place(spec: PageSpec, hits: list[Hit], free: list[Free]) -> list[Hit]:
-    """Labels too garbled to match (``厕有入`` for 所有人, ``A型号`` for 品牌型号), found by where they stand.
-
-    A card's labels are printed in a fixed order and left-aligned in columns. A short line without
-    digits that shares some of a lost label's characters, sits between the labels printed before and
-    after it, starts where another row's label starts and has unlabelled text (its value) next on its
-    row can only be that label. Exactly one such line is needed; it is taken as a misread label (trusted
-    as a fuzzy match is)."""
-    found = sorted(hits, key=lambda hit: hit.order)
-    if not found:
-        return []
-    label_height = statistics.median(hit.height for hit in found)
-    placed: list[Hit] = []
-    for order, label in enumerate(spec.labels):
-        if any(hit.order == order for hit in hits):
-            continue
-        before = [hit for hit in found if hit.order < order]
-        after = [hit for hit in found if hit.order > order]
-        if not before or not after:
-            continue
-        candidates = [
-            segment
-            for segment in free
-            if not segment.used
-            and similar_height(segment.height, label_height)
-            and _could_be_label(segment.text, label)
-            and _between(segment.rect, before[-1].rect, after[0].rect)
-            and any(
-                abs(segment.rect[0] - hit.rect[0]) <= LABEL_COLUMN_SLACK * hit.height
-                and not same_row(segment.rect, hit.rect)
-                for hit in found
-            )
-            and _value_follows(segment, hits, free)
-        ]
-        if len(candidates) != 1:
-            continue
-        segment = candidates[0]
-        segment.used = True
-        placed.append(
-            Hit(label, order, segment.rect, segment.score * FUZZY_LABEL_TRUST, "", None, fuzzy=True)
-        )
-    return placed
-
-
-def _could_be_label(text: str, label: LabelSpec) -> bool:
-    """Short, no digits, and at least a third of the characters of some variant of three or more in
-    order (a two-character label misread in one is matched where a line starts; one sharing a single
-    character with a line, such as 国籍 with a nationality 中国, is no evidence)."""
-    if re.search(r"\d", text):
-        return False
-    return any(
-        len(variant) >= FUZZY_LABEL_LENGTH
-        and len(text) <= len(variant) + 1
-        and LCSseq.similarity(text, variant) >= len(variant) / 3
-        for variant in label.variants
-    )
-
-
-def _value_follows(segment: Free, hits: list[Hit], free: list[Free]) -> bool:
-    """Whether the next box to the right on the segment's row is unlabelled text (its value) rather than
-    another label, as it is after every label printed beside its value."""
-    right = [
-        (other.rect[0], isinstance(other, Free))
-        for other in [*hits, *free]
-        if other is not segment
-        and other.rect[0] > segment.rect[2] - 0.5 * segment.height
-        and same_row(other.rect, segment.rect)
-    ]
-    return bool(right) and min(right)[1]
-
-
-def _between(rect: Rect, before: Rect, after: Rect) -> bool:
-    """Whether a box comes after `before` and before `after` in reading order (rows, then columns)."""
-
-    def precedes(first: Rect, second: Rect) -> bool:
-        if same_row(first, second):
-            return first[0] < second[0]
-        return (first[1] + first[3]) / 2 < (second[1] + second[3]) / 2
-
-    return precedes(before, rect) and precedes(rect, after)
 
 
 def _first_hit_per_field(hits: list[Hit]) -> list[Hit]:

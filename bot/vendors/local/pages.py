@@ -28,7 +28,7 @@ class LabelSpec:
     #: (an address that glare or a wide gap split into two boxes).
     fills_row: bool = False
     #: A label printed on this one's row and one printed in its column: where both were found, they say
-    #: where this one stands when glare took it whole (see `_placed_by_neighbours`).
+    #: where this one stands when glare took it whole (see `lost_labels.placed_by_neighbours`).
     same_row: str | None = None
     same_column: str | None = None
     #: The labels printed before and after this one on its row, when no label shares its column: where

@@ -1,0 +1,129 @@
+"""Labels OCR lost or garbled, found by where the card prints them.
+
+A card prints its labels in a fixed order, left-aligned in columns and rows. A label glare took whole
+is placed from the labels on its row and in its column (or between its row's neighbours); a label too
+garbled to match is the one short line, sharing some of its glyphs, standing where it should. Either
+way its value is then read like any label's (layout.py, cells.py).
+"""
+
+from __future__ import annotations
+
+import re
+import statistics
+
+from rapidfuzz.distance import LCSseq
+
+from bot.vendors.local.frame import reads_between, same_row, similar_height
+from bot.vendors.local.pages import LabelSpec, PageSpec
+from bot.vendors.local.segments import FUZZY_LABEL_LENGTH, FUZZY_LABEL_TRUST, Free, Hit
+
+#: Labels of one column start within this many label heights of each other.
+LABEL_COLUMN_SLACK = 0.5
+
+
+def placed_by_neighbours(spec: PageSpec, hits: list[Hit]) -> list[Hit]:
+    """Labels glare took whole (no glyph left to match), placed where the card prints them: in the row of
+    a label printed on their row and the column of one printed in their column. Their cells are then
+    read like any label's whose value detection missed (a ``--`` in a mass cell is too faint for it)."""
+    found = {hit.spec.field: hit for hit in hits}
+    placed = []
+    for order, label in enumerate(spec.labels):
+        row, column = found.get(label.same_row or ""), found.get(label.same_column or "")
+        if label.field in found or row is None or column is None:
+            continue
+        # Glyphs as wide as the column label's own (labels print in one size).
+        glyph = (column.rect[2] - column.rect[0]) / len(column.spec.variants[0])
+        rect = (column.rect[0], row.rect[1], column.rect[0] + glyph * len(label.variants[0]), row.rect[3])
+        if rect[0] < row.rect[2] and row.rect[0] < rect[2]:
+            continue  # where the row's own label stands: the layout is not the card's
+        placed.append(Hit(label, order, rect, 0.0, "", None))
+    return placed + _placed_between(spec, found)
+
+
+def _placed_between(spec: PageSpec, found: dict[str, Hit]) -> list[Hit]:
+    """Labels glare or detection took whole with their values, on a row with no column to place them
+    by (性别 between 姓名 and 国籍): their cell runs from the end of the row's earlier label and what was
+    read with it to the later label, so the re-read sees the lost label and value together (性别男);
+    the field's cleaner keeps the value (a sex is 男 or 女 wherever it stands)."""
+    placed = []
+    for order, label in enumerate(spec.labels):
+        if label.between is None or label.field in found:
+            continue
+        before, after = found.get(label.between[0]), found.get(label.between[1])
+        if before is None or after is None or not same_row(before.rect, after.rect):
+            continue
+        end = before.inline_rect or before.rect
+        rect = (end[2], before.rect[1], end[2], before.rect[3])
+        placed.append(Hit(label, order, rect, 0.0, "", None))
+    return placed
+
+
+def labels_by_place(spec: PageSpec, hits: list[Hit], free: list[Free]) -> list[Hit]:
+    """Labels too garbled to match (``厕有入`` for 所有人, ``A型号`` for 品牌型号), found by where they stand.
+
+    A card's labels are printed in a fixed order and left-aligned in columns. A short line without
+    digits that shares some of a lost label's characters, sits between the labels printed before and
+    after it, starts where another row's label starts and has unlabelled text (its value) next on its
+    row can only be that label. Exactly one such line is needed; it is taken as a misread label (trusted
+    as a fuzzy match is)."""
+    found = sorted(hits, key=lambda hit: hit.order)
+    if not found:
+        return []
+    label_height = statistics.median(hit.height for hit in found)
+    placed: list[Hit] = []
+    for order, label in enumerate(spec.labels):
+        if any(hit.order == order for hit in hits):
+            continue
+        before = [hit for hit in found if hit.order < order]
+        after = [hit for hit in found if hit.order > order]
+        if not before or not after:
+            continue
+        candidates = [
+            segment
+            for segment in free
+            if not segment.used
+            and similar_height(segment.height, label_height)
+            and _could_be_label(segment.text, label)
+            and reads_between(segment.rect, before[-1].rect, after[0].rect)
+            and any(
+                abs(segment.rect[0] - hit.rect[0]) <= LABEL_COLUMN_SLACK * hit.height
+                and not same_row(segment.rect, hit.rect)
+                for hit in found
+            )
+            and _value_follows(segment, hits, free)
+        ]
+        if len(candidates) != 1:
+            continue
+        segment = candidates[0]
+        segment.used = True
+        placed.append(
+            Hit(label, order, segment.rect, segment.score * FUZZY_LABEL_TRUST, "", None, fuzzy=True)
+        )
+    return placed
+
+
+def _could_be_label(text: str, label: LabelSpec) -> bool:
+    """Short, no digits, and at least a third of the characters of some variant of three or more in
+    order (a two-character label misread in one is matched where a line starts; one sharing a single
+    character with a line, such as 国籍 with a nationality 中国, is no evidence)."""
+    if re.search(r"\d", text):
+        return False
+    return any(
+        len(variant) >= FUZZY_LABEL_LENGTH
+        and len(text) <= len(variant) + 1
+        and LCSseq.similarity(text, variant) >= len(variant) / 3
+        for variant in label.variants
+    )
+
+
+def _value_follows(segment: Free, hits: list[Hit], free: list[Free]) -> bool:
+    """Whether the next box to the right on the segment's row is unlabelled text (its value) rather than
+    another label, as it is after every label printed beside its value."""
+    right = [
+        (other.rect[0], isinstance(other, Free))
+        for other in [*hits, *free]
+        if other is not segment
+        and other.rect[0] > segment.rect[2] - 0.5 * segment.height
+        and same_row(other.rect, segment.rect)
+    ]
+    return bool(right) and min(right)[1]
