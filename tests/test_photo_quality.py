@@ -58,3 +58,12 @@ def test_blurred_print_is_named_and_blur_is_judged_against_the_print_size() -> N
 
 def test_too_few_lines_give_no_verdict() -> None:
     assert codes(*page(16, count=MIN_JUDGED_LINES - 1)) == []
+
+
+def test_the_lines_kept_in_the_raw_answer_come_back_as_the_engine_read_them() -> None:
+    # The hints are judged on the lines the session log keeps (rounded to a tenth of a pixel).
+    line = OcrLine("小型汽车", 0.98765, ((10.04, 20.0), (110.0, 22.5), (109.0, 52.5), (9.0, 50.0)))
+    again = OcrLine.from_raw(line.to_raw())
+    assert again.text == line.text and again.score == round(line.score, 4)
+    for (x, y), (x_again, y_again) in zip(line.points, again.points, strict=True):
+        assert abs(x - x_again) <= 0.05 and abs(y - y_again) <= 0.05

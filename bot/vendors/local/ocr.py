@@ -118,6 +118,12 @@ class OcrLine:
             "box": [[round(x, 1), round(y, 1)] for x, y in self.points],
         }
 
+    @classmethod
+    def from_raw(cls, entry: dict[str, Any]) -> OcrLine:
+        """The line `to_raw` wrote (its box rounded to a tenth of a pixel)."""
+        first, second, third, fourth = ((float(x), float(y)) for x, y in entry["box"])
+        return cls(entry["text"], float(entry["score"]), (first, second, third, fourth))
+
 
 def models_dir() -> Path:
     """The installed rapidocr package's own models directory (located without importing rapidocr)."""

@@ -217,11 +217,8 @@ class LocalVendor(Vendor):
 def _raw_lines(recognition: Recognition, scale: float) -> list[OcrLine]:
     """The lines a page was read from (kept in its raw answer, in the photo's pixels), in the pixels
     `scale` times smaller that the engine was given."""
-    lines: list[OcrLine] = []
-    for entry in recognition.raw["lines"] if recognition.raw else []:
-        first, second, third, fourth = ((x / scale, y / scale) for x, y in entry["box"])
-        lines.append(OcrLine(entry["text"], entry["score"], (first, second, third, fourth)))
-    return lines
+    entries = recognition.raw["lines"] if recognition.raw else []
+    return [OcrLine.from_raw(entry).mapped(1 / scale) for entry in entries]
 
 
 def _reading_quality(read: PageRead) -> tuple[int, int]:
