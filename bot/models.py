@@ -65,11 +65,15 @@ class Document(BaseModel):
 
     def is_empty(self) -> bool:
         """True when none of the key fields was read: the vendor answered but found no card."""
-        return all(getattr(self, name) in (None, "") for name in self.key_fields)
+        return all(self._blank(name) for name in self.key_fields)
 
     def unread_fields(self) -> list[str]:
         """Printed fields that came back empty, in print order: what the photo did not show well enough."""
-        return [name for name in self.printed_fields if getattr(self, name) in (None, "")]
+        return [name for name in self.printed_fields if self._blank(name)]
+
+    def _blank(self, name: str) -> bool:
+        """Whether a field came back without a value (vendors send an empty string or nothing)."""
+        return getattr(self, name) in (None, "")
 
 
 class DrivingLicence(Document):
