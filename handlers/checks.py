@@ -11,8 +11,9 @@ Check digits:
   the check character is ``"10X98765432"[sum mod 11]``. 15-digit numbers from before 1999 have none.
 * VINs (GB 16735, same scheme as ISO 3779 / FMVSS 115): letters transliterated to numbers, weights
   8 7 6 5 4 3 2 10 0 9 8 7 6 5 4 3 2, ``sum mod 11`` at position 9 with 10 written as X. GB 16735 makes
-  the check digit mandatory for Chinese VINs; an imported vehicle's VIN may lack it, which is why a
-  mismatch is a warning and not an error.
+  the check digit mandatory for Chinese VINs and 49 CFR 565 for North American ones; elsewhere (a
+  European or Japanese import) position 9 may be any character, so those VINs are neither checked nor
+  "repaired": one look-alike swap makes about one in ten of them pass by chance.
 
 A Warning's `params` hold what a localized reply needs; ID numbers appear only masked, never in full.
 """
@@ -71,6 +72,9 @@ CHINESE_NATIONALITIES = frozenset({"中国", "中华人民共和国", "中國", 
 _ID_18 = re.compile(r"[0-9]{17}[0-9X]")
 _ID_15 = re.compile(r"[0-9]{15}")
 _VIN = re.compile(r"[A-HJ-NPR-Z0-9]{17}")
+#: The first VIN character (the world region of its maker's code) where the check digit is mandatory:
+#: China (L) and North America (1-5).
+CHECKED_VIN_REGIONS = frozenset("L12345")
 _LICENCE_CLASS = re.compile(r"(?:A[123]|B[12]|C[1-6]|[DEFMNP])+")
 _CLASS_SEPARATORS = re.compile(r"[\s,，、/;；·]+")
 _PROBATION = re.compile(r"实习期[^0-9]{0,6}")
@@ -551,6 +555,8 @@ def _check_vin(vehicle: VehicleLicenceFront, repairs: list[Repair]) -> list[Warn
     vin = (vehicle.vin or "").strip()
     if not vin or vin_valid(vin):
         return []
+    if _VIN.fullmatch(vin.upper()) and vin[0].upper() not in CHECKED_VIN_REGIONS:
+        return []  # a well-formed import whose maker need not print a check digit
     repaired = _try_repair(vehicle, "vin", vin_valid, repairs)
     if repaired is not None:
         return [repaired]

@@ -593,6 +593,21 @@ def test_vin_repaired() -> None:
     assert "vin_checksum_mismatch" not in codes(checked)
 
 
+def test_an_imported_vin_without_a_check_digit_is_left_as_read() -> None:
+    """A European maker need not print a check digit: this Fiat VIN fails the check, and exactly one
+    look-alike swap (0 → D at position 12) would make it pass; that swap would change a right VIN."""
+    vin = "ZFA31200000123456"
+    assert not vin_valid(vin) and repair_check_digit(vin, vin_valid) is not None  # the trap is real
+    checked = run_checks(vehicle_front(vin=vin), today=TODAY)
+    assert checked.document.vin == vin
+    assert not {"repaired", "vin_checksum_mismatch"} & set(codes(checked))
+
+
+def test_a_malformed_imported_vin_is_still_named() -> None:
+    checked = run_checks(vehicle_front(vin="ZFA3120000012345"), today=TODAY)  # 16 characters
+    assert "vin_checksum_mismatch" in codes(checked)
+
+
 def test_plate_grammar_mismatch_on_plate_results() -> None:
     checked = run_checks(plates("京A12345", "京I12345"), today=TODAY)
     warning = only(checked, "plate_grammar_mismatch")
