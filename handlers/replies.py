@@ -244,6 +244,10 @@ WARNING_TEMPLATES: dict[str, tuple[str, str]] = {
         "{first}与{second}的先后顺序不合理，可能识别有误，请核对。",
         "{first} and {second} are in an impossible order and may be misread; please check.",
     ),
+    "date_in_future": (
+        "{field}晚于今天，可能识别有误，请核对。",
+        "{field} is later than today and may be misread; please check.",
+    ),
     "repaired": (
         "{field}中一个易混字符已按校验位自动更正，请与证件核对。",
         "One look-alike character in the {field} was corrected using its check digit; please compare "

@@ -367,6 +367,7 @@ WARNING_CASES = {
     "plate_grammar_mismatch": {"field": "plate_number", "value": "京A1234O"},
     "class_unknown": {"value": "Q9"},
     "date_inconsistent": {"first": "valid_from", "second": "birth_date"},
+    "date_in_future": {"field": "valid_from"},
     "repaired": {"field": "vin"},
     "doubtful_field": {"field": "name"},
     "filled_from_number": {"field": "birth_date"},
