@@ -36,8 +36,8 @@ class BotSettings(BaseModel):
     cache_seconds: int = Field(default=600, ge=0)
     #: Dates on cards are Chinese local dates; "today" for expiry is taken in this zone.
     timezone: str = "Asia/Shanghai"
-    #: Days a new driver's probation (实习期) lasts after the first issue date.
-    probation_days: int = Field(default=365, ge=0)
+    #: Calendar months a new driver's probation (实习期) lasts from the first issue date (0: not shown).
+    probation_months: int = Field(default=12, ge=0, le=120)
 
 
 class ServerSettings(BaseModel):

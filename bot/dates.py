@@ -17,7 +17,7 @@ import re
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 #: Years outside this range are OCR noise on a licence (``0014``, ``9014``), not dates.
@@ -92,6 +92,18 @@ def add_years(start: date, years: int) -> date:
         return start.replace(year=start.year + years)
     except ValueError:
         return start.replace(year=start.year + years, day=28)
+
+
+def period_end(start: date, months: int) -> date:
+    """The last day of a period of `months` calendar months that begins on `start` (the day before the
+    same day `months` later: 12 months from 2024-01-10 end 2025-01-09). Where the later month lacks
+    that day (12 months from 29 February) the period runs to that month's end."""
+    year, month = divmod(start.month - 1 + months, 12)
+    year, month = start.year + year, month + 1
+    last = calendar.monthrange(year, month)[1]
+    if start.day > last:
+        return date(year, month, last)
+    return date(year, month, start.day) - timedelta(days=1)
 
 
 def end_of_month(year: int, month: int) -> date | None:

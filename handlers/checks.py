@@ -23,9 +23,9 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Callable, Mapping
-from datetime import date, timedelta
+from datetime import date
 
-from bot.dates import add_years, find_dates, make_date, parse_inspection_until
+from bot.dates import add_years, find_dates, make_date, parse_inspection_until, period_end
 from bot.models import (
     Document,
     DrivingLicence,
@@ -201,7 +201,7 @@ def run_checks(
     *,
     today: date,
     expiry_warning_days: int = 90,
-    probation_days: int = 365,
+    probation_months: int = 12,
 ) -> Recognition:
     """A copy of `recognition` with repairs applied, derived fields filled and our warnings appended.
 
@@ -215,7 +215,7 @@ def run_checks(
     findings: list[Warning] = []
     if isinstance(document, DrivingLicence):
         findings += _check_id_field(document, result.repairs, document.nationality)
-        findings += _check_driving_licence(document, today, expiry_warning_days, probation_days)
+        findings += _check_driving_licence(document, today, expiry_warning_days, probation_months)
     elif isinstance(document, DrivingLicenceBack):
         findings += _check_id_field(document, result.repairs, None)
         findings += _check_probation_record(document.record, today)
@@ -409,7 +409,7 @@ def _check_id_against_fields(document: DrivingLicence | DrivingLicenceBack) -> l
 
 
 def _check_driving_licence(
-    licence: DrivingLicence, today: date, expiry_warning_days: int, probation_days: int
+    licence: DrivingLicence, today: date, expiry_warning_days: int, probation_months: int
 ) -> list[Warning]:
     findings = []
     if licence.class_ and not valid_licence_class(licence.class_):
@@ -422,7 +422,7 @@ def _check_driving_licence(
             )
         )
     findings += _check_licence_expiry(licence, today, expiry_warning_days)
-    findings += _check_probation_from_first_issue(licence.first_issue_date, today, probation_days)
+    findings += _check_probation_from_first_issue(licence.first_issue_date, today, probation_months)
     findings += _check_driving_dates(licence, today)
     return findings
 
@@ -464,12 +464,13 @@ def _probation_warning(until: date) -> Warning:
 
 
 def _check_probation_from_first_issue(
-    first_issue: date | None, today: date, probation_days: int
+    first_issue: date | None, today: date, probation_months: int
 ) -> list[Warning]:
-    """Probation covers `probation_days` days starting on the first issue date, that day included."""
-    if first_issue is None or probation_days <= 0 or first_issue > today:
+    """Probation is the 12 months after the first issue (公安部令第162号, art. 77), counted in calendar
+    months: a count of days would end it a day early whenever the year holds a 29 February."""
+    if first_issue is None or probation_months <= 0 or first_issue > today:
         return []
-    until = first_issue + timedelta(days=probation_days - 1)
+    until = period_end(first_issue, probation_months)
     return [_probation_warning(until)] if until >= today else []
 
 

@@ -171,7 +171,7 @@ class Recognizer:
             recognition,
             today=self._today(),
             expiry_warning_days=self.config.bot.expiry_warning_days,
-            probation_days=self.config.bot.probation_days,
+            probation_months=self.config.bot.probation_months,
         )
         warnings = sorted(checked.warnings, key=lambda w: SEVERITY_ORDER.get(str(w.severity), 3))
         return Outcome(

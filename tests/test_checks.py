@@ -473,8 +473,8 @@ def test_inspection_keeps_a_vendor_date_when_the_record_is_unreadable() -> None:
 # --- probation ------------------------------------------------------------------------------------------
 
 
-def test_probation_runs_365_days_from_first_issue() -> None:
-    """First issued 2024-06-02: the 365 days run through 2025-06-01, today. The next day it is over."""
+def test_probation_runs_12_months_from_first_issue() -> None:
+    """First issued 2024-06-02: the 12 months run through 2025-06-01, today. The next day it is over."""
     checked = run_checks(driving(first_issue_date=date(2024, 6, 2), valid_from=date(2024, 6, 2)), today=TODAY)
     warning = only(checked, "probation")
     assert warning.severity is Severity.WARNING
@@ -483,10 +483,18 @@ def test_probation_runs_365_days_from_first_issue() -> None:
     assert "probation" not in codes(run_checks(over, today=TODAY))
 
 
-def test_probation_days_are_configurable() -> None:
+def test_probation_across_a_29_february_still_lasts_12_months() -> None:
+    """365 days from 2024-01-10 would end on 2025-01-08; 12 months end on 2025-01-09."""
+    recognition = driving(first_issue_date=date(2024, 1, 10), valid_from=date(2024, 1, 10))
+    warning = only(run_checks(recognition, today=date(2025, 1, 9)), "probation")
+    assert warning.params == {"until": "2025-01-09"}
+
+
+def test_probation_months_are_configurable() -> None:
     recognition = driving(first_issue_date=date(2025, 1, 1), valid_from=date(2025, 1, 1))
-    assert "probation" not in codes(run_checks(recognition, today=TODAY, probation_days=30))
-    assert only(run_checks(recognition, today=TODAY, probation_days=365), "probation").params == {
+    assert "probation" not in codes(run_checks(recognition, today=TODAY, probation_months=0))
+    assert "probation" not in codes(run_checks(recognition, today=TODAY, probation_months=1))
+    assert only(run_checks(recognition, today=TODAY, probation_months=12), "probation").params == {
         "until": "2025-12-31"
     }
 

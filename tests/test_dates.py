@@ -14,6 +14,7 @@ from bot.dates import (
     parse_date,
     parse_inspection_until,
     parse_validity,
+    period_end,
 )
 
 CHRISTMAS_2014 = date(2014, 12, 25)
@@ -213,3 +214,17 @@ def test_add_years_and_end_of_month_edges() -> None:
     assert add_years(date(2020, 2, 29), 4) == date(2024, 2, 29)
     assert end_of_month(2014, 11) == date(2014, 11, 30)
     assert end_of_month(2014, 13) is None
+
+
+@pytest.mark.parametrize(
+    ("start", "months", "end"),
+    [
+        (date(2024, 1, 10), 12, date(2025, 1, 9)),  # a 29 February inside: still the day before
+        (date(2024, 2, 29), 12, date(2025, 2, 28)),  # no 29 February the next year: that month's end
+        (date(2025, 1, 31), 1, date(2025, 2, 28)),
+        (date(2025, 11, 15), 3, date(2026, 2, 14)),  # across the year's end
+        (date(2025, 3, 1), 12, date(2026, 2, 28)),
+    ],
+)
+def test_period_end_counts_calendar_months(start: date, months: int, end: date) -> None:
+    assert period_end(start, months) == end
