@@ -39,6 +39,7 @@ from bot.models import (
     Warning,
 )
 from bot.plate_grammar import OCR_CONFUSIONS, normalize_plate, parse_plate
+from handlers.masking import value_key
 
 ID_WEIGHTS: tuple[int, ...] = tuple(2 ** (18 - position) % 11 for position in range(1, 18))
 ID_CHECK_CHARACTERS = "10X98765432"
@@ -258,6 +259,12 @@ def _check_confidence(document: Document, findings: list[Warning]) -> list[Warni
     warning already names that field (a failed check digit says more)."""
     named = {warning.params.get("field") for warning in findings}
     values = document.values()
+    # Vendors key `meta` by attribute (class_) or by the name values() uses (class); both mean one field.
+    doubtful = {
+        value_key(document, field)
+        for field, meta in document.meta.items()
+        if meta.confidence is not None and meta.confidence < DOUBTFUL_CONFIDENCE
+    }
     return [
         _warning(
             "doubtful_field",
@@ -265,11 +272,8 @@ def _check_confidence(document: Document, findings: list[Warning]) -> list[Warni
             f"The {_label(field)} was hard to read and may be misread; please compare it with the card.",
             field=field,
         )
-        for field, meta in document.meta.items()
-        if meta.confidence is not None
-        and meta.confidence < DOUBTFUL_CONFIDENCE
-        and values.get(field) not in (None, "")
-        and field not in named
+        for field, value in values.items()
+        if field in doubtful and value not in (None, "") and field not in named
     ]
 
 

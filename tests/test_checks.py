@@ -646,6 +646,14 @@ def test_a_field_read_with_little_confidence_is_named_for_the_user_to_check() ->
     assert "vin_checksum_mismatch" in codes(checked)
 
 
+@pytest.mark.parametrize("key", ["class_", "class"])
+def test_a_doubtful_licence_class_is_named_whichever_way_its_vendor_keys_it(key: str) -> None:
+    """Cloud adapters key meta by attribute (class_), the embedded engine by the name values() uses."""
+    recognition = driving()
+    recognition.document.meta = {key: FieldMeta(confidence=DOUBTFUL_CONFIDENCE - 0.1)}
+    assert only(run_checks(recognition, today=TODAY), "doubtful_field").params == {"field": "class"}
+
+
 @pytest.mark.parametrize(
     ("recognition", "unread"),
     [
