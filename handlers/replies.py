@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo
 from bot.images import MAX_UPLOAD_BYTES, MIN_SHORT_SIDE
 from bot.models import Document, Kind, Plate, PlateColor, Severity, Side, Warning
 from bot.storage import SessionRow, Stats
-from handlers.masking import mask_document, mask_id, value_key
+from handlers.masking import mask_document, mask_id, mask_number, value_key
 from handlers.outcome import Outcome, Status
 
 Language = Literal["zh", "en"]
@@ -835,11 +835,14 @@ def stats_text(stats: Stats, language: str) -> str:
 
 
 def _history_key(row: SessionRow) -> str:
+    """What tells one session from another: the plate, or the licence number or 副页 file number masked
+    (both personal; a plate is not)."""
     if row.plates:
         return str(row.plates[0].get("number", ""))
     fields = row.fields or {}
-    for name in ("number", "plate_number", "file_number"):
+    maskers = {"number": mask_id, "plate_number": str, "file_number": mask_number}
+    for name, mask in maskers.items():
         value = fields.get(name)
         if value:
-            return mask_id(str(value)) if name == "number" else str(value)
+            return mask(str(value))
     return ""

@@ -23,6 +23,7 @@ from bot.models import (
     VehicleLicenceFront,
     Warning,
 )
+from bot.storage import SessionRow
 from bot.vendors.base import ErrorCategory
 from handlers.outcome import Outcome, Status
 from handlers.replies import (
@@ -31,6 +32,7 @@ from handlers.replies import (
     ReplyOptions,
     failure_text,
     help_text,
+    history_text,
     label,
     render_html,
     render_json_warnings,
@@ -535,3 +537,19 @@ def test_help_lists_the_commands_in_both_languages() -> None:
     for text in (zh, en):
         assert all(command in text for command in ("/driving", "/vehicle", "/plate"))
     assert all(word in zh for word in ("驾驶证", "行驶证", "车牌"))
+
+
+@pytest.mark.parametrize(
+    ("fields", "shown", "hidden"),
+    [
+        ({"number": "110101199003070035", "name": "王小明"}, "110101********0035", "199003"),
+        ({"number": None, "name": "王小明", "file_number": "110100123456"}, "********3456", "110100"),
+        ({"plate_number": "京A12345", "owner": "王小明"}, "京A12345", "王小明"),
+    ],
+)
+def test_history_shows_each_session_by_a_masked_key(fields: dict, shown: str, hidden: str) -> None:
+    """A `store_fields = "full"` log holds numbers whole; /history in a chat never shows them so."""
+    kind, side = ("vehicle", "front") if "plate_number" in fields else ("driving", "back")
+    row = SessionRow(platform="t", kind=kind, side=side, status="ok", fields=fields)
+    text = history_text([row], "en")
+    assert shown in text and hidden not in text
