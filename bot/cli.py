@@ -143,6 +143,10 @@ def _check_config(args: argparse.Namespace, config: Config) -> int:
     print(f"config ok: language={config.bot.language} database={config.bot.database}")
     for kind, chain in chains.items():
         print(f"  {kind:<8} -> {' -> '.join(vendor.name for vendor in chain.vendors)}")
+        sides = ("front",) if kind == "plate" else ("front", "back")
+        for side in sides:
+            if not any(vendor.supports_request(kind, side) for vendor in chain.vendors):
+                print(f"  note: no vendor in the {kind} chain reads the {side} page; users are told so")
     return EXIT_OK
 
 

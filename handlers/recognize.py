@@ -19,7 +19,7 @@ from bot import images, metrics
 from bot.config import Config
 from bot.models import Kind, Recognition, Side
 from bot.storage import SessionLog, SessionRow
-from bot.vendors.base import ChainResult, ErrorCategory, VendorChain, build_vendor
+from bot.vendors.base import UNSUPPORTED, ChainResult, ErrorCategory, VendorChain, build_vendor
 from handlers.checks import run_checks
 from handlers.masking import mask_document
 from handlers.outcome import Outcome, Status
@@ -245,6 +245,8 @@ def _failure(kind: Kind, side: Side, result: ChainResult) -> Outcome:
         ErrorCategory.NOT_FOUND: Status.NOT_FOUND,
         ErrorCategory.BAD_IMAGE: Status.BAD_IMAGE,
     }.get(error.category, Status.VENDOR_ERROR)
+    if error.code == UNSUPPORTED:
+        status = Status.VENDOR_ERROR  # no vendor configured reads this page: not the photo's fault
     return Outcome(
         status=status,
         kind=kind,

@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo
 from bot.images import MAX_UPLOAD_BYTES, MIN_SHORT_SIDE
 from bot.models import Document, Kind, Plate, PlateColor, Severity, Side, Warning
 from bot.storage import SessionRow, Stats
+from bot.vendors.base import UNSUPPORTED
 from handlers.masking import mask_document, mask_id, mask_number, value_key
 from handlers.outcome import Outcome, Status
 
@@ -459,6 +460,7 @@ _DOCUMENT_NAMES: dict[tuple[Kind, Side], tuple[str, str]] = {
     ("vehicle", "front"): ("行驶证主页", "vehicle licence (main page)"),
     ("vehicle", "back"): ("行驶证副页", "vehicle licence (second page)"),
 }
+_PLATE_NAME = ("车牌", "licence plate")
 _NOT_FOUND_DOCUMENT = (
     "没有找到{document}。请把整张证件平放、完整地拍进画面，光线充足、不要反光，然后重拍。"
     "如果拍的不是{document}，请先发送正确的命令（/help 查看）。",
@@ -471,12 +473,22 @@ _NOT_FOUND_PLATE = (
 )
 
 
+_UNSUPPORTED_PAGE = (
+    "这里配置的识别服务不能识别{document}，重拍也无济于事，请联系管理员。",
+    "The recognition service set up here cannot read a {document}, so retaking the photo will not help; "
+    "please ask the administrator.",
+)
+
+
 def failure_text(outcome: Outcome, language: str) -> str:
     """Why nothing (or not everything) could be read, and what to do about it; "" for a good result."""
     status = outcome.status
     if status == Status.OK:
         has_result = outcome.recognition is not None and not outcome.recognition.is_empty()
         return "" if has_result else _not_found_text(outcome.kind, outcome.side, language)
+    if outcome.error_code == UNSUPPORTED:
+        document = _pick(_DOCUMENT_NAMES.get((outcome.kind, outcome.side), _PLATE_NAME), language)
+        return _pick(_UNSUPPORTED_PAGE, language).format(document=document)
     if status == Status.NOT_FOUND or outcome.error_category == "not_found":
         return _not_found_text(outcome.kind, outcome.side, language)
     if status == Status.REJECTED:

@@ -97,6 +97,18 @@ def test_check_config_and_serve_without_channels(config_file, capsys):
     assert "no chat channel" in capsys.readouterr().err
 
 
+def test_check_config_names_a_page_no_vendor_in_its_chain_reads(tmp_path, capsys):
+    path = tmp_path / "config.toml"
+    path.write_text(
+        f'[bot]\ndatabase = "{tmp_path / "log.db"}"\n[vendors]\nvehicle = ["megvii"]\n'
+        '[vendors.megvii]\napi_key = "k"\napi_secret = "s"\n',
+        encoding="utf-8",
+    )
+    assert main(["check-config", "--config", str(path)]) == 0
+    notes = [line for line in capsys.readouterr().out.splitlines() if "note:" in line]
+    assert notes == ["  note: no vendor in the vehicle chain reads the back page; users are told so"]
+
+
 def test_unknown_vendor_flag_is_bad_input(config_file, photo):
     args = ["recognize", str(photo), "--kind", "plate", "--vendor", "nope", "--config", str(config_file())]
     assert main(args) == 2

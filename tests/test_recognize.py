@@ -9,6 +9,7 @@ import pytest
 from bot.storage import SessionLog
 from handlers.outcome import Status
 from handlers.recognize import Context, Recognizer, Request, ResultCache
+from handlers.replies import failure_text
 
 TODAY = date(2026, 11, 21)
 CHAIN = '[vendors]\ndriving = ["scripted", "scripted_backup"]\nvehicle = ["scripted"]\nplate = ["scripted"]\n'
@@ -203,3 +204,18 @@ async def test_intake_decodes_only_as_far_as_the_chain_needs(make_config, photo_
     [image] = seen
     assert (image.width, image.height) == (640, 420)
     assert image._image is not None and image._image.size == (80, 53)  # libjpeg's 1/8 draft
+
+
+async def test_a_page_no_configured_vendor_reads_is_not_blamed_on_the_photo(make_config, photo_bytes):
+    """Megvii reads no vehicle licence back page: retaking the photo cannot help, the operator can."""
+    config = make_config(
+        '[vendors]\nvehicle = ["megvii"]\n[vendors.megvii]\napi_key = "k"\napi_secret = "s"\n'
+    )
+    recognizer = recognizer_for(config)
+    outcome = await recognizer.recognize(Request(kind="vehicle", side="back", data=photo_bytes))
+    assert outcome.status == Status.VENDOR_ERROR and outcome.error_code == "unsupported"
+    zh, en = failure_text(outcome, "zh"), failure_text(outcome, "en")
+    assert "行驶证副页" in zh and "管理员" in zh and "平放" not in zh
+    assert "vehicle licence (second page)" in en and "administrator" in en
+    [row] = recognizer.session_log.history()
+    assert row.status == Status.VENDOR_ERROR and row.error_code == "unsupported"

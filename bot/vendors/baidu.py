@@ -43,7 +43,14 @@ from bot.models import (
     VehicleLicenceFront,
 )
 from bot.plate_grammar import normalize_plate
-from bot.vendors.base import ErrorCategory, VendorError, VendorSettings, off_loop_if_heavy, register
+from bot.vendors.base import (
+    UNSUPPORTED,
+    ErrorCategory,
+    VendorError,
+    VendorSettings,
+    off_loop_if_heavy,
+    register,
+)
 from bot.vendors.http import (
     AccessTokenCache,
     CloudVendor,
@@ -178,7 +185,7 @@ class BaiduVendor(CloudVendor[BaiduSettings]):
     async def recognize(self, kind: Kind, side: Side, image: IntakeImage) -> Recognition:
         request = _REQUESTS.get((kind, side))
         if request is None:
-            raise VendorError(self.name, ErrorCategory.NOT_FOUND, "unsupported", f"cannot read {kind}/{side}")
+            raise VendorError(self.name, ErrorCategory.NOT_FOUND, UNSUPPORTED, f"cannot read {kind}/{side}")
         quoted, prepared = await off_loop_if_heavy(image, self.limits, lambda: self._upload(image))
         form = form_body(quoted, request.options)
         body = await self._http.call(lambda: self._ocr(request.action, form))

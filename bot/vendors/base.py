@@ -43,6 +43,9 @@ class ErrorCategory(StrEnum):
     SERVER = "server"
 
 
+#: The error code of a request for a page the vendor (or, from the chain, every vendor) does not read.
+UNSUPPORTED = "unsupported"
+
 #: Failures that say nothing about the photo, so another vendor may well succeed.
 FALL_THROUGH = frozenset({ErrorCategory.TIMEOUT, ErrorCategory.SERVER, ErrorCategory.QUOTA_OR_RATE})
 
@@ -232,7 +235,7 @@ class VendorChain:
             return ChainResult(recognition, attempts)
         if last_error is None:
             last_error = VendorError(
-                "chain", ErrorCategory.NOT_FOUND, code="unsupported", message=f"no vendor reads {kind}/{side}"
+                "chain", ErrorCategory.NOT_FOUND, code=UNSUPPORTED, message=f"no vendor reads {kind}/{side}"
             )
         return ChainResult(None, attempts, last_error)
 

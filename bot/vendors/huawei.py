@@ -43,7 +43,7 @@ from bot.models import (
     VehicleLicenceBack,
     VehicleLicenceFront,
 )
-from bot.vendors.base import ErrorCategory, VendorError, VendorSettings, register
+from bot.vendors.base import UNSUPPORTED, ErrorCategory, VendorError, VendorSettings, register
 from bot.vendors.http import (
     RETRYABLE,
     AccessTokenCache,
@@ -423,7 +423,7 @@ class HuaweiVendor(CloudVendor[HuaweiSettings]):
     async def recognize(self, kind: Kind, side: Side, image: IntakeImage) -> Recognition:
         request = REQUESTS.get((kind, side))
         if request is None:
-            raise VendorError(self.name, ErrorCategory.NOT_FOUND, "unsupported", f"cannot read {kind}/{side}")
+            raise VendorError(self.name, ErrorCategory.NOT_FOUND, UNSUPPORTED, f"cannot read {kind}/{side}")
         self._check_credentials()
         prepared = await self.prepare_off_loop(image, PLATE_LIMITS if kind == "plate" else LICENCE_LIMITS)
         body = json_with_image({"image": None, **request.options}, "image", prepared)

@@ -40,7 +40,7 @@ from bot.models import (
     Side,
     VehicleLicenceFront,
 )
-from bot.vendors.base import ErrorCategory, VendorError, VendorSettings, register
+from bot.vendors.base import UNSUPPORTED, ErrorCategory, VendorError, VendorSettings, register
 from bot.vendors.http import CloudVendor, RetryPolicy, is_retryable, json_body, status_category
 from bot.vendors.mapping import FieldReader, FieldTable, clamp_unit, read_page, read_validity
 
@@ -140,7 +140,7 @@ class MegviiVendor(CloudVendor[MegviiSettings]):
 
     async def recognize(self, kind: Kind, side: Side, image: IntakeImage) -> Recognition:
         if not self.supports_request(kind, side):
-            raise VendorError(self.name, ErrorCategory.NOT_FOUND, "unsupported", f"cannot read {kind}/{side}")
+            raise VendorError(self.name, ErrorCategory.NOT_FOUND, UNSUPPORTED, f"cannot read {kind}/{side}")
         call = _DRIVER_CALL if kind == "driving" else _VEHICLE_CALLS[self.settings.vehicle_api]
         prepared = await self.prepare_off_loop(image)
         body = await self._http.call(lambda: self._send(call, prepared), retry_if=_worth_retrying)

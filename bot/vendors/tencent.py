@@ -41,7 +41,7 @@ from bot.models import (
     VehicleLicenceFront,
     Warning,
 )
-from bot.vendors.base import ErrorCategory, VendorError, VendorSettings, register
+from bot.vendors.base import UNSUPPORTED, ErrorCategory, VendorError, VendorSettings, register
 from bot.vendors.http import RETRYABLE, CloudVendor, json_body, json_with_image, status_category
 from bot.vendors.mapping import FieldTable, FlatFields, clamp_unit, read_page, rect_box
 
@@ -429,7 +429,7 @@ class TencentVendor(CloudVendor[TencentSettings]):
     async def recognize(self, kind: Kind, side: Side, image: IntakeImage) -> Recognition:
         action_side = ACTIONS.get((kind, side))
         if action_side is None:
-            raise VendorError(self.name, ErrorCategory.NOT_FOUND, "unsupported", f"cannot read {kind}/{side}")
+            raise VendorError(self.name, ErrorCategory.NOT_FOUND, UNSUPPORTED, f"cannot read {kind}/{side}")
         if not self.tencent.secret_id or not self.tencent.secret_key.get_secret_value():
             raise VendorError(self.name, ErrorCategory.AUTH, "MissingCredentials", "no secret_id/secret_key")
         action, card_side = action_side

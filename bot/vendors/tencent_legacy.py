@@ -40,7 +40,7 @@ from bot.models import (
     VehicleLicenceBack,
     VehicleLicenceFront,
 )
-from bot.vendors.base import ErrorCategory, VendorError, VendorSettings, register
+from bot.vendors.base import UNSUPPORTED, ErrorCategory, VendorError, VendorSettings, register
 from bot.vendors.http import CloudVendor, RetryPolicy, json_body, json_with_image, status_category
 from bot.vendors.mapping import FieldReader, FieldTable, clamp_unit, read_page, read_validity, rect_box
 
@@ -314,7 +314,7 @@ class TencentLegacyVendor(CloudVendor[TencentLegacySettings]):
     async def recognize(self, kind: Kind, side: Side, image: IntakeImage) -> Recognition:
         type_ = TYPES.get((kind, side))
         if type_ is None:
-            raise VendorError(self.name, ErrorCategory.NOT_FOUND, "unsupported", f"cannot read {kind}/{side}")
+            raise VendorError(self.name, ErrorCategory.NOT_FOUND, UNSUPPORTED, f"cannot read {kind}/{side}")
         settings = self.legacy
         if not (settings.app_id and settings.secret_id and settings.secret_key.get_secret_value()):
             raise VendorError(

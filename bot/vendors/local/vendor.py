@@ -22,7 +22,7 @@ from pydantic import Field
 
 from bot.images import LOAD_DECODE_SIDE, ImageLimits, ImageRejected, IntakeImage, to_pil
 from bot.models import Box, Kind, Plate, Recognition, Side
-from bot.vendors.base import ErrorCategory, Vendor, VendorError, VendorSettings, register
+from bot.vendors.base import UNSUPPORTED, ErrorCategory, Vendor, VendorError, VendorSettings, register
 from bot.vendors.local.cells import reread_cells, scaled_rect
 from bot.vendors.local.document import build_document
 from bot.vendors.local.frame import mostly_upright
@@ -102,7 +102,7 @@ class LocalVendor(Vendor):
     async def recognize(self, kind: Kind, side: Side, image: IntakeImage) -> Recognition:
         if not self.supports_request(kind, side):
             raise VendorError(
-                NAME, ErrorCategory.NOT_FOUND, "unsupported", f"local does not read {kind}/{side}"
+                NAME, ErrorCategory.NOT_FOUND, UNSUPPORTED, f"local does not read {kind}/{side}"
             )
         loop = asyncio.get_running_loop()
         work = loop.run_in_executor(_executor(), self.recognize_sync, kind, side, image)
