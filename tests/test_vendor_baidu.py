@@ -474,6 +474,18 @@ async def test_daily_limit_is_not_retried_today(fake, make_vendor, photo):
     assert len(fake.ocr_requests) == 1 and sleeps == []
 
 
+@pytest.mark.parametrize("code", [19, 216101])
+async def test_a_spent_total_quota_or_a_bad_parameter_is_not_asked_again(fake, make_vendor, photo, code):
+    """19 is the account's total quota, which never resets (unlike 17's daily one); 2161xx are our
+    request's parameters: asking again cannot help, the next vendor might."""
+    sleeps: list[float] = []
+    fake.script("license_plate", error_body(code))
+    with pytest.raises(VendorError) as caught:
+        await make_vendor(fake, sleeps=sleeps).recognize("plate", "front", photo)
+    assert caught.value.code == str(code) and caught.value.retry_after is None
+    assert len(fake.ocr_requests) == 1 and sleeps == []
+
+
 async def test_slow_answer_is_a_timeout(fake, make_vendor, photo):
     fake.script("license_plate", Slow(5.0))
     with pytest.raises(VendorError) as caught:

@@ -352,6 +352,21 @@ async def test_empty_balance_is_not_retried(fake, make_vendor, photo):
     assert len(fake.requests) == 1 and sleeps == []
 
 
+@pytest.mark.parametrize(
+    ("status", "message"),
+    [(400, "BAD_ARGUMENTS:image_file"), (400, "MISSING_ARGUMENTS:api_key"), (404, "API_NOT_FOUND")],
+)
+async def test_a_malformed_request_is_not_sent_again(fake, make_vendor, photo, status, message):
+    """Only a change on our side mends these: the next vendor should get the photo without 1.5 s of
+    backoff first."""
+    sleeps: list[float] = []
+    fake.script("cardpp_driver", Status(status, error_body(message)))
+    with pytest.raises(VendorError) as caught:
+        await make_vendor(fake, sleeps=sleeps).recognize("driving", "front", photo)
+    assert caught.value.category == ErrorCategory.SERVER
+    assert len(fake.requests) == 1 and sleeps == []
+
+
 async def test_internal_error_is_retried_then_given_up(fake, make_vendor, photo):
     sleeps: list[float] = []
     fake.script("faceid_vehicle", *[Status(500, error_body("INTERNAL_ERROR"))] * 3)

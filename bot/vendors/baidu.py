@@ -108,7 +108,10 @@ ERROR_CATEGORIES: dict[int, ErrorCategory] = {
 }
 
 #: Limits that reset at midnight Beijing time: retrying within seconds cannot succeed.
-_DAILY_LIMITS = frozenset({17, 19})
+_DAILY_LIMITS = frozenset({17})
+#: Errors that asking again cannot mend: the account's total quota (19, which never resets) and our own
+#: request's parameters (2161xx).
+_NEVER_RETRIED = frozenset({"19", "216100", "216101", "216102", "216103"})
 _BEIJING = ZoneInfo("Asia/Shanghai")
 
 
@@ -188,7 +191,7 @@ class BaiduVendor(CloudVendor[BaiduSettings]):
             raise VendorError(self.name, ErrorCategory.NOT_FOUND, UNSUPPORTED, f"cannot read {kind}/{side}")
         quoted, prepared = await off_loop_if_heavy(image, self.limits, lambda: self._upload(image))
         form = form_body(quoted, request.options)
-        body = await self._http.call(lambda: self._ocr(request.action, form))
+        body = await self._http.call(lambda: self._ocr(request.action, form), retry_if=_worth_retrying)
         recognition = self._to_recognition(kind, side, body, prepared, image)
         if recognition.is_empty():
             raise VendorError(self.name, ErrorCategory.NOT_FOUND, "empty", "no card or plate found")
@@ -518,3 +521,7 @@ def plates_from(words: Any, place: _Placement) -> list[Plate]:
 #: httpx logs each request's URL, and Baidu wants its credentials in the query string: the Secret Key
 #: on the token request, the access token on every call.
 redact_in_logs(r"((?:access_token|client_secret)=)[^&\s\"']+")
+
+
+def _worth_retrying(error: VendorError) -> bool:
+    return error.code not in _NEVER_RETRIED

@@ -74,6 +74,8 @@ ERROR_PREFIXES: tuple[tuple[str, ErrorCategory], ...] = (
     ("BAD_ARGUMENTS", ErrorCategory.SERVER),
     ("API_NOT_FOUND", ErrorCategory.SERVER),
 )
+#: ...and asking again with the same request cannot help either.
+_REQUEST_BUGS = ("MISSING_ARGUMENTS", "BAD_ARGUMENTS", "API_NOT_FOUND")
 
 #: Statuses whose body explains nothing more than the status (413 comes as plain text).
 _STATUS_CATEGORIES = {412: ErrorCategory.BAD_IMAGE, 413: ErrorCategory.BAD_IMAGE}
@@ -170,8 +172,10 @@ class MegviiVendor(CloudVendor[MegviiSettings]):
 
 
 def _worth_retrying(error: VendorError) -> bool:
-    """An empty account balance will not refill in a few seconds; a concurrency limit may free up."""
-    return is_retryable(error) and "BALANCE" not in error.message.upper()
+    """An empty account balance will not refill in a few seconds, and a malformed request stays
+    malformed; a concurrency limit may free up."""
+    message = error.message.upper()
+    return is_retryable(error) and "BALANCE" not in message and not message.startswith(_REQUEST_BUGS)
 
 
 # ------------------------------------------------------------------------------------------- errors
