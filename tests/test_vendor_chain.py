@@ -1,9 +1,15 @@
 """The vendor chain: order, fall-through only on failures that are not the photo's fault."""
 
-import pytest
+import io
+from typing import ClassVar
 
-from bot.images import IntakeImage
+import pytest
+from PIL import Image
+
+from bot.images import ImageLimits, IntakeImage, load
+from bot.models import Kind, Recognition, Side
 from bot.vendors.base import ErrorCategory, VendorChain, build_vendor, known_vendors, vendor_class
+from tests.fakes.vendors import ScriptedPrimary, ScriptedSettings
 
 IMAGE = IntakeImage(data=b"jpeg", format="JPEG", width=800, height=500, sha256="0" * 64)
 
@@ -30,6 +36,32 @@ async def test_stops_on_failures_another_vendor_would_repeat(first):
     assert result.error is not None and result.error.category == ErrorCategory(first)
     assert result.error.code == "X-1"  # the vendor's own code survives
     assert len(result.attempts) == 1
+
+
+class _Fussy(ScriptedPrimary):
+    """Fits the photo to its own limits first, as every cloud adapter does: short side at least 100 px
+    after the long side is brought within 4096 (Huawei's licence limits)."""
+
+    limits: ClassVar[ImageLimits] = ImageLimits(max_side=4096, min_side=100)
+
+    async def recognize(self, kind: Kind, side: Side, image: IntakeImage) -> Recognition:
+        self.prepare(image)
+        return await super().recognize(kind, side, image)
+
+
+async def test_a_photo_one_vendor_cannot_fit_goes_on_to_the_next():
+    buffer = io.BytesIO()
+    Image.new("RGB", (8200, 100), "white").save(buffer, "JPEG")
+    strip = load(buffer.getvalue())  # 4096×50 once fitted: too small for the first vendor alone
+    vendors = VendorChain([_Fussy(ScriptedSettings()), build_vendor("scripted_backup", {})])
+    result = await vendors.recognize("driving", "front", strip)
+    assert result.recognition is not None and result.recognition.vendor == "scripted_backup"
+    assert [(a.vendor, a.status, a.code) for a in result.attempts[:1]] == [
+        ("scripted", "bad_image", "too_small")
+    ]
+
+    alone = await VendorChain([_Fussy(ScriptedSettings())]).recognize("driving", "front", strip)
+    assert alone.error is not None and alone.error.code == "too_small"  # the user hears why
 
 
 async def test_success_with_empty_fields_is_not_found():

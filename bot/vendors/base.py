@@ -73,6 +73,8 @@ class VendorError(Exception):
         code: str | None = None,
         message: str = "",
         retry_after: float | None = None,
+        *,
+        unsent: bool = False,
     ) -> None:
         super().__init__(f"{vendor}: {category} {code or ''} {message}".strip())
         self.vendor = vendor
@@ -80,6 +82,9 @@ class VendorError(Exception):
         self.code = code
         self.message = message
         self.retry_after = retry_after
+        #: Raised before anything was sent: the photo cannot be fitted to this vendor's own limits,
+        #: which says nothing about the next vendor's.
+        self.unsent = unsent
 
 
 class VendorSettings(BaseModel):
@@ -126,7 +131,9 @@ class Vendor(ABC):
             return fit(image, limits or self.limits)
         except ImageRejected as rejected:
             category = ErrorCategory.BAD_IMAGE
-            raise VendorError(self.name, category, code=rejected.reason, message=str(rejected)) from None
+            raise VendorError(
+                self.name, category, code=rejected.reason, message=str(rejected), unsent=True
+            ) from None
 
     async def prepare_off_loop(self, image: IntakeImage, limits: ImageLimits | None = None) -> PreparedImage:
         """`prepare`, in a worker thread only when the photo must be re-encoded (`off_loop_if_heavy`)."""
@@ -223,7 +230,7 @@ class VendorChain:
             except VendorError as error:
                 attempts.append(_failed(vendor.name, error, self._clock() - started))
                 last_error = error
-                if error.category in FALL_THROUGH:
+                if error.category in FALL_THROUGH or error.unsent:
                     continue
                 return ChainResult(None, attempts, error)
             elapsed = self._clock() - started
