@@ -11,7 +11,8 @@ import asyncio
 import contextlib
 import io
 import socket
-from collections.abc import AsyncIterator
+import traceback
+from collections.abc import AsyncIterator, Callable
 
 import pytest
 from PIL import Image
@@ -94,6 +95,20 @@ async def test_a_refused_connection_is_a_network_error() -> None:
                 RequestData([RequestParameter("chat_id", 1, [])]),
             )
         assert not isinstance(raised.value, TimedOut)
+    finally:
+        await request.shutdown()
+
+
+@pytest.mark.parametrize("base", [lambda: f"http://127.0.0.1:{closed_port()}/", lambda: "api.telegram.org/"])
+async def test_a_network_error_never_quotes_the_bot_token(base: Callable[[], str]) -> None:
+    """A refused connection, or a base_url without its scheme: aiohttp's text quotes the URL."""
+    token = "123456:SECRET-token_value"
+    request = AiohttpRequest(2)
+    await request.initialize()
+    try:
+        with pytest.raises(NetworkError) as raised:
+            await request.do_request(f"{base()}bot{token}/getMe", "POST", None)
+        assert "SECRET" not in "".join(traceback.format_exception(raised.value))
     finally:
         await request.shutdown()
 

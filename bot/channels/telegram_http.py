@@ -13,6 +13,7 @@ is the seam, and a BaseRequest on aiohttp directly also sends the replies as JSO
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import aiohttp
@@ -95,7 +96,18 @@ class AiohttpRequest(BaseRequest):
         except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
             raise TimedOut from exc
         except aiohttp.ClientError as exc:
-            raise NetworkError(f"aiohttp.{type(exc).__name__}: {exc}") from exc
+            # aiohttp's text may quote the URL, whose path holds the bot token: it must not reach a log
+            # line or traceback, so neither the text as given nor the exception itself is kept.
+            raise NetworkError(f"aiohttp.{type(exc).__name__}: {_without_token(str(exc))}") from None
+
+
+def _without_token(text: str) -> str:
+    """`text` with the token in any Bot API URL (``…/bot<token>/getMe``, ``…/file/bot<token>/…``)
+    replaced by ``<token>``."""
+    return _TOKEN_IN_URL.sub("bot<token>", text)
+
+
+_TOKEN_IN_URL = re.compile(r"bot\d+:[A-Za-z0-9_-]+")
 
 
 def _body(request_data: RequestData | None) -> aiohttp.FormData | aiohttp.BytesPayload | None:
