@@ -23,7 +23,8 @@ import httpx
 import pytest
 from PIL import Image
 
-from bot.channels.base import Runtime
+from bot.channels import server
+from bot.channels.base import Channel, Runtime
 from bot.channels.server import build_app, build_channels
 from bot.channels.telegram import TelegramChannel, TelegramSettings
 from bot.config import ConfigError
@@ -364,6 +365,48 @@ async def test_one_slow_vendor_call_does_not_block_another_user(start_bot, fake,
 
 
 # ------------------------------------------------------------------------------------------ webhook
+
+
+class _Healthy(Channel):
+    """Another platform's channel, which starts fine."""
+
+    name = "healthy"
+    started = stopped = False
+
+    async def start(self) -> None:
+        self.started = True
+
+    async def stop(self) -> None:
+        self.stopped = True
+
+
+async def test_a_channel_that_cannot_start_leaves_the_others_serving_and_is_tried_again(
+    make_config, fake, monkeypatch
+):
+    """Telegram unreachable at start-up (blocked, or a blip) once took WeChat and WeCom down with it."""
+    monkeypatch.setattr(server, "START_RETRY_SECONDS", (0.5, 1.0))
+    extra = 'mode = "webhook"\nwebhook_url = "https://bot.example/tg/hook"\nsecret_token = "s3cret_T"\n'
+    config = make_config(chain() + telegram_table(fake, extra))
+    runtime = Runtime.from_config(config)
+    channel = TelegramChannel.from_config(config.channel_table("telegram") or {}, runtime)
+    assert channel is not None
+    healthy = _Healthy()
+    fake.flood("getMe")  # the first start fails
+    app = build_app(runtime, [channel, healthy])
+    secret = {"X-Telegram-Bot-Api-Secret-Token": "s3cret_T"}
+    async with app.router.lifespan_context(app):
+        assert healthy.started
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
+            early = await client.post("/tg/hook", json={"update_id": 1}, headers=secret)
+        assert early.status_code == 503  # Telegram keeps the update and posts it again
+        for _ in range(100):
+            if fake.called("setWebhook"):
+                break
+            await asyncio.sleep(0.05)
+        assert len(fake.called("getMe")) == 2 and fake.called("setWebhook")
+    assert healthy.stopped
+    await runtime.drain(5)
+    await runtime.aclose()
 
 
 async def test_webhook_requires_the_secret_token(make_config, fake, photo_bytes):

@@ -8,6 +8,7 @@ process exits 0.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Iterator
@@ -23,6 +24,9 @@ from bot.channels.base import Channel, Runtime
 from bot.config import Config, import_target
 
 log = logging.getLogger(__name__)
+
+#: A channel that failed to start is tried again after this many seconds, doubling up to the second.
+START_RETRY_SECONDS = (5.0, 300.0)
 
 #: Channel name -> `module:Class` with a `from_config(table, runtime) -> Channel | None` classmethod.
 CHANNEL_CLASSES = {
@@ -57,12 +61,19 @@ def build_app(runtime: Runtime, channels: list[Channel]) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        for channel in channels:
-            await channel.start()
-            log.info("channel %s started", channel.name)
+        # A channel that cannot start (Telegram unreachable where it is blocked, a revoked token) must
+        # not take the others down with it: they serve, and it is tried again in the background.
+        retries = [
+            asyncio.create_task(_start_until_it_works(channel), name=f"start-{channel.name}")
+            for channel in channels
+            if not await _started(channel)
+        ]
         try:
             yield
         finally:
+            for task in retries:
+                task.cancel()
+            await asyncio.gather(*retries, return_exceptions=True)
             for channel in channels:
                 with contextlib.suppress(Exception):
                     await channel.stop()
@@ -77,6 +88,27 @@ def build_app(runtime: Runtime, channels: list[Channel]) -> Starlette:
     for channel in channels:
         routes.extend(channel.routes())
     return Starlette(routes=routes, lifespan=lifespan)
+
+
+async def _started(channel: Channel) -> bool:
+    try:
+        await channel.start()
+    except Exception as exc:
+        # The exception's text, not its traceback: adapters keep secrets out of their messages.
+        log.error("channel %s could not start (%s: %s); trying again", channel.name, type(exc).__name__, exc)
+        return False
+    log.info("channel %s started", channel.name)
+    return True
+
+
+async def _start_until_it_works(channel: Channel) -> None:
+    """Start a channel that failed to, after START_RETRY_SECONDS[0], doubling up to [1], until it does."""
+    delay, longest = START_RETRY_SECONDS
+    while True:
+        await asyncio.sleep(delay)
+        if await _started(channel):
+            return
+        delay = min(2 * delay, longest)
 
 
 class _GracefulServer(uvicorn.Server):

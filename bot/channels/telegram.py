@@ -161,7 +161,9 @@ class TelegramChannel(Channel):
         self._tasks: set[asyncio.Task[Any]] = set()
         self._albums: dict[str, _Album] = {}
         self._album_rest: dict[tuple[str, str], _AlbumRest] = {}
-        self._accepting = True
+        #: Updates are taken once `start` has run the application (webhook posts before that get 503,
+        #: which Telegram retries).
+        self._accepting = False
 
     @classmethod
     def from_config(cls, table: dict[str, Any], runtime: Runtime) -> TelegramChannel | None:
@@ -191,17 +193,22 @@ class TelegramChannel(Channel):
     # ------------------------------------------------------------------------------------ lifecycle
 
     async def start(self) -> None:
+        """Safe to call again after it failed part way (the server retries a channel that could not
+        start): each step it already took is skipped."""
         application = self.application
         await application.initialize()  # getMe: who we are, to recognise replies and @mentions
         self.bot_id = str(application.bot.id)
         self.bot_username = (application.bot.username or "").lower()
         await set_menus(self.sender, self.runtime.config.bot.language, self.settings.admins)
-        await application.start()
+        if not application.running:
+            await application.start()
+        self._accepting = True
         if self.settings.mode == "polling":
             assert application.updater is not None
-            await application.updater.start_polling(
-                timeout=self.settings.poll_timeout, allowed_updates=ALLOWED_UPDATES
-            )
+            if not application.updater.running:
+                await application.updater.start_polling(
+                    timeout=self.settings.poll_timeout, allowed_updates=ALLOWED_UPDATES
+                )
         else:
             await self.sender.call(
                 lambda: application.bot.set_webhook(
