@@ -23,7 +23,7 @@ import pytest
 import uvicorn
 
 from bot.channels.base import Runtime
-from bot.channels.server import build_app, build_channels
+from bot.channels.server import build_app, build_channels, server_config
 from bot.channels.wechat import WeChatChannel, WeChatSettings
 from bot.channels.wechat_api import SQLiteSessionStorage
 from bot.channels.wechat_core import (
@@ -431,16 +431,16 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-async def test_served_by_uvicorn_on_a_real_socket(make_config, fake, photo_id):
+async def test_served_by_uvicorn_on_a_real_socket(make_config, fake, photo_id, caplog):
+    """As `serve` runs it; the callbacks' query strings (the user's openid) stay out of the log."""
+    caplog.set_level(logging.INFO)
     port = free_port()
-    config = make_config(wechat_table(fake, mode="safe") + chain() + f"[server]\nport = {port}\n")
+    config = make_config(
+        wechat_table(fake, mode="safe") + chain() + f'[server]\nhost = "127.0.0.1"\nport = {port}\n'
+    )
     runtime = Runtime.from_config(config)
     [channel] = build_channels(config, runtime)
-    server = uvicorn.Server(
-        uvicorn.Config(
-            build_app(runtime, [channel]), host="127.0.0.1", port=port, log_config=None, lifespan="on"
-        )
-    )
+    server = uvicorn.Server(server_config(build_app(runtime, [channel]), config))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     try:
@@ -464,6 +464,9 @@ async def test_served_by_uvicorn_on_a_real_socket(make_config, fake, photo_id):
     finally:
         server.should_exit = True
         await asyncio.to_thread(thread.join, 10)
+    served = [record.getMessage() for record in caplog.records if record.name != "httpx"]  # not our client's
+    assert any("uvicorn" in record.name for record in caplog.records)
+    assert not [line for line in served if "/wechat" in line or USER in line]
 
 
 def test_benchmark_smoke(tmp_path):
