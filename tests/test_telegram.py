@@ -409,6 +409,19 @@ async def test_a_channel_that_cannot_start_leaves_the_others_serving_and_is_trie
     await runtime.aclose()
 
 
+@pytest.mark.parametrize(
+    ("url", "path"),
+    [
+        ("https://bot.example", "/"),
+        ("https://bot.example/", "/"),
+        ("https://bot.example/tg/hook?x=1", "/tg/hook"),
+    ],
+)
+def test_the_webhook_is_served_where_telegram_will_post(url: str, path: str) -> None:
+    settings = TelegramSettings(token=TOKEN, mode="webhook", webhook_url=url, secret_token="s")
+    assert settings.webhook_path == path
+
+
 async def test_webhook_requires_the_secret_token(make_config, fake, photo_bytes):
     extra = 'mode = "webhook"\nwebhook_url = "https://bot.example/tg/hook"\nsecret_token = "s3cret_T"\n'
     config = make_config(chain() + telegram_table(fake, extra))

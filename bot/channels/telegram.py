@@ -115,7 +115,9 @@ class TelegramSettings(BaseModel):
 
     @property
     def webhook_path(self) -> str:
-        return urlsplit(self.webhook_url or "").path or "/telegram"
+        """Where Telegram will post: setWebhook registers `webhook_url` exactly as written, so a URL
+        without a path is posted to ``/``."""
+        return urlsplit(self.webhook_url or "").path or "/"
 
 
 @dataclass
