@@ -46,11 +46,23 @@ COMMANDS: dict[str, tuple[Kind, Side]] = {
 }
 HELP_WORDS = {"start", "help", "帮助", "?", "？"}
 HISTORY_WORDS = {"history", "记录"}
+#: Every command the bot answers: in a group, a bare ``/weather`` is for another bot, not a call for help.
+OWN_COMMANDS = frozenset({*COMMANDS, *HELP_WORDS, *HISTORY_WORDS, "lang", "stats", "cancel"})
 CHOICE_LABELS = {
-    "zh": [("driving", "驾驶证"), ("driving_back", "驾驶证副页"), ("vehicle", "行驶证"),
-           ("vehicle_back", "行驶证副页"), ("plate", "车牌")],
-    "en": [("driving", "Driving licence"), ("driving_back", "Driving licence (back)"),
-           ("vehicle", "Vehicle licence"), ("vehicle_back", "Vehicle licence (back)"), ("plate", "Plate")],
+    "zh": [
+        ("driving", "驾驶证"),
+        ("driving_back", "驾驶证副页"),
+        ("vehicle", "行驶证"),
+        ("vehicle_back", "行驶证副页"),
+        ("plate", "车牌"),
+    ],
+    "en": [
+        ("driving", "Driving licence"),
+        ("driving_back", "Driving licence (back)"),
+        ("vehicle", "Vehicle licence"),
+        ("vehicle_back", "Vehicle licence (back)"),
+        ("plate", "Plate"),
+    ],
 }
 ASK_KIND = {
     "zh": "收到照片。请选择要识别的证件：",

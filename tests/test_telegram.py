@@ -288,6 +288,21 @@ async def test_group_privacy_rules(start_bot, fake, photo_bytes):
     assert len(fake.called("sendMessage")) == 2  # the unaddressed messages got nothing
 
 
+async def test_in_a_group_other_bots_commands_and_names_are_not_for_us(start_bot, fake, photo_bytes):
+    """Privacy mode still delivers bare commands meant for other bots; @name_backup is another bot."""
+    bot = await start_bot()
+    group = {"chat_id": GROUP, "user_id": USER, "chat_type": "supergroup"}
+    fake.push_message(**group, text="/weather")
+    fake.push_message(**group, text="/etc/hosts is broken again")
+    fake.push_message(**group, photo=photo_bytes, caption=f"@{BOT_USERNAME}_backup read this")
+    fake.push_message(**group, text="/help")  # ours, bare: answered
+    answers = await bot.replies(1)
+    await asyncio.sleep(0.5)  # time enough for any wrong answer to the first three to arrive
+    assert len(fake.called("sendMessage")) == 1 and "/driving" in text_of(answers[0])
+    fake.push_message(**group, photo=photo_bytes, caption=f"@{BOT_USERNAME.upper()}, this one")
+    assert "请选择" in text_of((await bot.replies(2))[1])  # named whole, in any case: which document?
+
+
 async def test_command_as_reply_to_a_photo_reads_that_photo(start_bot, fake, photo_bytes):
     bot = await start_bot()
     photo = fake.push_message(chat_id=GROUP, user_id=OTHER, chat_type="supergroup", photo=photo_bytes)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
+import re
 import time
 from collections.abc import Coroutine
 from dataclasses import dataclass, replace
@@ -38,7 +39,7 @@ from bot.channels.base import Channel, Runtime
 from bot.channels.telegram_http import AiohttpRequest
 from bot.channels.telegram_photos import PhotoMemory, make_fetch, photo_key
 from bot.channels.telegram_send import Sender, boxes_keyboard, kind_keyboard, set_menus
-from handlers.dispatch import CHOICE_LABELS, COMMANDS, Dispatcher, command_for, parse_command
+from handlers.dispatch import CHOICE_LABELS, COMMANDS, OWN_COMMANDS, Dispatcher, command_for, parse_command
 from handlers.limits import Limits
 from handlers.messages import Inbound, Outbound
 from handlers.replies import label
@@ -291,15 +292,21 @@ class TelegramChannel(Channel):
         if image_message is None and command_bot is not None and replied is not None and _has_image(replied):
             image_message = replied  # "/driving" sent as a reply to a photo reads that photo
         chat_type: Literal["private", "group"] = "private" if message.chat.type == "private" else "group"
+        # In a group a bare command is ours only when we answer it (privacy mode still delivers other
+        # bots' bare commands to us), and a mention only when it names us whole (@licence_bot_backup
+        # is another bot).
+        own_command = command_bot == self.bot_username or (
+            command_bot == "" and parse_command(text)[0] in OWN_COMMANDS
+        )
         addressed = (
             chat_type == "private"
-            or command_bot is not None
+            or own_command
             or (
                 replied is not None
                 and replied.from_user is not None
                 and str(replied.from_user.id) == self.bot_id
             )
-            or (bool(self.bot_username) and f"@{self.bot_username}" in text.lower())
+            or _mentions(text, self.bot_username)
         )
         user_id = str(message.from_user.id)
         chat_id = str(message.chat.id)
@@ -537,6 +544,12 @@ def _command_bot(text: str) -> str | None:
         return None
     head = text.split(maxsplit=1)[0]
     return head.partition("@")[2].lower()
+
+
+def _mentions(text: str, username: str) -> bool:
+    """Whether `text` mentions @`username` (lower case) as a whole name."""
+    pattern = rf"@{re.escape(username)}(?![A-Za-z0-9_])"
+    return bool(username) and re.search(pattern, text, re.IGNORECASE) is not None
 
 
 def _has_image(message: Message) -> bool:
