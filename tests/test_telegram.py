@@ -246,6 +246,18 @@ async def test_album_without_caption_asks_once_then_answers_all(start_bot, fake,
     assert len(bot.rows()) == 2
 
 
+async def test_album_without_caption_then_a_typed_command_answers_all(start_bot, fake, photo_bytes):
+    """The help text offers typing the kind as well as pressing its button: both release the album."""
+    bot = await start_bot()
+    for _ in range(3):
+        fake.push_message(chat_id=USER, user_id=USER, photo=photo_bytes, media_group_id="B3")
+    await bot.replies()  # which document?
+    fake.push_message(chat_id=USER, user_id=USER, text="/driving")
+    replies = await bot.replies(4)
+    assert sum("王芳" in text_of(call) for call in replies) == 3
+    assert len(bot.rows()) == 3
+
+
 async def test_pending_choice_expires(start_bot, fake, photo_bytes):
     bot = await start_bot("pending_seconds = 0.2\n")
     fake.push_message(chat_id=USER, user_id=USER, text="/plate")

@@ -39,6 +39,7 @@ from bot.channels.base import Channel, Runtime
 from bot.channels.telegram_http import AiohttpRequest
 from bot.channels.telegram_photos import PhotoMemory, make_fetch, photo_key
 from bot.channels.telegram_send import Sender, boxes_keyboard, kind_keyboard, set_menus
+from bot.models import Kind, Side
 from handlers.dispatch import CHOICE_LABELS, COMMANDS, OWN_COMMANDS, Dispatcher, command_for, parse_command
 from handlers.limits import Limits
 from handlers.messages import Inbound, Outbound
@@ -350,6 +351,10 @@ class TelegramChannel(Channel):
                 action.cancel()
         if outbound is not None:
             await self._send(outbound, inbound)
+            if not inbound.has_image and outbound.outcome is not None:
+                # The kind for a waiting photo came (button or typed command): an album's other photos
+                # waited for it too.
+                self._release_album_rest(inbound, outbound.outcome.kind, outbound.outcome.side)
         return outbound
 
     # -------------------------------------------------------------------------------------- albums
@@ -380,6 +385,11 @@ class TelegramChannel(Channel):
             self._album_rest[first.session_key[1:]] = _AlbumRest(at=time.monotonic(), items=rest)
         elif outbound.outcome is not None:
             self._answer_all(rest, "/" + command_for(outbound.outcome.kind, outbound.outcome.side))
+
+    def _release_album_rest(self, asker: Inbound, kind: Kind, side: Side) -> None:
+        rest = self._album_rest.pop((asker.chat_id, asker.user_id), None)
+        if rest is not None and time.monotonic() - rest.at <= self.settings.pending_seconds:
+            self._answer_all(rest.items, "/" + command_for(kind, side))
 
     def _answer_all(self, items: list[tuple[Inbound, Message]], command: str) -> None:
         for inbound, message in items:
@@ -421,10 +431,7 @@ class TelegramChannel(Channel):
             lambda: prompt.edit_text(CHOSEN[language].format(label=chosen), reply_markup=None),
             "editMessageText",
         )
-        await self._answer(inbound, working=True)
-        rest = self._album_rest.pop((inbound.chat_id, inbound.user_id), None)
-        if rest is not None and time.monotonic() - rest.at <= self.settings.pending_seconds:
-            self._answer_all(rest.items, f"/{command}")
+        await self._answer(inbound, working=True)  # which releases the album's waiting photos too
 
     async def _on_boxes_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         query = update.callback_query
