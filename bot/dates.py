@@ -130,7 +130,8 @@ def parse_validity(text: str | None, valid_from: date | None = None) -> Validity
     if len(shapes) == 1:
         shape = shapes[0]
         after = normalized[shape.end() :].strip()
-        if not (long_term or after.startswith(_RANGE_SEPARATORS)):
+        # ``2014-12-25 6年`` (the old card's start and term run together) starts on its date.
+        if not (long_term or after.startswith(_RANGE_SEPARATORS) or _parse_years(after) is not None):
             return Validity(valid_from, _date_from_match(shape))
         valid_from = _date_from_match(shape)
         remainder = after

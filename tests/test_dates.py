@@ -148,6 +148,12 @@ def test_parse_validity_counts_years_from_valid_from(text: str, years: int, vali
     )
 
 
+@pytest.mark.parametrize("text", ["2014-12-25 6年", "2014-12-25起6年", "2014年12月25日 有效期限6年"])
+def test_parse_validity_reads_a_start_date_run_together_with_its_term(text: str) -> None:
+    """Not the start date taken for the end, which called a valid licence expired."""
+    assert parse_validity(text) == Validity(CHRISTMAS_2014, date(2020, 12, 25), long_term=False, years=6)
+
+
 def test_parse_validity_years_from_feb_29_end_on_feb_28() -> None:
     validity = parse_validity("6年", date(2016, 2, 29))
     assert validity.valid_to == date(2022, 2, 28)
