@@ -216,6 +216,24 @@ async def test_file_over_20_mb_is_refused_without_downloading(start_bot, fake, p
     assert (row.status, row.error_category) == ("bad_image", "too_large")
 
 
+async def test_a_document_telegram_says_is_no_image_is_refused_without_downloading(start_bot, fake):
+    bot = await start_bot()
+    pdf = b"%PDF-1.4 " + b"0" * 4096
+    fake.push_message(
+        chat_id=USER,
+        user_id=USER,
+        document=pdf,
+        mime_type="application/pdf",
+        caption="/driving",
+        language_code="en",
+    )
+    reply = (await bot.replies())[0]
+    assert REJECT_REASON_TEXTS["not_image"][1] in text_of(reply)
+    assert not fake.called("getFile")
+    row = bot.rows()[0]
+    assert (row.status, row.error_category) == ("bad_image", "not_image")
+
+
 async def test_album_answers_every_photo(start_bot, fake, photo_bytes):
     bot = await start_bot()
     sent = [

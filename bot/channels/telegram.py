@@ -329,13 +329,19 @@ class TelegramChannel(Channel):
 
     def _fetch_for(self, message: Message, key: str, user_id: str) -> Any:
         """Downloads `message`'s image, keeping it under `key` (the asking message) for "show boxes"."""
+        declared_type = None
         if message.photo:
             file_id, size = message.photo[-1].file_id, message.photo[-1].file_size
         else:
             assert message.document is not None
             file_id, size = message.document.file_id, message.document.file_size
+            declared_type = message.document.mime_type
         return make_fetch(
-            self.application.bot, file_id, size, lambda data: self.photos.put(key, data, user_id)
+            self.application.bot,
+            file_id,
+            size,
+            lambda data: self.photos.put(key, data, user_id),
+            declared_type,
         )
 
     async def _answer(

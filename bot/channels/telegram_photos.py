@@ -107,17 +107,22 @@ def make_fetch(
     file_id: str,
     declared_size: int | None,
     on_downloaded: Callable[[bytes], None],
+    declared_type: str | None = None,
 ) -> Callable[[], Awaitable[bytes]]:
     """The lazy download for one photo or image document.
 
     Over Telegram's limit it raises `ImageRejected("too_large")` without calling getFile: the recognizer
-    turns that into the usual "file too large" reply and a session row. A failed download raises, and
-    the recognizer answers "send it again" with its row.
+    turns that into the usual "file too large" reply and a session row. A document Telegram declares to
+    be no image (a PDF, a GIF sent as MP4) is `ImageRejected("not_image")` the same way, without
+    downloading its megabytes. A failed download raises, and the recognizer answers "send it again"
+    with its row.
     """
 
     async def fetch() -> bytes:
         if declared_size is not None and declared_size > DOWNLOAD_LIMIT:
             raise ImageRejected("too_large", f"Telegram declares {declared_size} bytes")
+        if declared_type and not declared_type.lower().startswith("image/"):
+            raise ImageRejected("not_image", f"Telegram declares {declared_type}")
         file = await bot.get_file(file_id)
         if file.file_path is None:  # Telegram gives no path for files it will not serve
             raise ImageRejected("too_large", "Telegram gave no file path")
