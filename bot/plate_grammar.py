@@ -18,8 +18,9 @@ announcements):
   coach, 挂 trailer, 领 consulate. 港 / 澳 plates are the Guangdong–Hong Kong / Macau cross-border plates
   and are only issued as 粤Z (``粤Z1234港``).
 * Embassy plates: 使 + 6 digits (3-digit embassy code + 3-digit serial), also printed as digits + 使.
-* Armed police plates: WJ + (province) + 4 digits + a digit or a force letter (``WJ京1234X``); older
-  plates carry no province.
+* Armed police plates: WJ + (province) + 4 digits + a digit, a letter or the force's character
+  (2012 plates: 边 border, 消 fire, 警 guard, 森 forest, 金 gold, 通 transport, 电 hydropower;
+  ``WJ京1234消``); older plates carry no province.
 """
 
 from __future__ import annotations
@@ -87,7 +88,10 @@ _SUFFIXED = re.compile(
     rf"(?P<province>{_PROVINCE})(?P<authority>{_LETTER})(?P<serial>{_SERIAL}{{4}})(?P<suffix>[警学挂领港澳])"
 )
 _EMBASSY = re.compile(r"使(?P<serial>[0-9]{6})|(?P<serial_first>[0-9]{6})使")
-_ARMED_POLICE = re.compile(rf"WJ(?P<province>{_PROVINCE})?(?P<serial>[0-9]{{4}}{_SERIAL})")
+_ARMED_POLICE_FORCES = "[边消警森金通电]"
+_ARMED_POLICE = re.compile(
+    rf"WJ(?P<province>{_PROVINCE})?(?P<serial>[0-9]{{4}}(?:{_SERIAL}|{_ARMED_POLICE_FORCES}))"
+)
 _SEPARATORS = re.compile(r"[\s·•・.\-—_]+")
 
 

@@ -38,6 +38,8 @@ def test_provinces_are_the_31_mainland_abbreviations() -> None:
         ("使014578", "embassy"),
         ("014578使", "embassy"),
         ("WJ京1234X", "armed_police"),
+        ("WJ京1234消", "armed_police"),
+        ("WJ粤0001边", "armed_police"),
         ("WJ京12345", "armed_police"),
         ("WJ12345", "armed_police"),
     ],
