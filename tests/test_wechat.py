@@ -11,6 +11,7 @@ import asyncio
 import json
 import logging
 import socket
+import sqlite3
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -25,10 +26,9 @@ import uvicorn
 from bot.channels.base import Runtime
 from bot.channels.server import build_app, build_channels, server_config
 from bot.channels.wechat import WeChatChannel, WeChatSettings
-from bot.channels.wechat_api import SQLiteSessionStorage
+from bot.channels.wechat_api import SQLiteSessionStorage, WeChatAPIError, _token_of
 from bot.channels.wechat_core import (
     COLLECT_LATER,
-    MEDIA_FAILED,
     MORE_WAITING,
     Outbox,
     PassiveTiming,
@@ -36,6 +36,7 @@ from bot.channels.wechat_core import (
 )
 from bot.config import ConfigError
 from handlers.dispatch import SEND_PHOTO
+from handlers.replies import ERROR_CATEGORY_TEXTS
 from tests.fakes.wechat_server import CallbackBuilder, FakeWeChat, Signed, message_xml, reply_content
 
 TOKEN = "test-callback-token"
@@ -392,19 +393,44 @@ async def test_refused_token_is_refreshed_once_and_the_call_retried(make_bot, fa
         assert all(len(fake.texts_to(user)) == 1 for user in users)
 
 
+async def test_a_claim_sqlite_cannot_record_still_gets_the_message_answered(make_bot, fake, photo_id):
+    """The message is marked seen before the claim, so WeChat's retries get `success`: had the failed
+    claim dropped it (database locked, disk full), nobody would ever have answered."""
+    async with make_bot() as bot:
+
+        def locked(platform: str, key: str) -> bool:
+            raise sqlite3.OperationalError("database is locked")
+
+        bot.runtime.session_log.claim_inbound = locked  # type: ignore[method-assign]
+        await bot.send(text("驾驶证"))
+        await bot.send(image(photo_id))
+        await bot.settle()
+        assert any("王" in chunk for chunk in fake.texts_to(USER))
+        assert [row.status for row in bot.sessions()] == ["ok"]
+
+
+def test_a_token_answer_without_a_token_is_a_failed_call() -> None:
+    """Not a bare KeyError, which escaped every handler and left the user without a reply."""
+    for body in ({"errcode": 0, "errmsg": "ok"}, {"access_token": "", "expires_in": 7200}):
+        with pytest.raises(WeChatAPIError):
+            _token_of("token", body)
+    assert _token_of("token", {"access_token": "t", "expires_in": "7200"}) == ("t", 7200)
+
+
 async def test_expired_media_and_broken_image_get_clear_replies(make_bot, fake):
     async with make_bot() as bot:
         await bot.send(text("驾驶证"))
         await bot.send(image("media-that-expired"))
         await bot.settle()
-        assert fake.texts_to(USER)[-1] == MEDIA_FAILED["zh"]
+        assert ERROR_CATEGORY_TEXTS["download"][0] in fake.texts_to(USER)[-1]
+        [row] = bot.sessions()  # logged as Telegram logs a failed download
+        assert (row.status, row.error_category, row.kind) == ("vendor_error", "download", "driving")
         broken = fake.add_media(b"\xff\xd8\xff this is not a jpeg")
         await bot.send(text("驾驶证"))
         await bot.send(image(broken))
         await bot.settle()
-        [row] = bot.sessions()
-        assert row.status == "bad_image"
-        assert fake.texts_to(USER)[-1] not in ("", MEDIA_FAILED["zh"])
+        assert bot.sessions()[0].status == "bad_image"
+        assert fake.texts_to(USER)[-1] and ERROR_CATEGORY_TEXTS["download"][0] not in fake.texts_to(USER)[-1]
 
 
 async def test_access_token_shared_through_sqlite_and_never_logged(make_bot, fake, caplog):

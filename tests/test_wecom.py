@@ -14,8 +14,8 @@ import pytest
 
 from bot.channels.base import Runtime
 from bot.channels.server import build_app, build_channels
-from bot.channels.wechat_core import MEDIA_FAILED
 from bot.channels.wecom import WeComChannel
+from handlers.replies import ERROR_CATEGORY_TEXTS
 from tests.fakes.wechat_server import CallbackBuilder, FakeWeChat, Signed, message_xml, reply_content
 
 TOKEN = "wecom-callback-token"
@@ -152,7 +152,8 @@ async def test_expired_media_and_unknown_user_are_reported(make_bot, fake, caplo
         await bot.send(text("驾驶证"))
         await bot.send(image("expired-media"))
         await bot.settle()
-        assert fake.texts_to(USER)[-1] == MEDIA_FAILED["zh"]
+        assert ERROR_CATEGORY_TEXTS["download"][0] in fake.texts_to(USER)[-1]
+        assert [row.error_category for row in bot.runtime.session_log.history()] == ["download"]
         fake.script("message_send", 81013)
         await bot.send(text("车牌"))
         await bot.settle()

@@ -65,6 +65,19 @@ class WeChatAPIError(Exception):
         return f"errcode {self.code} ({MEANINGS.get(self.code, self.message or 'unknown')})"
 
 
+def _token_of(endpoint: str, body: dict[str, Any]) -> tuple[str, int]:
+    """The token and its lifetime from a token answer; an answer without them is a failed call like
+    any other (a bare KeyError left the user without a reply)."""
+    token = body.get("access_token")
+    try:
+        lifetime = int(body.get("expires_in", 7200))
+    except (TypeError, ValueError):
+        lifetime = 0
+    if not isinstance(token, str) or not token or lifetime <= 0:
+        raise WeChatAPIError(endpoint, None, "answer without a usable access_token")
+    return token, lifetime
+
+
 class SQLiteSessionStorage(SessionStorage):
     """wechatpy's pluggable session storage on the bot's SQLite kv: one store for every worker.
 
@@ -299,8 +312,7 @@ class OfficialAccountAPI(_TokenedAPI):
     async def _fetch_token(self) -> tuple[str, int]:
         params = {"grant_type": "client_credential", "appid": self.app_id, "secret": self._secret}
         response = await self.http.request("token", "GET", "/cgi-bin/token", params=params)
-        body = json_answer("token", response)
-        return str(body["access_token"]), int(body.get("expires_in", 7200))
+        return _token_of("token", json_answer("token", response))
 
     async def send_text(self, user: str, content: str) -> None:
         payload = {"touser": user, "msgtype": "text", "text": {"content": content}}
@@ -341,8 +353,7 @@ class WeComAPI(_TokenedAPI):
     async def _fetch_token(self) -> tuple[str, int]:
         params = {"corpid": self.corp_id, "corpsecret": self._secret}
         response = await self.http.request("gettoken", "GET", "/cgi-bin/gettoken", params=params)
-        body = json_answer("gettoken", response)
-        return str(body["access_token"]), int(body.get("expires_in", 7200))
+        return _token_of("gettoken", json_answer("gettoken", response))
 
     async def send_text(self, user: str, content: str) -> None:
         payload = {"touser": user, "msgtype": "text", "agentid": self.agent_id, "text": {"content": content}}

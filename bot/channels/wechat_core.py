@@ -69,10 +69,6 @@ COLLECT_LATER = {
     "en": "Still reading your photo. Send any text in a moment to get the result.",
 }
 MORE_WAITING = {"zh": "（发送任意文字查看后续内容）", "en": "(send any text for the rest)"}
-MEDIA_FAILED = {
-    "zh": "无法获取这张图片（可能已过期），请重新发送照片。",
-    "en": "I could not fetch that photo (it may have expired). Please send it again.",
-}
 UNSUPPORTED = {
     "zh": "我只能读取照片和文字。请发送证件或车牌的照片，发送“帮助”查看说明。",
     "en": "I can only read photos and text. Send a photo of the card or plate, or “help”.",
@@ -498,16 +494,12 @@ class CallbackChannel(Channel):
             if previous is not None:
                 await asyncio.shield(previous)  # this user's earlier message first
             try:
-                inbound = await self._inbound(incoming)
-                if inbound is None:
-                    chunks = [pick(MEDIA_FAILED, language)]
-                else:
-                    outbound = await self.runtime.dispatcher.handle(inbound)
-                    self.processed += 1
-                    if outbound is None:
-                        return
-                    reply_to = outbound.reply_to or reply_to
-                    chunks = self._chunks(outbound, language)
+                outbound = await self.runtime.dispatcher.handle(await self._inbound(incoming))
+                self.processed += 1
+                if outbound is None:
+                    return
+                reply_to = outbound.reply_to or reply_to
+                chunks = self._chunks(outbound, language)
             except Exception:
                 log.exception("%s: message %s failed", self.platform, incoming.key)
                 chunks = [pick(FAILED, language)]
@@ -521,13 +513,25 @@ class CallbackChannel(Channel):
                 del self._busy[incoming.user]
 
     async def _claim(self, incoming: Incoming, stamp: Stamp) -> bool:
+        """Whether this worker processes the message. When SQLite cannot record the replay check or
+        the claim (locked, disk full), it does: a reply that might come twice beats certain silence,
+        as the message is already marked seen here and WeChat's retries are answered `success`."""
         try:
             await self.guard.check_shared(stamp)
+            claim = self.runtime.session_log.claim_inbound
+            claimed = await asyncio.to_thread(claim, self.platform, incoming.key)
         except Refused as refused:
             log.warning("%s: dropped message %s after the fact: %s", self.platform, incoming.key, refused)
             return False
-        claim = self.runtime.session_log.claim_inbound
-        if await asyncio.to_thread(claim, self.platform, incoming.key):
+        except Exception as exc:
+            log.error(
+                "%s: could not record message %s as claimed (%s); processing it anyway",
+                self.platform,
+                incoming.key,
+                type(exc).__name__,
+            )
+            return True
+        if claimed:
             return True
         log.info(
             "%s: message %s was claimed before (retry after a restart?); not processed again",
@@ -536,7 +540,7 @@ class CallbackChannel(Channel):
         )
         return False
 
-    async def _inbound(self, incoming: Incoming) -> Inbound | None:
+    async def _inbound(self, incoming: Incoming) -> Inbound:
         """The platform-neutral message; for a photo, downloaded now (user media expires in 3 days)."""
         inbound = Inbound(
             platform=self.platform,
@@ -555,7 +559,15 @@ class CallbackChannel(Channel):
             log.warning(
                 "%s: photo of message %s not downloaded: %s", self.platform, incoming.key, error.describe()
             )
-            return None
+            failure = error
+
+            # The recognition meets the failure as Telegram's does: its reply ("send it again") and
+            # a session row with error_category "download", whenever the kind is known.
+            async def fetch() -> bytes:
+                raise failure
+
+            inbound.fetch_image = fetch
+            return inbound
 
         async def fetch() -> bytes:
             return data
@@ -585,7 +597,8 @@ class CallbackChannel(Channel):
             try:
                 await self.api.send_text(incoming.user, chunk)
                 self.sent += 1
-            except WeChatAPIError as error:
+            except Exception as exc:  # kept for the user's next message, whatever failed
+                error = exc if isinstance(exc, WeChatAPIError) else WeChatAPIError("send", None, repr(exc))
                 await self._undelivered(incoming, chunks[index:], reply_to, error)
                 return
 
