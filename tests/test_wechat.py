@@ -224,6 +224,15 @@ async def test_subscribe_gets_an_encrypted_welcome_listing_the_words(make_bot, f
         assert fake.sent == []  # passive answers spend no customer-service quota
 
 
+@pytest.mark.parametrize("event", ["subscribe_msg_popup_event", "TEMPLATESENDJOBFINISH", "unsubscribe"])
+async def test_events_other_than_subscribe_get_no_reply(make_bot, fake, event):
+    """Including the ones wechatpy has no class for, which once got 'I can only read photos'."""
+    async with make_bot() as bot:
+        answer = await bot.send(message_xml("event", USER, event=event))
+        await bot.settle()
+        assert answer.text == "success" and fake.sent == []
+
+
 async def test_history_word_lists_own_sessions(make_bot, fake, photo_id):
     async with make_bot() as bot:
         await bot.send(text("驾驶证"))

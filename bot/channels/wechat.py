@@ -208,6 +208,8 @@ def incoming_from(message: BaseMessage) -> Incoming:
     them is the sender plus the creation time."""
     user = str(message.source or "")
     kind = message.type
+    if kind == "unknown" and getattr(message, "_data", {}).get("MsgType") == "event":
+        kind = "event"  # an event wechatpy has no class for (WeCom's change_contact, a template card's)
     if kind == "event":
         event = str(getattr(message, "event", "") or "")
         key = f"{user}:{message.time}:{event}"
