@@ -384,6 +384,21 @@ async def test_undelivered_reply_is_logged_recorded_and_collected_later(
         assert "王芳" in collected
 
 
+async def test_a_command_that_collects_a_waiting_reply_is_done_too(make_bot, fake, photo_id):
+    """The waiting result comes back in the callback, and the command (车牌) is not swallowed: its own
+    answer follows by the customer-service API, which the user's message has just reopened."""
+    async with make_bot() as bot:
+        await bot.send(text("驾驶证"))
+        await bot.settle()
+        fake.script("custom_send", 45015)
+        await bot.send(image(photo_id))
+        await bot.settle()
+        collected = bot.reply(await bot.send(text("车牌")))
+        await bot.settle()
+        assert "王芳" in collected
+        assert SEND_PHOTO["zh"].format(name="车牌") in fake.texts_to(USER)[-1]
+
+
 @pytest.mark.parametrize("refusal", [40001, 42001])
 async def test_refused_token_is_refreshed_once_and_the_call_retried(make_bot, fake, photo_id, refusal):
     async with make_bot() as bot:

@@ -278,7 +278,14 @@ class Choices:
         self._offered[user] = (self._clock(), commands)
 
     def resolve(self, user: str, text: str) -> str:
-        """The command a bare digit stands for, or `text` unchanged."""
+        """The command a bare digit stands for (the offer is then used up), or `text` unchanged."""
+        resolved = self.peek(user, text)
+        if resolved != text:
+            del self._offered[user]
+        return resolved
+
+    def peek(self, user: str, text: str) -> str:
+        """What `resolve` would give, leaving the offer in place."""
         match = _DIGIT.match(text)
         offered = self._offered.get(user)
         if match is None or offered is None:
@@ -287,7 +294,6 @@ class Choices:
         index = int(match.group(1)) - 1
         if self._clock() - at > self.ttl or index >= len(commands):
             return text
-        del self._offered[user]
         return commands[index]
 
 
@@ -390,9 +396,20 @@ class CallbackChannel(Channel):
             return None
         immediate = self._immediate(incoming)
         if immediate is not None:
+            if self._also_a_command(incoming):
+                self._start(incoming, stamp)  # its answer follows by the API, which this message reopened
             return immediate
         self._start(incoming, stamp)
         return None
+
+    def _also_a_command(self, incoming: Incoming) -> bool:
+        """Whether a text answered at once (with a reply that was waiting for it) asked for something
+        too (驾驶证, 记录, a number from the list offered): it must not be swallowed by the collection.
+        Help needs nothing more: it is the immediate answer itself."""
+        if incoming.kind != "text":
+            return False
+        command = parse_command(self.choices.peek(incoming.user, incoming.text))[0]
+        return command is not None and command not in HELP_WORDS
 
     async def _respond_passive(self, incoming: Incoming, stamp: Stamp) -> str | None:
         await self.guard.check_shared(stamp)
