@@ -362,6 +362,15 @@ async def test_passive_mode_last_try_says_send_any_text_then_delivers(make_bot, 
         assert len(bot.sessions()) == 1 and fake.sent == []
 
 
+async def test_passive_mode_a_retry_of_an_answer_given_at_once_gets_it_again(make_bot, fake):
+    """WeChat retries when the first answer did not reach it in time; 'still reading' would be wrong,
+    as nothing is being read."""
+    async with make_bot(reply_mode="passive", timing=FAST) as bot:
+        xml = text("帮助", msg_id=5151)
+        answers = [bot.reply(await bot.send(xml, timeout=FAST.wechat_timeout)) for _ in range(3)]
+        assert "驾驶证副页" in answers[0] and answers == [answers[0]] * 3
+
+
 # ----------------------------------------------------------------------------------- vendor errors
 
 

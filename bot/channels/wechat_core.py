@@ -304,6 +304,9 @@ class Choices:
 class _Tries:
     first_seen: float
     count: int = 1
+    #: The answer given at once (help, welcome), given again to a retry: WeChat retries when that
+    #: answer did not reach it in time, and nothing else will come.
+    instant: str | None = None
 
 
 class CallbackChannel(Channel):
@@ -417,9 +420,10 @@ class CallbackChannel(Channel):
         if not first:
             return await self._retry(incoming)
         self._forget_old_tries()
-        self._tries[incoming.key] = _Tries(first_seen=time.monotonic())
+        tries = self._tries[incoming.key] = _Tries(first_seen=time.monotonic())
         immediate = self._immediate(incoming)
         if immediate is not None:
+            tries.instant = immediate
             return immediate
         if incoming.kind == "text" and self._busy[incoming.user] and parse_command(incoming.text)[0] is None:
             return await self._hold(incoming, 1)  # "any text" while the result is on its way
@@ -461,6 +465,8 @@ class CallbackChannel(Channel):
         if tries is None:  # claimed before a restart, or by another worker
             return None
         tries.count += 1
+        if tries.instant is not None:
+            return tries.instant
         return await self._hold(incoming, tries.count)
 
     async def _hold(self, incoming: Incoming, try_number: int) -> str | None:
