@@ -114,6 +114,11 @@ async def test_word_then_photo_replies_through_message_send_with_the_agent_id(ma
         [row] = bot.runtime.session_log.history(platform="wecom")
         assert (row.user_id, row.message_id, row.status) == (USER, "99", "ok")
         assert fake.token_requests == 1  # gettoken once, reused
+        path = bot.runtime.session_log.path  # the database and its write-ahead log
+        stored = b"".join(
+            file.read_bytes() for file in (path, path.with_name(path.name + "-wal")) if file.exists()
+        )
+        assert fake.corp_secret[:10].encode() not in stored  # no part of the secret is kept
 
 
 async def test_photo_first_then_number(make_bot, fake, photo_bytes):

@@ -13,6 +13,7 @@ that failed; only the first caller to do so fetches a new one, the others adopt 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import logging
 import time
@@ -346,8 +347,10 @@ class WeComAPI(_TokenedAPI):
         self.agent_id = agent_id
         self._secret = secret
         http = WeChatHTTP(base_url, timeout=timeout, transport=transport)
-        # wechatpy's key for WeCom: one token per corp and app secret (each app has its own secret).
-        key = f"{corp_id}_{secret[:10]}_access_token"
+        # One token per corp and app (each app has its own secret). wechatpy keys it by the secret's first
+        # ten characters; that would put part of a secret in the session database, so a digest stands in.
+        digest = hashlib.sha256(secret.encode()).hexdigest()[:16]
+        key = f"{corp_id}_{digest}_access_token"
         super().__init__(http, AccessToken(storage, key, self._fetch_token))
 
     async def _fetch_token(self) -> tuple[str, int]:
