@@ -9,10 +9,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
 from tqdm import tqdm
 
 from bot.cli import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK
-from bot.config import Config
+from bot.config import Config, describe_errors
 from bot.storage import SessionLog
 from bot.vendors.base import VendorChain, build_vendor
 from handlers.outcome import Outcome, Status
@@ -26,6 +27,9 @@ async def recognize_files(args: argparse.Namespace, config: Config) -> int:
         chains = _chains_for(args.vendor, config)
     except KeyError as exc:
         print(f"licence-bot: {exc.args[0]}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except ValidationError as exc:  # --vendor names one whose [vendors.NAME] table lacks its keys
+        print(f"licence-bot: vendors.{args.vendor}.{describe_errors(exc)}", file=sys.stderr)
         return EXIT_BAD_INPUT
     session_log = SessionLog(config.bot.database, store_images=config.bot.store_images)
     recognizer = Recognizer(config, session_log, chains)

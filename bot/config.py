@@ -12,6 +12,7 @@ import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -38,6 +39,16 @@ class BotSettings(BaseModel):
     timezone: str = "Asia/Shanghai"
     #: Calendar months a new driver's probation (实习期) lasts from the first issue date (0: not shown).
     probation_months: int = Field(default=12, ge=0, le=120)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        """Checked here, so check-config catches a typo that would otherwise stop the bot at start."""
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (an IANA name such as Asia/Shanghai)") from None
+        return value
 
 
 class ServerSettings(BaseModel):
@@ -122,7 +133,7 @@ def load_config(path: Path | str | None = None, environ: Mapping[str, str] | Non
     try:
         config = Config.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(_describe(exc)) from None
+        raise ConfigError(describe_errors(exc)) from None
     _validate_vendor_tables(config)
     _validate_channel_tables(config)
     return config
@@ -132,8 +143,10 @@ def _read_toml(path: Path) -> dict[str, Any]:
     try:
         with path.open("rb") as handle:
             return tomllib.load(handle)
-    except tomllib.TOMLDecodeError as exc:
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot be read: {exc.strerror or exc}") from None
 
 
 def _apply_env(data: dict[str, Any], environ: Mapping[str, str]) -> None:
@@ -146,7 +159,9 @@ def _apply_env(data: dict[str, Any], environ: Mapping[str, str]) -> None:
         if not name.startswith(ENV_PREFIX):
             continue
         keys = [part.lower() for part in name[len(ENV_PREFIX) :].split("__") if part]
-        if not keys:
+        if len(keys) < 2:
+            # Not a SECTION__KEY override: names a platform gave the container (Kubernetes sets
+            # LICENCE_BOT_SERVICE_HOST, LICENCE_BOT_PORT for a service called licence-bot).
             continue
         node = data
         for key in keys[:-1]:
@@ -157,7 +172,8 @@ def _apply_env(data: dict[str, Any], environ: Mapping[str, str]) -> None:
         node[keys[-1]] = value
 
 
-def _describe(exc: ValidationError) -> str:
+def describe_errors(exc: ValidationError) -> str:
+    """pydantic's errors as one line of `key: problem` pairs, for a person editing config.toml."""
     lines = []
     for err in exc.errors():
         key = ".".join(str(part) for part in err["loc"]) or "(top level)"
@@ -174,13 +190,17 @@ def _validate_vendor_tables(config: Config) -> None:
             if name not in known:
                 names = ", ".join(sorted(known))
                 raise ConfigError(f"vendors.{kind}: unknown vendor {name!r} (known: {names})")
-    for name, table in (config.vendors.model_extra or {}).items():
+    for name in config.vendors.model_extra or {}:
         if name not in known:
             raise ConfigError(f"vendors.{name}: unknown vendor (known: {', '.join(sorted(known))})")
+    # Every vendor a chain names, with or without its table: one whose credentials are required and
+    # missing is named here, not met as a traceback when the bot starts.
+    named = {name for kind in ("driving", "vehicle", "plate") for name in config.vendors.chain(kind)}
+    for name in sorted(named | set(config.vendors.model_extra or {})):
         try:
-            vendor_class(name).settings_model.model_validate(table)
+            vendor_class(name).settings_model.model_validate(config.vendors.table(name))
         except ValidationError as exc:
-            raise ConfigError(f"vendors.{name}." + _describe(exc)) from None
+            raise ConfigError(f"vendors.{name}." + describe_errors(exc)) from None
 
 
 def import_target(target: str) -> Any:
@@ -203,4 +223,4 @@ def _validate_channel_tables(config: Config) -> None:
         try:
             model.model_validate(table)
         except ValidationError as exc:
-            raise ConfigError(f"{name}." + _describe(exc)) from None
+            raise ConfigError(f"{name}." + describe_errors(exc)) from None

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 import tests.fakes.vendors  # noqa: F401 - registers the scripted vendors
-from bot.config import ConfigError, load_config
+from bot.config import ConfigError, _read_toml, load_config
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -59,6 +59,8 @@ def test_environment_overrides_reach_nested_vendor_tables(tmp_path):
         ('[vendors.scripted]\noutcome = "sometimes"\n', "vendors.scripted.outcome"),
         ('[vendors.scripted]\ntimeout = "soon"\n', "vendors.scripted.timeout"),
         ("[vendors.nosuchvendor]\nkey = 1\n", "vendors.nosuchvendor"),
+        ('[vendors]\nplate = ["baidu"]\n', "vendors.baidu.api_key"),  # named, but no table with its keys
+        ('[bot]\ntimezone = "Mars/Olympus"\n', "bot.timezone"),
     ],
 )
 def test_bad_config_names_the_key(tmp_path, text, key):
@@ -70,5 +72,22 @@ def test_bad_config_names_the_key(tmp_path, text, key):
 def test_bad_toml_and_missing_file_are_config_errors(tmp_path):
     with pytest.raises(ConfigError, match="not valid TOML"):
         load_config(write(tmp_path, "[bot\n"), environ={})
+    latin1 = tmp_path / "latin1.toml"
+    latin1.write_bytes('[bot]\nlanguage = "zh" # café\n'.encode("latin-1"))
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_config(latin1, environ={})
+    with pytest.raises(ConfigError, match="cannot be read"):
+        _read_toml(tmp_path)  # a directory: any OSError (tests run as root, who reads a chmod 000 file)
     with pytest.raises(ConfigError, match="no such config file"):
         load_config(tmp_path / "absent.toml", environ={})
+
+
+def test_variables_that_are_no_section_key_override_are_left_alone(tmp_path):
+    """Kubernetes gives a service called licence-bot LICENCE_BOT_SERVICE_HOST, LICENCE_BOT_PORT, ...;
+    they once stopped the bot as unknown sections."""
+    env = {
+        "LICENCE_BOT_SERVICE_HOST": "10.0.0.5",
+        "LICENCE_BOT_PORT": "tcp://10.0.0.5:8080",
+        "LICENCE_BOT_BOT__LANGUAGE": "en",
+    }
+    assert load_config(write(tmp_path, ""), environ=env).bot.language == "en"
