@@ -1,11 +1,12 @@
 # licence-bot: slim image, non-root, the embedded OCR engine's models come inside the installed wheel.
 FROM python:3.11-slim
 
+# The server listens on every interface of the container. Only the host is set here: an environment
+# variable overrides config.toml, so [server] port stays the config's to choose (8080 by default).
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
-    LICENCE_BOT_SERVER__HOST=0.0.0.0 \
-    LICENCE_BOT_SERVER__PORT=8080
+    LICENCE_BOT_SERVER__HOST=0.0.0.0
 
 WORKDIR /app
 COPY pyproject.toml README.md ./
@@ -19,8 +20,8 @@ WORKDIR /data
 VOLUME ["/data"]
 EXPOSE 8080
 
-# /healthz answers 200 while serving and 503 while draining on shutdown.
+# /healthz answers 200 while serving and 503 while draining on shutdown; asked on the configured port.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
-    CMD ["python", "-c", "import urllib.request as u; u.urlopen('http://127.0.0.1:8080/healthz', timeout=4)"]
+    CMD ["python", "-c", "import urllib.request as u; from bot.config import load_config as c; u.urlopen(f'http://127.0.0.1:{c().server.port}/healthz', timeout=4)"]
 
 CMD ["licence-bot", "serve"]
