@@ -1,5 +1,6 @@
 """config.toml loading: defaults, env overrides for secrets, and errors that name the key."""
 
+import re
 from pathlib import Path
 
 import pytest
@@ -37,6 +38,19 @@ def test_example_config_is_valid_and_matches_the_defaults(tmp_path, monkeypatch)
     assert from_example.bot == defaults.bot
     for kind in ("driving", "vehicle", "plate"):
         assert from_example.vendors.chain(kind) == defaults.vendors.chain(kind)
+
+
+def test_every_commented_key_of_the_example_is_valid_as_shown(tmp_path):
+    """An operator uncomments the tables they need and fills in their own values; what is shown must
+    load as it stands (a `secret_token = ""` once did not)."""
+    example = Path(__file__).resolve().parent.parent / "config.example.toml"
+    commented = re.compile(r"^# (\[[a-z_.]+\]|[a-z_]+ = .*)$")
+    lines = [
+        (match.group(1) if (match := commented.match(line)) else line)
+        for line in example.read_text().splitlines()
+    ]
+    assert sum(line.startswith("[") for line in lines) > 5  # the channel and vendor tables are in
+    load_config(write(tmp_path, "\n".join(lines) + "\n"), environ={})
 
 
 def test_environment_overrides_reach_nested_vendor_tables(tmp_path):
