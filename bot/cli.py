@@ -12,6 +12,8 @@ import asyncio
 import csv
 import json
 import logging
+import os
+import sqlite3
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -19,7 +21,7 @@ from typing import Any, TextIO
 
 from bot.config import Config, ConfigError, load_config
 from bot.models import KINDS, SIDES
-from bot.storage import SessionLog
+from bot.storage import SessionLog, StorageError
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -33,7 +35,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"licence-bot: bad config: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    return int(args.run(args, config))
+    try:
+        return int(args.run(args, config))
+    except (StorageError, sqlite3.Error) as exc:  # a database path that is no SQLite file, or unwritable
+        print(f"licence-bot: session log {config.bot.database}: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except BrokenPipeError:  # `licence-bot export | head`: the reader has what it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -58,7 +67,7 @@ def _parser() -> argparse.ArgumentParser:
     rec.add_argument("--lang", choices=("zh", "en"), help="reply language (default from config)")
 
     hist = command("history", "list the latest recognitions from the session log", _history)
-    hist.add_argument("--limit", type=int, default=20)
+    hist.add_argument("--limit", type=_positive, default=20)
     hist.add_argument("--user")
     hist.add_argument("--platform")
 
@@ -159,6 +168,13 @@ def _serve(args: argparse.Namespace, config: Config) -> int:
         message = "no chat channel is configured ([telegram], [wechat] or [wecom] with credentials)"
         print(f"licence-bot serve: {message}", file=sys.stderr)
     return code
+
+
+def _positive(text: str) -> int:
+    number = int(text)
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, not {number}")
+    return number
 
 
 def _ms(value: float | None) -> str:

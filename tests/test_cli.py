@@ -141,3 +141,15 @@ def test_embedded_default_reads_a_rendered_licence_end_to_end(tmp_path):
     assert result["fields"]["number"] == truth["number"]
     assert result["fields"]["name"] == truth["name"]
     assert (tmp_path / "licence-bot.db").exists()  # the default session log in the working directory
+
+
+def test_a_session_log_that_cannot_be_opened_is_named_not_a_traceback(tmp_path, capsys):
+    not_sqlite = tmp_path / "log.db"
+    not_sqlite.write_bytes(b"this is a text file, not a database" * 100)
+    path = tmp_path / "config.toml"
+    path.write_text(f'[bot]\ndatabase = "{not_sqlite}"\n', encoding="utf-8")
+    assert main(["history", "--config", str(path)]) == 2
+    assert "session log" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as stopped:  # argparse's own error, before anything is opened
+        main(["history", "--limit", "0", "--config", str(path)])
+    assert stopped.value.code == 2

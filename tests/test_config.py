@@ -75,6 +75,7 @@ def test_environment_overrides_reach_nested_vendor_tables(tmp_path):
         ("[vendors.nosuchvendor]\nkey = 1\n", "vendors.nosuchvendor"),
         ('[vendors]\nplate = ["baidu"]\n', "vendors.baidu.api_key"),  # named, but no table with its keys
         ('[bot]\ntimezone = "Mars/Olympus"\n', "bot.timezone"),
+        ("[vendors.local]\ntimeout = 0\n", "vendors.local.timeout"),  # every call would time out
     ],
 )
 def test_bad_config_names_the_key(tmp_path, text, key):

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, ClassVar, TypeVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from bot.images import (
     VERIFY_DECODE_SIDE,
@@ -93,8 +93,9 @@ class VendorSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     endpoint: str | None = None
-    timeout: float = 10.0
-    max_concurrency: int = 8
+    #: Seconds per call; 0 or less would fail every call as a timeout.
+    timeout: float = Field(default=10.0, gt=0)
+    max_concurrency: int = Field(default=8, ge=1)
 
 
 class Vendor(ABC):

@@ -66,7 +66,7 @@ class LocalSettings(VendorSettings):
     card_det_side: int = Field(default=960, ge=320, le=4096)
     plate_det_side: int = Field(default=960, ge=320, le=4096)
     #: A local run has no network round trip; this bounds a queue of photos behind a slow one.
-    timeout: float = 30.0
+    timeout: float = Field(default=30.0, gt=0)
 
 
 @register
