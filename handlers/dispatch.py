@@ -37,7 +37,10 @@ COMMANDS: dict[str, tuple[Kind, Side]] = {
     "vehicle": ("vehicle", "front"),
     "plate": ("plate", "front"),
     "驾驶证副页": ("driving", "back"),
+    "驾照副页": ("driving", "back"),
     "行驶证副页": ("vehicle", "back"),
+    "驾驶证主页": ("driving", "front"),
+    "行驶证主页": ("vehicle", "front"),
     "驾驶证": ("driving", "front"),
     "驾照": ("driving", "front"),
     "行驶证": ("vehicle", "front"),
@@ -74,6 +77,7 @@ SEND_PHOTO = {
 }
 LANGUAGE_SET = {"zh": "已切换为中文。", "en": "Replies are now in English."}
 _COMMAND_RE = re.compile(r"^/(?P<name>[A-Za-z_]+)(?:@\w+)?(?:\s+(?P<arg>\S+))?")
+_PAGE_AFTER_SPACE = re.compile(r"^(\S+)\s+([主副]页)")
 
 
 class Limiter(Protocol):
@@ -227,6 +231,7 @@ def parse_command(text: str) -> tuple[str | None, str | None]:
     match = _COMMAND_RE.match(text)
     if match:
         return match["name"].lower(), match["arg"]
+    text = _PAGE_AFTER_SPACE.sub(r"\1\2", text)  # "驾驶证 副页" is 驾驶证副页, not the main page
     word = text.split()[0].lower()
     if word in COMMANDS or word in HELP_WORDS:
         return word, None

@@ -43,6 +43,10 @@ def message(text: str = "", photo: bytes | None = None, *, chat_type="private", 
         ("/driving_back@licence_bot", ("driving_back", None)),
         ("/lang en", ("lang", "en")),
         ("驾驶证副页", ("驾驶证副页", None)),
+        ("驾驶证 副页", ("驾驶证副页", None)),  # not the main page
+        ("行驶证　副页 谢谢", ("行驶证副页", None)),  # an ideographic space
+        ("驾照副页", ("驾照副页", None)),
+        ("行驶证主页", ("行驶证主页", None)),
         ("  车牌 ", ("车牌", None)),
         ("Vehicle licence", ("vehicle", None)),
         ("hello there", (None, None)),
