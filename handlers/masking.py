@@ -10,18 +10,21 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from functools import lru_cache
 from typing import Any
 
+from bot.divisions import address_heads, longest_head
 from bot.models import Document
 
 MASK_CHAR = "*"
 #: Appended to a shortened address: the street part is dropped, not just starred, so its length leaks nothing.
 ADDRESS_ELLIPSIS = "***"
-#: Without a recognisable district, keep this many leading characters (usually province + city).
-ADDRESS_FALLBACK_CHARS = 6
 
 ID_HEAD = 6  # region code of a resident ID number
 ID_TAIL = 4  # last 3 sequence digits + check digit
+#: A 15-digit number (before 1999) keeps its region and its last 3 digits: its birth date is YYMMDD at
+#: positions 7-12, so a fourth kept digit would show the day's last one.
+OLD_ID_TAIL = 3
 NUMBER_TAIL = 4
 #: Characters that carry nothing personal and keep a foreign or minority name readable as a name.
 _NAME_SEPARATORS = frozenset(" ·•.-")
@@ -32,25 +35,29 @@ _PROVINCE = rf"(?:{_UNIT}{{2,8}}?(?:省|自治区|特别行政区))?"
 _CITY = rf"{_UNIT}{{1,10}}?(?:市|自治州|地区|盟)"
 # 小区, 社区, 园区 … are housing estates and campuses, not districts.
 _DISTRICT_END = r"(?<![小社园校景厂营])(?:区|县|旗)"
+# For an address whose head is not written as the division codes name it (no province, an older name):
+# a district or county name is at most four characters long (浦东新区, 土默特左旗); a longer run before
+# 区 is a housing estate's block (金色家园西区), which must not pass for one.
 _DISTRICT_PATTERNS = (
     # 省 + 市 + 区/县/旗, or a county-level city (苏州市昆山市); also 北京市朝阳区.
-    re.compile(rf"^{_PROVINCE}{_CITY}(?:{_UNIT}|市){{1,8}}?(?:{_DISTRICT_END}|市)"),
+    re.compile(rf"^{_PROVINCE}{_CITY}(?:{_UNIT}|市){{1,4}}?(?:{_DISTRICT_END}|市)"),
     # A county directly under a province (河北省正定县) or an address that starts at the district.
-    re.compile(rf"^{_PROVINCE}(?:{_UNIT}|市){{1,8}}?{_DISTRICT_END}"),
+    re.compile(rf"^{_PROVINCE}(?:{_UNIT}|市){{1,4}}?{_DISTRICT_END}"),
     # A county-level city with no district below it (江苏省昆山市玉山镇): the city is the district level.
     re.compile(rf"^{_PROVINCE}{_CITY}"),
 )
 
 
 def mask_id(number: str) -> str:
-    """First 6 and last 4 characters kept, the rest starred, length unchanged.
-
-    Values too short to be an ID number keep less, so that at least half of them is always hidden.
-    """
-    if len(number) <= ID_HEAD + ID_TAIL:
-        return mask_number(number)
-    hidden = len(number) - ID_HEAD - ID_TAIL
-    return number[:ID_HEAD] + MASK_CHAR * hidden + number[-ID_TAIL:]
+    """A resident ID number keeps its region code (first 6) and its last 4 (3 of an old 15-digit one);
+    any other number (a passport, a permit) keeps only its last 4, never more than half of it.
+    Spaces OCR read inside are dropped first, so a star never stands for one."""
+    compact = "".join(number.split())
+    if len(compact) == 18:
+        return compact[:ID_HEAD] + MASK_CHAR * 8 + compact[-ID_TAIL:]
+    if len(compact) == 15 and compact.isdigit():
+        return compact[:ID_HEAD] + MASK_CHAR * 6 + compact[-OLD_ID_TAIL:]
+    return mask_number(compact)
 
 
 def mask_number(value: str) -> str:
@@ -68,19 +75,36 @@ def mask_name(name: str) -> str:
 
 
 def mask_address(address: str) -> str:
-    """Address cut after the district / county (…省…市…区), the rest replaced by ``***``.
+    """Address cut after its county-level division (…省…市…区, or 广东省东莞市 where the city has no
+    districts), the rest replaced by ``***``.
 
-    Where no district can be told apart, keep the first 6 characters (typically province and city), and
-    never more than half of a short address.
+    The head is looked up among the country's divisions first (bot/divisions.py), then recognised by
+    its shape; an address with neither (a foreign one, a read too garbled) keeps nothing of its own.
     """
     if not address:
         return address
+    head = _division_head(address)
+    if head is not None:
+        return head + ADDRESS_ELLIPSIS
     for pattern in _DISTRICT_PATTERNS:
         match = pattern.match(address)
-        if match:
+        if match and len(match.group(0)) < len(address):
             return match.group(0) + ADDRESS_ELLIPSIS
-    keep = min(ADDRESS_FALLBACK_CHARS, len(address) // 2)
-    return address[:keep] + ADDRESS_ELLIPSIS
+    return ADDRESS_ELLIPSIS
+
+
+def _division_head(address: str) -> str | None:
+    """The longest county-level head of the division codes that `address` starts with."""
+    heads = _heads()
+    for length in range(min(len(address) - 1, longest_head()), 1, -1):
+        if address[:length] in heads:
+            return address[:length]
+    return None
+
+
+@lru_cache(maxsize=1)
+def _heads() -> frozenset[str]:
+    return frozenset(address_heads())
 
 
 def mask_birth_date(value: str) -> str:

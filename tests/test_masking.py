@@ -28,8 +28,21 @@ def test_mask_id_keeps_region_code_and_last_four_and_length() -> None:
 
 
 def test_mask_id_handles_old_fifteen_digit_numbers() -> None:
+    """Its birth date (900307) is hidden whole: a fourth kept digit would be the day's last."""
     masked = mask_id("110101900307123")
-    assert masked == "110101" + "*" * 5 + "7123"
+    assert masked == "110101" + "*" * 6 + "123"
+
+
+@pytest.mark.parametrize(
+    ("number", "masked"),
+    [
+        ("H0123456700", "*******6700"),  # a Home Return Permit: no region code, so only its tail
+        ("E 1234 5678", "*****5678"),  # a passport read with spaces: a star never stands for a space
+        ("1101 0119 9003 0712 3X", "110101********123X"),
+    ],
+)
+def test_mask_id_keeps_only_a_tail_of_any_number_that_is_no_resident_id(number: str, masked: str) -> None:
+    assert mask_id(number) == masked
 
 
 @pytest.mark.parametrize("value", ["1", "12", "12345", "1234567890"])
@@ -75,9 +88,20 @@ def test_mask_address_does_not_take_a_housing_estate_for_a_district() -> None:
     assert "稠城" not in masked
 
 
-def test_mask_address_without_district_keeps_first_six_characters() -> None:
-    address = "某某地方某某路某某号某某单元"
-    assert mask_address(address) == address[:6] + "***"
+@pytest.mark.parametrize(
+    ("address", "masked"),
+    [
+        ("广东省东莞市金色家园西区5栋", "广东省东莞市***"),  # a city without districts: 西区 is a block
+        ("广东省东莞市万科城市花园A区12栋301", "广东省东莞市***"),
+        ("广东省中山市小榄菜市场旁", "广东省中山市***"),
+        ("甘肃省嘉峪关市新华南路1号", "甘肃省嘉峪关市***"),
+        ("东莞市金色家园西区5栋", "东莞市***"),  # no province written: the shape alone
+        ("221B Baker Street, London", "***"),  # foreign: nothing of its own is kept
+        ("某某地方某某路某某号某某单元", "***"),
+    ],
+)
+def test_mask_address_keeps_no_more_than_the_county_level_head(address: str, masked: str) -> None:
+    assert mask_address(address) == masked
 
 
 def test_mask_address_never_reveals_a_short_address_in_full() -> None:
