@@ -46,6 +46,9 @@ MIN_SHORT_SIDE_PLATE = 15
 #: non-JPEG to ~150 MB of RGB; a licence photo never needs more. Pillow's own, looser bomb check
 #: (DecompressionBombError/Warning) is caught too and reported the same way.
 MAX_PIXELS = 50 * 1024 * 1024
+#: A progressive JPEG has about ten scans (an MPO a few times that); libjpeg decodes every scan even at a
+#: draft scale, so thousands of tiny ones make a small file cost minutes of CPU.
+MAX_JPEG_SCANS = 100
 
 #: Long side `load()` decodes JPEGs at (draft mode) and caches by default: what OCR and small-limit
 #: vendors use.
@@ -184,7 +187,7 @@ def load(
     data = bytes(data)
     fmt = sniff(data)
     opened = _open(data, fmt)
-    _check_header(opened, fmt, min_side)
+    _check_header(opened, fmt, min_side, data)
     stored_size = opened.size  # read before decoding: a JPEG draft shrinks `opened.size`
     decoded, orientation = _decode_opened(opened, decode_side)
     width, height = _upright_size(stored_size, orientation)
@@ -243,10 +246,13 @@ def _open(data: bytes, fmt: str) -> Image.Image:
         raise ImageRejected("truncated", f"unreadable {fmt} header: {exc}") from exc
 
 
-def _check_header(opened: Image.Image, fmt: str, min_side: int) -> None:
+def _check_header(opened: Image.Image, fmt: str, min_side: int, data: bytes) -> None:
     width, height = opened.size
     if width * height > MAX_PIXELS:
         raise ImageRejected("bomb", f"{width}×{height} exceeds {MAX_PIXELS} pixels")
+    scans = data.count(b"\xff\xda") if fmt == "JPEG" else 0  # SOS markers: 0xFF is stuffed in scan data
+    if scans > MAX_JPEG_SCANS:
+        raise ImageRejected("bomb", f"JPEG with {scans} scans")
     if fmt != "JPEG" and _is_animated(opened):
         # JPEG is exempt: phones write MPO (a JPEG plus depth/gain-map frames); frame 0 is the photo.
         raise ImageRejected("animated", f"{fmt} with several frames")
@@ -285,7 +291,14 @@ def _decode_opened(opened: Image.Image, min_long_side: int | None) -> tuple[Imag
     transpose = _TRANSPOSE_FOR_ORIENTATION.get(orientation)
     if transpose is not None:
         pixels = pixels.transpose(transpose)
-    return _normalise_mode(pixels), orientation
+    pixels = _normalise_mode(pixels)
+    if opened.format not in ("JPEG", "MPO") and min_long_side is not None:
+        # Other formats have no draft: decoded whole, they are shrunk to what was asked for at once,
+        # so a request waiting for the engine holds megabytes, not the hundreds a 50 MP PNG takes.
+        factor = int(max(pixels.size) / min_long_side)
+        if factor >= 2:
+            pixels = pixels.reduce(factor)
+    return pixels, orientation
 
 
 def _request_draft(opened: Image.Image, min_long_side: int) -> None:

@@ -233,6 +233,26 @@ def test_decompression_bombs_are_refused_from_the_header(width: int, height: int
     assert refusal(png_header_only(width, height)) == "bomb"
 
 
+def test_a_progressive_jpeg_of_a_thousand_scans_is_refused_before_decoding() -> None:
+    """libjpeg decodes every scan, even at a draft scale: 5 ms each on an 8000×6500 frame made a 600 KB
+    file cost half a minute of CPU. A real progressive JPEG has about ten."""
+    buffer = io.BytesIO()
+    quadrants(800, 600).save(buffer, "JPEG", progressive=True)
+    normal = buffer.getvalue()
+    assert load(normal).width == 800  # ten-odd scans: fine
+    last_scan = normal[normal.rindex(b"\xff\xda") : -2]  # up to the end-of-image marker
+    bomb = normal[:-2] + last_scan * 1000 + b"\xff\xd9"
+    assert refusal(bomb) == "bomb"
+
+
+def test_a_large_png_is_kept_at_the_size_asked_for_not_whole() -> None:
+    """A PNG has no draft decode: what load() keeps while the request waits must still be small."""
+    image = load(encode(quadrants(4000, 3000), "PNG"), decode_side=1000)
+    assert (image.width, image.height) == (4000, 3000)
+    assert image._image is not None and 1000 <= max(image._image.size) < 2000
+    assert to_pil(image).size == (4000, 3000)  # the whole photo is still there for whoever needs it
+
+
 @pytest.mark.parametrize("size", [(80, 300), (300, 80)])
 def test_photos_under_a_hundred_pixels_on_the_short_side_are_refused(size: tuple[int, int]) -> None:
     assert refusal(encode(Image.new("RGB", size, RED), "JPEG")) == "too_small"
