@@ -30,6 +30,9 @@ log = logging.getLogger(__name__)
 #: file is unusable (too large to download), or any exception when the download fails.
 Fetch = Callable[[], Awaitable[bytes]]
 SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
+#: Photos decoded at once. A decode is CPU-bound (two cores) and a large PNG needs hundreds of
+#: megabytes while it lasts, so more at once only adds memory; the rest wait their turn.
+CONCURRENT_DECODES = 2
 
 
 @dataclass
@@ -108,6 +111,7 @@ class Recognizer:
         self.config = config
         self.session_log = session_log
         self.chains = chains if chains is not None else build_chains(config)
+        self._decoding = asyncio.Semaphore(CONCURRENT_DECODES)
         zone = ZoneInfo(config.bot.timezone)
         self._today = today or (lambda: datetime.now(zone).date())
         self.cache = cache if cache is not None else ResultCache(config.bot.cache_seconds)
@@ -147,9 +151,10 @@ class Recognizer:
         try:
             min_side = images.MIN_SHORT_SIDE_PLATE if kind == "plate" else images.MIN_SHORT_SIDE
             decode_side = self.chains[kind].intake_side(kind, side)
-            image = await asyncio.to_thread(
-                images.load, data or b"", min_side=min_side, decode_side=decode_side
-            )
+            async with self._decoding:
+                image = await asyncio.to_thread(
+                    images.load, data or b"", min_side=min_side, decode_side=decode_side
+                )
         except images.ImageRejected as rejected:
             row.image_bytes = len(data or b"")
             return Outcome(status=Status.BAD_IMAGE, kind=kind, side=side, reject_reason=rejected.reason), None

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
+import time
 from datetime import date
 
 import pytest
 
+from bot import images
 from bot.storage import SessionLog
 from handlers.outcome import Status
-from handlers.recognize import Context, Recognizer, Request, ResultCache
+from handlers.recognize import CONCURRENT_DECODES, Context, Recognizer, Request, ResultCache
 from handlers.replies import failure_text
 
 TODAY = date(2026, 11, 21)
@@ -219,3 +223,28 @@ async def test_a_page_no_configured_vendor_reads_is_not_blamed_on_the_photo(make
     assert "vehicle licence (second page)" in en and "administrator" in en
     [row] = recognizer.session_log.history()
     assert row.status == Status.VENDOR_ERROR and row.error_code == "unsupported"
+
+
+async def test_no_more_than_two_photos_are_decoded_at_once(make_config, photo_bytes, monkeypatch):
+    """A large PNG needs hundreds of megabytes while it decodes: a burst must queue, not add up."""
+    recognizer = recognizer_for(make_config(CHAIN + vendors(), cache_seconds=0))
+    load, running, most = images.load, [0], [0]
+    lock = threading.Lock()
+
+    def counted_load(*args, **kwargs):
+        with lock:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+        try:
+            time.sleep(0.05)  # long enough for the burst to pile up if nothing held it back
+            return load(*args, **kwargs)
+        finally:
+            with lock:
+                running[0] -= 1
+
+    monkeypatch.setattr(images, "load", counted_load)
+    outcomes = await asyncio.gather(
+        *(recognizer.recognize(Request(kind="driving", data=photo_bytes)) for _ in range(6))
+    )
+    assert all(outcome.status == Status.OK for outcome in outcomes)
+    assert most[0] == CONCURRENT_DECODES == 2
