@@ -21,7 +21,7 @@ from datetime import date
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from bot.images import MAX_UPLOAD_BYTES, MIN_SHORT_SIDE
+from bot.images import MAX_UPLOAD_BYTES, MIN_SHORT_SIDE, MIN_SHORT_SIDE_PLATE
 from bot.models import Document, Kind, Plate, PlateColor, Severity, Side, Warning
 from bot.storage import SessionRow, Stats
 from bot.vendors.base import UNSUPPORTED
@@ -461,6 +461,11 @@ _DOCUMENT_NAMES: dict[tuple[Kind, Side], tuple[str, str]] = {
     ("vehicle", "back"): ("行驶证副页", "vehicle licence (second page)"),
 }
 _PLATE_NAME = ("车牌", "licence plate")
+_TOO_SMALL_PLATE = (
+    f"照片太小，看不清车牌。请靠近一些重新拍摄（短边至少 {MIN_SHORT_SIDE_PLATE} 像素）。",
+    f"The photo is too small to read the plate; move closer and retake it (at least {MIN_SHORT_SIDE_PLATE} "
+    "pixels on the short side).",
+)
 _NOT_FOUND_DOCUMENT = (
     "没有找到{document}。请把整张证件平放、完整地拍进画面，光线充足、不要反光，然后重拍。"
     "如果拍的不是{document}，请先发送正确的命令（/help 查看）。",
@@ -493,6 +498,8 @@ def failure_text(outcome: Outcome, language: str) -> str:
         return _not_found_text(outcome.kind, outcome.side, language)
     if status == Status.REJECTED:
         return _pick(REJECTED_TEXTS.get(outcome.reject_reason or "", STATUS_TEXTS[status]), language)
+    if outcome.reject_reason == "too_small" and outcome.kind == "plate":  # plates need far fewer pixels
+        return _pick(_TOO_SMALL_PLATE, language)
     if outcome.reject_reason in REJECT_REASON_TEXTS:
         return _pick(REJECT_REASON_TEXTS[outcome.reject_reason], language)
     category = outcome.error_category or ""

@@ -6,6 +6,7 @@ real recognizer once per image, so the module reads only a handful of images.
 
 from __future__ import annotations
 
+import io
 import random
 
 import cv2
@@ -13,8 +14,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from bot.images import MIN_SHORT_SIDE_PLATE, load
 from bot.models import PlateColor
 from bot.plate_grammar import parse_plate
+from bot.vendors.base import ErrorCategory, VendorError
+from bot.vendors.local import LocalVendor
 from bot.vendors.local.ocr import CropReading, EngineUnavailable, shared_engine
 from bot.vendors.local.plate_decode import FULL_TEMPLATES, decode_best, decode_template
 from bot.vendors.local.plate_locate import colour_proposals, order_quad, warp_upright
@@ -336,3 +340,15 @@ def test_reading_steps_map_onto_the_image_without_the_padding():
     assert reading.x_of(0, 200) == 0
     assert reading.x_of(20, 200) == 200
     assert reading.x_of(10, 200) == 100
+
+
+@pytest.mark.parametrize("size", [(20000, 15), (15, 20000)])
+def test_a_strip_too_thin_at_the_working_size_is_a_bad_photo_not_an_engine_fault(engine, size):
+    """20000×15 becomes 1600×1 once scaled: OpenCV was asked for an empty image and the user was told
+    the service had failed."""
+    buffer = io.BytesIO()
+    Image.new("RGB", size, (40, 60, 200)).save(buffer, "PNG")
+    photo = load(buffer.getvalue(), min_side=MIN_SHORT_SIDE_PLATE)
+    with pytest.raises(VendorError) as raised:
+        LocalVendor().recognize_sync("plate", "front", photo)
+    assert (raised.value.category, raised.value.code) == (ErrorCategory.BAD_IMAGE, "too_small")

@@ -553,3 +553,12 @@ def test_history_shows_each_session_by_a_masked_key(fields: dict, shown: str, hi
     row = SessionRow(platform="t", kind=kind, side=side, status="ok", fields=fields)
     text = history_text([row], "en")
     assert shown in text and hidden not in text
+
+
+def test_a_plate_photo_too_small_names_the_plate_minimum() -> None:
+    """Plates are read from 15 px; the card's 100 px minimum would send the sender away for nothing."""
+    plate = Outcome(status=Status.BAD_IMAGE, kind="plate", reject_reason="too_small")
+    card = Outcome(status=Status.BAD_IMAGE, kind="driving", reject_reason="too_small")
+    assert "15" in failure_text(plate, "en") and "100" not in failure_text(plate, "en")
+    assert "车牌" in failure_text(plate, "zh")
+    assert "100" in failure_text(card, "en")

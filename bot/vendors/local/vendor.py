@@ -69,6 +69,11 @@ class LocalSettings(VendorSettings):
     timeout: float = Field(default=30.0, gt=0)
 
 
+#: The shortest side the engine works with, once the photo is scaled to its working size: below it
+#: there is nothing to read, and OpenCV's resizing would be asked for an empty image.
+MIN_WORKING_SIDE = 8
+
+
 @register
 class LocalVendor(Vendor):
     name: ClassVar[str] = NAME
@@ -118,6 +123,9 @@ class LocalVendor(Vendor):
             pixels = to_pil(image, max_side=self.local_settings.max_side)
         except ImageRejected as exc:
             raise VendorError(NAME, ErrorCategory.BAD_IMAGE, exc.reason, exc.detail) from exc
+        if min(pixels.size) < MIN_WORKING_SIDE:
+            # A strip thousands of times longer than it is high, brought down to the working size.
+            raise VendorError(NAME, ErrorCategory.BAD_IMAGE, "too_small", f"{pixels.size} once scaled")
         bgr = np.ascontiguousarray(np.asarray(pixels.convert("RGB"))[:, :, ::-1])
         scale = image.width / pixels.width if pixels.width else 1.0
         try:
