@@ -104,19 +104,23 @@ def _history(args: argparse.Namespace, config: Config) -> int:
 
 
 def _export(args: argparse.Namespace, config: Config) -> int:
+    """Rows are written as the log pages them out, so a long log never sits in memory whole."""
     log = SessionLog(config.bot.database)
-    rows = list(log.export())
-    log.close()
     out: TextIO
-    with (args.output.open("w", newline="", encoding="utf-8") if args.output else _stdout()) as out:
-        if args.format == "json":
-            json.dump(rows, out, ensure_ascii=False, indent=2, default=str)
-            out.write("\n")
-        else:
-            columns = list(rows[0]) if rows else ["id"]
-            writer = csv.DictWriter(out, fieldnames=columns)
-            writer.writeheader()
-            writer.writerows(rows)
+    try:
+        with (args.output.open("w", newline="", encoding="utf-8") if args.output else _stdout()) as out:
+            if args.format == "json":
+                out.write("[")
+                for number, row in enumerate(log.export()):
+                    text = json.dumps(row, ensure_ascii=False, default=str)
+                    out.write(("," if number else "") + "\n  " + text)
+                out.write("\n]\n")
+            else:
+                writer = csv.DictWriter(out, fieldnames=log.export_columns())
+                writer.writeheader()
+                writer.writerows(log.export())
+    finally:
+        log.close()
     return EXIT_OK
 
 

@@ -391,6 +391,12 @@ class SessionLog:
                 return
             last_id = page[-1]["id"]
 
+    def export_columns(self) -> list[str]:
+        """The columns every `export` row has, in table order: a header even when there is no row."""
+        with self._lock:
+            columns = [column.name for column in self._db["sessions"].columns]
+        return [*columns, "vendors_tried"]  # added by _flat_export
+
     def stats(self, *, since: datetime | None = None) -> Stats:
         """Counts and latency percentiles. Percentiles are computed in Python from the raw ms values:
         SQLite has no percentile function, and emulating one in SQL (window functions per group) is

@@ -153,3 +153,19 @@ def test_a_session_log_that_cannot_be_opened_is_named_not_a_traceback(tmp_path, 
     with pytest.raises(SystemExit) as stopped:  # argparse's own error, before anything is opened
         main(["history", "--limit", "0", "--config", str(path)])
     assert stopped.value.code == 2
+
+
+@pytest.mark.parametrize("rows", [0, 2])
+def test_export_has_the_same_columns_with_or_without_rows(config_file, photo, tmp_path, capsys, rows):
+    config = str(config_file())
+    if rows:
+        assert main(["recognize", str(photo), str(photo), "--kind", "driving", "--config", config]) == 0
+    out_csv = tmp_path / "sessions.csv"
+    assert main(["export", "--output", str(out_csv), "--config", config]) == 0
+    with out_csv.open(encoding="utf-8") as handle:
+        reader = csv.DictReader(handle)
+        assert len(list(reader)) == rows
+        assert {"id", "created_at", "platform", "kind", "status", "fields"} <= set(reader.fieldnames or [])
+    capsys.readouterr()
+    assert main(["export", "--format", "json", "--config", config]) == 0
+    assert len(json.loads(capsys.readouterr().out)) == rows
