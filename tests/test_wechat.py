@@ -408,6 +408,18 @@ async def test_a_command_that_collects_a_waiting_reply_is_done_too(make_bot, fak
         assert SEND_PHOTO["zh"].format(name="车牌") in fake.texts_to(USER)[-1]
 
 
+async def test_system_busy_is_asked_again_once_and_the_reply_delivered(make_bot, fake, photo_id):
+    async with make_bot() as bot:
+        bot.channel.api.busy_pause = 0.01
+        await bot.send(text("驾驶证"))
+        await bot.settle()
+        fake.script("custom_send", -1)  # the result's send: busy once, then taken
+        await bot.send(image(photo_id))
+        await bot.settle()
+        assert any("王芳" in content for content in fake.texts_to(USER))
+        assert not bot.channel.outbox.has(USER)
+
+
 @pytest.mark.parametrize("refusal", [40001, 42001])
 async def test_refused_token_is_refreshed_once_and_the_call_retried(make_bot, fake, photo_id, refusal):
     async with make_bot() as bot:

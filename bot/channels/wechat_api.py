@@ -30,6 +30,9 @@ log = logging.getLogger(__name__)
 
 #: The token was refused: invalid (40001), not a token (40014) or expired (42001). Refresh once, retry once.
 TOKEN_ERRORS = frozenset({40001, 40014, 42001})
+#: "System busy": WeChat did not carry the call out, so asking once more, a moment later, is safe (a
+#: timed-out call is not retried: it may have been delivered).
+SYSTEM_BUSY = -1
 #: What an errcode means for the operator reading the log (WeChat's own messages are terse).
 MEANINGS: dict[int, str] = {
     -1: "system busy",
@@ -234,9 +237,11 @@ def _text_payload(payload: dict[str, Any]) -> bytes:
 
 
 class _TokenedAPI:
-    """Calls that carry `access_token` in the query: retried once with a fresh token when refused."""
+    """Calls that carry `access_token` in the query: retried once with a fresh token when refused, and
+    once after `busy_pause` seconds when WeChat is busy."""
 
     platform = "wechat"
+    busy_pause = 1.0
 
     def __init__(self, http: WeChatHTTP, token: AccessToken) -> None:
         self.http = http
@@ -255,6 +260,10 @@ class _TokenedAPI:
                     "%s: %s refused the access token (errcode %s); refreshing", self.platform, endpoint, code
                 )
                 token = await self.token.replace(token)
+                continue
+            if code == SYSTEM_BUSY and attempt == 1:
+                log.info("%s: %s answered 'system busy'; asking again", self.platform, endpoint)
+                await asyncio.sleep(self.busy_pause)
                 continue
             return response
         raise AssertionError("unreachable")  # pragma: no cover
