@@ -30,6 +30,7 @@ from bot.channels.wechat_api import SQLiteSessionStorage, WeChatAPIError, _token
 from bot.channels.wechat_core import (
     COLLECT_LATER,
     MORE_WAITING,
+    Incoming,
     Outbox,
     PassiveTiming,
     split_utf8,
@@ -360,6 +361,19 @@ async def test_passive_mode_last_try_says_send_any_text_then_delivers(make_bot, 
         collected = bot.reply(await bot.send(text("好的")))
         assert "王芳" in collected
         assert len(bot.sessions()) == 1 and fake.sent == []
+
+
+async def test_passive_mode_a_try_past_its_window_leaves_the_result_for_the_next(make_bot, fake):
+    """A try whose SQLite calls were slow outlives WeChat's wait: a result it took would be written to
+    a connection nobody reads, so it leaves it for the next try (or the user's next text)."""
+    async with make_bot(reply_mode="passive", timing=FAST) as bot:
+        await bot.channel.outbox.put(USER, ["王芳 的驾驶证结果"])
+        loop = asyncio.get_running_loop()
+        late = Incoming(key="1", user=USER, kind="image")
+        assert await bot.channel._hold(late, 1, arrived=loop.time() - FAST.wechat_timeout) is None
+        assert bot.channel.outbox.has(USER)
+        on_time = await bot.channel._hold(late, 2, arrived=loop.time())
+        assert on_time is not None and "王芳" in on_time
 
 
 async def test_passive_mode_a_retry_of_an_answer_given_at_once_gets_it_again(make_bot, fake):

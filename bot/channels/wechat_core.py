@@ -415,10 +415,13 @@ class CallbackChannel(Channel):
         return command is not None and command not in HELP_WORDS
 
     async def _respond_passive(self, incoming: Incoming, stamp: Stamp) -> str | None:
+        # WeChat's clock for this try starts now, not after the SQLite calls below (slow under a busy
+        # write lock): a reply is only ever handed to a try WeChat is still waiting for.
+        arrived = asyncio.get_running_loop().time()
         await self.guard.check_shared(stamp)
         first = await asyncio.to_thread(self.runtime.session_log.claim_inbound, self.platform, incoming.key)
         if not first:
-            return await self._retry(incoming)
+            return await self._retry(incoming, arrived)
         self._forget_old_tries()
         tries = self._tries[incoming.key] = _Tries(first_seen=time.monotonic())
         immediate = self._immediate(incoming)
@@ -426,9 +429,9 @@ class CallbackChannel(Channel):
             tries.instant = immediate
             return immediate
         if incoming.kind == "text" and self._busy[incoming.user] and parse_command(incoming.text)[0] is None:
-            return await self._hold(incoming, 1)  # "any text" while the result is on its way
+            return await self._hold(incoming, 1, arrived)  # "any text" while the result is on its way
         self._start(incoming, None)
-        return await self._hold(incoming, 1)
+        return await self._hold(incoming, 1, arrived)
 
     def _immediate(self, incoming: Incoming) -> str | None:
         """Answers that need no recognition: they go back in the callback itself (no API quota)."""
@@ -459,7 +462,7 @@ class CallbackChannel(Channel):
     def passive(self) -> bool:
         return self.reply_mode == "passive"
 
-    async def _retry(self, incoming: Incoming) -> str | None:
+    async def _retry(self, incoming: Incoming, arrived: float) -> str | None:
         """WeChat's retry of a message already claimed: never processed again, answered at most once."""
         tries = self._tries.get(incoming.key)
         if tries is None:  # claimed before a restart, or by another worker
@@ -467,22 +470,25 @@ class CallbackChannel(Channel):
         tries.count += 1
         if tries.instant is not None:
             return tries.instant
-        return await self._hold(incoming, tries.count)
+        return await self._hold(incoming, tries.count, arrived)
 
-    async def _hold(self, incoming: Incoming, try_number: int) -> str | None:
-        """Answer within this try's window if a reply is ready; else let the try lapse (WeChat retries),
-        or on the last try tell the user how to collect the result."""
+    async def _hold(self, incoming: Incoming, try_number: int, arrived: float) -> str | None:
+        """Answer within this try's window (from its arrival) if a reply is ready; else let the try
+        lapse (WeChat retries), or on the last try tell the user how to collect the result. A reply
+        is taken from the outbox only inside the window: one taken for a try WeChat had given up on
+        would be lost."""
         loop = asyncio.get_running_loop()
-        started = loop.time()
         language = self._language(incoming.user)
-        await self.outbox.wait(incoming.user, self.timing.window)
-        ready = self.outbox.take(incoming.user, pick(MORE_WAITING, language))
-        if ready is not None:
-            return ready
+        deadline = arrived + self.timing.window
+        await self.outbox.wait(incoming.user, deadline - loop.time())
+        if loop.time() <= deadline:
+            ready = self.outbox.take(incoming.user, pick(MORE_WAITING, language))
+            if ready is not None:
+                return ready
         if try_number >= self.timing.tries:
             return pick(COLLECT_LATER, language)
         # Outlive WeChat's wait so that it drops this try and sends the next one.
-        await asyncio.sleep(max(0.0, started + self.timing.wechat_timeout + 0.5 - loop.time()))
+        await asyncio.sleep(max(0.0, arrived + self.timing.wechat_timeout + 0.5 - loop.time()))
         return None
 
     def _start(self, incoming: Incoming, stamp: Stamp | None) -> None:
