@@ -49,8 +49,9 @@ COMMANDS: dict[str, tuple[Kind, Side]] = {
 }
 HELP_WORDS = {"start", "help", "帮助", "?", "？"}
 HISTORY_WORDS = {"history", "记录"}
+CANCEL_WORDS = {"cancel", "取消"}
 #: Every command the bot answers: in a group, a bare ``/weather`` is for another bot, not a call for help.
-OWN_COMMANDS = frozenset({*COMMANDS, *HELP_WORDS, *HISTORY_WORDS, "lang", "stats", "cancel"})
+OWN_COMMANDS = frozenset({*COMMANDS, *HELP_WORDS, *HISTORY_WORDS, *CANCEL_WORDS, "lang", "stats"})
 CHOICE_LABELS = {
     "zh": [
         ("driving", "驾驶证"),
@@ -75,9 +76,19 @@ SEND_PHOTO = {
     "zh": "请发送{name}的照片。",
     "en": "Please send a photo of the {name}.",
 }
+#: In a group the bot sees only what is addressed to it (Telegram's privacy mode), so a plain photo
+#: after the prompt would go unseen.
+SEND_PHOTO_IN_GROUP = {
+    "zh": "请发送{name}的照片（在群里请回复本条消息发送）。",
+    "en": "Please send a photo of the {name} (in a group, as a reply to this message).",
+}
 LANGUAGE_SET = {"zh": "已切换为中文。", "en": "Replies are now in English."}
-_COMMAND_RE = re.compile(r"^/(?P<name>[A-Za-z_]+)(?:@\w+)?(?:\s+(?P<arg>\S+))?")
+_COMMAND_RE = re.compile(r"^/(?P<name>[A-Za-z_-]+)(?P<page>[主副]页)?(?:@\w+)?(?:\s+(?P<arg>\S+))?")
 _PAGE_AFTER_SPACE = re.compile(r"^(\S+)\s+([主副]页)")
+_LEADING_MENTIONS = re.compile(r"^(?:@\w+[\s,，:：]*)+")
+_BACK_WORDS = {"副页", "back"}
+#: Commands answered on their own: a photo sent with one as its caption waits for its kind.
+_ANSWERED_WITHOUT_THE_PHOTO = frozenset({*HELP_WORDS, *HISTORY_WORDS, "lang", "stats"})
 
 
 class Limiter(Protocol):
@@ -128,6 +139,10 @@ class Dispatcher:
         language = self.language_of(inbound)
         command, argument = parse_command(inbound.text)
 
+        if inbound.has_image and command in _ANSWERED_WITHOUT_THE_PHOTO:
+            # A photo captioned /help or /history: answered as asked, and the photo waits for its kind
+            # rather than being dropped.
+            self._pending[inbound.session_key] = Pending(at=self._clock(), inbound=inbound)
         if command in HELP_WORDS:
             return self._say(inbound, help_text(language, words=not inbound.slash_commands))
         if command == "lang":
@@ -137,7 +152,7 @@ class Dispatcher:
         if command == "stats" and inbound.is_admin:
             stats = await asyncio.to_thread(self.recognizer.session_log.stats)
             return self._say(inbound, stats_text(stats, language))
-        if command == "cancel":
+        if command in CANCEL_WORDS:
             self._pending.pop(inbound.session_key, None)
             return self._say(inbound, "已取消。" if language == "zh" else "Cancelled.")
 
@@ -155,7 +170,8 @@ class Dispatcher:
                 return await self._recognize(pending.inbound, *request, reply_to=inbound)
             self._pending[inbound.session_key] = Pending(at=self._clock(), kind=request[0], side=request[1])
             name = dict(CHOICE_LABELS[language])[command_for(*request)]
-            return self._say(inbound, SEND_PHOTO[language].format(name=name))
+            prompt = SEND_PHOTO_IN_GROUP if inbound.chat_type == "group" else SEND_PHOTO
+            return self._say(inbound, prompt[language].format(name=name))
         if pending is not None:  # unrelated text: keep waiting
             self._pending[inbound.session_key] = pending
         if inbound.chat_type == "group" and command is None:
@@ -211,6 +227,7 @@ class Dispatcher:
         return outbound
 
     def _set_language(self, inbound: Inbound, argument: str | None) -> Outbound:
+        argument = (argument or "").lower()
         if argument not in ("zh", "en"):
             return self._say(inbound, "用法 / usage: /lang zh|en")
         self._languages[(inbound.platform, inbound.user_id)] = argument
@@ -225,18 +242,31 @@ class Dispatcher:
 
 def parse_command(text: str) -> tuple[str | None, str | None]:
     """'/driving@licence_bot' -> ('driving', None); '/lang en' -> ('lang', 'en'); '驾驶证副页' -> itself."""
-    text = (text or "").strip()
+    # A group message may start by naming the bot (@licence_bot 驾驶证); a full-width slash is a slash.
+    text = _LEADING_MENTIONS.sub("", (text or "").strip()).replace("／", "/")
     if not text:
         return None, None
     match = _COMMAND_RE.match(text)
     if match:
-        return match["name"].lower(), match["arg"]
+        name, argument = match["name"].lower().replace("-", "_"), match["arg"]
+        back = match["page"] == "副页" or (argument or "").lower() in _BACK_WORDS
+        if name in ("driving", "vehicle") and back:  # /driving 副页, /driving副页, /driving-back
+            return f"{name}_back", None
+        return name, argument
     text = _PAGE_AFTER_SPACE.sub(r"\1\2", text)  # "驾驶证 副页" is 驾驶证副页, not the main page
+    english = {
+        "driving licence": "driving",
+        "vehicle licence": "vehicle",
+        "licence plate": "plate",
+        "driving back": "driving_back",
+        "vehicle back": "vehicle_back",
+    }
+    if text.lower() in english:
+        return english[text.lower()], None
     word = text.split()[0].lower()
-    if word in COMMANDS or word in HELP_WORDS:
+    if word in COMMANDS or word in HELP_WORDS or word in HISTORY_WORDS or word in CANCEL_WORDS:
         return word, None
-    english = {"driving licence": "driving", "vehicle licence": "vehicle", "licence plate": "plate"}
-    return english.get(text.lower()), None
+    return None, None
 
 
 def command_for(kind: Kind, side: Side) -> str:

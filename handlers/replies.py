@@ -792,14 +792,14 @@ _WORD_HELP = (
     "照片前或照片后发送文字指定证件类型：\n"
     "驾驶证 · 驾驶证副页 · 行驶证 · 行驶证副页 · 车牌\n"
     "只发照片时，我会请你回复数字选择类型。\n"
-    "记录：查看最近的识别记录 · 帮助：显示本说明\n"
+    "记录：查看最近的识别记录 · 取消：放下等待中的照片 · 帮助：显示本说明\n"
     "拍摄要点：整张证件入镜、平放、光线充足、不要反光。",
     "Send a photo of a driving licence, a vehicle licence or a licence plate: I read it and flag "
     "expiry, inspection, probation and check-digit problems.\n"
     "Before or after the photo, say what it shows:\n"
     "driving · driving_back · vehicle · vehicle_back · plate\n"
     "A photo on its own: I ask you to reply with a number.\n"
-    "history: your latest recognitions · help: this overview\n"
+    "history: your latest recognitions · cancel: drop a waiting photo · help: this overview\n"
     "Photo tips: the whole card in the frame, flat, well lit, no glare.",
 )
 

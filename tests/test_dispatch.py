@@ -47,6 +47,15 @@ def message(text: str = "", photo: bytes | None = None, *, chat_type="private", 
         ("行驶证　副页 谢谢", ("行驶证副页", None)),  # an ideographic space
         ("驾照副页", ("驾照副页", None)),
         ("行驶证主页", ("行驶证主页", None)),
+        ("/driving 副页", ("driving_back", None)),  # the page asked for after the command
+        ("/driving副页", ("driving_back", None)),
+        ("/vehicle-back", ("vehicle_back", None)),
+        ("vehicle back", ("vehicle_back", None)),
+        ("@licence_bot 驾驶证", ("驾驶证", None)),  # a group message that names the bot first
+        ("@licence_bot, /plate", ("plate", None)),
+        ("／driving", ("driving", None)),  # a full-width slash
+        ("记录", ("记录", None)),
+        ("取消", ("取消", None)),
         ("  车牌 ", ("车牌", None)),
         ("Vehicle licence", ("vehicle", None)),
         ("hello there", (None, None)),
@@ -124,3 +133,35 @@ async def test_language_per_user_and_from_platform(dispatcher, photo_bytes):
 async def test_bad_photo_gets_a_reply(dispatcher):
     reply = await dispatcher().handle(message("/driving", b"GIF89a" + b"\0" * 32))
     assert reply.text and reply.text[0]
+
+
+async def test_a_photo_captioned_with_another_command_waits_for_its_kind(dispatcher, photo_bytes):
+    """/help or /history with a photo is answered as asked; the photo is not dropped."""
+    bot = dispatcher()
+    help_reply = await bot.handle(message("/help", photo_bytes))
+    assert "/driving" in "".join(help_reply.text)
+    reply = await bot.handle(message("/driving", mid="2"))
+    assert reply.reply_to == "1" and "11010519491231002X" in "".join(reply.text)
+
+
+async def test_history_and_cancel_as_words(dispatcher, photo_bytes):
+    bot = dispatcher()
+    await bot.handle(message("/plate", photo_bytes))
+    history = "".join((await bot.handle(message("记录", mid="2"))).text)
+    assert "京A12345" in history  # the session, not the help text
+    await bot.handle(message(photo=photo_bytes, mid="3"))
+    await bot.handle(message("取消", mid="4"))
+    reply = await bot.handle(message("/driving", mid="5"))
+    assert "11010519491231002X" not in "".join(reply.text)  # the photo was let go
+
+
+async def test_in_a_group_the_photo_prompt_says_to_reply_to_it(dispatcher):
+    bot = dispatcher()
+    prompt = await bot.handle(message("/driving", chat_type="group", addressed=True))
+    assert "回复本条消息" in prompt.text[0]
+
+
+async def test_lang_takes_any_case(dispatcher):
+    bot = dispatcher()
+    await bot.handle(message("/lang EN"))
+    assert bot.language_of(message()) == "en"
