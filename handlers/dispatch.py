@@ -12,7 +12,7 @@ import html
 import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from bot.models import Kind, Side
@@ -87,6 +87,8 @@ _COMMAND_RE = re.compile(r"^/(?P<name>[A-Za-z_-]+)(?P<page>[主副]页)?(?:@\w+)
 _PAGE_AFTER_SPACE = re.compile(r"^(\S+)\s+([主副]页)")
 _LEADING_MENTIONS = re.compile(r"^(?:@\w+[\s,，:：]*)+")
 _BACK_WORDS = {"副页", "back"}
+#: Photos a user may leave waiting for their kinds at once; older ones beyond this are let go.
+MAX_WAITING_PHOTOS = 8
 #: Commands answered on their own: a photo sent with one as its caption waits for its kind.
 _ANSWERED_WITHOUT_THE_PHOTO = frozenset({*HELP_WORDS, *HISTORY_WORDS, "lang", "stats"})
 
@@ -106,6 +108,9 @@ class Pending:
     inbound: Inbound | None = None
     kind: Kind | None = None
     side: Side = "front"
+    #: Photos sent after `inbound` before any kind came (the main page, then the 副页): each waits its
+    #: turn for a kind of its own, oldest first, instead of replacing the one before.
+    later: list[Inbound] = field(default_factory=list)
 
 
 class Dispatcher:
@@ -159,14 +164,23 @@ class Dispatcher:
         request = COMMANDS.get(command or "")
         pending = self._take_pending(inbound)
         if inbound.has_image and request:
+            if pending is not None and pending.inbound is not None:
+                self._pending[inbound.session_key] = pending  # an earlier photo still waits for its kind
             return await self._recognize(inbound, *request)
         if inbound.has_image:
             if pending is not None and pending.kind is not None:
                 return await self._recognize(inbound, pending.kind, pending.side)
-            self._pending[inbound.session_key] = Pending(at=self._clock(), inbound=inbound)
+            if pending is not None and pending.inbound is not None:
+                waiting = [*pending.later, inbound][-MAX_WAITING_PHOTOS:]
+                self._pending[inbound.session_key] = Pending(pending.at, pending.inbound, later=waiting)
+            else:
+                self._pending[inbound.session_key] = Pending(at=self._clock(), inbound=inbound)
             return self._ask_kind(inbound, language)
         if request:
             if pending is not None and pending.inbound is not None:
+                if pending.later:  # the next photo's turn, its wait counted from now
+                    next_photo, *rest = pending.later
+                    self._pending[inbound.session_key] = Pending(self._clock(), next_photo, later=rest)
                 return await self._recognize(pending.inbound, *request, reply_to=inbound)
             self._pending[inbound.session_key] = Pending(at=self._clock(), kind=request[0], side=request[1])
             name = dict(CHOICE_LABELS[language])[command_for(*request)]

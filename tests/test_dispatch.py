@@ -165,3 +165,17 @@ async def test_lang_takes_any_case(dispatcher):
     bot = dispatcher()
     await bot.handle(message("/lang EN"))
     assert bot.language_of(message()) == "en"
+
+
+async def test_photos_sent_one_after_another_each_wait_for_their_kind(dispatcher, photo_bytes):
+    """Field staff send the main page, then the 副页, then say which is which: the first photo used to
+    be replaced by the second and never read."""
+    bot = dispatcher()
+    await bot.handle(message(photo=photo_bytes, mid="1"))
+    await bot.handle(message(photo=photo_bytes, mid="2"))
+    first = await bot.handle(message("驾驶证", mid="3"))
+    second = await bot.handle(message("行驶证副页", mid="4"))
+    assert first.reply_to == "1" and "11010519491231002X" in "".join(first.text)
+    assert second.reply_to == "2" and "110001234567" in "".join(second.text)
+    third = await bot.handle(message("车牌", mid="5"))
+    assert not third.choices and "京A12345" not in "".join(third.text)  # nothing left: asks for a photo
