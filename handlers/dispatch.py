@@ -147,7 +147,7 @@ class Dispatcher:
         if inbound.has_image and command in _ANSWERED_WITHOUT_THE_PHOTO:
             # A photo captioned /help or /history: answered as asked, and the photo waits for its kind
             # rather than being dropped.
-            self._pending[inbound.session_key] = Pending(at=self._clock(), inbound=inbound)
+            self._wait_for_kind(inbound, self._take_pending(inbound))
         if command in HELP_WORDS:
             return self._say(inbound, help_text(language, words=not inbound.slash_commands))
         if command == "lang":
@@ -170,11 +170,7 @@ class Dispatcher:
         if inbound.has_image:
             if pending is not None and pending.kind is not None:
                 return await self._recognize(inbound, pending.kind, pending.side)
-            if pending is not None and pending.inbound is not None:
-                waiting = [*pending.later, inbound][-MAX_WAITING_PHOTOS:]
-                self._pending[inbound.session_key] = Pending(pending.at, pending.inbound, later=waiting)
-            else:
-                self._pending[inbound.session_key] = Pending(at=self._clock(), inbound=inbound)
+            self._wait_for_kind(inbound, pending)
             return self._ask_kind(inbound, language)
         if request:
             if pending is not None and pending.inbound is not None:
@@ -228,6 +224,15 @@ class Dispatcher:
         history = self.recognizer.session_log.history
         rows = await asyncio.to_thread(history, user_id=inbound.user_id, platform=inbound.platform, limit=10)
         return self._say(inbound, history_text(rows, language))
+
+    def _wait_for_kind(self, photo: Inbound, pending: Pending | None) -> None:
+        """Leave `photo` waiting for its kind, behind the photos already waiting (a waiting kind, which
+        this photo did not take, is let go)."""
+        if pending is not None and pending.inbound is not None:
+            waiting = [*pending.later, photo][-MAX_WAITING_PHOTOS:]
+            self._pending[photo.session_key] = Pending(pending.at, pending.inbound, later=waiting)
+        else:
+            self._pending[photo.session_key] = Pending(at=self._clock(), inbound=photo)
 
     def _take_pending(self, inbound: Inbound) -> Pending | None:
         pending = self._pending.pop(inbound.session_key, None)
