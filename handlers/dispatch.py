@@ -220,9 +220,16 @@ class Dispatcher:
         )
 
     async def _history(self, inbound: Inbound, language: str) -> Outbound:
-        """Only the asking user's own sessions on this platform: never another group member's."""
-        history = self.recognizer.session_log.history
-        rows = await asyncio.to_thread(history, user_id=inbound.user_id, platform=inbound.platform, limit=10)
+        """Only the asking user's own sessions on this platform: never another group member's, and in a
+        group only those sent there, so the group never learns what the user read in private."""
+        chat = inbound.chat_id if inbound.chat_type == "group" else None
+        rows = await asyncio.to_thread(
+            self.recognizer.session_log.history,
+            user_id=inbound.user_id,
+            platform=inbound.platform,
+            chat_id=chat,
+            limit=10,
+        )
         return self._say(inbound, history_text(rows, language))
 
     def _wait_for_kind(self, photo: Inbound, pending: Pending | None) -> None:

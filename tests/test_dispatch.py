@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 
 import pytest
@@ -179,3 +180,14 @@ async def test_photos_sent_one_after_another_each_wait_for_their_kind(dispatcher
     assert second.reply_to == "2" and "110001234567" in "".join(second.text)
     third = await bot.handle(message("车牌", mid="5"))
     assert not third.choices and "京A12345" not in "".join(third.text)  # nothing left: asks for a photo
+
+
+async def test_history_in_a_group_lists_only_what_was_sent_there(dispatcher, photo_bytes):
+    """The group must not learn what the member read in private (plates, masked numbers)."""
+    bot = dispatcher()
+    await bot.handle(message("/plate", photo_bytes, mid="1"))  # in private
+    asked = replace(message("/history", chat_type="group", addressed=True, mid="2"), chat_id="group")
+    in_group = await bot.handle(asked)
+    assert "京A12345" not in "".join(in_group.text)
+    in_private = await bot.handle(message("/history", mid="3"))
+    assert "京A12345" in "".join(in_private.text)
