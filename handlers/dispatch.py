@@ -174,10 +174,13 @@ class Dispatcher:
             return self._ask_kind(inbound, language)
         if request:
             if pending is not None and pending.inbound is not None:
-                if pending.later:  # the next photo's turn, its wait counted from now
-                    next_photo, *rest = pending.later
-                    self._pending[inbound.session_key] = Pending(self._clock(), next_photo, later=rest)
-                return await self._recognize(pending.inbound, *request, reply_to=inbound)
+                waiting = [pending.inbound, *pending.later]
+                # The photo the answer names (a button under its prompt), else the oldest.
+                photo = next((one for one in waiting if one.message_id == inbound.answers), waiting[0])
+                rest = [one for one in waiting if one is not photo]
+                if rest:  # the others keep waiting, counted from now
+                    self._pending[inbound.session_key] = Pending(self._clock(), rest[0], later=rest[1:])
+                return await self._recognize(photo, *request, reply_to=inbound)
             self._pending[inbound.session_key] = Pending(at=self._clock(), kind=request[0], side=request[1])
             name = dict(CHOICE_LABELS[language])[command_for(*request)]
             prompt = SEND_PHOTO_IN_GROUP if inbound.chat_type == "group" else SEND_PHOTO

@@ -35,6 +35,9 @@ class Inbound:
     is_admin: bool = False
     #: The platform has slash commands (Telegram); otherwise help lists words (驾驶证, 车牌…).
     slash_commands: bool = True
+    #: The message id of the photo this message answers, when the platform knows it (a button under
+    #: the prompt that asked about that photo), so the kind goes to that photo among several waiting.
+    answers: str | None = None
 
     @property
     def has_image(self) -> bool:

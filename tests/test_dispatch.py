@@ -191,3 +191,14 @@ async def test_history_in_a_group_lists_only_what_was_sent_there(dispatcher, pho
     assert "京A12345" not in "".join(in_group.text)
     in_private = await bot.handle(message("/history", mid="3"))
     assert "京A12345" in "".join(in_private.text)
+
+
+async def test_a_kind_that_names_its_photo_goes_to_that_photo(dispatcher, photo_bytes):
+    """A button under the second photo's prompt answers the second photo, not the oldest."""
+    bot = dispatcher()
+    await bot.handle(message(photo=photo_bytes, mid="1"))
+    await bot.handle(message(photo=photo_bytes, mid="2"))
+    second = await bot.handle(replace(message("/vehicle_back", mid="3"), answers="2"))
+    assert second.reply_to == "2" and "110001234567" in "".join(second.text)
+    first = await bot.handle(message("/driving", mid="4"))
+    assert first.reply_to == "1" and "11010519491231002X" in "".join(first.text)

@@ -276,6 +276,21 @@ async def test_album_without_caption_then_a_typed_command_answers_all(start_bot,
     assert len(bot.rows()) == 3
 
 
+async def test_the_button_under_a_photos_prompt_reads_that_photo(start_bot, fake, photo_bytes):
+    """Two photos, two prompts: the second prompt's button reads the second photo, not the first."""
+    bot = await start_bot()
+    first = fake.push_message(chat_id=USER, user_id=USER, photo=photo_bytes)
+    await bot.replies()
+    second = fake.push_message(chat_id=USER, user_id=USER, photo=photo_bytes)
+    prompts = await bot.replies(2)
+    fake.press(prompts[1].result, f"kind:vehicle_back:{USER}", user_id=USER)
+    answer = next(call for call in await bot.replies(3) if "110001234567" in text_of(call))
+    assert answer.params["reply_parameters"]["message_id"] == second["message_id"]
+    fake.press(prompts[0].result, f"kind:driving:{USER}", user_id=USER)
+    answer = next(call for call in await bot.replies(4) if "王芳" in text_of(call))
+    assert answer.params["reply_parameters"]["message_id"] == first["message_id"]
+
+
 async def test_pending_choice_expires(start_bot, fake, photo_bytes):
     bot = await start_bot("pending_seconds = 0.2\n")
     fake.push_message(chat_id=USER, user_id=USER, text="/plate")

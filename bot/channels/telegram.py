@@ -426,6 +426,7 @@ class TelegramChannel(Channel):
             language=language,
             addressed=True,
             is_admin=presser in self.admins,
+            answers=str(prompt.reply_to_message.message_id) if prompt.reply_to_message else None,
         )
         self._spawn(self._answer_button(query, prompt, inbound, command), "telegram-button")
 

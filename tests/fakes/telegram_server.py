@@ -350,6 +350,15 @@ class FakeBotApi:
                 sent["caption"] = params["caption"]
         if isinstance(params.get("reply_markup"), dict) and "inline_keyboard" in params["reply_markup"]:
             sent["reply_markup"] = params["reply_markup"]
+        replied = params.get("reply_parameters")
+        if (
+            isinstance(replied, dict) and "message_id" in replied
+        ):  # as Telegram echoes it: the replied-to message
+            sent["reply_to_message"] = {
+                "message_id": int(replied["message_id"]),
+                "date": int(time.time()),
+                "chat": sent["chat"],
+            }
         return sent
 
     def download(self, path: str) -> bytes | None:
