@@ -75,6 +75,9 @@ _ENCODED_PER_RAW_BYTE = 4 / 3 * (1 + 2 * 2 / 64)
 #: Error codes that mean "get a new token and try again" (110 invalid, 111 expired).
 TOKEN_REJECTED = frozenset({110, 111})
 
+#: Errors in our own request's parameters.
+_REQUEST_PARAMETER_ERRORS = (216100, 216101, 216102, 216103)
+
 #: Every error code Baidu documents for these APIs, in our taxonomy. Codes not listed are SERVER.
 ERROR_CATEGORIES: dict[int, ErrorCategory] = {
     # Quotas: 4 cluster-wide limit, 17 daily, 18 QPS, 19 total.
@@ -101,17 +104,14 @@ ERROR_CATEGORIES: dict[int, ErrorCategory] = {
     # only a change on our side can fix, so another vendor should get the photo.
     216630: ErrorCategory.SERVER,
     282000: ErrorCategory.SERVER,
-    216100: ErrorCategory.SERVER,
-    216101: ErrorCategory.SERVER,
-    216102: ErrorCategory.SERVER,
-    216103: ErrorCategory.SERVER,
+    **dict.fromkeys(_REQUEST_PARAMETER_ERRORS, ErrorCategory.SERVER),
 }
 
 #: Limits that reset at midnight Beijing time: retrying within seconds cannot succeed.
 _DAILY_LIMITS = frozenset({17})
 #: Errors that asking again cannot mend: the account's total quota (19, which never resets) and our own
 #: request's parameters (2161xx).
-_NEVER_RETRIED = frozenset({"19", "216100", "216101", "216102", "216103"})
+_NEVER_RETRIED = frozenset(str(code) for code in (19, *_REQUEST_PARAMETER_ERRORS))
 _BEIJING = ZoneInfo("Asia/Shanghai")
 
 

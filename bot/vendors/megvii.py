@@ -54,6 +54,8 @@ CARDPP_VEHICLE_PATH = "/cardpp/v1/ocrvehiclelicense"
 MAX_REQUEST_BYTES = 2 * 1024 * 1024
 _MULTIPART_ALLOWANCE = 16 * 1024
 
+#: Errors of a malformed request (or a wrong path).
+_REQUEST_BUGS = ("MISSING_ARGUMENTS", "BAD_ARGUMENTS", "API_NOT_FOUND")
 #: error_message prefixes in our taxonomy, most specific first (a balance problem is reported as an
 #: AUTHORIZATION_ERROR but is a quota matter, not a key problem).
 ERROR_PREFIXES: tuple[tuple[str, ErrorCategory], ...] = (
@@ -69,13 +71,9 @@ ERROR_PREFIXES: tuple[tuple[str, ErrorCategory], ...] = (
     ("REQUEST ENTITY TOO LARGE", ErrorCategory.BAD_IMAGE),
     ("INTERNAL_ERROR", ErrorCategory.SERVER),
     # Our request was malformed or the path is wrong: only a change on our side fixes that, so the
-    # photo should go to the next vendor rather than be blamed.
-    ("MISSING_ARGUMENTS", ErrorCategory.SERVER),
-    ("BAD_ARGUMENTS", ErrorCategory.SERVER),
-    ("API_NOT_FOUND", ErrorCategory.SERVER),
+    # photo should go to the next vendor rather than be blamed (and asking again cannot help either).
+    *((bug, ErrorCategory.SERVER) for bug in _REQUEST_BUGS),
 )
-#: ...and asking again with the same request cannot help either.
-_REQUEST_BUGS = ("MISSING_ARGUMENTS", "BAD_ARGUMENTS", "API_NOT_FOUND")
 
 #: Statuses whose body explains nothing more than the status (413 comes as plain text).
 _STATUS_CATEGORIES = {412: ErrorCategory.BAD_IMAGE, 413: ErrorCategory.BAD_IMAGE}
