@@ -239,7 +239,7 @@ def _check_unread(document: Document) -> list[Warning]:
     """One warning naming the printed fields that came back empty. Left out of the reply silently, a
     field the photo did not show reads as a field the card does not have; named, it tells the sender
     what to retake. Runs after the licence number has filled what it can."""
-    unread = [name.rstrip("_") for name in document.unread_fields()]
+    unread = [value_key(document, name) for name in document.unread_fields()]
     if not unread:
         return []
     names = ", ".join(_label(name) for name in unread)

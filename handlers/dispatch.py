@@ -50,8 +50,18 @@ COMMANDS: dict[str, tuple[Kind, Side]] = {
 HELP_WORDS = {"start", "help", "帮助", "?", "？"}
 HISTORY_WORDS = {"history", "记录"}
 CANCEL_WORDS = {"cancel", "取消"}
+#: What a user may type as its first word, without a slash (WeChat has no slash commands).
+_WORDS = frozenset({*COMMANDS, *HELP_WORDS, *HISTORY_WORDS, *CANCEL_WORDS})
 #: Every command the bot answers: in a group, a bare ``/weather`` is for another bot, not a call for help.
-OWN_COMMANDS = frozenset({*COMMANDS, *HELP_WORDS, *HISTORY_WORDS, *CANCEL_WORDS, "lang", "stats"})
+OWN_COMMANDS = _WORDS | {"lang", "stats"}
+#: Whole English phrases for a page.
+_ENGLISH_NAMES = {
+    "driving licence": "driving",
+    "vehicle licence": "vehicle",
+    "licence plate": "plate",
+    "driving back": "driving_back",
+    "vehicle back": "vehicle_back",
+}
 CHOICE_LABELS = {
     "zh": [
         ("driving", "驾驶证"),
@@ -283,19 +293,10 @@ def parse_command(text: str) -> tuple[str | None, str | None]:
             return f"{name}_back", None
         return name, argument
     text = _PAGE_AFTER_SPACE.sub(r"\1\2", text)  # "驾驶证 副页" is 驾驶证副页, not the main page
-    english = {
-        "driving licence": "driving",
-        "vehicle licence": "vehicle",
-        "licence plate": "plate",
-        "driving back": "driving_back",
-        "vehicle back": "vehicle_back",
-    }
-    if text.lower() in english:
-        return english[text.lower()], None
+    if text.lower() in _ENGLISH_NAMES:
+        return _ENGLISH_NAMES[text.lower()], None
     word = text.split()[0].lower()
-    if word in COMMANDS or word in HELP_WORDS or word in HISTORY_WORDS or word in CANCEL_WORDS:
-        return word, None
-    return None, None
+    return (word, None) if word in _WORDS else (None, None)
 
 
 def command_for(kind: Kind, side: Side) -> str:

@@ -459,8 +459,9 @@ _DOCUMENT_NAMES: dict[tuple[Kind, Side], tuple[str, str]] = {
     ("driving", "back"): ("驾驶证副页", "driving licence (second page)"),
     ("vehicle", "front"): ("行驶证主页", "vehicle licence (main page)"),
     ("vehicle", "back"): ("行驶证副页", "vehicle licence (second page)"),
+    ("plate", "front"): ("车牌", "licence plate"),
+    ("plate", "back"): ("车牌", "licence plate"),  # a plate has one side; `--side back` still names it
 }
-_PLATE_NAME = ("车牌", "licence plate")
 _TOO_SMALL_PLATE = (
     f"照片太小，看不清车牌。请靠近一些重新拍摄（短边至少 {MIN_SHORT_SIDE_PLATE} 像素）。",
     f"The photo is too small to read the plate; move closer and retake it (at least {MIN_SHORT_SIDE_PLATE} "
@@ -492,7 +493,7 @@ def failure_text(outcome: Outcome, language: str) -> str:
         has_result = outcome.recognition is not None and not outcome.recognition.is_empty()
         return "" if has_result else _not_found_text(outcome.kind, outcome.side, language)
     if outcome.error_code == UNSUPPORTED:
-        document = _pick(_DOCUMENT_NAMES.get((outcome.kind, outcome.side), _PLATE_NAME), language)
+        document = _pick(_DOCUMENT_NAMES[(outcome.kind, outcome.side)], language)
         return _pick(_UNSUPPORTED_PAGE, language).format(document=document)
     if status == Status.NOT_FOUND or outcome.error_category == "not_found":
         return _not_found_text(outcome.kind, outcome.side, language)
