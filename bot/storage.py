@@ -395,7 +395,7 @@ class SessionLog:
         """The columns every `export` row has, in table order: a header even when there is no row."""
         with self._lock:
             columns = [column.name for column in self._db["sessions"].columns]
-        return [*columns, "vendors_tried"]  # added by _flat_export
+        return [*columns, VENDORS_TRIED]
 
     def stats(self, *, since: datetime | None = None) -> Stats:
         """Counts and latency percentiles. Percentiles are computed in Python from the raw ms values:
@@ -549,11 +549,15 @@ def _session_row(row: dict[str, Any]) -> SessionRow:
     return SessionRow.model_validate(data)
 
 
+#: The column `export` adds to the table's own: the vendors each session tried, in order.
+VENDORS_TRIED = "vendors_tried"
+
+
 def _flat_export(row: dict[str, Any]) -> dict[str, Any]:
     flat = dict(row)
     flat["cached"] = bool(flat["cached"])
     attempts = json.loads(flat["attempts"])
-    flat["vendors_tried"] = ",".join(str(attempt.get("vendor")) for attempt in attempts)
+    flat[VENDORS_TRIED] = ",".join(str(attempt.get("vendor")) for attempt in attempts)
     return flat
 
 
