@@ -21,7 +21,6 @@ import json
 import os
 import platform
 import random
-import resource
 import statistics
 import sys
 import time
@@ -36,6 +35,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # also runnable as `python benchmarks/engine.py`
     sys.path.insert(0, str(ROOT))
 
+from benchmarks.figures import peak_rss_mb, percentile  # noqa: E402
 from bot.images import IntakeImage, load  # noqa: E402
 from bot.models import Kind, Side  # noqa: E402
 from bot.vendors.local import LocalVendor  # noqa: E402
@@ -72,18 +72,12 @@ class Tally:
         return {
             "n": len(ordered),
             "median_s": round(statistics.median(ordered), 3),
-            "p95_s": round(percentile(ordered, 95), 3),
+            "p95_s": round(percentile(ordered, 0.95), 3),
             "mean_s": round(statistics.fmean(ordered), 3),
             "field_accuracy": round(self.fields_right / self.fields_total, 4) if self.fields_total else None,
             "exact": self.exact,
             "extra_plates": self.extra,
         }
-
-
-def percentile(ordered: list[float], pct: float) -> float:
-    """Nearest-rank percentile of sorted values."""
-    rank = max(1, round(pct / 100 * len(ordered)))
-    return ordered[min(rank, len(ordered)) - 1]
 
 
 def intake(
@@ -165,12 +159,6 @@ def score(recognition: Any, sample: Sample, tally: Tally) -> None:
     }
     if wrong:
         tally.misses.append(wrong)
-
-
-def peak_rss_mb() -> float:
-    """Peak resident set size of this process (Linux reports KiB, macOS bytes)."""
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
 
 
 def run(count: int, seed: int, degrade: str) -> dict[str, Any]:

@@ -13,10 +13,8 @@ from __future__ import annotations
 import argparse
 import io
 import json
-import math
 import os
 import platform
-import resource
 import statistics
 import sys
 import time
@@ -27,7 +25,12 @@ import numpy as np
 import PIL
 from PIL import Image
 
-from bot.images import ImageLimits, fit, load, to_pil
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # also runnable as `python benchmarks/intake.py`
+    sys.path.insert(0, str(ROOT))
+
+from benchmarks.figures import peak_rss_mb, percentile  # noqa: E402
+from bot.images import ImageLimits, fit, load, to_pil  # noqa: E402
 
 WIDTH, HEIGHT = 4032, 3024
 DEFAULT_OUT = Path(__file__).parent / "results" / "intake.json"
@@ -58,12 +61,6 @@ def realistic_photo(orientation: int = 1, seed: int = 2024) -> bytes:
     return buffer.getvalue()
 
 
-def percentile(samples: list[float], fraction: float) -> float:
-    """Nearest-rank percentile: with 20 runs, p95 is the 19th fastest, an observed time."""
-    ordered = sorted(samples)
-    return ordered[max(0, math.ceil(fraction * len(ordered)) - 1)]
-
-
 def measure(action: Callable[[], object], runs: int) -> dict[str, float]:
     action()  # warm-up: imports, plugin registration and allocator growth are not intake time
     samples = []
@@ -78,11 +75,6 @@ def measure(action: Callable[[], object], runs: int) -> dict[str, float]:
         "max_ms": round(max(samples), 2),
         "peak_rss_mb_after": round(peak_rss_mb(), 1),
     }
-
-
-def peak_rss_mb() -> float:
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024  # bytes on macOS, KiB on Linux
 
 
 def scenarios(upright: bytes, rotated: bytes) -> dict[str, Callable[[], object]]:

@@ -26,7 +26,6 @@ import argparse
 import asyncio
 import io
 import json
-import math
 import multiprocessing
 import platform
 import statistics
@@ -46,11 +45,15 @@ import numpy as np
 from httpx_aiohttp import AiohttpTransport
 from PIL import Image
 
-from bot.images import IntakeImage, load
-from bot.vendors.base import Vendor, VendorError
-from bot.vendors.http import RetryPolicy
-
 ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # also runnable as `python benchmarks/vendors.py`
+    sys.path.insert(0, str(ROOT))
+
+from benchmarks.figures import percentile  # noqa: E402
+from bot.images import IntakeImage, load  # noqa: E402
+from bot.vendors.base import Vendor, VendorError  # noqa: E402
+from bot.vendors.http import RetryPolicy  # noqa: E402
+
 DEFAULT_OUT = Path(__file__).parent / "results" / "vendors.json"
 KIND, SIDE = "driving", "front"
 ADDED_TARGET_MS = 5.0
@@ -196,8 +199,6 @@ FACTORIES: dict[str, Callable[[], Adapter]] = {
 def load_adapters(names: Sequence[str]) -> tuple[list[Adapter], dict[str, str]]:
     """The adapters that import, and why the others were skipped (an adapter mid-rewrite must not
     stop the others from being measured)."""
-    if str(ROOT) not in sys.path:  # the fakes live in tests/, which is not an installed package
-        sys.path.insert(0, str(ROOT))
     adapters: list[Adapter] = []
     skipped: dict[str, str] = {}
     for name in names:
@@ -249,12 +250,6 @@ class RecordingTransport(httpx.AsyncBaseTransport):
             return httpx.Response(status, headers=headers, content=body)
 
         return httpx.MockTransport(answer)
-
-
-def percentile(samples: Sequence[float], fraction: float) -> float:
-    """Nearest rank: p95 of 200 calls is the 190th fastest, a time actually observed."""
-    ordered = sorted(samples)
-    return ordered[max(0, math.ceil(fraction * len(ordered)) - 1)]
 
 
 async def measure_added(
