@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import csv
 import json
+import os
+import random
 from pathlib import Path
 
 import pytest
 
 from benchmarks.accuracy import main, separation
-from tests.specimens import render_plate
+from tests.specimens import make_person, render_driving, render_plate
 
 
 def test_accuracy_benchmark_scores_a_tiny_labelled_folder(tmp_path: Path):
@@ -72,3 +74,98 @@ def test_separation_is_the_chance_a_right_read_outscores_a_wrong_one():
     assert separation([(0.2, True), (0.9, False)])["right_above_wrong"] == 0.0
     summary = separation([(0.9, True), (0.7, True)])
     assert summary["right_above_wrong"] is None and summary["right_median"] == pytest.approx(0.8)
+
+
+def _plate_photo(path: Path, number: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    image, _ = render_plate(number, "blue")
+    image.convert("RGB").save(path, quality=92)
+
+
+def test_labels_saved_by_excel_are_read_and_what_cannot_be_scored_is_named(tmp_path: Path):
+    plates = tmp_path / "set" / "plates"
+    _plate_photo(plates / "a.jpg", "苏E6T1M0")
+    _plate_photo(plates / "unlabelled.jpg", "京A12345")
+    # A byte-order mark and CRLF rows, as Excel writes them; a row whose photo is gone; a label spelled
+    # with a separator and a space; no kind column.
+    rows = "file,plate\r\na.jpg, 苏E·6T1M0\r\ngone.jpg,京A00000\r\n"
+    (plates / "labels.csv").write_text(rows, encoding="utf-8-sig")
+    out = tmp_path / "accuracy.json"
+
+    assert main(["--data", str(tmp_path / "set"), "--out", str(out)]) == 0
+
+    summary = json.loads(out.read_text(encoding="utf-8"))
+    assert summary["plates_by_folder"]["set"] == {"right": 1, "total": 1, "accuracy": 1.0}
+    # Without a kind column the kind is the format the grammar gives the labelled number.
+    assert summary["plates_by_kind"] == {"ordinary": {"right": 1, "total": 1, "accuracy": 1.0}}
+    problems = " | ".join(summary["problems"])
+    assert "gone.jpg: in labels.csv but no such file" in problems
+    assert "1 photos have no row in labels.csv" in problems and "unlabelled.jpg" in problems
+
+
+def test_licence_truth_files_that_cannot_be_scored_are_named_and_the_rest_still_run(tmp_path: Path):
+    driving = tmp_path / "set" / "driving"
+    driving.mkdir(parents=True)
+    image, truth = render_driving(make_person(random.Random(3)), "new", "back")
+    image.convert("RGB").save(driving / "scan[1].jpg", quality=92)  # glob characters in the name
+    # No "side": the back page's own fields (档案编号, 记录) say which page it is.
+    (driving / "scan[1].gt.json").write_text(
+        json.dumps({"fields": truth}, ensure_ascii=False), encoding="utf-8"
+    )
+    (driving / "nofields.gt.json").write_text('{"side": "front"}', encoding="utf-8")
+    (driving / "noimage.gt.json").write_text(
+        '{"side": "front", "fields": {"name": "张三"}}', encoding="utf-8"
+    )
+    ambiguous = {"fields": {"number": truth["number"], "name": truth["name"]}}
+    (driving / "either.gt.json").write_text(json.dumps(ambiguous, ensure_ascii=False), encoding="utf-8")
+    image.convert("RGB").save(driving / "either.jpg", quality=92)
+    out = tmp_path / "accuracy.json"
+
+    assert main(["--data", str(tmp_path / "set"), "--out", str(out)]) == 0
+
+    summary = json.loads(out.read_text(encoding="utf-8"))
+    assert set(summary["fields"]) == {f"driving.back.{name}" for name in truth}
+    assert summary["pages_all_fields_right"]["driving.back"]["total"] == 1
+    problems = " | ".join(summary["problems"])
+    assert 'nofields.gt.json: not {"fields": {...}} JSON' in problems
+    assert "noimage.gt.json: no image beside it" in problems
+    assert 'either.gt.json: its fields do not tell the front page from the back; add "side"' in problems
+
+
+def test_a_folder_that_is_not_there_and_a_cloud_vendor_without_keys_are_refused(tmp_path: Path):
+    with pytest.raises(SystemExit) as missing:
+        main(["--data", str(tmp_path / "nowhere"), "--out", str(tmp_path / "a.json")])
+    assert missing.value.code == 2
+    env = {key: value for key, value in os.environ.items() if not key.startswith("LICENCE_BOT_")}
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(tmp_path)  # no config.toml here
+        patch.setattr(os, "environ", env)
+        with pytest.raises(SystemExit) as keyless:
+            main(["--data", str(tmp_path), "--vendor", "tencent", "--out", str(tmp_path / "a.json")])
+    assert keyless.value.code == 2
+    assert not (tmp_path / "a.json").exists()
+
+
+def test_two_data_folders_with_one_name_are_reported_apart(tmp_path: Path):
+    for parent, number in (("one", "苏E6T1M0"), ("two", "京A12345")):
+        plates = tmp_path / parent / "set" / "plates"
+        _plate_photo(plates / "a.jpg", number)
+        (plates / "labels.csv").write_text(f"file,plate\na.jpg,{number}\n", encoding="utf-8")
+    out = tmp_path / "accuracy.json"
+
+    assert (
+        main(
+            [
+                "--data",
+                str(tmp_path / "one" / "set"),
+                "--data",
+                str(tmp_path / "two" / "set"),
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
+
+    rows = json.loads(out.read_text(encoding="utf-8"))["plates_by_folder"]
+    assert set(rows) == {"set", "set#2"} and all(row["total"] == 1 for row in rows.values())
