@@ -38,7 +38,14 @@ from bot.channels.wechat_core import (
 from bot.config import ConfigError
 from handlers.dispatch import SEND_PHOTO
 from handlers.replies import ERROR_CATEGORY_TEXTS
-from tests.fakes.wechat_server import CallbackBuilder, FakeWeChat, Signed, message_xml, reply_content
+from tests.fakes.wechat_server import (
+    CallbackBuilder,
+    FakeWeChat,
+    Signed,
+    message_xml,
+    reply_content,
+    signature,
+)
 
 TOKEN = "test-callback-token"
 AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
@@ -268,6 +275,46 @@ async def test_forged_and_replayed_requests_get_403_and_are_logged_without_body(
         await bot.settle()
     assert "secret-body-marker" not in caplog.text
     assert "rejected callback" in caplog.text
+
+
+async def test_plaintext_mode_refuses_a_post_with_a_forged_signature(make_bot, fake, photo_id):
+    """In plaintext mode the query's signature is the only proof a POST comes from WeChat."""
+    async with make_bot("raw") as bot:
+        await bot.send(text("驾驶证"))
+        await bot.settle()
+        sent_before = len(fake.sent)
+        good = bot.sender.post(image(photo_id))
+        forged = Signed({**good.params, "signature": "f" * 40}, good.body)
+        assert (await bot.post(forged)).status_code == 403
+        await bot.settle()
+        assert bot.sessions() == [] and len(fake.sent) == sent_before
+
+
+async def test_stale_future_and_nonceless_requests_are_refused(make_bot, fake):
+    """A captured request replayed an hour later, one stamped an hour ahead (to outlive the nonce
+    memory), and one without a nonce (nothing to remember it by) are all refused, signed or not."""
+    async with make_bot("raw") as bot:
+        bot.sender.clock = lambda: time.time() - 3600
+        assert (await bot.client.get("/wechat", params=bot.sender.verification("old"))).status_code == 403
+        assert (await bot.send(text("驾驶证"))).status_code == 403
+        bot.sender.clock = lambda: time.time() + 3600
+        assert (await bot.send(text("驾驶证"))).status_code == 403
+        bot.sender.clock = time.time
+        timestamp = str(int(time.time()))
+        params = {"signature": signature(TOKEN, timestamp, ""), "timestamp": timestamp, "nonce": ""}
+        assert (
+            await bot.post(Signed({**params, "openid": USER}, text("驾驶证").encode()))
+        ).status_code == 403
+        await bot.settle()
+        assert fake.sent == []
+
+
+async def test_an_envelope_encrypted_for_another_app_is_refused(make_bot, fake):
+    async with make_bot("safe") as bot:
+        other_app = CallbackBuilder(TOKEN, mode="safe", aes_key=AES_KEY, receive_id="wx-another-app")
+        assert (await bot.post(other_app.post(text("驾驶证")))).status_code == 403
+        await bot.settle()
+        assert fake.sent == [] and bot.sessions() == []
 
 
 async def test_plaintext_mode_refuses_an_encrypted_post(make_bot):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -98,6 +99,21 @@ async def test_verification_decrypts_echostr_and_refuses_a_bad_signature(make_bo
         assert (answer.status_code, answer.text) == (200, "wecom-echo-7")
         forged = await bot.client.get("/wecom", params={**params, "msg_signature": "0" * 40})
         assert forged.status_code == 403
+
+
+async def test_a_message_with_a_forged_msg_signature_or_an_old_stamp_is_refused(make_bot, fake, photo_bytes):
+    media_id = fake.add_media(photo_bytes)
+    async with make_bot() as bot:
+        tampered = bot.sender.post(image(media_id))
+        tampered.params["msg_signature"] = "0" * 40
+        assert (await bot.post(tampered)).status_code == 403
+        bot.sender.clock = lambda: time.time() - 3600
+        assert (await bot.client.get("/wecom", params=bot.sender.verification("old"))).status_code == 403
+        assert (await bot.send(text("驾驶证"))).status_code == 403
+        bot.sender.clock = lambda: time.time() + 3600
+        assert (await bot.send(text("驾驶证"))).status_code == 403
+        await bot.settle()
+        assert fake.sent == [] and bot.runtime.session_log.history(platform="wecom") == []
 
 
 async def test_word_then_photo_replies_through_message_send_with_the_agent_id(make_bot, fake, photo_bytes):
