@@ -49,13 +49,22 @@ class ScriptedVendor(Vendor):
     limits: ClassVar[ImageLimits] = ImageLimits()
     settings_model = ScriptedSettings
     calls: ClassVar[int] = 0
+    #: Calls under way now, and the most ever under way at once (a test resets it): whether calls
+    #: overlapped is counted here rather than inferred from how long they took.
+    running: ClassVar[int] = 0
+    most_running: ClassVar[int] = 0
 
     async def recognize(self, kind: Kind, side: Side, image: IntakeImage) -> Recognition:
         settings = self.settings
         assert isinstance(settings, ScriptedSettings)
         type(self).calls += 1
         if settings.delay:
-            await asyncio.sleep(settings.delay)
+            ScriptedVendor.running += 1
+            ScriptedVendor.most_running = max(ScriptedVendor.most_running, ScriptedVendor.running)
+            try:
+                await asyncio.sleep(settings.delay)
+            finally:
+                ScriptedVendor.running -= 1
         if settings.outcome == "timeout":
             raise TimeoutError("scripted timeout")
         if settings.outcome not in ("ok", "empty"):
@@ -68,7 +77,9 @@ class ScriptedVendor(Vendor):
             recognition.plates = [Plate(number="京A12345", color=PlateColor.BLUE, confidence=0.97)]
         elif kind == "vehicle":
             recognition.document = VehicleLicenceBack(
-                plate_number="京A12345", file_number="110001234567", approved_passengers="5人",
+                plate_number="京A12345",
+                file_number="110001234567",
+                approved_passengers="5人",
                 inspection_record="检验有效期至2031年09月京A(01)",
             )
         else:
