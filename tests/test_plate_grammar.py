@@ -57,6 +57,9 @@ def test_every_plate_kind_parses(number: str, kind: str) -> None:
     [
         ("京AD12345", "electric", "small"),
         ("京AC12345", "electric", "small"),
+        ("京AE12345", "electric", "small"),
+        ("京AA12345", "electric", "small"),
+        ("京AB12345", "electric", "small"),
         ("京AF12345", "hybrid", "small"),
         ("京AH12345", "hybrid", "small"),
         ("粤B12345D", "electric", "large"),

@@ -50,6 +50,21 @@ async def test_ok_recognition_is_checked_replied_and_logged_masked(make_config, 
     assert "licence_expiring" in [w["code"] for w in row.warnings]
 
 
+@pytest.mark.parametrize(("days", "warned"), [(5, False), (30, True)])
+async def test_the_expiry_warning_window_is_the_configured_one(make_config, photo_bytes, days, warned):
+    config = make_config(CHAIN + vendors(valid_to="2026-12-01"), expiry_warning_days=days)  # 10 days left
+    outcome = await recognizer_for(config).recognize(Request(kind="driving", data=photo_bytes))
+    assert ("licence_expiring" in [w.code for w in outcome.warnings]) is warned
+
+
+@pytest.mark.parametrize(("months", "warned"), [(6, False), (12, True)])
+async def test_the_probation_period_is_the_configured_one(make_config, photo_bytes, months, warned):
+    chain = CHAIN + "[vendors.scripted]\nfirst_issue_date = 2026-01-15\n[vendors.scripted_backup]\n"
+    config = make_config(chain, probation_months=months)  # 6 months ended in July; 12 run to January
+    outcome = await recognizer_for(config).recognize(Request(kind="driving", data=photo_bytes))
+    assert ("probation" in [w.code for w in outcome.warnings]) is warned
+
+
 @pytest.mark.parametrize(("policy", "expect_number"), [("full", "11010519491231002X"), ("none", None)])
 async def test_store_fields_policy(make_config, photo_bytes, policy, expect_number):
     config = make_config(CHAIN + vendors(), store_fields=policy)
@@ -126,6 +141,17 @@ async def test_same_photo_again_is_answered_from_the_cache(make_config, photo_by
     assert second.recognition.document == first.recognition.document
     rows = recognizer.session_log.history()
     assert [r.cached for r in rows] == [True, False]  # newest first
+
+
+async def test_the_same_photo_asked_for_another_page_or_kind_is_not_answered_from_the_cache(
+    make_config, photo_bytes
+):
+    recognizer = recognizer_for(make_config(CHAIN + vendors()))
+    await recognizer.recognize(Request(kind="driving", data=photo_bytes))
+    back = await recognizer.recognize(Request(kind="driving", side="back", data=photo_bytes))
+    plate = await recognizer.recognize(Request(kind="plate", data=photo_bytes))
+    assert not back.cached and back.status == Status.VENDOR_ERROR  # the scripted vendor reads no 副页
+    assert not plate.cached and plate.recognition.plates[0].number == "京A12345"
 
 
 async def test_cache_can_be_turned_off(make_config, photo_bytes):

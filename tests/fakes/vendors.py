@@ -20,11 +20,12 @@ Behaviour = Literal["ok", "empty", "auth", "quota_or_rate", "bad_image", "not_fo
 class ScriptedSettings(VendorSettings):
     outcome: Behaviour = "ok"
     delay: float = 0.0
-    #: Driving licence valid_to, to drive expiry warnings from a test.
+    #: Driving licence valid_to and first issue, to drive expiry and probation warnings from a test.
     valid_to: date = date(2030, 1, 1)
+    first_issue_date: date = date(2000, 5, 10)
 
 
-def sample_licence(valid_to: date) -> DrivingLicence:
+def sample_licence(valid_to: date, first_issue_date: date = date(2000, 5, 10)) -> DrivingLicence:
     """A consistent licence: 11010519491231002X is the GB 11643 worked example (born 1949-12-31, female)."""
     return DrivingLicence(
         number="11010519491231002X",
@@ -33,7 +34,7 @@ def sample_licence(valid_to: date) -> DrivingLicence:
         nationality="中国",
         address="北京市朝阳区建国路88号",
         birth_date=date(1949, 12, 31),
-        first_issue_date=date(2000, 5, 10),
+        first_issue_date=first_issue_date,
         class_="C1",
         valid_from=date(2020, 5, 10),
         valid_to=valid_to,
@@ -83,7 +84,7 @@ class ScriptedVendor(Vendor):
                 inspection_record="检验有效期至2031年09月京A(01)",
             )
         else:
-            recognition.document = sample_licence(settings.valid_to)
+            recognition.document = sample_licence(settings.valid_to, settings.first_issue_date)
         return recognition
 
 
