@@ -11,6 +11,8 @@ from bot.storage import SessionLog
 from handlers.dispatch import Dispatcher, parse_command
 from handlers.messages import Inbound
 from handlers.recognize import Recognizer
+from handlers.replies import REJECT_REASON_TEXTS
+from tests.fakes.vendors import ScriptedVendor
 
 CHAIN = '[vendors]\ndriving = ["scripted"]\nvehicle = ["scripted"]\nplate = ["scripted"]\n'
 
@@ -131,9 +133,14 @@ async def test_language_per_user_and_from_platform(dispatcher, photo_bytes):
     assert bot.language_of(message(user="other")) == "zh"
 
 
-async def test_bad_photo_gets_a_reply(dispatcher):
-    reply = await dispatcher().handle(message("/driving", b"GIF89a" + b"\0" * 32))
-    assert reply.text and reply.text[0]
+async def test_bad_photo_gets_a_reply_that_names_the_problem(dispatcher):
+    calls_before = ScriptedVendor.calls
+    bot = dispatcher()
+    reply = await bot.handle(message("/driving", b"GIF89a" + b"\0" * 32))
+    assert len(reply.text) == 1 and reply.text[0].endswith(REJECT_REASON_TEXTS["gif"][0])
+    assert ScriptedVendor.calls == calls_before  # refused before any vendor was asked
+    [row] = bot.recognizer.session_log.history()
+    assert row.status == "bad_image"
 
 
 async def test_a_photo_captioned_with_another_command_waits_for_its_kind(dispatcher, photo_bytes):

@@ -116,10 +116,7 @@ async def test_transient_failures_are_retried_until_success():
     attempt = Flaky(failing(ErrorCategory.SERVER), failing(ErrorCategory.TIMEOUT))
     assert await make_http(sleeps=sleeps).call(attempt) == "answer"
     assert attempt.calls == 3
-    assert sleeps.delays == [
-        backoff_delay(POLICY, 1, random=lambda: 0.5),
-        backoff_delay(POLICY, 2, random=lambda: 0.5),
-    ]
+    assert sleeps.delays == [0.375, 0.75]  # 0.5 s then 1 s, each shortened by a quarter (jitter 0.5 × 0.5)
 
 
 async def test_attempts_are_bounded():
