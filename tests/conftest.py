@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import json
+import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -11,6 +13,22 @@ from PIL import Image
 
 import tests.fakes.vendors  # noqa: F401 - registers the scripted vendors
 from bot.config import Config, load_config
+from bot.proxies import proxy_for
+
+#: What the standard library, httpx and aiohttp read to pick a proxy, in either case.
+_PROXY_VARIABLES = frozenset({"http_proxy", "https_proxy", "all_proxy", "no_proxy", "ws_proxy", "wss_proxy"})
+
+
+@pytest.fixture(autouse=True)
+def no_proxy_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """A developer's or a CI runner's HTTPS_PROXY would send the requests meant for the loopback fakes out
+    through that proxy, off this machine. The tests of proxy support set their own."""
+    for name in os.environ:
+        if name.lower() in _PROXY_VARIABLES:
+            monkeypatch.delenv(name)
+    proxy_for.cache_clear()
+    yield
+    proxy_for.cache_clear()
 
 
 @pytest.fixture
