@@ -18,7 +18,7 @@ from datetime import date
 import cv2
 import numpy as np
 import pytest
-from PIL import Image, ImageFilter
+from PIL import Image, ImageDraw, ImageFilter
 from pydantic import ValidationError
 
 from bot.images import IntakeImage, load
@@ -33,12 +33,13 @@ from bot.vendors.local.layout import (
     offer_value,
     parse_page,
 )
-from bot.vendors.local.ocr import EngineFailure, OcrEngine, OcrLine, model_paths, shared_engine
-from bot.vendors.local.plates import color_shares, is_tight_crop, match_plate, plate_color
+from bot.vendors.local.ocr import EngineFailure, OcrEngine, OcrLine, line_length, model_paths, shared_engine
+from bot.vendors.local.plates import MAX_SCENE_LINES, color_shares, is_tight_crop, match_plate, plate_color
 from bot.vendors.local.seal import find_seals, unroll
 from bot.vendors.local.values import REPAIR_PENALTY, clean_authority
 from bot.vendors.local.vendor import LocalSettings, LocalVendor
 from tests import specimens
+from tests.specimens.fonts import font as font_of
 
 # ----------------------------------------------------------------------------------------------- helpers
 
@@ -639,13 +640,56 @@ def test_runtime_errors_inside_the_ocr_library_become_one_exception_type(vendor)
 
 
 async def test_an_engine_failure_is_a_server_error_so_the_chain_may_fall_through(vendor, monkeypatch):
-    def broken(self: OcrEngine, image: np.ndarray, det_limit: int = 960) -> list[OcrLine]:
+    def broken(self: OcrEngine, image: np.ndarray, det_limit: int = 960, **limits: object) -> list[OcrLine]:
         raise EngineFailure("onnxruntime: out of memory")
 
     monkeypatch.setattr(OcrEngine, "read", broken)
     with pytest.raises(VendorError) as caught:
         await vendor.recognize("driving", "front", _intake(Image.new("RGB", (640, 420), "white")))
     assert caught.value.category == ErrorCategory.SERVER and caught.value.vendor == "local"
+
+
+def _page_of_prose() -> np.ndarray:
+    """A photographed page of running text: eighteen long lines, and a few short words above them."""
+    image = Image.new("RGB", (1400, 1000), "white")
+    draw = ImageDraw.Draw(image)
+    font = font_of(30)
+    draw.text((60, 30), "第一章", fill="black", font=font)
+    draw.text((400, 30), "目录", fill="black", font=font)
+    prose = "机动车驾驶人应当遵守道路交通安全法律法规的规定按照操作规范安全驾驶文明驾驶"
+    for row in range(18):
+        draw.text((60, 90 + row * 48), prose[row % 7 :] + prose[: row % 7], fill="black", font=font)
+    return np.ascontiguousarray(np.asarray(image)[:, :, ::-1])
+
+
+def test_the_engine_recognizes_only_the_detected_lines_a_caller_can_use(vendor):
+    engine, page = shared_engine(), _page_of_prose()
+    every = engine.read(page)
+    assert [line.text for line in engine.read(page, max_lines=1000)] == [line.text for line in every]
+    assert max(line_length(np.array(line.points)) for line in every) > 20  # the prose was read
+    short = engine.read(page, wanted=lambda corners: line_length(corners) <= 8)
+    assert short and all(line_length(np.array(line.points)) <= 8 for line in short)
+    assert len(engine.read(page, max_lines=3)) == 3
+    budget = engine.read(page, max_length=60)
+    assert budget and sum(line_length(np.array(line.points)) for line in budget) <= 60
+
+
+async def test_a_page_of_prose_sent_as_a_plate_photo_reads_no_plate_and_no_prose(vendor, monkeypatch):
+    recognized: list[int] = []
+    read = OcrEngine.read
+
+    def counting(self: OcrEngine, image: np.ndarray, *args: object, **limits: object) -> list[OcrLine]:
+        lines = read(self, image, *args, **limits)  # type: ignore[arg-type]
+        recognized.append(len(lines))
+        return lines
+
+    monkeypatch.setattr(OcrEngine, "read", counting)
+    recognition = await vendor.recognize(
+        "plate", "front", _intake(Image.fromarray(_page_of_prose()[:, :, ::-1]))
+    )
+    assert recognition.plates == []
+    assert recognized and max(recognized) <= MAX_SCENE_LINES
+    assert all(line_length(np.array(line["box"])) <= 8 for line in recognition.raw.get("lines", []))
 
 
 async def test_concurrent_requests_queue_on_one_engine(vendor):

@@ -11,8 +11,9 @@ run `read`/`read_crop` in a worker thread; the lock makes those threads queue in
 
 from __future__ import annotations
 
+import math
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
@@ -32,6 +33,9 @@ MODEL_PATTERNS: dict[str, tuple[str, ...]] = {
 #: Detection works on images whose long side is at most this; a licence photo's text stays legible.
 DET_LIMIT_SIDE = 960
 
+
+#: Whether a detected line (its four corners, in the photo's pixels) is worth recognizing.
+LineFilter = Callable[[np.ndarray], bool]
 
 #: Shared by every engine in the process: two models on 2 cores at once only slow each other down.
 _CPU_LOCK = threading.Lock()
@@ -150,6 +154,14 @@ def model_paths(directory: Path | None = None) -> dict[str, Path]:
     return found
 
 
+def line_length(corners: np.ndarray) -> float:
+    """A detected line's length in its own heights (about its glyph count), read either way round."""
+    along = (np.linalg.norm(corners[1] - corners[0]) + np.linalg.norm(corners[2] - corners[3])) / 2
+    across = (np.linalg.norm(corners[3] - corners[0]) + np.linalg.norm(corners[2] - corners[1])) / 2
+    short, long = sorted((float(along), float(across)))
+    return long / short if short > 0 else float("inf")
+
+
 class OcrEngine:
     """rapidocr behind a lock; every call passes all stage switches, because rapidocr keeps them."""
 
@@ -188,16 +200,33 @@ class OcrEngine:
         self.read(blank)
         self.read_crop(blank, orient=True)
 
-    def read(self, image: np.ndarray, det_limit: int = DET_LIMIT_SIDE) -> list[OcrLine]:
+    def read(
+        self,
+        image: np.ndarray,
+        det_limit: int = DET_LIMIT_SIDE,
+        *,
+        wanted: LineFilter | None = None,
+        max_lines: int | None = None,
+        max_length: float | None = None,
+    ) -> list[OcrLine]:
         """Detect, orient and recognize every text line of a BGR image.
 
         `det_limit` caps the long side detection works at: small text (plates in a street scene) needs
         more pixels than a card filling the frame, and detection time grows with the pixel count.
+
+        Recognition costs far more than detection, and in proportion to a line's length, so a caller
+        that knows which detected lines it can use passes `wanted` (given each line's four corners),
+        `max_lines` and `max_length` (lines kept in detection order until their lengths, each in its
+        own heights, about its glyphs, add up to this): a photographed page of dense text sent for a
+        plate held hundreds of lines, and reading them all took half a minute while other users waited.
         """
         with self._lock, _engine_errors():
             # rapidocr reads the limit on every call but offers no per-call argument for it.
             self._ocr._load_det_model().limit_side_len = det_limit
-            result = self._ocr(image, use_det=True, use_cls=True, use_rec=True)
+            if wanted is None and max_lines is None and max_length is None:
+                result = self._ocr(image, use_det=True, use_cls=True, use_rec=True)
+            else:
+                result = self._read_chosen(image, wanted, max_lines, max_length)
         boxes = getattr(result, "boxes", None)
         texts = getattr(result, "txts", None)
         scores = getattr(result, "scores", None)
@@ -209,6 +238,44 @@ class OcrEngine:
             if text.strip():
                 lines.append(OcrLine(text.strip(), float(score), points))  # type: ignore[arg-type]
         return lines
+
+    def _read_chosen(
+        self, image: np.ndarray, wanted: LineFilter | None, max_lines: int | None, max_length: float | None
+    ) -> Any:
+        """rapidocr's own detect, classify, recognize steps (`RapidOCR.run_ocr_steps`), with the
+        detected lines narrowed down before the two costly steps. Its result is built as rapidocr
+        builds it, so boxes come back in the photo's coordinates and weak reads are dropped alike."""
+        from rapidocr.main import RapidOCRError
+        from rapidocr.utils.output import RapidOCROutput
+        from rapidocr.utils.process_img import map_boxes_to_original
+
+        ocr = self._ocr
+        ocr.update_params(use_det=True, use_cls=True, use_rec=True)
+        original = ocr.load_img(image)
+        prepared, record = ocr.preprocess_img(original)
+        try:
+            crops, detected = ocr.detect_and_crop(prepared, record)
+        except RapidOCRError:  # nothing detected
+            return RapidOCROutput()
+        height, width = original.shape[:2]
+        corners = map_boxes_to_original(np.array(detected.boxes, dtype=np.float32), record, height, width)
+        keep: list[int] = []
+        length = 0.0
+        for index, box in enumerate(corners):
+            if wanted is not None and not wanted(box):
+                continue
+            length += line_length(box)
+            if len(keep) == (max_lines or -1) or length > (max_length or math.inf):
+                break
+            keep.append(index)
+        if not keep:
+            return RapidOCROutput()
+        detected.boxes = detected.boxes[keep]
+        detected.scores = [detected.scores[index] for index in keep]
+        crops = [crops[index] for index in keep]
+        turned, classified = ocr.cls_and_rotate(crops)
+        recognized = ocr.recognize_txt(turned)
+        return ocr.build_final_output(original, detected, classified, recognized, crops, record)
 
     def read_crop(self, image: np.ndarray, *, orient: bool = False) -> tuple[str, float]:
         """Recognize a BGR image that is one text line already (a tight plate crop): no detection."""

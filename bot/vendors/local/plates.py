@@ -31,7 +31,7 @@ import numpy as np
 
 from bot.models import PlateColor
 from bot.plate_grammar import PROVINCES, PlateFormat, candidate_repairs, normalize_plate, parse_plate
-from bot.vendors.local.ocr import DET_LIMIT_SIDE, CropReading, OcrEngine, OcrLine
+from bot.vendors.local.ocr import DET_LIMIT_SIDE, CropReading, OcrEngine, OcrLine, line_length
 from bot.vendors.local.plate_decode import (
     BOTTOM_TEMPLATES,
     FULL_TEMPLATES,
@@ -51,6 +51,13 @@ Rect = tuple[float, float, float, float]
 GOOD_ENOUGH = 0.8
 #: In a scene, weaker readings are not reported: any blue sign decodes as *some* plate.
 MIN_SCENE_CONFIDENCE = 0.5
+#: A plate's text line is about 3 times as long as it is high (a 440×140 mm plate; 2.9 at most on the
+#: real photos, two-row plates less); a detected line over this in either direction is prose, and
+#: reading it only costs recognition time.
+MAX_PLATE_LINE_ASPECT = 8.0
+#: At most this many plate-shaped lines are read per detection pass (the real photos held at most 4): a
+#: photographed page sent as a plate photo held hundreds and took half a minute to read.
+MAX_SCENE_LINES = 40
 #: How far past a detected line's ends a plate is looked for (a clipped province or 警/学/挂), in line widths.
 LINE_EXTRA = 0.1
 #: Least probability of the province read above a lone serial row for the pair to count as a two-row plate.
@@ -571,15 +578,21 @@ def read_plates(engine: OcrEngine, bgr: np.ndarray, det_limit: int = DET_LIMIT_S
     plates += _colour_plates(engine, bgr)
     lines: list[OcrLine] = []
     if not any(_settled(plate) for plate in plates):
-        lines = engine.read(bgr, det_limit=det_limit)
+        lines = engine.read(bgr, det_limit=det_limit, wanted=_plate_shaped, max_lines=MAX_SCENE_LINES)
         plates += _scene_plates(engine, bgr, lines)
         if not _reportable(plates) and max(height, width) > det_limit * 1.25:
-            lines = engine.read(bgr, det_limit=min(max(height, width), det_limit * 2))
+            larger = min(max(height, width), det_limit * 2)
+            lines = engine.read(bgr, det_limit=larger, wanted=_plate_shaped, max_lines=MAX_SCENE_LINES)
             plates += _scene_plates(engine, bgr, lines)
     if tight:
         best = _best(plates)
         return PlateScan([best] if best else [], lines)
     return PlateScan(_best_per_place(_reportable(plates)), lines)
+
+
+def _plate_shaped(corners: np.ndarray) -> bool:
+    """A detected line (four corners) no longer, along or across, than a plate's text could be."""
+    return line_length(corners) <= MAX_PLATE_LINE_ASPECT
 
 
 def _reportable(plates: Sequence[PlateRead]) -> list[PlateRead]:

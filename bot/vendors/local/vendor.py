@@ -38,6 +38,11 @@ NAME = "local"
 MIN_LINES_FOR_TURN = 4
 #: An upside-down page with fewer than this share of its labels found is read again turned over.
 UPSIDE_DOWN_LABELS = 0.8
+#: A card prints at most about 35 lines holding about 170 glyphs (measured on rendered pages of every
+#: kind, lines counted by length over height); past three times that, a photo is a page of something
+#: else, and recognizing all of it took 15 s per pass.
+MAX_PAGE_LINES = 100
+MAX_PAGE_LENGTH = 600.0
 #: Photos whose long side is below this share of the detection size are enlarged before reading...
 UPSCALE_BELOW = 0.75
 #: ...by at most this factor (a thumbnail has little more to give).
@@ -184,7 +189,7 @@ class LocalVendor(Vendor):
         says which way it is turned, and a wrong guess only leaves it upside down, which is fine.
         """
         det_side = self.local_settings.card_det_side
-        lines = engine.read(bgr, det_limit=det_side)
+        lines = _read_card(engine, bgr, det_side)
         if len(lines) < MIN_LINES_FOR_TURN:
             return lines
         first = parse_page(kind, side, lines)
@@ -198,7 +203,7 @@ class LocalVendor(Vendor):
             turns = first.quarter_turns if first.quarter_turns in (1, 3) else 1
         turned = np.ascontiguousarray(np.rot90(bgr, k=turns))
         height, width = bgr.shape[:2]
-        again = [_turned_back(line, turns, width, height) for line in engine.read(turned, det_limit=det_side)]
+        again = [_turned_back(line, turns, width, height) for line in _read_card(engine, turned, det_side)]
         # Labels say which reading saw the page better; fields alone would favour the worse reading once
         # values are placed by format and position where its labels were lost.
         if turns == 2 and _reading_quality(parse_page(kind, side, again)) <= _reading_quality(first):
@@ -220,6 +225,10 @@ class LocalVendor(Vendor):
             ],
         }
         return Recognition(kind="plate", side="front", vendor=NAME, plates=plates, raw=raw)
+
+
+def _read_card(engine: OcrEngine, bgr: np.ndarray, det_side: int) -> list[OcrLine]:
+    return engine.read(bgr, det_limit=det_side, max_lines=MAX_PAGE_LINES, max_length=MAX_PAGE_LENGTH)
 
 
 def _raw_lines(recognition: Recognition, scale: float) -> list[OcrLine]:
