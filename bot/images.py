@@ -43,7 +43,8 @@ MIN_SHORT_SIDE_PLATE = 15
 
 #: Decompression-bomb cap, checked on the header before any pixel is decoded. 50 MP admits the 48-50 MP
 #: full-resolution photos of current phone cameras (8064×6048, 8160×6120) while bounding one decode of a
-#: non-JPEG to ~150 MB of RGB; a licence photo never needs more. Pillow's own, looser bomb check
+#: non-JPEG to ~200 MB (Pillow keeps RGB and RGBA at 4 bytes a pixel), brought down to the size asked
+#: for before any other copy is made; a licence photo never needs more. Pillow's own, looser bomb check
 #: (DecompressionBombError/Warning) is caught too and reported the same way.
 MAX_PIXELS = 50 * 1024 * 1024
 #: A progressive JPEG has about ten scans (an MPO a few times that); libjpeg decodes every scan even at a
@@ -291,17 +292,31 @@ def _decode_opened(opened: Image.Image, min_long_side: int | None) -> tuple[Imag
     except _DECODE_ERRORS as exc:
         raise ImageRejected("truncated", str(exc)) from exc
     pixels: Image.Image = opened
+    if opened.format not in ("JPEG", "MPO") and min_long_side is not None:
+        # Other formats have no draft: decoded whole, they are brought down to what was asked for at
+        # once, and before they are turned or changed in mode (each of which copies the whole image),
+        # so a request holds megabytes, not the hundreds a 50 MP PNG with transparency took.
+        pixels = _shrunk(pixels, min_long_side)
     transpose = _TRANSPOSE_FOR_ORIENTATION.get(orientation)
     if transpose is not None:
         pixels = pixels.transpose(transpose)
-    pixels = _normalise_mode(pixels)
-    if opened.format not in ("JPEG", "MPO") and min_long_side is not None:
-        # Other formats have no draft: decoded whole, they are shrunk to what was asked for at once,
-        # so a request waiting for the engine holds megabytes, not the hundreds a 50 MP PNG takes.
-        factor = int(max(pixels.size) / min_long_side)
-        if factor >= 2:
-            pixels = pixels.reduce(factor)
-    return pixels, orientation
+    return _normalise_mode(pixels), orientation
+
+
+#: Modes Pillow can average pixels of; palette indices and single bits cannot be, and 16-bit greyscale
+#: is scaled to 8 bits first.
+_AVERAGEABLE_MODES = frozenset(
+    {"L", "LA", "La", "RGB", "RGBA", "RGBa", "I", "F", "CMYK", "YCbCr", "LAB", "HSV"}
+)
+
+
+def _shrunk(pixels: Image.Image, long_side: int) -> Image.Image:
+    """`pixels` brought down (never up) so the long side is `long_side`, in a mode that averages well."""
+    if max(pixels.size) <= long_side:
+        return pixels
+    if pixels.mode not in _AVERAGEABLE_MODES:
+        pixels = _normalise_mode(pixels)
+    return _downscale(pixels, _fit_size(pixels.size, long_side))
 
 
 def _request_draft(opened: Image.Image, min_long_side: int) -> None:

@@ -253,6 +253,50 @@ def test_a_large_png_is_kept_at_the_size_asked_for_not_whole() -> None:
     assert to_pil(image).size == (4000, 3000)  # the whole photo is still there for whoever needs it
 
 
+def test_a_png_under_twice_the_size_asked_for_is_brought_down_to_it_too() -> None:
+    image = load(encode(quadrants(4000, 3000), "PNG"), decode_side=2500)
+    assert image._image is not None and image._image.size == (2500, 1875)
+
+
+def test_a_turned_transparent_png_is_shrunk_before_it_is_turned_and_flattened(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Turning and flattening each copy the whole image: done after the shrink, a 50 MP PNG with an
+    alpha channel costs half what it did. The result is the same picture: upright, on white."""
+    turned_at: list[tuple[int, int]] = []
+    transpose = Image.Image.transpose
+
+    def recording(self: Image.Image, method: Image.Transpose) -> Image.Image:
+        turned_at.append(self.size)
+        return transpose(self, method)
+
+    monkeypatch.setattr(Image.Image, "transpose", recording)
+    stored = quadrants(4000, 3000).convert("RGBA")
+    stored.paste((0, 0, 0, 0), (1900, 1400, 2100, 1600))  # a transparent hole in the middle
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    image = load(encode(stored, "PNG", exif=exif), decode_side=1000)
+    assert (image.width, image.height) == (3000, 4000)
+    assert image._image is not None and image._image.size == (750, 1000) and image._image.mode == "RGB"
+    seen = corners(image._image)
+    for corner, colour in ORIENTATION_CASES[6].items():
+        assert_colour(seen[corner], colour)
+    assert_colour(image._image.getpixel((375, 500)), WHITE)
+    assert turned_at == [(1000, 750)]
+
+
+def test_a_palette_png_with_transparency_is_shrunk_in_colour_not_by_averaging_indices() -> None:
+    stored = quadrants(4000, 3000).convert("P", palette=Image.Palette.ADAPTIVE, colors=4)
+    stored.info["transparency"] = stored.getpixel((3999, 2999))  # the white quadrant
+    image = load(encode(stored, "PNG", transparency=stored.info["transparency"]), decode_side=1000)
+    assert image._image is not None and max(image._image.size) == 1000
+    seen = corners(image._image)
+    assert_colour(seen["tl"], RED)
+    assert_colour(seen["tr"], GREEN)
+    assert_colour(seen["bl"], BLUE)
+    assert_colour(seen["br"], WHITE)
+
+
 @pytest.mark.parametrize("size", [(80, 300), (300, 80)])
 def test_photos_under_a_hundred_pixels_on_the_short_side_are_refused(size: tuple[int, int]) -> None:
     assert refusal(encode(Image.new("RGB", size, RED), "JPEG")) == "too_small"
