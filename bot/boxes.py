@@ -13,8 +13,9 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass
 
-from PIL import Image, ImageDraw, ImageFont, ImageOps
+from PIL import ImageDraw, ImageFont
 
+from bot.images import load, to_pil
 from bot.models import Box, Recognition
 
 #: Longest side of the picture we send back: enough to read every outline, far under Telegram's limits.
@@ -47,14 +48,14 @@ def draw_boxes(photo: bytes, boxes: list[LabeledBox]) -> bytes:
     """A JPEG of `photo` (EXIF-upright, scaled to at most MAX_OUTPUT_SIDE) with box i drawn as number i+1.
 
     Boxes are in the pixel space of the upright photo the user sent, so they are scaled along with it.
-    Raises PIL's errors for bytes that are not an image (callers only pass photos intake accepted).
+    The photo is decoded as intake decodes it, so the picture is the one that was read (16-bit greys
+    scaled rather than clipped to white, transparency on white) and is never decoded whole when a
+    smaller decode will do. Raises `ImageRejected` for bytes intake would refuse (callers only pass
+    photos it accepted).
     """
-    with Image.open(io.BytesIO(photo)) as opened:
-        upright = ImageOps.exif_transpose(opened).convert("RGB")
-    scale = min(1.0, MAX_OUTPUT_SIDE / max(upright.size))
-    if scale < 1.0:
-        size = (max(1, round(upright.width * scale)), max(1, round(upright.height * scale)))
-        upright = upright.resize(size, Image.Resampling.LANCZOS)
+    image = load(photo, min_side=1, decode_side=MAX_OUTPUT_SIDE)
+    upright = to_pil(image, max_side=MAX_OUTPUT_SIDE)
+    scale = upright.width / image.width
     canvas = ImageDraw.Draw(upright)
     line = max(2, round(max(upright.size) / 400))
     font = ImageFont.load_default(size=max(14, round(max(upright.size) / 45)))

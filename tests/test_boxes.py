@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 
+import numpy as np
 from PIL import Image
 
 from bot.boxes import MAX_OUTPUT_SIDE, LabeledBox, boxes_of, draw_boxes
@@ -79,6 +80,14 @@ def test_boxes_are_in_upright_pixels_and_big_photos_are_scaled_down():
     assert not is_grey(big.getpixel((1124, 257)))  # the box moved with the scale (x/2, y/2)
 
 
+def test_a_sixteen_bit_scan_is_drawn_as_it_was_read_not_clipped_to_white():
+    grey = Image.fromarray(np.full((420, 640), 0x8000, np.uint16))  # mid grey in 16 bits
+    buffer = io.BytesIO()
+    grey.save(buffer, "PNG")
+    picture = decoded(draw_boxes(buffer.getvalue(), [LabeledBox("n", Box(x=10, y=10, width=50, height=30))]))
+    assert all(abs(channel - 128) <= 2 for channel in picture.getpixel((600, 400)))
+
+
 def test_photo_memory_is_bounded_by_count_bytes_and_time():
     now = [0.0]
     memory = PhotoMemory(max_photos=2, ttl=10, max_bytes=250, clock=lambda: now[0])
@@ -96,5 +105,3 @@ def test_photo_memory_is_bounded_by_count_bytes_and_time():
     disabled = PhotoMemory(max_photos=0, ttl=10)
     disabled.put("a", b"x", "u")
     assert disabled.get("a") is None
-
-
