@@ -12,7 +12,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
+from typing import Any, get_args
 from zoneinfo import ZoneInfo
 
 from bot import images, metrics
@@ -252,6 +252,9 @@ def _failure(kind: Kind, side: Side, result: ChainResult) -> Outcome:
     }.get(error.category, Status.VENDOR_ERROR)
     if error.code == UNSUPPORTED:
         status = Status.VENDOR_ERROR  # no vendor configured reads this page: not the photo's fault
+    # The embedded engine refuses with intake's own reasons (a strip too thin once scaled is too_small):
+    # the user hears what is wrong with the photo, as when intake refuses it, not "could not process".
+    intake_reason = error.category == ErrorCategory.BAD_IMAGE and error.code in get_args(images.RejectReason)
     return Outcome(
         status=status,
         kind=kind,
@@ -259,6 +262,7 @@ def _failure(kind: Kind, side: Side, result: ChainResult) -> Outcome:
         error_category=str(error.category),
         error_code=error.code,
         error_message=error.message,
+        reject_reason=error.code if intake_reason else None,
     )
 
 

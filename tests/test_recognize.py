@@ -217,6 +217,19 @@ async def test_small_plate_crops_pass_intake_but_small_licence_photos_do_not(mak
     assert (licence.status, licence.reject_reason) == (Status.BAD_IMAGE, "too_small")
 
 
+async def test_a_strip_too_thin_for_the_engine_is_answered_as_too_small_not_as_a_vendor_fault(make_config):
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (4000, 16), (20, 60, 200)).save(buffer, "PNG")  # passes intake's 15 px; 6 px once scaled
+    config = make_config('[vendors]\ndriving = ["local"]\nvehicle = ["local"]\nplate = ["local"]\n')
+    outcome = await recognizer_for(config).recognize(Request(kind="plate", data=buffer.getvalue()))
+    assert (outcome.status, outcome.reject_reason) == (Status.BAD_IMAGE, "too_small")
+    assert failure_text(outcome, "en").startswith("The photo is too small to read the plate")
+
+
 async def test_intake_decodes_only_as_far_as_the_chain_needs(make_config, photo_bytes):
     """The scripted vendor uploads bytes like a cloud vendor: intake proves the photo decodes, at 1/8."""
     recognizer = recognizer_for(make_config(CHAIN + vendors()))
