@@ -372,9 +372,12 @@ REJECT_REASON_TEXTS: dict[str, tuple[str, str]] = {
         "不支持动图，请发送证件的静态照片。",
         "Animated images are not supported; please send a still photo of the card.",
     ),
+    # A file cut off in transit and one damaged on the phone decode alike: resending mends the first,
+    # only a new photo the second.
     "truncated": (
-        "图片不完整（可能没有上传完），请重新发送。",
-        "The image is incomplete (the upload was probably cut off); please send it again.",
+        "图片已损坏或不完整（可能没有上传完），请重新发送；仍不行的话请重新拍一张。",
+        "The image is damaged or incomplete (the upload may have been cut off); please send it again, or "
+        "take a new photo if that does not help.",
     ),
     "bomb": (
         "图片尺寸异常巨大，无法处理。请直接用手机拍摄证件后发送。",
