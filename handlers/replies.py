@@ -279,6 +279,11 @@ WARNING_TEMPLATES: dict[str, tuple[str, str]] = {
         "证件没有拍全，请把整张证件拍进画面。",
         "Part of the card is cut off; get the whole card in the frame.",
     ),
+    "photo_colourless": (
+        "照片是黑白的，认不出红色印章，因此没有读取发证机关；如需此项，请发送彩色照片。",
+        "The photo is black and white, so the red seal naming the issuing authority could not be read; "
+        "send a colour photo if you need it.",
+    ),
 }
 
 _PLACEHOLDER = re.compile(r"{[^{}]*}")

@@ -698,6 +698,16 @@ async def test_concurrent_requests_queue_on_one_engine(vendor):
     assert [r.plates[0].number for r in results] == [truth["number"] for _, truth in crops]
 
 
+async def test_a_black_and_white_photo_says_why_the_issuing_authority_is_missing(vendor):
+    kind, side, image, truth = PAGES["driving-new"]()
+    colour = await vendor.recognize(kind, side, _intake(image))
+    grey = await vendor.recognize(kind, side, _intake(image.convert("L")))
+    assert colour.document.issuing_authority == truth["issuing_authority"]
+    assert "photo_colourless" not in [warning.code for warning in colour.warnings]
+    assert grey.document.issuing_authority is None
+    assert "photo_colourless" in [warning.code for warning in grey.warnings]
+
+
 async def test_a_vehicle_page_sent_as_a_driving_licence_is_not_a_driving_licence(vendor):
     _kind, _side, image, _truth = PAGES["vehicle-back"]()
     recognition = await vendor.recognize("driving", "front", _intake(image))

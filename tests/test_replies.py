@@ -381,6 +381,7 @@ WARNING_CASES = {
     "photo_blur": {},
     "photo_small": {},
     "photo_incomplete": {},
+    "photo_colourless": {},
 }
 
 

@@ -65,6 +65,30 @@ def photo_warnings(gray: np.ndarray, lines: Sequence[OcrLine], scale: float) -> 
     return []
 
 
+#: A photo whose three channels differ by less than this on average (grey levels) is black and white:
+#: a seal's red ink is then as grey as the print, and the seal cannot be found by its colour. A colour
+#: photo of a card, even of white paper in grey light, differs by several times this (JPEG's chroma
+#: noise alone is about 1).
+MAX_GREY_CHROMA = 3.0
+
+
+def colourless_seal_warning(bgr: np.ndarray) -> list[Warning]:
+    """`photo_colourless` for a black-and-white photo, whose seal (the issuing authority) could not be
+    read for want of colour: the user learns why the field is missing and what would mend it."""
+    sample = bgr[::4, ::4].astype(np.int16)
+    chroma = float(np.mean(sample.max(axis=2) - sample.min(axis=2)))
+    if chroma >= MAX_GREY_CHROMA:
+        return []
+    return [
+        Warning(
+            code="photo_colourless",
+            severity=Severity.WARNING,
+            message="the photo is black and white, so the red seal naming the issuing authority was not read",
+            params={},
+        )
+    ]
+
+
 def _edge_width(gray: np.ndarray, line: OcrLine) -> float | None:
     """How wide the line's edges are, as a share of its height: contrast over the steepest gradient,
     which is about one pixel for sharp print and grows with the blur's radius."""

@@ -28,7 +28,7 @@ from bot.vendors.local.document import build_document
 from bot.vendors.local.frame import mostly_upright
 from bot.vendors.local.layout import FieldValue, PageRead, authority_from_lines, parse_page
 from bot.vendors.local.ocr import EngineFailure, EngineUnavailable, OcrEngine, OcrLine, shared_engine
-from bot.vendors.local.photo_quality import photo_warnings
+from bot.vendors.local.photo_quality import colourless_seal_warning, photo_warnings
 from bot.vendors.local.plates import PlateRead, read_plates
 from bot.vendors.local.seal import read_authority
 from bot.vendors.local.two_pages import page_region
@@ -170,6 +170,8 @@ class LocalVendor(Vendor):
         reread_cells(engine, bgr, scale, read)
         authority = _authority(engine, bgr, scale, read, lines)
         document = build_document(read, authority)
+        missed_seal = read.spec.has_seal and authority is None
+        warnings = colourless_seal_warning(bgr) if missed_seal else []
         raw: dict[str, Any] = {
             "engine": "rapidocr",
             "models": engine.model_files,
@@ -179,7 +181,7 @@ class LocalVendor(Vendor):
         }
         if authority is not None:
             raw["seal"] = {"text": authority.value, "score": authority.confidence}
-        return Recognition(kind=kind, side=side, vendor=NAME, document=document, raw=raw)
+        return Recognition(kind=kind, side=side, vendor=NAME, document=document, raw=raw, warnings=warnings)
 
     def _read_upright(self, engine: OcrEngine, kind: Kind, side: Side, bgr: np.ndarray) -> list[OcrLine]:
         """OCR lines in `bgr`'s pixel space, read with the card standing upright or upside down.
