@@ -58,6 +58,10 @@ MAX_PLATE_LINE_ASPECT = 8.0
 #: At most this many plate-shaped lines are read per detection pass (the real photos held at most 4): a
 #: photographed page sent as a plate photo held hundreds and took half a minute to read.
 MAX_SCENE_LINES = 40
+#: GA 36 issues serials with at most two letters (none of the 1,109 real labels has three); a scene
+#: reading with more is a printed word decoded under the grammar. (A white ground is for police and
+#: armed-police plates only: every white plate the real and rendered photos hold ends in 警.)
+MAX_SERIAL_LETTERS = 2
 #: How far past a detected line's ends a plate is looked for (a clipped province or 警/学/挂), in line widths.
 LINE_EXTRA = 0.1
 #: Least probability of the province read above a lone serial row for the pair to count as a two-row plate.
@@ -98,6 +102,8 @@ class PlateRead:
     raw: str = ""
     #: The recognizer's probability for each character, in plate order.
     slot_probs: tuple[float, ...] = ()
+    #: The ground colour seen behind it (`color` is the one its format fixes, where GA 36 fixes one).
+    ground: PlateColor = PlateColor.OTHER
 
 
 @dataclass
@@ -193,6 +199,11 @@ def plate_color(parsed: PlateFormat, shares: dict[str, float]) -> PlateColor:
         return PlateColor.BLACK
     if parsed.kind in ("coach", "trailer"):
         return PlateColor.YELLOW
+    return ground_color(shares)
+
+
+def ground_color(shares: dict[str, float]) -> PlateColor:
+    """The dominant ground behind a reading, whatever its format says the plate's colour must be."""
     coloured = max(("blue", "yellow", "green"), key=lambda name: shares[name])
     if shares[coloured] >= 0.2:
         return PlateColor(coloured)
@@ -392,9 +403,16 @@ def read_upright(engine: OcrEngine, crop: np.ndarray) -> list[tuple[SlotRead, bo
 def _to_plate(bgr: np.ndarray, read: SlotRead, rect: Rect, double_layer: bool, raw: str = "") -> PlateRead:
     parsed = parse_plate(read.text)
     assert parsed is not None  # templates only produce grammatical plates
-    color = plate_color(parsed, color_shares(bgr, rect))
+    shares = color_shares(bgr, rect)
     return PlateRead(
-        read.text, color, round(read.confidence, 4), rect, double_layer, raw or read.text, read.probs
+        read.text,
+        plate_color(parsed, shares),
+        round(read.confidence, 4),
+        rect,
+        double_layer,
+        raw or read.text,
+        read.probs,
+        ground_color(shares),
     )
 
 
@@ -599,8 +617,24 @@ def _reportable(plates: Sequence[PlateRead]) -> list[PlateRead]:
     """In a scene anything can decode as a plate; only readings whose serial the recognizer stood behind
     (all but one of its characters clearly) count. The province and letter may be doubtful: the province
     is the plate's smallest glyph and the letter sits beside the dot, and such a plate is still worth
-    reporting (its confidence says so)."""
-    return [plate for plate in plates if _serial_legible(plate.slot_probs)]
+    reporting (its confidence says so). Print on paper is not a plate either: a licence sent as a plate
+    photo had its labels (姓名 Name as 鲁B1NAME, Model as 云YM0DEL) and its dates (1988-07-21 as 鲁B80721)
+    reported as plates; a word has more letters than a serial may, and a date on paper is black on
+    white, which GA 36 gives only to police and armed-police plates, whose formats say so."""
+    return [plate for plate in plates if _serial_legible(plate.slot_probs) and _could_be_issued(plate)]
+
+
+def _could_be_issued(plate: PlateRead) -> bool:
+    parsed = parse_plate(plate.number)
+    if parsed is None:
+        return False
+    if sum(char.isascii() and char.isalpha() for char in parsed.serial) > MAX_SERIAL_LETTERS:
+        return False
+    if plate.ground != PlateColor.WHITE or parsed.kind in ("police", "armed_police"):
+        return True
+    # A new-energy plate fades from green to white, and a washed-out photo may show it white: there the
+    # province the recognizer did not see either says it is print on paper (a date read as 桂D20031D).
+    return parsed.kind == "new_energy" and plate.slot_probs[0] >= MIN_TOP_PROVINCE
 
 
 def _serial_legible(probs: Sequence[float]) -> bool:
