@@ -8,6 +8,7 @@ a reply should show what the card says (``1500kg``, ``5人``), not our reinterpr
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from enum import StrEnum
 from typing import Any, ClassVar, Literal
@@ -74,6 +75,17 @@ class Document(BaseModel):
     def _blank(self, name: str) -> bool:
         """Whether a field came back without a value (vendors send an empty string or nothing)."""
         return getattr(self, name) in (None, "")
+
+
+#: 准驾车型: the driving-licence classes (公安部令第162号). A licence prints one, or several run together
+#: (``C1E``, ``A1A2``); the engine reads them and the checks judge them by this one list.
+# fmt: off
+LICENCE_CLASSES: tuple[str, ...] = (
+    "A1", "A2", "A3", "B1", "B2", "C1", "C2", "C3", "C4", "C5", "C6", "D", "E", "F", "M", "N", "P",
+)
+# fmt: on
+#: One or more licence classes run together, longest codes tried first.
+LICENCE_CLASS_CODES = re.compile("(?:" + "|".join(sorted(LICENCE_CLASSES, key=len, reverse=True)) + ")+")
 
 
 class DrivingLicence(Document):

@@ -27,6 +27,7 @@ from datetime import date
 
 from bot.dates import add_years, find_dates, make_date, parse_inspection_until, period_end
 from bot.models import (
+    LICENCE_CLASS_CODES,
     Document,
     DrivingLicence,
     DrivingLicenceBack,
@@ -39,7 +40,7 @@ from bot.models import (
     Warning,
 )
 from bot.plate_grammar import OCR_CONFUSIONS, normalize_plate, parse_plate
-from handlers.masking import value_key
+from handlers.masking import mask_id, value_key
 
 ID_WEIGHTS: tuple[int, ...] = tuple(2 ** (18 - position) % 11 for position in range(1, 18))
 ID_CHECK_CHARACTERS = "10X98765432"
@@ -52,11 +53,6 @@ VIN_VALUES: dict[str, int] = {str(digit): digit for digit in range(10)} | {
     "R": 9,
     **dict(zip("STUVWXYZ", range(2, 10), strict=True)),
 }
-# fmt: off
-LICENCE_CLASSES: tuple[str, ...] = (
-    "A1", "A2", "A3", "B1", "B2", "C1", "C2", "C3", "C4", "C5", "C6", "D", "E", "F", "M", "N", "P",
-)
-# fmt: on
 #: A card field read with less confidence than this (vendors' confidences are normalized to 0..1) is
 #: named in a warning, so the user compares it with the card. Measured on the embedded engine over the
 #: rendered development sets (2222 fields read): under 0.6, 14 of 32 values were wrong; at or above it,
@@ -76,7 +72,6 @@ _VIN = re.compile(r"[A-HJ-NPR-Z0-9]{17}")
 #: The first VIN character (the world region of its maker's code) where the check digit is mandatory:
 #: China (L) and North America (1-5).
 CHECKED_VIN_REGIONS = frozenset("L12345")
-_LICENCE_CLASS = re.compile(r"(?:A[123]|B[12]|C[1-6]|[DEFMNP])+")
 _CLASS_SEPARATORS = re.compile(r"[\s,，、/;；·]+")
 _PROBATION = re.compile(r"实习期[^0-9]{0,6}")
 _FIELD_LABELS = {
@@ -184,14 +179,7 @@ def repair_check_digit(
 def valid_licence_class(text: str) -> bool:
     """True for a class code or a concatenation of them (``C1``, ``C1E``, ``A2D``, ``B1B2``)."""
     folded = _CLASS_SEPARATORS.sub("", unicodedata.normalize("NFKC", text).upper())
-    return bool(_LICENCE_CLASS.fullmatch(folded))
-
-
-def mask_id_number(number: str) -> str:
-    """First 6 (the region) and last 4 characters; what a warning may show of a personal number."""
-    if len(number) <= 10:
-        return "*" * len(number)
-    return number[:6] + "*" * (len(number) - 10) + number[-4:]
+    return bool(LICENCE_CLASS_CODES.fullmatch(folded))
 
 
 # --- run_checks -----------------------------------------------------------------------------------------
@@ -339,7 +327,7 @@ def _check_id_field(
     repaired = _try_repair(document, "number", id_number_valid, repairs)
     if repaired is not None:
         return [repaired, *_filled_from_number(document), *_check_id_against_fields(document)]
-    masked = mask_id_number(number)
+    masked = mask_id(number)  # what a warning may show of a personal number: the stored row's masking
     return [
         _warning(
             "id_checksum_mismatch",

@@ -48,12 +48,16 @@ _DISTRICT_PATTERNS = (
 )
 
 
+#: An 18-character resident ID: 17 digits and a check character (GB 11643).
+_RESIDENT_ID = re.compile(r"[0-9]{17}[0-9Xx]")
+
+
 def mask_id(number: str) -> str:
     """A resident ID number keeps its region code (first 6) and its last 4 (3 of an old 15-digit one);
     any other number (a passport, a permit) keeps only its last 4, never more than half of it.
     Spaces OCR read inside are dropped first, so a star never stands for one."""
     compact = "".join(number.split())
-    if len(compact) == 18:
+    if _RESIDENT_ID.fullmatch(compact):
         return compact[:ID_HEAD] + MASK_CHAR * 8 + compact[-ID_TAIL:]
     if len(compact) == 15 and compact.isdigit():
         return compact[:ID_HEAD] + MASK_CHAR * 6 + compact[-OLD_ID_TAIL:]

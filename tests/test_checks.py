@@ -14,6 +14,7 @@ from datetime import date, timedelta
 import pytest
 
 from bot.models import (
+    LICENCE_CLASSES,
     DrivingLicence,
     DrivingLicenceBack,
     FieldMeta,
@@ -27,12 +28,10 @@ from bot.models import (
 from handlers.checks import (
     DOUBTFUL_CONFIDENCE,
     DOUBTFUL_PLATE_CONFIDENCE,
-    LICENCE_CLASSES,
     id_birth_date,
     id_check_digit,
     id_number_valid,
     id_sex,
-    mask_id_number,
     repair_check_digit,
     run_checks,
     valid_licence_class,
@@ -114,9 +113,16 @@ def test_id_birth_date_and_sex() -> None:
     assert id_sex("not a number") is None
 
 
-def test_mask_id_number_keeps_first_6_and_last_4() -> None:
-    assert mask_id_number(GB_EXAMPLE_ID) == "110105********002X"
-    assert mask_id_number("12345") == "*****"
+@pytest.mark.parametrize(
+    ("number", "masked"),
+    [("110105194913310022", "110105********0022"), ("110105491331002", "110105******002")],
+)
+def test_a_bad_id_number_is_shown_in_its_warning_masked_as_the_session_log_masks_it(number, masked) -> None:
+    licence = DrivingLicence(number=number, name="王芳", nationality="中国")
+    checked = run_checks(Recognition(kind="driving", vendor="x", document=licence), today=date(2026, 1, 1))
+    [warning] = [w for w in checked.warnings if w.code == "id_checksum_mismatch"]
+    assert warning.params["value_masked"] == masked  # a 15-digit number's birth day stays hidden
+    assert number not in warning.message
 
 
 # --- VINs -----------------------------------------------------------------------------------------------

@@ -36,7 +36,7 @@ from bot.vendors.local.layout import (
 from bot.vendors.local.ocr import EngineFailure, OcrEngine, OcrLine, line_length, model_paths, shared_engine
 from bot.vendors.local.plates import MAX_SCENE_LINES, color_shares, is_tight_crop, match_plate, plate_color
 from bot.vendors.local.seal import find_seals, unroll
-from bot.vendors.local.values import REPAIR_PENALTY, clean_authority
+from bot.vendors.local.values import REPAIR_PENALTY, clean_authority, clean_value
 from bot.vendors.local.vendor import LocalSettings, LocalVendor
 from tests import specimens
 from tests.specimens.fonts import font as font_of
@@ -212,6 +212,14 @@ def test_a_repaired_class_code_is_trusted_less():
     read = parse_page("driving", "front", lines)
     assert read.fields["class"].value == "C1"
     assert read.fields["class"].confidence < 0.98
+
+
+@pytest.mark.parametrize(
+    ("read", "cleaned"), [("B5", None), ("A4", None), ("B61", ("B1", True)), ("C1E", ("C1E", False))]
+)
+def test_a_class_read_is_one_of_the_classes_the_checks_know(read, cleaned):
+    """B5 is no class (the checks would flag it), and B61 holds one stray glyph: only B1 is a class."""
+    assert clean_value("class", read) == cleaned
 
 
 def test_driving_back_page():

@@ -39,6 +39,7 @@ def test_mask_id_handles_old_fifteen_digit_numbers() -> None:
         ("H0123456700", "*******6700"),  # a Home Return Permit: no region code, so only its tail
         ("E 1234 5678", "*****5678"),  # a passport read with spaces: a star never stands for a space
         ("E12345678901234", "***********1234"),  # 15 characters, not all digits: no old resident ID
+        ("E12345678901234567", "**************4567"),  # 18 characters, not a resident ID either
         ("1101 0119 9003 0712 3X", "110101********123X"),
     ],
 )

@@ -14,6 +14,7 @@ import unicodedata
 from collections.abc import Callable
 
 from bot.dates import find_dates, parse_date
+from bot.models import LICENCE_CLASS_CODES
 from bot.plate_grammar import PROVINCES, normalize_plate
 from bot.vendors.local.places import nearest_office
 from bot.vendors.local.plates import match_plate
@@ -174,9 +175,6 @@ def _clean_inspection_record(text: str) -> tuple[str, bool] | None:
     return value, put_right
 
 
-_CLASS_CODE = re.compile(r"(?:[ABC][1-6]|[DEFMNP])+")
-
-
 #: A class read this long or longer that is no code may have one stray glyph taken out (``B81``).
 MIN_CLASS_WITH_STRAY = 3
 
@@ -187,12 +185,12 @@ def _clean_class(text: str) -> tuple[str, bool] | None:
     81) had a stray glyph; a two-glyph read is too short to tell a stray from a misread."""
     raw = re.sub(r"[^0-9A-Za-z|]", "", text)
     fixed = re.sub(r"(?<=[ABCabc])[lI|i]", "1", raw).upper()
-    if _CLASS_CODE.fullmatch(fixed):
+    if LICENCE_CLASS_CODES.fullmatch(fixed):
         return fixed, fixed != raw.upper()
     if len(fixed) < MIN_CLASS_WITH_STRAY:
         return None
     without_one = {fixed[:index] + fixed[index + 1 :] for index in range(len(fixed))}
-    codes = [code for code in without_one if _CLASS_CODE.fullmatch(code)]
+    codes = [code for code in without_one if LICENCE_CLASS_CODES.fullmatch(code)]
     return (codes[0], True) if len(codes) == 1 else None
 
 
