@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
+from zoneinfo import ZoneInfo
 
 from bot.models import Kind, Side
 from handlers.messages import Inbound, Outbound
@@ -243,7 +244,8 @@ class Dispatcher:
             chat_id=chat,
             limit=10,
         )
-        return self._say(inbound, history_text(rows, language))
+        zone = ZoneInfo(self.recognizer.config.bot.timezone)
+        return self._say(inbound, history_text(rows, language, zone))
 
     def _wait_for_kind(self, photo: Inbound, pending: Pending | None) -> None:
         """Leave `photo` waiting for its kind, behind the photos already waiting (a waiting kind, which

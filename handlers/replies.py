@@ -831,11 +831,11 @@ _HISTORY_STATUS = {
     "vendor_error": ("服务异常", "service error"),
     "rejected": ("未受理", "not accepted"),
 }
-_CHINA = ZoneInfo("Asia/Shanghai")
 
 
-def history_text(rows: Sequence[SessionRow], language: str) -> str:
-    """A user's own latest sessions: when, which page, how it went, and the page's key value masked.
+def history_text(rows: Sequence[SessionRow], language: str, zone: ZoneInfo) -> str:
+    """A user's own latest sessions: when (in the bot's configured time zone, as its dates are), which
+    page, how it went, and the page's key value masked.
 
     Values come from the session log, which holds them masked (or not at all) per `store_fields`; they
     are masked again here so a `store_fields = "full"` log still never shows a full number in a chat.
@@ -846,7 +846,7 @@ def history_text(rows: Sequence[SessionRow], language: str) -> str:
     for row in rows:
         title = _pick(_TITLES[(row.kind, row.side)], language)  # type: ignore[index]
         status = _pick(_HISTORY_STATUS.get(str(row.status), (str(row.status), str(row.status))), language)
-        when = row.created_at.astimezone(_CHINA).strftime("%m-%d %H:%M")
+        when = row.created_at.astimezone(zone).strftime("%m-%d %H:%M")
         key = _history_key(row)
         lines.append(f"{when} {title} · {status}" + (f" · {key}" if key else ""))
     return "\n".join(lines)

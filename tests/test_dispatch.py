@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import date
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -187,6 +188,15 @@ async def test_photos_sent_one_after_another_each_wait_for_their_kind(dispatcher
     assert second.reply_to == "2" and "110001234567" in "".join(second.text)
     third = await bot.handle(message("车牌", mid="5"))
     assert not third.choices and "京A12345" not in "".join(third.text)  # nothing left: asks for a photo
+
+
+async def test_history_times_follow_the_configured_time_zone(dispatcher, photo_bytes):
+    bot = dispatcher(timezone="America/New_York")
+    await bot.handle(message("/driving", photo_bytes))
+    [row] = bot.recognizer.session_log.history()
+    listed = await bot.handle(message("/history", mid="2"))
+    expected = row.created_at.astimezone(ZoneInfo("America/New_York")).strftime("%m-%d %H:%M")
+    assert "".join(listed.text).splitlines()[1].startswith(expected)
 
 
 async def test_history_in_a_group_lists_only_what_was_sent_there(dispatcher, photo_bytes):

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import html
 import re
-from datetime import date
+from datetime import UTC, date, datetime
 from html.parser import HTMLParser
 from typing import get_args
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -552,8 +553,15 @@ def test_history_shows_each_session_by_a_masked_key(fields: dict, shown: str, hi
     """A `store_fields = "full"` log holds numbers whole; /history in a chat never shows them so."""
     kind, side = ("vehicle", "front") if "plate_number" in fields else ("driving", "back")
     row = SessionRow(platform="t", kind=kind, side=side, status="ok", fields=fields)
-    text = history_text([row], "en")
+    text = history_text([row], "en", ZoneInfo("Asia/Shanghai"))
     assert shown in text and hidden not in text
+
+
+def test_history_times_are_in_the_configured_time_zone() -> None:
+    when = datetime(2026, 11, 21, 23, 30, tzinfo=UTC)
+    row = SessionRow(platform="t", kind="plate", side="front", status="ok", created_at=when)
+    assert history_text([row], "en", ZoneInfo("Asia/Shanghai")).splitlines()[1].startswith("11-22 07:30")
+    assert history_text([row], "en", ZoneInfo("Asia/Urumqi")).splitlines()[1].startswith("11-22 05:30")
 
 
 def test_a_plate_photo_too_small_names_the_plate_minimum() -> None:
