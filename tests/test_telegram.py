@@ -26,7 +26,7 @@ from PIL import Image
 from bot.channels import server
 from bot.channels.base import Channel, Runtime
 from bot.channels.server import build_app, build_channels
-from bot.channels.telegram import TelegramChannel, TelegramSettings
+from bot.channels.telegram import MAX_UPDATE_BYTES, SECRET_HEADER, TelegramChannel, TelegramSettings
 from bot.config import ConfigError
 from bot.storage import SessionLog
 from handlers.replies import ERROR_CATEGORY_TEXTS, REJECT_REASON_TEXTS, REJECTED_TEXTS
@@ -518,7 +518,11 @@ async def test_webhook_requires_the_secret_token(make_config, fake, photo_bytes)
             right = await client.post(
                 "/tg/hook", json=update, headers={"X-Telegram-Bot-Api-Secret-Token": "s3cret_T"}
             )
+            huge = await client.post(
+                "/tg/hook", content=b" " * (MAX_UPDATE_BYTES + 1), headers={SECRET_HEADER: "s3cret_T"}
+            )
         assert (missing.status_code, wrong.status_code, right.status_code) == (403, 403, 200)
+        assert huge.status_code == 413
         reply = await fake.wait_for("sendMessage")
         assert "京A12345" in text_of(reply[0])
         assert len(runtime.session_log.history()) == 1

@@ -15,6 +15,7 @@ import pytest
 
 from bot.channels.base import Runtime
 from bot.channels.server import build_app, build_channels
+from bot.channels.wechat_core import MAX_CALLBACK_BYTES
 from bot.channels.wecom import WeComChannel
 from handlers.replies import ERROR_CATEGORY_TEXTS
 from tests.fakes.wechat_server import CallbackBuilder, FakeWeChat, Signed, message_xml, reply_content
@@ -114,6 +115,23 @@ async def test_a_message_with_a_forged_msg_signature_or_an_old_stamp_is_refused(
         assert (await bot.send(text("驾驶证"))).status_code == 403
         await bot.settle()
         assert fake.sent == [] and bot.runtime.session_log.history(platform="wecom") == []
+
+
+async def test_an_oversized_callback_is_refused_without_being_read_whole(make_bot, fake):
+    """Before any signature is checked: by its Content-Length, or as it streams in without one."""
+    chunk, sent = b"x" * 65536, []
+
+    async def endless() -> AsyncIterator[bytes]:
+        for _ in range(1000):  # 64 MB, were it all read
+            sent.append(len(chunk))
+            yield chunk
+
+    async with make_bot() as bot:
+        declared = await bot.client.post("/wecom", content=chunk * 5)
+        streamed = await bot.client.post("/wecom", content=endless())
+        assert (declared.status_code, streamed.status_code) == (413, 413)
+        assert sum(sent) <= MAX_CALLBACK_BYTES + len(chunk)
+        assert fake.sent == []
 
 
 async def test_word_then_photo_replies_through_message_send_with_the_agent_id(make_bot, fake, photo_bytes):

@@ -14,6 +14,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Coroutine
 from typing import Any, ClassVar
 
+from starlette.requests import Request
 from starlette.routing import BaseRoute
 
 from bot.config import Config
@@ -97,3 +98,20 @@ class Channel(ABC):
 
     async def aclose(self) -> None:  # noqa: B027 - optional hook
         """Release connections once in-flight work is drained (its replies still need them)."""
+
+
+async def capped_body(request: Request, limit: int) -> bytes | None:
+    """The request's body, or None once it is known to be over `limit` bytes: from its Content-Length
+    before a byte is read, else as it streams in. Starlette's `request.body()` reads any size whole, so
+    an unauthenticated caller could make a webhook hold hundreds of megabytes before it was refused."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        return None
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import json
 import logging
 import re
 import time
@@ -35,7 +36,7 @@ from telegram.constants import ChatAction, ParseMode
 from telegram.ext import Application, CallbackQueryHandler, ContextTypes, MessageHandler, filters
 
 from bot.boxes import boxes_of, draw_boxes
-from bot.channels.base import Channel, Runtime
+from bot.channels.base import Channel, Runtime, capped_body
 from bot.channels.telegram_http import AiohttpRequest
 from bot.channels.telegram_photos import PhotoMemory, make_fetch, photo_key
 from bot.channels.telegram_send import Sender, boxes_keyboard, kind_keyboard, set_menus
@@ -50,6 +51,9 @@ log = logging.getLogger(__name__)
 PLATFORM = "telegram"
 ALLOWED_UPDATES = ["message", "callback_query"]
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+#: An update is a few kilobytes of JSON (a photo is a file id, not its bytes); anything far bigger is not
+#: from Telegram, and is refused before it is read whole.
+MAX_UPDATE_BYTES = 1024 * 1024
 #: Telegram shows a chat action for about 5 s; refresh it a little sooner while a recognition runs.
 CHAT_ACTION_EVERY = 4.0
 
@@ -258,8 +262,11 @@ class TelegramChannel(Channel):
             return Response(status_code=403)
         if not self._accepting:
             return Response(status_code=503)  # Telegram retries later, after the restart
+        body = await capped_body(request, MAX_UPDATE_BYTES)
+        if body is None:
+            return Response(status_code=413)
         try:
-            update = Update.de_json(await request.json(), self.application.bot)
+            update = Update.de_json(json.loads(body), self.application.bot)
         except ValueError:
             return Response(status_code=400)
         await self.application.update_queue.put(update)

@@ -30,7 +30,7 @@ from wechatpy.exceptions import InvalidAppIdException, InvalidSignatureException
 from wechatpy.messages import BaseMessage
 from wechatpy.utils import check_signature
 
-from bot.channels.base import Runtime
+from bot.channels.base import Runtime, capped_body
 from bot.channels.wechat_api import OfficialAccountAPI, SQLiteSessionStorage
 from bot.channels.wechat_core import (
     MAX_CALLBACK_BYTES,
@@ -157,8 +157,8 @@ class WeChatChannel(CallbackChannel):
         if request.method == "GET":
             return self._verify_url(timestamp, query.get("echostr", ""), client)
 
-        body = await request.body()
-        if len(body) > MAX_CALLBACK_BYTES:
+        body = await capped_body(request, MAX_CALLBACK_BYTES)
+        if body is None:
             return PlainTextResponse("too large", status_code=413)
         encrypted = query.get("encrypt_type", "raw").lower() == "aes"
         if encrypted:

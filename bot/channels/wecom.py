@@ -22,7 +22,7 @@ from wechatpy.enterprise.exceptions import InvalidCorpIdException
 from wechatpy.exceptions import InvalidSignatureException
 from wechatpy.messages import BaseMessage
 
-from bot.channels.base import Runtime
+from bot.channels.base import Runtime, capped_body
 from bot.channels.wechat import CallbackSettings, incoming_from
 from bot.channels.wechat_api import SQLiteSessionStorage, WeComAPI
 from bot.channels.wechat_core import MAX_CALLBACK_BYTES, CallbackChannel, Refused, forbidden, success
@@ -84,8 +84,8 @@ class WeComChannel(CallbackChannel):
         timestamp, nonce = query.get("timestamp", ""), query.get("nonce", "")
         if request.method == "GET":
             return self._verify_url(signature, timestamp, nonce, query.get("echostr", ""), client)
-        body = await request.body()
-        if len(body) > MAX_CALLBACK_BYTES:
+        body = await capped_body(request, MAX_CALLBACK_BYTES)
+        if body is None:
             return PlainTextResponse("too large", status_code=413)
         try:
             xml = self.crypto.decrypt_message(body, signature, timestamp, nonce)
