@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import logging
 import os
 import signal
 import socket
@@ -480,6 +481,20 @@ async def test_a_channel_that_cannot_start_leaves_the_others_serving_and_is_trie
         assert len(fake.called("getMe")) == 2 and fake.called("setWebhook")
     assert healthy.stopped
     await runtime.drain(5)
+    await runtime.aclose()
+
+
+async def test_a_refused_token_is_logged_without_the_token(make_config, fake, caplog):
+    """python-telegram-bot quotes the token in InvalidToken's text; a mirror URL without /bot gets the
+    same 404, so a valid token would be written to the error log on every retry."""
+    table = telegram_table(fake).replace(f'base_url = "{fake.base_url}"', f'base_url = "{fake.base_url}x"')
+    runtime = Runtime.from_config(make_config(chain() + table))
+    channel = TelegramChannel.from_config(runtime.config.channel_table("telegram") or {}, runtime)
+    assert channel is not None
+    caplog.set_level(logging.INFO)
+    assert await server._started(channel) is False
+    assert "could not start" in caplog.text and "base_url" in caplog.text
+    assert TOKEN not in caplog.text and TOKEN.split(":")[1] not in caplog.text
     await runtime.aclose()
 
 

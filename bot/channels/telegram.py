@@ -33,6 +33,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 from telegram import ForceReply, Message, ReplyParameters, Update
 from telegram.constants import ChatAction, ParseMode
+from telegram.error import InvalidToken
 from telegram.ext import Application, CallbackQueryHandler, ContextTypes, MessageHandler, filters
 
 from bot.boxes import boxes_of, draw_boxes
@@ -204,7 +205,12 @@ class TelegramChannel(Channel):
         """Safe to call again after it failed part way (the server retries a channel that could not
         start): each step it already took is skipped."""
         application = self.application
-        await application.initialize()  # getMe: who we are, to recognise replies and @mentions
+        try:
+            await application.initialize()  # getMe: who we are, to recognise replies and @mentions
+        except InvalidToken:
+            # python-telegram-bot quotes the token in this error's text, and a wrong base_url (a mirror
+            # without /bot) gets the same 404 as a wrong token: the log says which setting to check.
+            raise InvalidToken("the Bot API refused the token: check [telegram] token and base_url") from None
         self.bot_id = str(application.bot.id)
         self.bot_username = (application.bot.username or "").lower()
         await set_menus(self.sender, self.runtime.config.bot.language, self.settings.admins)
