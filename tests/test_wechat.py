@@ -323,6 +323,16 @@ async def test_plaintext_mode_refuses_an_encrypted_post(make_bot):
         assert (await bot.send(text("hi"))).status_code == 403
 
 
+@pytest.mark.parametrize("mode", ["safe", "compatible"])
+async def test_with_a_key_set_a_plaintext_post_is_refused(make_bot, fake, photo_id, mode):
+    """Its signature covers no byte of the body: one seen on a URL check could post as anyone."""
+    async with make_bot(mode) as bot:
+        bot.sender.mode = "raw"
+        assert (await bot.send(image(photo_id))).status_code == 403
+        await bot.settle()
+        assert bot.sessions() == [] and fake.sent == []
+
+
 async def test_a_replay_reaching_another_process_is_dropped(make_bot, fake, photo_id, caplog):
     async with make_bot() as bot:
         good = bot.sender.post(text("车牌"))

@@ -174,6 +174,11 @@ class WeChatChannel(CallbackChannel):
                 return forbidden(self.platform, "message for another app id", client)
             except Exception:  # broken base64, padding or XML: a wrong EncodingAESKey looks the same
                 return forbidden(self.platform, "cannot decrypt (check encoding_aes_key)", client)
+        elif self.crypto is not None:
+            # With a key set the account is in safe or compatible mode, where WeChat encrypts every
+            # message. A plaintext POST is signed only over (token, timestamp, nonce), which a URL check
+            # also carries: taking it would let a replayed signature post as any openid.
+            return forbidden(self.platform, "plaintext callback, but encoding_aes_key is set", client)
         else:
             xml = body.decode("utf-8", errors="replace")
         read = self.read_message(xml, body, timestamp, nonce, client, parse_message)
