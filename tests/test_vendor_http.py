@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import socket
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -188,6 +190,31 @@ async def test_transport_errors_map_to_the_taxonomy(exception, category):
     error = caught.value
     assert (error.vendor, error.category, error.code) == ("acme", category, type(exception).__name__)
     assert "s3cret-token" not in str(error)
+
+
+async def test_a_malformed_answer_is_a_server_error_that_quotes_no_query_string():
+    """aiohttp's own error for a bad status line escapes httpx-aiohttp, and quotes the URL whole."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(4)
+
+    def answer_garbage() -> None:
+        connection, _ = listener.accept()
+        connection.recv(65536)
+        connection.sendall(b"NOT HTTP AT ALL\r\n\r\n")
+        connection.close()
+
+    threading.Thread(target=answer_garbage, daemon=True).start()
+    http = make_http()
+    try:
+        with pytest.raises(VendorError) as caught:
+            url = f"http://127.0.0.1:{listener.getsockname()[1]}/oauth/2.0/token?client_secret=s3cret-key"
+            await http.request("POST", url)
+    finally:
+        await http.aclose()
+        listener.close()
+    assert caught.value.category == ErrorCategory.SERVER
+    assert "s3cret-key" not in str(caught.value) and caught.value.__cause__ is None
 
 
 async def test_requests_use_the_configured_timeout():

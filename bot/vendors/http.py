@@ -152,13 +152,16 @@ def json_with_image(params: Mapping[str, Any], image_key: str, prepared: Prepare
     return head.replace(_IMAGE_SLOT_JSON, b'"' + base64.b64encode(prepared.data) + b'"', 1)
 
 
-def transport_error(vendor: str, exc: httpx.HTTPError) -> VendorError:
-    """httpx failures in our taxonomy. The message names the failure, never the URL (Baidu puts its
-    access token in the query string)."""
-    if _timed_out(exc):
+def transport_error(vendor: str, exc: httpx.HTTPError | aiohttp.ClientError) -> VendorError:
+    """Transport failures in our taxonomy. The message names the failure, never a URL's query (Baidu
+    puts its client_secret and access token there, and aiohttp quotes the URL in some errors)."""
+    if isinstance(exc, httpx.HTTPError) and _timed_out(exc):
         return VendorError(vendor, ErrorCategory.TIMEOUT, code=type(exc).__name__, message="timed out")
-    detail = str(exc) or "connection failed"
+    detail = _QUERY.sub("?…", str(exc)) or "connection failed"
     return VendorError(vendor, ErrorCategory.SERVER, code=type(exc).__name__, message=detail)
+
+
+_QUERY = re.compile(r"\?[^\s'\")]*")
 
 
 def _session(limit: int) -> aiohttp.ClientSession:
@@ -274,6 +277,10 @@ class VendorHTTP:
                 return await self.client_for(str(url)).request(method, url, **kwargs)
             except httpx.HTTPError as exc:
                 raise transport_error(self.vendor, exc) from exc
+            except aiohttp.ClientError as exc:
+                # httpx-aiohttp converts most aiohttp errors, but not a malformed response (a bad status
+                # line, an over-long header): not converted, its traceback with the URL reached the log.
+                raise transport_error(self.vendor, exc) from None
 
     async def call(
         self,
