@@ -21,7 +21,7 @@ from typing import Any, TextIO
 
 from bot.config import Config, ConfigError, load_config
 from bot.models import KINDS, SIDES
-from bot.storage import SessionLog, StorageError
+from bot.storage import SessionLog, StorageError, private_file
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -108,6 +108,8 @@ def _export(args: argparse.Namespace, config: Config) -> int:
     log = SessionLog(config.bot.database)
     out: TextIO
     try:
+        if args.output:
+            private_file(args.output)  # an export holds what the log holds
         with (args.output.open("w", newline="", encoding="utf-8") if args.output else _stdout()) as out:
             if args.format == "json":
                 out.write("[")

@@ -20,11 +20,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -269,6 +270,15 @@ def _db_name(db: Database) -> str:
 # ---------------------------------------------------------------------------------------- the log
 
 
+def private_file(path: Path) -> None:
+    """Create `path` readable by its owner alone, unless it exists: the log holds masked personal data
+    (whole with ``store_fields = "full"``) and the WeChat access token, and SQLite gives its -wal and
+    -shm files the database's own mode. A file the operator made is left as they made it, and one that
+    cannot be made here is left for SQLite (or the export) to report in its own words."""
+    with suppress(OSError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+
+
 class SessionLog:
     """The session log plus the two small stores that need to survive a restart (dedupe, kv).
 
@@ -288,6 +298,7 @@ class SessionLog:
         self._clock = clock
         self._lock = threading.RLock()
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        private_file(self.path)
         connection = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_SECONDS, check_same_thread=False)
         try:
             self._db = Database(connection)

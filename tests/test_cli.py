@@ -155,6 +155,12 @@ def test_a_session_log_that_cannot_be_opened_is_named_not_a_traceback(tmp_path, 
     assert stopped.value.code == 2
 
 
+def test_an_export_file_is_readable_by_its_owner_alone(config_file, tmp_path):
+    out = tmp_path / "sessions.json"
+    assert main(["export", "--format", "json", "--output", str(out), "--config", str(config_file())]) == 0
+    assert out.stat().st_mode & 0o777 == 0o600
+
+
 @pytest.mark.parametrize("rows", [0, 2])
 def test_export_has_the_same_columns_with_or_without_rows(config_file, photo, tmp_path, capsys, rows):
     config = str(config_file())

@@ -554,3 +554,17 @@ def test_a_version_1_log_gains_delivery_status_and_keeps_its_rows(db_path: Path)
         v2.set_delivery(session_id, "undelivered", "45015")
         [row] = v2.history()
         assert (row.delivery_status, row.delivery_code) == ("undelivered", "45015")
+
+
+def test_a_new_log_and_its_write_ahead_files_are_readable_by_their_owner_alone(tmp_path):
+    log = SessionLog(tmp_path / "new.db")
+    log.record(SessionRow(platform="t", kind="plate", side="front", status="ok"))
+    files = [tmp_path / name for name in ("new.db", "new.db-wal", "new.db-shm")]
+    assert all(file.exists() and file.stat().st_mode & 0o777 == 0o600 for file in files)
+    log.close()
+    existing = tmp_path / "made.db"
+    existing.touch(mode=0o640)
+    existing.chmod(0o640)
+    SessionLog(existing).close()
+    assert existing.stat().st_mode & 0o777 == 0o640  # the operator's own choice is kept
+
