@@ -25,7 +25,8 @@ class Outcome(BaseModel):
     side: Side = "front"
     recognition: Recognition | None = None
     warnings: list[Warning] = Field(default_factory=list)
-    #: For BAD_IMAGE from intake: bot.images.ImageRejected.reason (gif, truncated, too_small, …).
+    #: For BAD_IMAGE: bot.images.ImageRejected.reason (gif, truncated, too_small, …), from intake or from
+    #: a vendor that refused the photo for one of those reasons; for REJECTED: rate_limited, quota_exceeded…
     reject_reason: str | None = None
     #: For vendor failures: bot.vendors.base.ErrorCategory value, plus the vendor's own code.
     error_category: str | None = None

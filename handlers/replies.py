@@ -393,6 +393,11 @@ REJECT_REASON_TEXTS: dict[str, tuple[str, str]] = {
         f"The photo is too small to read; move closer to the card and retake it (at least {MIN_SHORT_SIDE} "
         "pixels on the short side).",
     ),
+    "too_thin": (
+        "照片过于细长，不像证件或车牌的照片；请把整张证件或整块车牌拍进画面后重新发送。",
+        "The picture is a long thin strip, not a photo of a card or plate; photograph the whole card or "
+        "plate and send it again.",
+    ),
 }
 
 #: Our own refusals (status REJECTED): access lists, per-user rate limits, daily quotas.

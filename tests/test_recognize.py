@@ -217,17 +217,33 @@ async def test_small_plate_crops_pass_intake_but_small_licence_photos_do_not(mak
     assert (licence.status, licence.reject_reason) == (Status.BAD_IMAGE, "too_small")
 
 
-async def test_a_strip_too_thin_for_the_engine_is_answered_as_too_small_not_as_a_vendor_fault(make_config):
+async def test_a_vendor_refusing_a_photo_for_an_intake_reason_gets_that_reasons_reply(
+    make_config, photo_bytes
+):
+    """The embedded engine refuses a photo too small once scaled as intake would: the user hears what is
+    wrong with the photo, not that the service could not process it."""
+    chain = (
+        CHAIN
+        + '[vendors.scripted]\noutcome = "bad_image"\nerror_code = "too_small"\n[vendors.scripted_backup]\n'
+    )
+    recognizer = recognizer_for(make_config(chain))
+    outcome = await recognizer.recognize(Request(kind="plate", data=photo_bytes))
+    assert (outcome.status, outcome.reject_reason) == (Status.BAD_IMAGE, "too_small")
+    assert failure_text(outcome, "en").startswith("The photo is too small to read the plate")
+
+
+async def test_a_long_thin_strip_is_refused_as_one(make_config):
     import io
 
     from PIL import Image
 
     buffer = io.BytesIO()
-    Image.new("RGB", (4000, 16), (20, 60, 200)).save(buffer, "PNG")  # passes intake's 15 px; 6 px once scaled
-    config = make_config('[vendors]\ndriving = ["local"]\nvehicle = ["local"]\nplate = ["local"]\n')
-    outcome = await recognizer_for(config).recognize(Request(kind="plate", data=buffer.getvalue()))
-    assert (outcome.status, outcome.reject_reason) == (Status.BAD_IMAGE, "too_small")
-    assert failure_text(outcome, "en").startswith("The photo is too small to read the plate")
+    Image.new("RGB", (4000, 16), (20, 60, 200)).save(buffer, "PNG")  # passes the plates' 15 px
+    outcome = await recognizer_for(make_config(CHAIN + vendors())).recognize(
+        Request(kind="plate", data=buffer.getvalue())
+    )
+    assert (outcome.status, outcome.reject_reason) == (Status.BAD_IMAGE, "too_thin")
+    assert failure_text(outcome, "en").startswith("The picture is a long thin strip")
 
 
 async def test_intake_decodes_only_as_far_as_the_chain_needs(make_config, photo_bytes):

@@ -23,6 +23,8 @@ class ScriptedSettings(VendorSettings):
     #: Driving licence valid_to and first issue, to drive expiry and probation warnings from a test.
     valid_to: date = date(2030, 1, 1)
     first_issue_date: date = date(2000, 5, 10)
+    #: The vendor's own code on a scripted failure.
+    error_code: str = "X-1"
 
 
 def sample_licence(valid_to: date, first_issue_date: date = date(2000, 5, 10)) -> DrivingLicence:
@@ -70,7 +72,7 @@ class ScriptedVendor(Vendor):
             raise TimeoutError("scripted timeout")
         if settings.outcome not in ("ok", "empty"):
             category = ErrorCategory(settings.outcome)
-            raise VendorError(self.name, category, code="X-1", message="scripted failure")
+            raise VendorError(self.name, category, code=settings.error_code, message="scripted failure")
         recognition = Recognition(kind=kind, side=side, vendor=self.name, raw={"scripted": True})
         if settings.outcome == "empty":
             return recognition
