@@ -44,9 +44,10 @@ if str(ROOT) not in sys.path:  # the fakes live in tests/, which is not an insta
 
 
 def percentile(values: list[float], fraction: float) -> float | None:
-    from bot.storage import percentile as linear
+    """Nearest rank, as every benchmark reports it; None before any latency was measured."""
+    from benchmarks.figures import percentile as nearest_rank
 
-    return linear(values, fraction)
+    return nearest_rank(values, fraction) if values else None
 
 
 def photo() -> bytes:

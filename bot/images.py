@@ -1,7 +1,8 @@
 """Image intake: sniff, decode safely, EXIF-transpose, and fit an image to a vendor's limits.
 
-Other modules rely on exactly these public names: MAX_UPLOAD_BYTES, MIN_SHORT_SIDE, RejectReason,
-ImageRejected, ImageLimits, IntakeImage, PreparedImage, load(), fit(), to_pil().
+Other modules rely on these public names: MAX_UPLOAD_BYTES, MIN_SHORT_SIDE, MIN_SHORT_SIDE_PLATE,
+LOAD_DECODE_SIDE, VERIFY_DECODE_SIDE, RejectReason, ImageRejected, ImageLimits, IntakeImage,
+PreparedImage, load(), fit(), to_pil(), passes_through().
 
 Decoding strategy (why `load()` decodes at all, and at what size):
 - Truncation can only be seen by decoding, so `load()` decodes once. Big JPEGs are decoded in libjpeg's
@@ -9,18 +10,21 @@ Decoding strategy (why `load()` decodes at all, and at what size):
   `LOAD_DECODE_SIDE`: a 12 MP phone photo decodes at 2016 px in about half the time of a full decode,
   and truncation is still caught because libjpeg must read every entropy-coded byte at any scale.
 - That decoded, EXIF-transposed image is cached in `IntakeImage._image`, sized for what the OCR paths
-  use (`to_pil(max_side≈2000)`, vendors asking for ≤ 2048 px), so those never decode twice. A caller
+  use (the embedded engine's `to_pil(max_side=1600)`, vendors asking for ≤ 2048 px), so those never
+  decode twice. A caller
   that will not read the pixels (a cloud vendor uploads the original bytes) asks for
   `VERIFY_DECODE_SIDE`: the 1/8 scale, which proves the file whole at about half the CPU.
 - When a caller needs more pixels than the cache holds (a vendor taking 4096 px while the photo must be
   re-encoded, or `to_pil()` at full size), the original bytes are decoded again at the scale needed and
   the cache is upgraded. Most phone photos need no re-encode at all: `fit()` passes the original bytes
   through whenever the vendor accepts them as they are.
-Other formats have no draft mode, so they are decoded at full size once (bounded by `MAX_PIXELS`).
+Other formats have no draft mode: they are decoded whole (bounded by `MAX_PIXELS`) and brought down to
+the size asked for at once, before any other copy is made; a caller needing more decodes them again.
 
 Everything here is safe to call from several threads at once (asyncio.to_thread): no module state is
-mutated, Pillow's globals (MAX_IMAGE_PIXELS, LOAD_TRUNCATED_IMAGES) are never touched, and the cached
-image is only ever read (encoders get a private copy, since `Image.save` writes attributes onto the image).
+mutated, Pillow's globals (MAX_IMAGE_PIXELS, LOAD_TRUNCATED_IMAGES) are never touched, the cached
+images are only ever read (encoders get a private copy, since `Image.save` writes attributes onto the
+image), and replacing a cached decode with a bigger one is a single attribute swap.
 """
 
 from __future__ import annotations

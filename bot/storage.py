@@ -239,9 +239,8 @@ def migrate(db: Database, migrations: Sequence[Migration] | None = None) -> int:
 def write_transaction(db: Database) -> Iterator[Database]:
     """BEGIN IMMEDIATE: take the write lock up front, waiting out other processes via the busy timeout.
 
-    A deferred BEGIN that reads first (sqlite-utils introspects the table before inserting) and then
-    writes can fail with SQLITE_BUSY at once, without waiting, if another process wrote in between.
-    sqlite-utils calls inside become savepoints of this transaction.
+    A deferred BEGIN that reads first (a claim looks for its key, then inserts it) and then writes can
+    fail with SQLITE_BUSY at once, without waiting, if another process wrote in between.
     """
     db.execute("BEGIN IMMEDIATE")
     try:

@@ -191,7 +191,7 @@ class Dispatcher:
                 rest = [one for one in waiting if one is not photo]
                 if rest:  # the others keep waiting, counted from now
                     self._pending[inbound.session_key] = Pending(self._clock(), rest[0], later=rest[1:])
-                return await self._recognize(photo, *request, reply_to=inbound)
+                return await self._recognize(photo, *request)
             self._pending[inbound.session_key] = Pending(at=self._clock(), kind=request[0], side=request[1])
             name = dict(CHOICE_LABELS[language])[command_for(*request)]
             prompt = SEND_PHOTO_IN_GROUP if inbound.chat_type == "group" else SEND_PHOTO
@@ -202,9 +202,7 @@ class Dispatcher:
             return None
         return self._say(inbound, help_text(language, words=not inbound.slash_commands))
 
-    async def _recognize(
-        self, photo: Inbound, kind: Kind, side: Side, reply_to: Inbound | None = None
-    ) -> Outbound:
+    async def _recognize(self, photo: Inbound, kind: Kind, side: Side) -> Outbound:
         language = self.language_of(photo)
         context = Context(
             platform=photo.platform,

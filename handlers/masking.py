@@ -117,7 +117,7 @@ def mask_birth_date(value: str) -> str:
 
 
 def _masker_for(document: Document, field: str) -> Callable[[str], str]:
-    if field in ("number", "id") and document.kind == "driving":
+    if field == "number" and document.kind == "driving":
         return mask_id  # the driving licence number is the holder's resident ID number
     if field in ("name", "owner"):
         return mask_name

@@ -29,7 +29,6 @@ from handlers.masking import mask_document, mask_id, mask_number, value_key
 from handlers.outcome import Outcome, Status
 
 Language = Literal["zh", "en"]
-LANGUAGES: tuple[Language, ...] = ("zh", "en")
 
 #: WeChat official accounts and WeCom drop text messages longer than this many UTF-8 bytes.
 WECHAT_TEXT_LIMIT_BYTES = 2048
@@ -285,8 +284,6 @@ WARNING_TEMPLATES: dict[str, tuple[str, str]] = {
         "send a colour photo if you need it.",
     ),
 }
-
-_PLACEHOLDER = re.compile(r"{[^{}]*}")
 
 
 def sorted_warnings(warnings: Iterable[Warning]) -> list[Warning]:

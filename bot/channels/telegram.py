@@ -129,7 +129,7 @@ class TelegramSettings(BaseModel):
 
 @dataclass
 class _Album:
-    items: list[tuple[Inbound, Message]]
+    items: list[Inbound]
 
 
 @dataclass
@@ -137,7 +137,7 @@ class _AlbumRest:
     """Album photos waiting for the kind their first photo asked for."""
 
     at: float
-    items: list[tuple[Inbound, Message]]
+    items: list[Inbound]
 
 
 class TelegramChannel(Channel):
@@ -292,7 +292,7 @@ class TelegramChannel(Channel):
             return
         if inbound.chat_type == "group" and not inbound.addressed:
             return
-        self._spawn(self._answer(inbound, message), "telegram-message")
+        self._spawn(self._answer(inbound), "telegram-message")
 
     def _inbound(self, message: Message) -> Inbound | None:
         """The platform-neutral message, or None when it is not for us (another bot's command)."""
@@ -357,9 +357,7 @@ class TelegramChannel(Channel):
             declared_type,
         )
 
-    async def _answer(
-        self, inbound: Inbound, message: Message | None = None, working: bool = False
-    ) -> Outbound | None:
+    async def _answer(self, inbound: Inbound, working: bool = False) -> Outbound | None:
         """Dispatch one message and send the reply, showing "typing" while a photo is being read."""
         show_action = working or inbound.has_image
         action = self._keep_showing(inbound.chat_id, ChatAction.TYPING) if show_action else None
@@ -384,20 +382,20 @@ class TelegramChannel(Channel):
         if album is None:
             album = self._albums[key] = _Album(items=[])
             self._spawn(self._flush_album(key), "telegram-album")
-        album.items.append((inbound, message))
+        album.items.append(inbound)
 
     async def _flush_album(self, key: str) -> None:
         await asyncio.sleep(self.settings.album_seconds)
         album = self._albums.pop(key)
-        items = sorted(album.items, key=lambda item: int(item[0].message_id))
-        addressed = any(inbound.addressed for inbound, _ in items)
-        items = [(replace(inbound, addressed=addressed), message) for inbound, message in items]
-        command = next((text for inbound, _ in items if (text := _kind_command(inbound.text))), None)
+        items = sorted(album.items, key=lambda inbound: int(inbound.message_id))
+        addressed = any(inbound.addressed for inbound in items)
+        items = [replace(inbound, addressed=addressed) for inbound in items]
+        command = next((text for inbound in items if (text := _kind_command(inbound.text))), None)
         if command is not None:
             self._answer_all(items, command)
             return
-        (first, first_message), rest = items[0], items[1:]
-        outbound = await self._answer(first, first_message)
+        first, rest = items[0], items[1:]
+        outbound = await self._answer(first)
         if outbound is None or not rest:
             return
         if outbound.choices:  # the first photo asked for the kind: the rest follow the button press
@@ -410,9 +408,9 @@ class TelegramChannel(Channel):
         if rest is not None and time.monotonic() - rest.at <= self.settings.pending_seconds:
             self._answer_all(rest.items, "/" + command_for(kind, side))
 
-    def _answer_all(self, items: list[tuple[Inbound, Message]], command: str) -> None:
-        for inbound, message in items:
-            self._spawn(self._answer(replace(inbound, text=command), message), "telegram-album-photo")
+    def _answer_all(self, items: list[Inbound], command: str) -> None:
+        for inbound in items:
+            self._spawn(self._answer(replace(inbound, text=command)), "telegram-album-photo")
 
     # ------------------------------------------------------------------------------------- buttons
 

@@ -369,17 +369,6 @@ class CropReading:
     def score(self) -> float:
         return float(np.mean([char.prob for char in self.chars])) if self.chars else 0.0
 
-    def best_of(self, allowed: str, start: int, end: int) -> tuple[str, float]:
-        """The most likely of `allowed` characters anywhere in steps start..end (inclusive)."""
-        columns = [self.alphabet.index(char) for char in allowed if char in self.alphabet]
-        if not columns or end < start:
-            return "", 0.0
-        window = self.probs[max(start, 0) : end + 1][:, columns]
-        if window.size == 0:
-            return "", 0.0
-        step, column = np.unravel_index(int(window.argmax()), window.shape)
-        return self.alphabet[columns[column]], float(window[step, column])
-
 
 _ENGINES: dict[int, OcrEngine] = {}
 _ENGINES_LOCK = threading.Lock()

@@ -1,4 +1,5 @@
-"""What about a licence photo, rather than the card, kept its print from being read: too small, or blurred.
+"""What about a licence photo, rather than the card, kept it from being read: print too small or
+blurred, or no colour to find the red seal by.
 
 The reply can then say what to do differently (move closer, send the original, hold the phone steady)
 instead of only that a field was not read. Both are judged on the text the engine found, in units of

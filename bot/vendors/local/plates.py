@@ -62,6 +62,8 @@ MAX_SCENE_LINES = 40
 #: reading with more is a printed word decoded under the grammar. (A white ground is for police and
 #: armed-police plates only: every white plate the real and rendered photos hold ends in 警.)
 MAX_SERIAL_LETTERS = 2
+#: A province glyph the recognizer gives less than this was not seen at all: the grammar chose it.
+MIN_SEEN_PROVINCE = 0.05
 #: How far past a detected line's ends a plate is looked for (a clipped province or 警/学/挂), in line widths.
 LINE_EXTRA = 0.1
 #: Least probability of the province read above a lone serial row for the pair to count as a two-row plate.
@@ -634,7 +636,7 @@ def _could_be_issued(plate: PlateRead) -> bool:
         return True
     # A new-energy plate fades from green to white, and a washed-out photo may show it white: there the
     # province the recognizer did not see either says it is print on paper (a date read as 桂D20031D).
-    return parsed.kind == "new_energy" and plate.slot_probs[0] >= MIN_TOP_PROVINCE
+    return parsed.kind == "new_energy" and plate.slot_probs[0] >= MIN_SEEN_PROVINCE
 
 
 def _serial_legible(probs: Sequence[float]) -> bool:
