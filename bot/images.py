@@ -51,10 +51,6 @@ MIN_SHORT_SIDE_PLATE = 15
 #: for before any other copy is made; a licence photo never needs more. Pillow's own, looser bomb check
 #: (DecompressionBombError/Warning) is caught too and reported the same way.
 MAX_PIXELS = 50 * 1024 * 1024
-#: No card or plate photo is this many times longer than it is wide (a plate crop is 4:1, a phone's
-#: panorama about 8:1); a strip that is has nothing to read, and brought down to a working size it left
-#: an engine a few pixels of height.
-MAX_ASPECT = 20
 #: A progressive JPEG has about ten scans (an MPO a few times that); libjpeg decodes every scan even at a
 #: draft scale, so thousands of tiny ones make a small file cost minutes of CPU.
 MAX_JPEG_SCANS = 100
@@ -88,6 +84,8 @@ RejectReason = Literal[
     "truncated",
     "bomb",
     "too_small",
+    # Not refused here: a strip so long and thin that, brought down to a reader's working size, it is a
+    # few pixels high (the embedded engine's own refusal; cloud vendors size photos themselves).
     "too_thin",
 ]
 
@@ -271,8 +269,6 @@ def _check_header(opened: Image.Image, fmt: str, min_side: int, data: bytes) -> 
         raise ImageRejected("animated", f"{fmt} with several frames")
     if min(width, height) < min_side:  # the short side is the same before and after EXIF rotation
         raise ImageRejected("too_small", f"{width}×{height}, short side under {min_side} px")
-    if max(width, height) > MAX_ASPECT * min(width, height):
-        raise ImageRejected("too_thin", f"{width}×{height}, over {MAX_ASPECT}:1")
 
 
 def _is_animated(opened: Image.Image) -> bool:

@@ -351,4 +351,4 @@ def test_a_strip_too_thin_at_the_working_size_is_a_bad_photo_not_an_engine_fault
     photo = load(buffer.getvalue(), min_side=MIN_SHORT_SIDE_PLATE)
     with pytest.raises(VendorError) as raised:
         LocalVendor().recognize_sync("plate", "front", photo)
-    assert (raised.value.category, raised.value.code) == (ErrorCategory.BAD_IMAGE, "too_small")
+    assert (raised.value.category, raised.value.code) == (ErrorCategory.BAD_IMAGE, "too_thin")

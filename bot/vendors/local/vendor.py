@@ -130,7 +130,7 @@ class LocalVendor(Vendor):
             raise VendorError(NAME, ErrorCategory.BAD_IMAGE, exc.reason, exc.detail) from exc
         if min(pixels.size) < MIN_WORKING_SIDE:
             # A strip thousands of times longer than it is high, brought down to the working size.
-            raise VendorError(NAME, ErrorCategory.BAD_IMAGE, "too_small", f"{pixels.size} once scaled")
+            raise VendorError(NAME, ErrorCategory.BAD_IMAGE, "too_thin", f"{pixels.size} once scaled")
         bgr = np.ascontiguousarray(np.asarray(pixels.convert("RGB"))[:, :, ::-1])
         scale = image.width / pixels.width if pixels.width else 1.0
         try:
