@@ -37,7 +37,7 @@ from bot.channels.wechat_core import (
 )
 from bot.config import ConfigError
 from handlers.dispatch import SEND_PHOTO
-from handlers.replies import ERROR_CATEGORY_TEXTS
+from handlers.replies import ERROR_CATEGORY_TEXTS, REJECTED_TEXTS
 from tests.fakes.wechat_server import (
     CallbackBuilder,
     FakeWeChat,
@@ -117,8 +117,10 @@ def make_bot(make_config, fake):
         reply_mode: str = "customer_service",
         vendor: str = "",
         timing: PassiveTiming | None = None,
+        limits: str = "",
     ) -> AsyncIterator[Bot]:
-        config = make_config(wechat_table(fake, mode=mode, reply_mode=reply_mode) + (vendor or chain()))
+        table = wechat_table(fake, mode=mode, reply_mode=reply_mode) + limits
+        config = make_config(table + (vendor or chain()))
         runtime = Runtime.from_config(config)
         settings = WeChatSettings.model_validate(config.channel_table("wechat"))
         channel = WeChatChannel(settings, runtime, timing=timing)
@@ -239,6 +241,22 @@ async def test_events_other_than_subscribe_get_no_reply(make_bot, fake, event):
         answer = await bot.send(message_xml("event", USER, event=event))
         await bot.settle()
         assert answer.text == "success" and fake.sent == []
+
+
+async def test_the_daily_quota_and_the_allowlist_hold_on_wechat_too(make_bot, fake, photo_id):
+    """Every follower could otherwise run up a cloud vendor's bill."""
+    limits = f'daily_quota = 1\nallowed_users = ["{USER}"]\n'
+    async with make_bot(limits=limits) as bot:
+        for message_id in (1, 2):
+            await bot.send(text("驾驶证"))
+            await bot.send(image(photo_id, msg_id=message_id))
+            await bot.settle()
+        await bot.send(text("驾驶证", user="oStranger-02"))
+        await bot.send(image(photo_id, user="oStranger-02", msg_id=3))
+        await bot.settle()
+        statuses = sorted((row.user_id, str(row.status)) for row in bot.sessions())
+        assert statuses == [("oStranger-02", "rejected"), (USER, "ok"), (USER, "rejected")]
+        assert REJECTED_TEXTS["quota_exceeded"][0].split("，")[0] in fake.texts_to(USER)[-1]
 
 
 async def test_history_word_lists_own_sessions(make_bot, fake, photo_id):

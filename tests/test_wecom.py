@@ -17,7 +17,7 @@ from bot.channels.base import Runtime
 from bot.channels.server import build_app, build_channels
 from bot.channels.wechat_core import MAX_CALLBACK_BYTES
 from bot.channels.wecom import WeComChannel
-from handlers.replies import ERROR_CATEGORY_TEXTS
+from handlers.replies import ERROR_CATEGORY_TEXTS, REJECTED_TEXTS
 from tests.fakes.wechat_server import CallbackBuilder, FakeWeChat, Signed, message_xml, reply_content
 
 TOKEN = "wecom-callback-token"
@@ -64,8 +64,8 @@ def fake() -> Iterator[FakeWeChat]:
 @pytest.fixture
 def make_bot(make_config, fake):
     @asynccontextmanager
-    async def make(agent_id: int | None = None) -> AsyncIterator[Bot]:
-        config = make_config(wecom_table(fake, agent_id) + CHAIN)
+    async def make(agent_id: int | None = None, limits: str = "") -> AsyncIterator[Bot]:
+        config = make_config(wecom_table(fake, agent_id) + limits + CHAIN)
         runtime = Runtime.from_config(config)
         [channel] = build_channels(config, runtime)
         assert isinstance(channel, WeComChannel)
@@ -153,6 +153,17 @@ async def test_word_then_photo_replies_through_message_send_with_the_agent_id(ma
             file.read_bytes() for file in (path, path.with_name(path.name + "-wal")) if file.exists()
         )
         assert fake.corp_secret[:10].encode() not in stored  # no part of the secret is kept
+
+
+async def test_a_member_outside_the_allowlist_is_told_to_ask_for_access(make_bot, fake, photo_bytes):
+    media_id = fake.add_media(photo_bytes)
+    async with make_bot(limits='allowed_users = ["lisi"]\n') as bot:
+        await bot.send(text("驾驶证"))
+        await bot.send(image(media_id))
+        await bot.settle()
+        assert REJECTED_TEXTS["not_allowed"][0] in fake.texts_to(USER)[-1]
+        [row] = bot.runtime.session_log.history(platform="wecom")
+        assert str(row.status) == "rejected"
 
 
 async def test_photo_first_then_number(make_bot, fake, photo_bytes):

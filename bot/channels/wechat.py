@@ -42,6 +42,7 @@ from bot.channels.wechat_core import (
     forbidden,
     success,
 )
+from handlers.limits import Limits
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +71,21 @@ class CallbackSettings(BaseModel):
     api_base_url: str
     max_clock_skew_seconds: float = Field(default=300.0, gt=0)
     api_timeout_seconds: float = Field(default=10.0, gt=0)
+    #: Who may have photos read (openids, or WeCom user ids); empty = every follower or member.
+    allowed_users: list[str] = Field(default_factory=list)
+    #: Recognitions per user per minute, and per user per day (0 = no limit): every follower can
+    #: otherwise run up a cloud vendor's bill.
+    rate_limit: int = Field(default=0, ge=0)
+    daily_quota: int = Field(default=0, ge=0)
+
+    def limits(self, runtime: Runtime) -> Limits:
+        return Limits(
+            allowed_users=self.allowed_users,
+            rate_limit=self.rate_limit,
+            daily_quota=self.daily_quota,
+            timezone=runtime.config.bot.timezone,
+            store=runtime.session_log,
+        )
 
     @field_validator("encoding_aes_key")
     @classmethod
@@ -127,6 +143,7 @@ class WeChatChannel(CallbackChannel):
             timing=timing,
             max_skew=settings.max_clock_skew_seconds,
             wall_clock=wall_clock,
+            limiter=settings.limits(runtime),
         )
         self.settings = settings
         self.crypto = (

@@ -37,7 +37,7 @@ from wechatpy.messages import BaseMessage
 
 from bot.channels.base import Channel, Runtime
 from bot.channels.wechat_api import WeChatAPIError, _TokenedAPI
-from handlers.dispatch import HELP_WORDS, parse_command
+from handlers.dispatch import HELP_WORDS, Dispatcher, Limiter, parse_command
 from handlers.messages import Inbound, Outbound
 from handlers.replies import WECHAT_TEXT_LIMIT_BYTES, help_text
 
@@ -327,14 +327,20 @@ class CallbackChannel(Channel):
         timing: PassiveTiming | None = None,
         max_skew: float = 300.0,
         wall_clock: Callable[[], float] = time.time,
+        limiter: Limiter | None = None,
     ) -> None:
         self.runtime = runtime
         self.api = api
+        # This channel's own limits (allowlist, rate, daily quota) on the shared recognizer.
+        shared = runtime.dispatcher
+        self.dispatcher = Dispatcher(
+            shared.recognizer, pending_seconds=shared.pending_seconds, limiter=limiter
+        )
         self.reply_mode = reply_mode
         self.timing = timing or PassiveTiming()
         self.guard = ReplayGuard(runtime, self.platform, max_skew, wall_clock)
         self.outbox = Outbox()
-        self.choices = Choices(ttl=runtime.dispatcher.pending_seconds)
+        self.choices = Choices(ttl=shared.pending_seconds)
         self._tries: dict[str, _Tries] = {}
         self._seen: dict[str, float] = {}
         self._busy: Counter[str] = Counter()
@@ -523,7 +529,7 @@ class CallbackChannel(Channel):
             if previous is not None:
                 await asyncio.shield(previous)  # this user's earlier message first
             try:
-                outbound = await self.runtime.dispatcher.handle(await self._inbound(incoming))
+                outbound = await self.dispatcher.handle(await self._inbound(incoming))
                 self.processed += 1
                 if outbound is None:
                     return
@@ -667,7 +673,7 @@ class CallbackChannel(Channel):
 
     def _language(self, user: str) -> str:
         probe = Inbound(platform=self.platform, chat_id=user, user_id=user, message_id="")
-        return self.runtime.dispatcher.language_of(probe)
+        return self.dispatcher.language_of(probe)
 
     def _forget_old_tries(self) -> None:
         horizon = time.monotonic() - 4 * self.timing.wechat_timeout * self.timing.tries

@@ -59,7 +59,11 @@ class WeComChannel(CallbackChannel):
             timeout=settings.api_timeout_seconds,
         )
         super().__init__(
-            runtime, api, reply_mode="customer_service", max_skew=settings.max_clock_skew_seconds
+            runtime,
+            api,
+            reply_mode="customer_service",
+            max_skew=settings.max_clock_skew_seconds,
+            limiter=settings.limits(runtime),
         )
         self.settings = settings
         self.crypto = WeChatCrypto(settings.token, settings.encoding_aes_key, settings.corp_id)
