@@ -682,6 +682,21 @@ def test_the_engine_recognizes_only_the_detected_lines_a_caller_can_use(vendor):
     assert budget and sum(line_length(np.array(line.points)) for line in budget) <= 60
 
 
+def test_a_tight_crops_own_line_is_read_however_thin_detection_draws_it(vendor, monkeypatch):
+    """A tilted plate in a 94×24 crop was detected as a 94×11 slanted box: its line is not prose."""
+    asked: list[object] = []
+    read = OcrEngine.read
+
+    def recording(self: OcrEngine, image: np.ndarray, *args: object, **limits: object) -> list[OcrLine]:
+        asked.append(limits.get("wanted"))
+        return read(self, image, *args, **limits)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(OcrEngine, "read", recording)
+    crop = Image.new("RGB", (94, 24), (20, 60, 160))  # nothing legible: every look is taken
+    vendor.recognize_sync("plate", "front", _intake(crop))
+    assert asked and all(wanted is None for wanted in asked)
+
+
 async def test_a_page_of_prose_sent_as_a_plate_photo_reads_no_plate_and_no_prose(vendor, monkeypatch):
     recognized: list[int] = []
     read = OcrEngine.read

@@ -51,9 +51,10 @@ Rect = tuple[float, float, float, float]
 GOOD_ENOUGH = 0.8
 #: In a scene, weaker readings are not reported: any blue sign decodes as *some* plate.
 MIN_SCENE_CONFIDENCE = 0.5
-#: A plate's text line is about 3 times as long as it is high (a 440×140 mm plate; 2.9 at most on the
-#: real photos, two-row plates less); a detected line over this in either direction is prose, and
-#: reading it only costs recognition time.
+#: A plate's text line is about 3 times as long as it is high (a 440×140 mm plate; 2.9 at most in the
+#: real scene photos, two-row plates less); in a scene a detected line over this in either direction is
+#: prose, and reading it only costs recognition time. (Not in a tight crop: there the plate's own line
+#: can come out as a thin slanted box, 8.4 times as long as high on one real 94×24 crop.)
 MAX_PLATE_LINE_ASPECT = 8.0
 #: At most this many plate-shaped lines are read per detection pass (the real photos held at most 4): a
 #: photographed page sent as a plate photo held hundreds and took half a minute to read.
@@ -598,11 +599,14 @@ def read_plates(engine: OcrEngine, bgr: np.ndarray, det_limit: int = DET_LIMIT_S
     plates += _colour_plates(engine, bgr)
     lines: list[OcrLine] = []
     if not any(_settled(plate) for plate in plates):
-        lines = engine.read(bgr, det_limit=det_limit, wanted=_plate_shaped, max_lines=MAX_SCENE_LINES)
+        # A tight crop is one plate, whose line may come out as a thin slanted box (94×11 in a 94×24
+        # crop of a tilted plate); only in a wider photo is a very long line prose.
+        wanted = None if tight else _plate_shaped
+        lines = engine.read(bgr, det_limit=det_limit, wanted=wanted, max_lines=MAX_SCENE_LINES)
         plates += _scene_plates(engine, bgr, lines)
         if not _reportable(plates) and max(height, width) > det_limit * 1.25:
             larger = min(max(height, width), det_limit * 2)
-            lines = engine.read(bgr, det_limit=larger, wanted=_plate_shaped, max_lines=MAX_SCENE_LINES)
+            lines = engine.read(bgr, det_limit=larger, wanted=wanted, max_lines=MAX_SCENE_LINES)
             plates += _scene_plates(engine, bgr, lines)
     if tight:
         best = _best(plates)
