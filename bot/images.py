@@ -84,8 +84,8 @@ RejectReason = Literal[
     "truncated",
     "bomb",
     "too_small",
-    # Not refused here: a strip so long and thin that, brought down to a reader's working size, it is a
-    # few pixels high (the embedded engine's own refusal; cloud vendors size photos themselves).
+    # Not refused by `load`: a strip so long and thin that, brought down to a reader's working size (the
+    # embedded engine's, or a vendor's `max_side` in `fit`), it is too few pixels high to read.
     "too_thin",
 ]
 
@@ -410,8 +410,9 @@ def fit(image: IntakeImage, limits: ImageLimits) -> PreparedImage:
     """Bytes one vendor accepts: the original untouched when it already qualifies, else an upright,
     downscaled re-encode (JPEG when allowed) shrunk in quality, then size, until under `max_bytes`.
 
-    Raises `ImageRejected("too_small")` when the vendor's `min_side` cannot be met (an extreme aspect
-    ratio squeezed under its `max_side`) and `ImageRejected("too_large")` when no size fits `max_bytes`.
+    Raises `ImageRejected("too_small")` when the photo is under the vendor's `min_side`, `"too_thin"` when
+    that cannot be met once an extreme aspect ratio is squeezed under its `max_side`, and `"too_large"`
+    when no size fits `max_bytes`.
     """
     if min(image.width, image.height) < limits.min_side:
         raise ImageRejected("too_small", f"short side under this service's {limits.min_side} px")
@@ -420,7 +421,7 @@ def fit(image: IntakeImage, limits: ImageLimits) -> PreparedImage:
     out_format = _output_format(limits.formats)
     target = _fit_size((image.width, image.height), limits.max_side)
     if min(target) < limits.min_side:
-        raise ImageRejected("too_small", f"{target[0]}×{target[1]} after fitting to {limits.max_side} px")
+        raise ImageRejected("too_thin", f"{target[0]}×{target[1]} after fitting to {limits.max_side} px")
     pixels, fresh = _pixels_at_least(image, max(target))
     if max(pixels.size) > limits.max_side:
         pixels = _downscale(pixels, target)

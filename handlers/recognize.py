@@ -12,7 +12,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any, get_args
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot import images, metrics
@@ -243,6 +243,10 @@ def _new_row(request: Request, status: Status) -> SessionRow:
     )
 
 
+#: Refusals a vendor (or `fit` on its behalf) makes that mean the same as intake's, whichever vendor it was.
+_REASONS_FROM_VENDORS = frozenset({"too_thin"})
+
+
 def _failure(kind: Kind, side: Side, result: ChainResult) -> Outcome:
     error = result.error
     assert error is not None, "a chain without a recognition always carries its error"
@@ -252,9 +256,10 @@ def _failure(kind: Kind, side: Side, result: ChainResult) -> Outcome:
     }.get(error.category, Status.VENDOR_ERROR)
     if error.code == UNSUPPORTED:
         status = Status.VENDOR_ERROR  # no vendor configured reads this page: not the photo's fault
-    # The embedded engine refuses with intake's own reasons (a strip too thin once scaled is too_small):
-    # the user hears what is wrong with the photo, as when intake refuses it, not "could not process".
-    intake_reason = error.category == ErrorCategory.BAD_IMAGE and error.code in get_args(images.RejectReason)
+    # A strip a vendor would have to bring down to a few pixels high is refused as one, and the user hears
+    # that, as when intake refuses a photo. Only this reason: a vendor's own size limits (100 px where
+    # intake's plate minimum is 15, 4 MB where intake takes 20) would make intake's texts untrue.
+    intake_reason = error.category == ErrorCategory.BAD_IMAGE and error.code in _REASONS_FROM_VENDORS
     return Outcome(
         status=status,
         kind=kind,

@@ -416,7 +416,7 @@ def test_fit_refuses_when_the_vendor_minimum_cannot_be_met() -> None:
     strip = load(encode(Image.new("RGB", (4000, 100), RED), "PNG"))
     with pytest.raises(ImageRejected) as caught:
         fit(strip, ImageLimits(max_side=1000, min_side=50))
-    assert caught.value.reason == "too_small"
+    assert caught.value.reason == "too_thin"
 
 
 def test_fit_never_passes_through_a_photo_still_waiting_for_exif_rotation() -> None:

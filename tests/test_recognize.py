@@ -217,19 +217,18 @@ async def test_small_plate_crops_pass_intake_but_small_licence_photos_do_not(mak
     assert (licence.status, licence.reject_reason) == (Status.BAD_IMAGE, "too_small")
 
 
-async def test_a_vendor_refusing_a_photo_for_an_intake_reason_gets_that_reasons_reply(
-    make_config, photo_bytes
-):
-    """The embedded engine refuses a photo too small once scaled as intake would: the user hears what is
-    wrong with the photo, not that the service could not process it."""
-    chain = (
-        CHAIN
-        + '[vendors.scripted]\noutcome = "bad_image"\nerror_code = "too_small"\n[vendors.scripted_backup]\n'
-    )
-    recognizer = recognizer_for(make_config(chain))
-    outcome = await recognizer.recognize(Request(kind="plate", data=photo_bytes))
-    assert (outcome.status, outcome.reject_reason) == (Status.BAD_IMAGE, "too_small")
-    assert failure_text(outcome, "en").startswith("The photo is too small to read the plate")
+@pytest.mark.parametrize(
+    ("code", "reason"), [("too_thin", "too_thin"), ("too_small", None), ("too_large", None)]
+)
+async def test_only_a_vendors_strip_refusal_gets_intakes_reply(make_config, photo_bytes, code, reason):
+    """A strip a vendor would bring down to a few pixels is one whoever says so. A vendor's own size
+    limits are not intake's (100 px where a plate needs 15, 4 MB where intake takes 20), so their texts
+    would be untrue: those get the vendor-refusal reply."""
+    chain = CHAIN + f'[vendors.scripted]\noutcome = "bad_image"\nerror_code = "{code}"\n'
+    outcome = await recognizer_for(make_config(chain)).recognize(Request(kind="plate", data=photo_bytes))
+    assert (outcome.status, outcome.reject_reason) == (Status.BAD_IMAGE, reason)
+    expected = "The picture is a long thin strip" if reason else "The recognition service could not process"
+    assert failure_text(outcome, "en").startswith(expected)
 
 
 async def test_a_strip_the_engine_brings_down_to_a_few_pixels_is_refused_as_a_long_thin_strip(make_config):

@@ -57,11 +57,11 @@ async def test_a_photo_one_vendor_cannot_fit_goes_on_to_the_next():
     result = await vendors.recognize("driving", "front", strip)
     assert result.recognition is not None and result.recognition.vendor == "scripted_backup"
     assert [(a.vendor, a.status, a.code) for a in result.attempts[:1]] == [
-        ("scripted", "bad_image", "too_small")
+        ("scripted", "bad_image", "too_thin")
     ]
 
     alone = await VendorChain([_Fussy(ScriptedSettings())]).recognize("driving", "front", strip)
-    assert alone.error is not None and alone.error.code == "too_small"  # the user hears why
+    assert alone.error is not None and alone.error.code == "too_thin"  # the user hears why
 
 
 async def test_success_with_empty_fields_is_not_found():

@@ -509,7 +509,7 @@ async def test_proxy_error_page_is_a_server_error(fake, make_vendor, photo):
 async def test_image_that_cannot_fit_the_limits_is_a_bad_image(fake, make_vendor):
     sliver = load(render((30_000, 100), "PNG"))  # 4096 px long side would leave 14 px: under the minimum
     error = await failure(make_vendor(), "plate", "front", sliver)
-    assert (error.category, error.code) == (ErrorCategory.BAD_IMAGE, "too_small")
+    assert (error.category, error.code) == (ErrorCategory.BAD_IMAGE, "too_thin")
     assert fake.received == []
 
 
