@@ -133,7 +133,12 @@ async def read_plates(
                 f"{name}/plates/labels.csv: needs the columns file,plate; has {reader.fieldnames}"
             )
             return
-        for row in reader:
+        for number, row in enumerate(reader, start=2):
+            if not (row.get("file") or "").strip() or not (row.get("plate") or "").strip():
+                report.problems.append(
+                    f"{name}/plates/labels.csv line {number}: no file or no plate; not scored"
+                )
+                continue
             by_file[row["file"].strip()].append(row)
     _report_unlisted(folder, set(by_file), f"{name}/plates", "no row in labels.csv", report)
     for file, rows in by_file.items():
@@ -213,6 +218,8 @@ async def _read_licence(
     try:
         truth = json.loads(truth_path.read_text(encoding="utf-8-sig"))
         expected_fields = truth["fields"]
+        if not isinstance(expected_fields, dict):
+            raise TypeError(f"fields is a {type(expected_fields).__name__}")
     except (ValueError, KeyError, TypeError) as error:
         report.problems.append(
             f'{label}: not {{"fields": {{...}}}} JSON ({_describe(error)}); page not scored'
@@ -423,7 +430,8 @@ async def run(args: argparse.Namespace, vendor_table: dict[str, Any]) -> dict[st
     with tempfile.TemporaryDirectory() as scratch:
         if args.specimens:
             generate(Path(scratch), count=args.specimens, seed=args.seed, degradations=args.degrade)
-            roots.append((Path(scratch), "specimens"))
+            taken = any(name.split("#")[0] == "specimens" for _, name in roots)
+            roots.append((Path(scratch), "specimens#rendered" if taken else "specimens"))
         await _warm_up(vendor)
         for root, name in roots:
             if not any((root / part).is_dir() for part in ("plates", "driving", "vehicle")):
@@ -446,8 +454,9 @@ def _named_roots(folders: list[str]) -> list[tuple[Path, str]]:
 
 
 async def _warm_up(vendor: Vendor) -> None:
-    """One read before the clock starts: the embedded engine loads its models on its first call (about
-    1.5 s), a cloud vendor opens its connection, and either would otherwise be billed to the first photo."""
+    """One read before the clock starts: the embedded engine loads its models on its first call (about a
+    second), a cloud vendor opens its connection (one call it bills), and either would otherwise be
+    counted against the first photo."""
     image, _ = render_plate("京A12345", "blue")
     buffer = io.BytesIO()
     image.convert("RGB").save(buffer, "JPEG", quality=92)

@@ -88,7 +88,7 @@ def test_labels_saved_by_excel_are_read_and_what_cannot_be_scored_is_named(tmp_p
     _plate_photo(plates / "unlabelled.jpg", "京A12345")
     # A byte-order mark and CRLF rows, as Excel writes them; a row whose photo is gone; a label spelled
     # with a separator and a space; no kind column.
-    rows = "file,plate\r\na.jpg, 苏E·6T1M0\r\ngone.jpg,京A00000\r\n"
+    rows = "file,plate\r\na.jpg, 苏E·6T1M0\r\ngone.jpg,京A00000\r\nunlabelled.jpg\r\n"
     (plates / "labels.csv").write_text(rows, encoding="utf-8-sig")
     out = tmp_path / "accuracy.json"
 
@@ -101,6 +101,7 @@ def test_labels_saved_by_excel_are_read_and_what_cannot_be_scored_is_named(tmp_p
     problems = " | ".join(summary["problems"])
     assert "gone.jpg: in labels.csv but no such file" in problems
     assert "1 photos have no row in labels.csv" in problems and "unlabelled.jpg" in problems
+    assert "labels.csv line 4: no file or no plate" in problems
 
 
 def test_licence_truth_files_that_cannot_be_scored_are_named_and_the_rest_still_run(tmp_path: Path):
@@ -113,6 +114,7 @@ def test_licence_truth_files_that_cannot_be_scored_are_named_and_the_rest_still_
         json.dumps({"fields": truth}, ensure_ascii=False), encoding="utf-8"
     )
     (driving / "nofields.gt.json").write_text('{"side": "front"}', encoding="utf-8")
+    (driving / "nullfields.gt.json").write_text('{"side": "front", "fields": null}', encoding="utf-8")
     (driving / "noimage.gt.json").write_text(
         '{"side": "front", "fields": {"name": "张三"}}', encoding="utf-8"
     )
@@ -128,6 +130,7 @@ def test_licence_truth_files_that_cannot_be_scored_are_named_and_the_rest_still_
     assert summary["pages_all_fields_right"]["driving.back"]["total"] == 1
     problems = " | ".join(summary["problems"])
     assert 'nofields.gt.json: not {"fields": {...}} JSON' in problems
+    assert 'nullfields.gt.json: not {"fields": {...}} JSON' in problems
     assert "noimage.gt.json: no image beside it" in problems
     assert 'either.gt.json: its fields do not tell the front page from the back; add "side"' in problems
 
