@@ -721,12 +721,15 @@ async def test_concurrent_requests_queue_on_one_engine(vendor):
     assert [r.plates[0].number for r in results] == [truth["number"] for _, truth in crops]
 
 
+@pytest.mark.parametrize("width", [None, 640])  # 640 px: shaped like a two-row plate crop
 @pytest.mark.parametrize("page", ["driving-new", "driving-back", "vehicle-front", "vehicle-back"])
-async def test_a_licence_sent_as_a_plate_photo_reports_no_print_as_a_plate(vendor, page):
+async def test_a_licence_sent_as_a_plate_photo_reports_no_print_as_a_plate(vendor, page, width):
     """Its labels (姓名 Name, Model), dates and masses decode as *some* plate under the grammar, and a
     vehicle licence prints its plate number: all of it black print on white paper, which no issued plate
     but a police one is. (The vehicle licence itself is read with /vehicle.)"""
     _kind, _side, image, _truth = PAGES[page]()
+    if width is not None:
+        image = image.resize((width, round(image.height * width / image.width)), Image.Resampling.LANCZOS)
     recognition = await vendor.recognize("plate", "front", _intake(image))
     assert [plate.number for plate in recognition.plates] == []
 

@@ -567,4 +567,3 @@ def test_a_new_log_and_its_write_ahead_files_are_readable_by_their_owner_alone(t
     existing.chmod(0o640)
     SessionLog(existing).close()
     assert existing.stat().st_mode & 0o777 == 0o640  # the operator's own choice is kept
-

@@ -262,8 +262,8 @@ class OcrEngine:
         keep: list[int] = []
         length = 0.0
         for index, box in enumerate(corners):
-            if wanted is not None and not wanted(box):
-                continue
+            if (wanted is not None and not wanted(box)) or not math.isfinite(line_length(box)):
+                continue  # a box collapsed to a line has no height to read, and no length to count
             length += line_length(box)
             if len(keep) == (max_lines or -1) or length > (max_length or math.inf):
                 break

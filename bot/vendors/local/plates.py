@@ -452,12 +452,16 @@ def _plate_likelihood(engine: OcrEngine, crop: np.ndarray) -> float:
     return -np.inf if best is None else best.log_likelihood
 
 
+#: A one-row plate crop is at least this many times as wide as high; a two-row plate (and a card) less.
+ONE_ROW_ASPECT = 2.5
+
+
 def is_tight_crop(width: int, height: int) -> bool:
     """A photo of one plate and little else: plate-shaped (one or two rows) and not scene-sized."""
     aspect = width / max(height, 1)
-    if 2.5 <= aspect <= 6.5:
+    if ONE_ROW_ASPECT <= aspect <= 6.5:
         return True
-    return 1.3 <= aspect < 2.5 and max(width, height) <= 640
+    return 1.3 <= aspect < ONE_ROW_ASPECT and max(width, height) <= 640
 
 
 def _stacked(top: Rect, bottom: Rect) -> bool:
@@ -591,8 +595,17 @@ def read_plates(engine: OcrEngine, bgr: np.ndarray, det_limit: int = DET_LIMIT_S
     height, width = bgr.shape[:2]
     tight = is_tight_crop(width, height)
     plates: list[PlateRead] = []
+    # A small photo of a licence is shaped like a two-row plate crop, and its print is no plate; a
+    # one-row crop is judged by its letters alone, as its ground may be a washed-out blue that looks
+    # white (a real 94×24 crop of 皖ASZ600 was lost to the ground rule).
+    card_shaped = tight and width / max(height, 1) < ONE_ROW_ASPECT
+
+    def issued(plate: PlateRead) -> bool:
+        return _could_be_issued(plate, ground_counts=card_shaped or not tight)
+
     if tight:
-        plates = _plates_in(engine, bgr, bgr, (0.0, 0.0, float(width), float(height)))
+        whole = (0.0, 0.0, float(width), float(height))
+        plates = [plate for plate in _plates_in(engine, bgr, bgr, whole) if issued(plate)]
         best = _best(plates)
         if best is not None and best.confidence >= GOOD_ENOUGH:
             return PlateScan([best], [])
@@ -609,7 +622,7 @@ def read_plates(engine: OcrEngine, bgr: np.ndarray, det_limit: int = DET_LIMIT_S
             lines = engine.read(bgr, det_limit=larger, wanted=wanted, max_lines=MAX_SCENE_LINES)
             plates += _scene_plates(engine, bgr, lines)
     if tight:
-        best = _best(plates)
+        best = _best([plate for plate in plates if issued(plate)])
         return PlateScan([best] if best else [], lines)
     return PlateScan(_best_per_place(_reportable(plates)), lines)
 
@@ -630,13 +643,13 @@ def _reportable(plates: Sequence[PlateRead]) -> list[PlateRead]:
     return [plate for plate in plates if _serial_legible(plate.slot_probs) and _could_be_issued(plate)]
 
 
-def _could_be_issued(plate: PlateRead) -> bool:
+def _could_be_issued(plate: PlateRead, *, ground_counts: bool = True) -> bool:
     parsed = parse_plate(plate.number)
     if parsed is None:
         return False
     if sum(char.isascii() and char.isalpha() for char in parsed.serial) > MAX_SERIAL_LETTERS:
         return False
-    if plate.ground != PlateColor.WHITE or parsed.kind in ("police", "armed_police"):
+    if not ground_counts or plate.ground != PlateColor.WHITE or parsed.kind in ("police", "armed_police"):
         return True
     # A new-energy plate fades from green to white, and a washed-out photo may show it white: there the
     # province the recognizer did not see either says it is print on paper (a date read as 桂D20031D).
