@@ -59,7 +59,7 @@ VIN_VALUES: dict[str, int] = {str(digit): digit for digit in range(10)} | {
 #: 15 of 2190. The confident misreads left are whole glyphs read as others, which no score catches.
 DOUBTFUL_CONFIDENCE = 0.6
 #: The same for a plate in a plate photo. Measured on the embedded engine's leading read of each of the
-#: 1109 labelled real photos: under 0.3, 81 of the 87 wrong reads, and 130 of the 1022 right ones (most
+#: 1109 labelled real photos: under 0.3, 79 of the 84 wrong reads, and 130 of the 1022 right ones (most
 #: of them 94×24 crops, whose province glyph is the weakest read).
 DOUBTFUL_PLATE_CONFIDENCE = 0.3
 #: Youngest age at which anyone can first be licensed (light motorcycles, mopeds).
