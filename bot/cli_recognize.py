@@ -14,6 +14,7 @@ from tqdm import tqdm
 
 from bot.cli import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK
 from bot.config import Config, describe_errors
+from bot.models import KINDS
 from bot.storage import SessionLog
 from bot.vendors.base import VendorChain, build_vendor
 from handlers.outcome import Outcome, Status
@@ -97,7 +98,7 @@ def _chains_for(vendor: str | None, config: Config) -> dict[str, VendorChain] | 
     if vendor is None:
         return None
     instance = build_vendor(vendor, config.vendors.table(vendor))
-    return {kind: VendorChain([instance]) for kind in ("driving", "vehicle", "plate")}
+    return {kind: VendorChain([instance]) for kind in KINDS}
 
 
 def _exit_code(outcome: Outcome) -> int:

@@ -16,6 +16,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from bot.models import KINDS
+
 ENV_PREFIX = "LICENCE_BOT_"
 DEFAULT_CONFIG_FILE = Path("config.toml")
 
@@ -185,7 +187,7 @@ def _validate_vendor_tables(config: Config) -> None:
     from bot.vendors.base import known_vendors, vendor_class
 
     known = set(known_vendors())
-    for kind in ("driving", "vehicle", "plate"):
+    for kind in KINDS:
         for name in config.vendors.chain(kind):
             if name not in known:
                 names = ", ".join(sorted(known))
@@ -195,7 +197,7 @@ def _validate_vendor_tables(config: Config) -> None:
             raise ConfigError(f"vendors.{name}: unknown vendor (known: {', '.join(sorted(known))})")
     # Every vendor a chain names, with or without its table: one whose credentials are required and
     # missing is named here, not met as a traceback when the bot starts.
-    named = {name for kind in ("driving", "vehicle", "plate") for name in config.vendors.chain(kind)}
+    named = {name for kind in KINDS for name in config.vendors.chain(kind)}
     for name in sorted(named | set(config.vendors.model_extra or {})):
         try:
             vendor_class(name).settings_model.model_validate(config.vendors.table(name))

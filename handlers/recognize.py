@@ -17,19 +17,19 @@ from zoneinfo import ZoneInfo
 
 from bot import images, metrics
 from bot.config import Config
-from bot.models import Kind, Recognition, Side
+from bot.models import KINDS, Kind, Recognition, Side
 from bot.storage import SessionLog, SessionRow
 from bot.vendors.base import UNSUPPORTED, ChainResult, ErrorCategory, VendorChain, build_vendor
 from handlers.checks import run_checks
 from handlers.masking import mask_document
 from handlers.outcome import Outcome, Status
+from handlers.replies import sorted_warnings
 
 log = logging.getLogger(__name__)
 
 #: Downloads the photo. May raise `bot.images.ImageRejected` when the platform already tells us the
 #: file is unusable (too large to download), or any exception when the download fails.
 Fetch = Callable[[], Awaitable[bytes]]
-SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
 #: Photos decoded at once. A decode is CPU-bound (two cores) and a large PNG needs hundreds of
 #: megabytes while it lasts, so more at once only adds memory; the rest wait their turn.
 CONCURRENT_DECODES = 2
@@ -178,7 +178,7 @@ class Recognizer:
             expiry_warning_days=self.config.bot.expiry_warning_days,
             probation_months=self.config.bot.probation_months,
         )
-        warnings = sorted(checked.warnings, key=lambda w: SEVERITY_ORDER.get(str(w.severity), 3))
+        warnings = sorted_warnings(checked.warnings)
         return Outcome(
             status=Status.OK,
             kind=checked.kind,
@@ -275,7 +275,7 @@ def build_chains(config: Config) -> dict[str, VendorChain]:
     """One vendor instance per name, shared by every chain that lists it (one model, one pool)."""
     instances = {}
     chains = {}
-    for kind in ("driving", "vehicle", "plate"):
+    for kind in KINDS:
         names = config.vendors.chain(kind)
         for name in names:
             if name not in instances:
