@@ -28,14 +28,13 @@ from bot.channels.server import build_app, build_channels, server_config
 from bot.channels.wechat import WeChatChannel, WeChatSettings
 from bot.channels.wechat_api import SQLiteSessionStorage, WeChatAPIError, _token_of
 from bot.channels.wechat_core import (
-    COLLECT_LATER,
-    MORE_WAITING,
     Incoming,
     Outbox,
     PassiveTiming,
     split_utf8,
 )
 from bot.config import ConfigError
+from handlers.channel_texts import COLLECT_LATER, MORE_WAITING
 from handlers.dispatch import SEND_PHOTO
 from handlers.replies import ERROR_CATEGORY_TEXTS, REJECTED_TEXTS
 from tests.fakes.wechat_server import (

@@ -42,6 +42,7 @@ from bot.channels.telegram_http import AiohttpRequest
 from bot.channels.telegram_photos import PhotoMemory, make_fetch, photo_key
 from bot.channels.telegram_send import Sender, boxes_keyboard, kind_keyboard, set_menus
 from bot.models import Kind, Side
+from handlers.channel_texts import BOXES_GONE, CHOSEN, NOT_YOURS, PLATE_WORD
 from handlers.dispatch import CHOICE_LABELS, COMMANDS, OWN_COMMANDS, Dispatcher, command_for, parse_command
 from handlers.limits import Limits
 from handlers.messages import Inbound, Outbound
@@ -57,17 +58,6 @@ SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 MAX_UPDATE_BYTES = 1024 * 1024
 #: Telegram shows a chat action for about 5 s; refresh it a little sooner while a recognition runs.
 CHAT_ACTION_EVERY = 4.0
-
-NOT_YOURS = {
-    "zh": "这是别人的照片，请发送你自己的照片。",
-    "en": "That photo is someone else's; send your own.",
-}
-BOXES_GONE = {
-    "zh": "这张照片已不在内存中，请重新发送。",
-    "en": "That photo is no longer kept; please send it again.",
-}
-CHOSEN = {"zh": "已选择：{label}", "en": "Chosen: {label}"}
-PLATE_WORD = {"zh": "车牌", "en": "Plate"}
 
 
 class TelegramSettings(BaseModel):

@@ -19,6 +19,8 @@ from telegram import InlineKeyboardMarkup as Keyboard
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 from telegram.warnings import PTBDeprecationWarning
 
+from handlers.channel_texts import ADMIN_MENU, MENU
+
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
@@ -26,34 +28,6 @@ T = TypeVar("T")
 #: Tries per send: the first plus retries after flood control or a network hiccup.
 MAX_ATTEMPTS = 4
 NETWORK_RETRY_SECONDS = 1.0
-
-MENU: dict[str, list[tuple[str, str]]] = {
-    "zh": [
-        ("driving", "识别驾驶证主页"),
-        ("driving_back", "识别驾驶证副页"),
-        ("vehicle", "识别行驶证主页"),
-        ("vehicle_back", "识别行驶证副页"),
-        ("plate", "识别车牌"),
-        ("history", "我最近的识别记录"),
-        ("lang", "切换语言：/lang zh 或 /lang en"),
-        ("cancel", "取消当前操作"),
-        ("help", "使用说明"),
-        ("start", "开始"),
-    ],
-    "en": [
-        ("driving", "Read a driving licence (main page)"),
-        ("driving_back", "Read a driving licence (second page)"),
-        ("vehicle", "Read a vehicle licence (main page)"),
-        ("vehicle_back", "Read a vehicle licence (second page)"),
-        ("plate", "Read a licence plate"),
-        ("history", "My latest recognitions"),
-        ("lang", "Reply language: /lang zh or /lang en"),
-        ("cancel", "Cancel what is waiting"),
-        ("help", "How to use this bot"),
-        ("start", "Start"),
-    ],
-}
-ADMIN_MENU = {"zh": [("stats", "识别统计（管理员）")], "en": [("stats", "Recognition statistics (admin)")]}
 
 
 class Sender:

@@ -37,6 +37,7 @@ from wechatpy.messages import BaseMessage
 
 from bot.channels.base import Channel, Runtime
 from bot.channels.wechat_api import WeChatAPIError, _TokenedAPI
+from handlers.channel_texts import COLLECT_LATER, FAILED, MORE_WAITING, NOT_A_PHOTO, PICK_HINT, WELCOME, pick
 from handlers.dispatch import HELP_WORDS, Dispatcher, Limiter, parse_command
 from handlers.messages import Inbound, Outbound
 from handlers.replies import WECHAT_TEXT_LIMIT_BYTES, help_text
@@ -55,32 +56,6 @@ DELIVERY_RECORD_SECONDS = 7 * 24 * 3600
 #: How long this process remembers a message key, answering its retries without asking SQLite.
 SEEN_SECONDS = 600.0
 _DIGIT = re.compile(r"^\s*([1-9])\s*$")
-
-# ------------------------------------------------------------------------------------------- wording
-
-WELCOME = {
-    "zh": "欢迎使用证照识别！",
-    "en": "Welcome! I read driving licences, vehicle licences and plates.",
-}
-#: WeChat has no slash commands: the help lists the words a user types.
-PICK_HINT = {"zh": "请回复数字或证件名称。", "en": "Reply with the number or the name."}
-COLLECT_LATER = {
-    "zh": "正在识别，请稍候。完成后发送任意文字即可获取结果。",
-    "en": "Still reading your photo. Send any text in a moment to get the result.",
-}
-MORE_WAITING = {"zh": "（发送任意文字查看后续内容）", "en": "(send any text for the rest)"}
-UNSUPPORTED = {
-    "zh": "我只能读取照片和文字。请发送证件或车牌的照片，发送“帮助”查看说明。",
-    "en": "I can only read photos and text. Send a photo of the card or plate, or “help”.",
-}
-FAILED = {
-    "zh": "处理出错了，请稍后重新发送。",
-    "en": "Something went wrong on our side. Please send it again in a moment.",
-}
-
-
-def pick(texts: dict[str, str], language: str) -> str:
-    return texts.get(language, texts["zh"])
 
 
 def split_utf8(text: str, limit: int = WECHAT_TEXT_LIMIT_BYTES) -> list[str]:
@@ -445,7 +420,7 @@ class CallbackChannel(Channel):
         if incoming.kind == "subscribe":
             return pick(WELCOME, language) + "\n" + help_text(language, words=True)
         if incoming.kind == "unsupported":
-            return pick(UNSUPPORTED, language)
+            return pick(NOT_A_PHOTO, language)
         if incoming.kind == "text":
             waiting = self.outbox.take(incoming.user, pick(MORE_WAITING, language))
             if waiting is not None:
