@@ -63,6 +63,9 @@ class ServerSettings(BaseModel):
     port: int = Field(default=8080, ge=1, le=65535)
     #: On SIGTERM, how long in-flight recognitions may take to finish before the process exits.
     shutdown_grace_seconds: float = Field(default=20.0, ge=0)
+    #: Connections and requests served at once; past it uvicorn answers 503 (WeChat and Telegram retry).
+    #: A bound on what slow or endless requests can hold open, since uvicorn has no body timeout.
+    max_connections: int = Field(default=1000, ge=1)
 
 
 #: Chat channel tables and the settings model that validates each (imported lazily: `module:Class`).

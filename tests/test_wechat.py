@@ -590,6 +590,35 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+async def test_connections_past_the_configured_limit_get_503(make_config, fake):
+    """A caller trickling a request in holds a connection as long as it likes (uvicorn has no body
+    timeout): the limit bounds how many such a server keeps."""
+    port = free_port()
+    config = make_config(
+        wechat_table(fake) + chain() + f'[server]\nhost = "127.0.0.1"\nport = {port}\nmax_connections = 1\n'
+    )
+    runtime = Runtime.from_config(config)
+    server = uvicorn.Server(server_config(build_app(runtime, build_channels(config, runtime)), config))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    trickle = socket.socket()
+    try:
+        for _ in range(200):
+            if server.started:
+                break
+            await asyncio.sleep(0.02)
+        trickle.connect(("127.0.0.1", port))
+        trickle.sendall(b"POST /wechat HTTP/1.1\r\nHost: bot\r\nContent-Length: 100000\r\n\r\nx")
+        await asyncio.sleep(0.2)
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+            assert (await client.get("/healthz")).status_code == 503
+    finally:
+        trickle.close()
+        server.should_exit = True
+        await asyncio.to_thread(thread.join, 10)
+        await runtime.aclose()
+
+
 async def test_served_by_uvicorn_on_a_real_socket(make_config, fake, photo_id, caplog):
     """As `serve` runs it; the callbacks' query strings (the user's openid) stay out of the log."""
     caplog.set_level(logging.INFO)

@@ -144,4 +144,5 @@ def server_config(app: Starlette, config: Config) -> uvicorn.Config:
         lifespan="on",
         log_config=None,
         access_log=False,
+        limit_concurrency=config.server.max_connections,
     )
