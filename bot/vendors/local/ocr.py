@@ -262,9 +262,10 @@ class OcrEngine:
         keep: list[int] = []
         length = 0.0
         for index, box in enumerate(corners):
-            if (wanted is not None and not wanted(box)) or not math.isfinite(line_length(box)):
+            own_length = line_length(box)
+            if (wanted is not None and not wanted(box)) or not math.isfinite(own_length):
                 continue  # a box collapsed to a line has no height to read, and no length to count
-            length += line_length(box)
+            length += own_length
             if len(keep) == (max_lines or -1) or length > (max_length or math.inf):
                 break
             keep.append(index)
