@@ -278,9 +278,9 @@ async def _read_licence(
 
 
 def _field_names(kind: Kind, side: Side) -> set[str]:
-    """A page's fields as a data set names them: the document's field names, `class` for `class_`."""
-    fields = DOCUMENT_MODELS[(kind, side)].model_fields
-    return {info.alias or field_name for field_name, info in fields.items()}
+    """A page's fields as a data set names them: the document's card fields, `class` for `class_`."""
+    model = DOCUMENT_MODELS[(kind, side)]
+    return {model.model_fields[name].alias or name for name in model.field_names()}
 
 
 def _page_side(kind: Kind, truth: dict[str, Any]) -> Side | None:
