@@ -24,6 +24,10 @@ from bot.models import KINDS, SIDES
 from bot.storage import SessionLog, StorageError, private_file
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+#: CSV files start with a byte-order mark: Excel, which most admins open them in, reads a CSV without
+#: one in the system's code page (GBK on Chinese Windows), and every name and address comes out garbled.
+#: Python's csv (with utf-8-sig), pandas and LibreOffice read it either way. Standard output gets none.
+CSV_FILE_ENCODING = "utf-8-sig"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -110,7 +114,8 @@ def _export(args: argparse.Namespace, config: Config) -> int:
     try:
         if args.output:
             private_file(args.output)  # an export holds what the log holds
-        with (args.output.open("w", newline="", encoding="utf-8") if args.output else _stdout()) as out:
+        encoding = CSV_FILE_ENCODING if args.format == "csv" else "utf-8"
+        with (args.output.open("w", newline="", encoding=encoding) if args.output else _stdout()) as out:
             if args.format == "json":
                 out.write("[")
                 for number, row in enumerate(log.export()):

@@ -12,7 +12,7 @@ from typing import Any
 from pydantic import ValidationError
 from tqdm import tqdm
 
-from bot.cli import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK
+from bot.cli import CSV_FILE_ENCODING, EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK
 from bot.config import Config, describe_errors
 from bot.models import KINDS
 from bot.storage import SessionLog
@@ -121,7 +121,7 @@ def _write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
     columns: list[str] = []
     for row in rows:
         columns.extend(key for key in row if key not in columns)
-    with path.open("w", newline="", encoding="utf-8") as handle:
+    with path.open("w", newline="", encoding=CSV_FILE_ENCODING) as handle:
         writer = csv.DictWriter(handle, fieldnames=columns or ["image"])
         writer.writeheader()
         writer.writerows(rows)

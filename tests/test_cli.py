@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import csv
 import json
 import os
@@ -74,7 +75,8 @@ def test_csv_history_export_and_stats(config_file, photo, tmp_path, capsys):
     out_csv = tmp_path / "out.csv"
     assert main(["recognize", str(photo), str(photo), "--kind", "driving", "--csv", str(out_csv),
                  "--config", config]) == 0
-    rows = list(csv.DictReader(out_csv.open(encoding="utf-8")))
+    assert out_csv.read_bytes().startswith(codecs.BOM_UTF8)  # for Excel: see CSV_FILE_ENCODING
+    rows = list(csv.DictReader(out_csv.open(encoding="utf-8-sig")))
     assert [r["status"] for r in rows] == ["ok", "ok"] and rows[0]["number"] == "11010519491231002X"
     capsys.readouterr()
 
@@ -168,10 +170,13 @@ def test_export_has_the_same_columns_with_or_without_rows(config_file, photo, tm
         assert main(["recognize", str(photo), str(photo), "--kind", "driving", "--config", config]) == 0
     out_csv = tmp_path / "sessions.csv"
     assert main(["export", "--output", str(out_csv), "--config", config]) == 0
-    with out_csv.open(encoding="utf-8") as handle:
+    assert out_csv.read_bytes().startswith(codecs.BOM_UTF8)
+    with out_csv.open(encoding="utf-8-sig") as handle:
         reader = csv.DictReader(handle)
         assert len(list(reader)) == rows
         assert {"id", "created_at", "platform", "kind", "status", "fields"} <= set(reader.fieldnames or [])
     capsys.readouterr()
+    assert main(["export", "--config", config]) == 0
+    assert capsys.readouterr().out.startswith("id,")  # no byte-order mark on standard output
     assert main(["export", "--format", "json", "--config", config]) == 0
     assert len(json.loads(capsys.readouterr().out)) == rows
