@@ -15,6 +15,7 @@ class Status(StrEnum):
     BAD_IMAGE = "bad_image"  # our intake refused the bytes, or the vendor refused the image
     VENDOR_ERROR = "vendor_error"  # auth, quota, timeout, server: not the user's fault
     REJECTED = "rejected"  # access, rate limit or quota of ours
+    INTERRUPTED = "interrupted"  # the service stopped (shutdown) before the recognition finished
 
 
 class Outcome(BaseModel):

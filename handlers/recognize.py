@@ -120,7 +120,16 @@ class Recognizer:
         """Never raises for anything a user or vendor can cause: every failure becomes an Outcome."""
         started = time.perf_counter()
         row = _new_row(request, Status.OK)
-        outcome, image = await self._run(request, row)
+        try:
+            outcome, image = await self._run(request, row)
+        except asyncio.CancelledError:
+            # Shutdown ran out of grace and cut this recognition off. Its row is written here, on the
+            # loop and before the cancellation goes on, so whose photo was dropped is on record.
+            row.total_ms = (time.perf_counter() - started) * 1000
+            cut = Outcome(status=Status.INTERRUPTED, kind=request.kind, side=request.side)
+            self._record(row, cut, None)
+            log.warning("recognition cut off by shutdown: session %s", cut.session_id)
+            raise
         row.total_ms = (time.perf_counter() - started) * 1000
         await asyncio.to_thread(self._record, row, outcome, image)
         return outcome

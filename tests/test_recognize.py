@@ -14,6 +14,7 @@ from bot.storage import SessionLog
 from handlers.outcome import Status
 from handlers.recognize import CONCURRENT_DECODES, Context, Recognizer, Request, ResultCache
 from handlers.replies import failure_text
+from tests.fakes.vendors import ScriptedVendor
 
 TODAY = date(2026, 11, 21)
 CHAIN = '[vendors]\ndriving = ["scripted", "scripted_backup"]\nvehicle = ["scripted"]\nplate = ["scripted"]\n'
@@ -301,3 +302,21 @@ async def test_no_more_than_two_photos_are_decoded_at_once(make_config, photo_by
     )
     assert all(outcome.status == Status.OK for outcome in outcomes)
     assert most[0] == CONCURRENT_DECODES == 2
+
+
+async def test_a_recognition_cut_off_by_shutdown_is_logged_as_interrupted(make_config, photo_bytes):
+    chain = CHAIN + "[vendors.scripted]\ndelay = 30\n[vendors.scripted_backup]\n"
+    recognizer = recognizer_for(make_config(chain))
+    context = Context(platform="wechat", chat_id="c1", chat_type="private", user_id="u7", message_id="m9")
+    ScriptedVendor.running = 0
+    request = Request(kind="driving", data=photo_bytes, context=context)
+    task = asyncio.create_task(recognizer.recognize(request))
+    while ScriptedVendor.running == 0:  # until the vendor call is under way
+        await asyncio.sleep(0.01)
+    task.cancel()  # what the runtime's drain does once the shutdown grace has run out
+    with pytest.raises(asyncio.CancelledError):
+        await task
+
+    [row] = recognizer.session_log.history()
+    assert row.status == Status.INTERRUPTED
+    assert (row.user_id, row.message_id, row.kind) == ("u7", "m9", "driving")
