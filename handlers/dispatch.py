@@ -100,6 +100,9 @@ _LEADING_MENTIONS = re.compile(r"^(?:@\w+[\s,，:：]*)+")
 _BACK_WORDS = {"副页", "back"}
 #: Photos a user may leave waiting for their kinds at once; older ones beyond this are let go.
 MAX_WAITING_PHOTOS = 8
+#: How often half-requests past `pending_seconds` are swept out. A user who never comes back would
+#: otherwise keep theirs for good, and on WeChat a waiting photo holds its downloaded bytes.
+SWEEP_SECONDS = 60.0
 #: Commands answered on their own: a photo sent with one as its caption waits for its kind.
 _ANSWERED_WITHOUT_THE_PHOTO = frozenset({*HELP_WORDS, *HISTORY_WORDS, "lang", "stats"})
 
@@ -138,6 +141,7 @@ class Dispatcher:
         self.pending_seconds = pending_seconds
         self._clock = clock
         self._pending: dict[tuple[str, str, str], Pending] = {}
+        self._swept = clock()
         self._languages: dict[tuple[str, str], str] = {}
 
     def language_of(self, inbound: Inbound) -> str:
@@ -150,6 +154,7 @@ class Dispatcher:
 
     async def handle(self, inbound: Inbound) -> Outbound | None:
         """Decide and answer one message; None means stay silent (an unaddressed group message)."""
+        self._sweep_expired()
         if inbound.chat_type == "group" and not inbound.addressed:
             return None
         language = self.language_of(inbound)
@@ -253,6 +258,14 @@ class Dispatcher:
             self._pending[photo.session_key] = Pending(pending.at, pending.inbound, later=waiting)
         else:
             self._pending[photo.session_key] = Pending(at=self._clock(), inbound=photo)
+
+    def _sweep_expired(self) -> None:
+        now = self._clock()
+        if now - self._swept < SWEEP_SECONDS:
+            return
+        self._swept = now
+        live = {key: half for key, half in self._pending.items() if now - half.at <= self.pending_seconds}
+        self._pending = live
 
     def _take_pending(self, inbound: Inbound) -> Pending | None:
         pending = self._pending.pop(inbound.session_key, None)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+import weakref
 from dataclasses import replace
 from datetime import date
 from zoneinfo import ZoneInfo
@@ -101,6 +103,21 @@ async def test_pending_photo_expires(dispatcher, photo_bytes):
     now[0] = 301
     reply = await bot.handle(message("/driving", mid="2"))
     assert reply.choices == [] and "11010519491231002X" not in "".join(reply.text)  # asks for a photo instead
+
+
+async def test_a_photo_left_waiting_is_let_go_once_expired(dispatcher, photo_bytes):
+    """A user who sends a photo and never picks its kind must not keep it in memory for good (on
+    WeChat a waiting photo holds its downloaded bytes)."""
+    now = [0.0]
+    bot = dispatcher(clock=lambda: now[0])
+    waiting = message(photo=photo_bytes, user="gone")
+    await bot.handle(waiting)
+    kept = weakref.ref(waiting)
+    del waiting
+    now[0] = 301
+    await bot.handle(message("/help", user="someone else"))
+    gc.collect()
+    assert kept() is None
 
 
 async def test_pending_state_is_per_user(dispatcher, photo_bytes):
