@@ -8,12 +8,14 @@ socket. Recognition is the scripted vendor, so a "slow vendor" is a configured d
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import logging
 import socket
 import sqlite3
 import threading
 import time
+import weakref
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -28,6 +30,7 @@ from bot.channels.server import build_app, build_channels, server_config
 from bot.channels.wechat import WeChatChannel, WeChatSettings
 from bot.channels.wechat_api import SQLiteSessionStorage, WeChatAPIError, _token_of
 from bot.channels.wechat_core import (
+    Choices,
     Incoming,
     Outbox,
     PassiveTiming,
@@ -695,6 +698,31 @@ def test_split_utf8_keeps_every_character_within_the_byte_limit():
     pieces = split_utf8(text_)
     assert all(len(piece.encode("utf-8")) <= 2048 for piece in pieces)
     assert "".join(pieces).replace("\n", "") == text_.replace("\n", "")
+
+
+class _Text(str):
+    """A reply chunk that can be watched for being let go."""
+
+
+class _Commands(list):
+    """An offer's commands that can be watched for being let go."""
+
+
+async def test_what_waits_for_a_user_who_never_comes_back_is_let_go():
+    """An outbox keeps whole replies (personal data) for 48 h and an offer its list for minutes; each
+    checks its expiry when its user comes back, so one who never does must not keep them for good."""
+    now = [0.0]
+    outbox, choices = Outbox(clock=lambda: now[0]), Choices(ttl=600, clock=lambda: now[0])
+    reply, offered = _Text("驾驶证信息"), _Commands(["driving", "plate"])
+    await outbox.put("gone", [reply])
+    choices.offer("gone", offered)
+    kept = [weakref.ref(reply), weakref.ref(offered)]
+    del reply, offered
+    now[0] = 48 * 3600 + 1
+    await outbox.put("someone else", ["…"])
+    choices.offer("someone else", ["driving"])
+    gc.collect()
+    assert [ref() for ref in kept] == [None, None]
 
 
 async def test_outbox_passive_reply_fits_and_says_when_more_waits():

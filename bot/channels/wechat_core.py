@@ -55,6 +55,10 @@ OUTBOX_SECONDS = 48 * 3600
 DELIVERY_RECORD_SECONDS = 7 * 24 * 3600
 #: How long this process remembers a message key, answering its retries without asking SQLite.
 SEEN_SECONDS = 600.0
+#: How often the outbox and the numbered offers drop what has expired. Each checks its own expiry
+#: when its user comes back; a user who never does would otherwise keep theirs for good, and an
+#: outbox holds a whole reply with its personal data.
+SWEEP_SECONDS = 60.0
 _DIGIT = re.compile(r"^\s*([1-9])\s*$")
 
 
@@ -192,9 +196,14 @@ class Outbox:
         self._clock = clock
         self._limit = limit
         self._changed = asyncio.Condition()
+        self._swept = clock()
 
     async def put(self, user: str, chunks: list[str]) -> None:
         async with self._changed:
+            now = self._clock()
+            if now - self._swept >= SWEEP_SECONDS:
+                self._swept = now
+                self._boxes = {key: box for key, box in self._boxes.items() if now - box.at <= OUTBOX_SECONDS}
             box = self._boxes.setdefault(user, _Box())
             box.chunks.extend(chunks)
             box.at = self._clock()
@@ -248,9 +257,14 @@ class Choices:
         self.ttl = ttl
         self._clock = clock
         self._offered: dict[str, tuple[float, list[str]]] = {}
+        self._swept = clock()
 
     def offer(self, user: str, commands: list[str]) -> None:
-        self._offered[user] = (self._clock(), commands)
+        now = self._clock()
+        if now - self._swept >= SWEEP_SECONDS:
+            self._swept = now
+            self._offered = {key: offer for key, offer in self._offered.items() if now - offer[0] <= self.ttl}
+        self._offered[user] = (now, commands)
 
     def resolve(self, user: str, text: str) -> str:
         """The command a bare digit stands for (the offer is then used up), or `text` unchanged."""
