@@ -43,6 +43,13 @@ OK = "ok"
 BUSY_TIMEOUT_SECONDS = 10.0
 #: Rows fetched per round trip by `export`, so the lock is never held while the caller consumes rows.
 EXPORT_PAGE_SIZE = 500
+#: How often expired kv entries and old inbound claims are deleted. An entry is also dropped when its
+#: own key is read after it expired, but most never are: each callback's nonce is unique, and a day's
+#: quota count is not read after that day. Without this the two tables grew by every callback.
+PRUNE_SECONDS = 600.0
+#: How long a claimed inbound message id is kept: WeChat and WeCom retry within seconds, and a claim
+#: only has to outlive the retries and a restart between them.
+INBOUND_KEPT_SECONDS = 2 * 24 * 3600.0
 
 Migration = Callable[[Database], None]
 
@@ -295,6 +302,7 @@ class SessionLog:
         self.path = Path(path)
         self.store_images = store_images
         self._clock = clock
+        self._pruned = clock()
         self._lock = threading.RLock()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         private_file(self.path)
@@ -447,6 +455,7 @@ class SessionLog:
         """
         first_seen = _iso(datetime.fromtimestamp(self._clock(), UTC))
         with self._lock:
+            self._prune_if_due()
             cursor = self._db.execute(
                 "INSERT OR IGNORE INTO inbound_seen (platform, message_key, first_seen) VALUES (?, ?, ?)",
                 [platform, key, first_seen],
@@ -474,6 +483,7 @@ class SessionLog:
             raise ValueError("ttl_seconds must be positive (or None for no expiry)")
         expires_at = None if ttl_seconds is None else self._clock() + ttl_seconds
         with self._lock:
+            self._prune_if_due()
             self._db.execute(
                 "INSERT INTO kv (key, value, expires_at) VALUES (?, ?, ?) "
                 "ON CONFLICT(key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at",
@@ -483,6 +493,16 @@ class SessionLog:
     def kv_delete(self, key: str) -> None:
         with self._lock:
             self._db.execute("DELETE FROM kv WHERE key = ?", [key])
+
+    def _prune_if_due(self) -> None:
+        """Delete expired kv entries and claims older than INBOUND_KEPT_SECONDS, every PRUNE_SECONDS."""
+        now = self._clock()
+        if now - self._pruned < PRUNE_SECONDS:
+            return
+        self._pruned = now
+        oldest_claim = _iso(datetime.fromtimestamp(now - INBOUND_KEPT_SECONDS, UTC))
+        self._db.execute("DELETE FROM kv WHERE expires_at <= ?", [now])
+        self._db.execute("DELETE FROM inbound_seen WHERE first_seen < ?", [oldest_claim])
 
 
 # ------------------------------------------------------------------------------------------ helpers

@@ -379,6 +379,22 @@ def test_claim_inbound_has_one_winner_across_threads_and_connections(db_path: Pa
     assert sorted(results) == [False] * 7 + [True]
 
 
+def test_entries_nobody_reads_again_are_pruned(db_path: Path):
+    """Each callback leaves a nonce in kv and a claim in inbound_seen, and neither key is read again:
+    both must be deleted once expired, or the tables grow by every message for good."""
+    clock = FakeClock(datetime(2024, 5, 1, tzinfo=UTC).timestamp())
+    with SessionLog(db_path, clock=clock) as log:
+        for number in range(50):
+            log.claim_inbound("wechat", f"msg-{number}")
+            log.kv_set(f"nonce:{number}", "digest", ttl_seconds=660)
+        log.kv_set("forever", "f")
+        clock.now += 3 * 24 * 3600
+        log.claim_inbound("wechat", "today")
+        log.kv_set("nonce:today", "digest", ttl_seconds=660)
+    assert raw_rows(db_path, "SELECT message_key FROM inbound_seen") == [("today",)]
+    assert raw_rows(db_path, "SELECT key FROM kv ORDER BY key") == [("forever",), ("nonce:today",)]
+
+
 # ----------------------------------------------------------------------------------------------- kv
 
 
