@@ -490,6 +490,25 @@ class SessionLog:
                 [key, value, expires_at],
             )
 
+    def kv_take(self, key: str, limit: int, ttl_seconds: float) -> bool:
+        """Count one more under `key` unless it holds `limit` already; True when counted. One statement,
+        so two processes cannot both read the count below the limit and both take the last one. A count
+        past its expiry starts again at 1, with a fresh expiry."""
+        if limit < 1:
+            raise ValueError("limit must be at least 1")
+        now = self._clock()
+        with self._lock:
+            self._prune_if_due()
+            cursor = self._db.execute(
+                "INSERT INTO kv (key, value, expires_at) VALUES (?, '1', ?) "
+                "ON CONFLICT(key) DO UPDATE SET "
+                "value = CASE WHEN kv.expires_at <= ? THEN 1 ELSE CAST(kv.value AS INTEGER) + 1 END, "
+                "expires_at = CASE WHEN kv.expires_at <= ? THEN excluded.expires_at ELSE kv.expires_at END "
+                "WHERE kv.expires_at <= ? OR CAST(kv.value AS INTEGER) < ?",
+                [key, now + ttl_seconds, now, now, now, limit],
+            )
+        return cursor.rowcount == 1
+
     def kv_delete(self, key: str) -> None:
         with self._lock:
             self._db.execute("DELETE FROM kv WHERE key = ?", [key])

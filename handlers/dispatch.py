@@ -218,7 +218,8 @@ class Dispatcher:
             language=language,
         )
         request = Request(kind=kind, side=side, fetch=photo.fetch_image, context=context)
-        refusal = self.limiter.check(photo) if self.limiter is not None else None
+        # In a thread: a daily quota is counted in SQLite, which may wait on another process's write.
+        refusal = await asyncio.to_thread(self.limiter.check, photo) if self.limiter is not None else None
         if refusal is not None:
             outcome = await self.recognizer.reject(request, refusal)
         else:

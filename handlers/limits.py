@@ -10,6 +10,8 @@ Only requests that pass count against the limits: a user who is refused is not p
 
 from __future__ import annotations
 
+import logging
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
@@ -25,14 +27,18 @@ NOT_ALLOWED = "not_allowed"
 
 #: How many users' rate windows to keep before sweeping out the idle ones (bounds memory).
 _SWEEP_AT_USERS = 4096
+#: A day's count is kept a little past its day, whatever the store's clock says.
+_QUOTA_KEPT_SECONDS = 2 * 86400
+
+log = logging.getLogger(__name__)
 
 
 class QuotaStore(Protocol):
-    """Somewhere daily counts survive a restart (bot.storage.SessionLog's kv store fits)."""
+    """Where daily counts survive a restart and are shared by every process (bot.storage.SessionLog)."""
 
-    def kv_get(self, key: str) -> str | None: ...
-
-    def kv_set(self, key: str, value: str, ttl_seconds: float | None = None) -> None: ...
+    def kv_take(self, key: str, limit: int, ttl_seconds: float) -> bool:
+        """Count one more under `key` unless it holds `limit` already, in one atomic step; True when
+        counted. Reading and then writing the count let two workers each hand out the same quota."""
 
 
 class Limits:
@@ -43,7 +49,11 @@ class Limits:
       pass the allowlist, so they can never lock themselves out.
     - `rate_limit`: at most this many recognitions per user within `rate_window` seconds (0 = no limit).
     - `daily_quota`: at most this many per user per calendar day in `timezone` (0 = no limit). With a
-      `store`, the counts survive a restart, so restarting the bot does not hand out a fresh quota.
+      `store`, the counts survive a restart and are shared by worker processes, so neither a restart
+      nor a second worker hands out a fresh quota. A store that fails (a locked or full database) is
+      logged and the count falls back to this process's own, so users are not refused for it.
+
+    `check` may be called from worker threads (the dispatcher keeps the store's SQLite off the loop).
     """
 
     def __init__(
@@ -71,21 +81,21 @@ class Limits:
         self._recent: dict[tuple[str, str], deque[float]] = {}
         self._day: date | None = None
         self._used_today: dict[tuple[str, str], int] = {}
+        self._lock = threading.Lock()
 
     def check(self, inbound: Inbound) -> str | None:
         """None to go ahead (and the request is counted), else the reason it is refused."""
         if not self.is_allowed(inbound):
             return NOT_ALLOWED
         user = (inbound.platform, inbound.user_id)
-        now = self._clock()
-        recent = self._recent_window(user, now)
-        if self.rate_limit and len(recent) >= self.rate_limit:
-            return RATE_LIMITED
-        if self.daily_quota and self._used(user) >= self.daily_quota:
-            return QUOTA_EXCEEDED
-        recent.append(now)
-        if self.daily_quota:
-            self._count(user)
+        with self._lock:
+            now = self._clock()
+            recent = self._recent_window(user, now)
+            if self.rate_limit and len(recent) >= self.rate_limit:
+                return RATE_LIMITED
+            if self.daily_quota and not self._take_quota(user):
+                return QUOTA_EXCEEDED
+            recent.append(now)
         return None
 
     def is_allowed(self, inbound: Inbound) -> bool:
@@ -108,25 +118,21 @@ class Limits:
         for user in idle:
             del self._recent[user]
 
-    def _used(self, user: tuple[str, str]) -> int:
+    def _take_quota(self, user: tuple[str, str]) -> bool:
         today = self._today()
         if today != self._day:  # a new day: yesterday's counts are irrelevant
             self._day, self._used_today = today, {}
-        if user not in self._used_today:
-            self._used_today[user] = self._stored_count(user, today)
-        return self._used_today[user]
-
-    def _count(self, user: tuple[str, str]) -> None:
-        used = self._used(user) + 1
-        self._used_today[user] = used
         if self._store is not None:
-            self._store.kv_set(_quota_key(user, self._day), str(used), ttl_seconds=2 * 86400)
-
-    def _stored_count(self, user: tuple[str, str], day: date) -> int:
-        if self._store is None:
-            return 0
-        value = self._store.kv_get(_quota_key(user, day))
-        return int(value) if value and value.isdigit() else 0
+            try:
+                return self._store.kv_take(_quota_key(user, today), self.daily_quota, _QUOTA_KEPT_SECONDS)
+            except Exception as exc:  # sqlite3.Error and the like: the store's, not the user's, fault
+                failure = type(exc).__name__
+                log.warning("daily quota store failed (%s); counting in this process only", failure)
+        used = self._used_today.get(user, 0)
+        if used >= self.daily_quota:
+            return False
+        self._used_today[user] = used + 1
+        return True
 
 
 def _quota_key(user: tuple[str, str], day: date | None) -> str:

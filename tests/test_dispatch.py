@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
+import threading
 import weakref
 from dataclasses import replace
 from datetime import date
@@ -12,6 +14,7 @@ import pytest
 
 from bot.storage import SessionLog
 from handlers.dispatch import Dispatcher, parse_command
+from handlers.limits import Limits
 from handlers.messages import Inbound
 from handlers.recognize import Recognizer
 from handlers.replies import REJECT_REASON_TEXTS
@@ -118,6 +121,29 @@ async def test_a_photo_left_waiting_is_let_go_once_expired(dispatcher, photo_byt
     await bot.handle(message("/help", user="someone else"))
     gc.collect()
     assert kept() is None
+
+
+class _WaitingStore:
+    """A quota store that waits, as SQLite does while another process holds the write lock, until the
+    test lets it go: from the event loop, which must keep running meanwhile."""
+
+    def __init__(self) -> None:
+        self.entered, self.go = threading.Event(), threading.Event()
+
+    def kv_take(self, key: str, limit: int, ttl_seconds: float) -> bool:
+        self.entered.set()
+        return self.go.wait(timeout=5)  # False (quota refused) if the loop never got to let it go
+
+
+async def test_the_quota_store_is_waited_on_off_the_event_loop(dispatcher, photo_bytes):
+    store = _WaitingStore()
+    bot = dispatcher()
+    bot.limiter = Limits(daily_quota=5, store=store)
+    answer = asyncio.create_task(bot.handle(message("/plate", photo_bytes)))
+    while not store.entered.is_set():
+        await asyncio.sleep(0.01)
+    store.go.set()  # only reached while the store still waits if the loop was left free
+    assert "京A12345" in "".join((await answer).text)
 
 
 async def test_pending_state_is_per_user(dispatcher, photo_bytes):

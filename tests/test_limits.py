@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import date
 
 from bot.storage import SessionLog
@@ -72,6 +73,30 @@ def test_daily_quota_resets_on_a_new_day_and_survives_a_restart(tmp_path):
     clock.day = date(2026, 3, 2)
     assert restarted.check(asking()) is None
     store.close()
+
+
+def test_workers_sharing_a_store_share_one_quota(tmp_path):
+    """Two processes' limiters on one database: a count read, then written, let each hand out the same
+    quota, so a user got as many recognitions as there were workers times the quota."""
+    clock = Clock()
+    stores = [SessionLog(tmp_path / "log.db"), SessionLog(tmp_path / "log.db")]  # two connections
+    workers = [Limits(daily_quota=3, clock=clock, today=clock.today, store=store) for store in stores]
+    answers = [workers[number % 2].check(asking()) for number in range(6)]
+    assert answers == [None, None, None, QUOTA_EXCEEDED, QUOTA_EXCEEDED, QUOTA_EXCEEDED]
+    for store in stores:
+        store.close()
+
+
+class _BrokenStore:
+    def kv_take(self, key: str, limit: int, ttl_seconds: float) -> bool:
+        raise sqlite3.OperationalError("database is locked")
+
+
+def test_a_failing_quota_store_counts_in_memory_and_says_so(caplog):
+    clock = Clock()
+    limits = Limits(daily_quota=2, clock=clock, today=clock.today, store=_BrokenStore())
+    assert [limits.check(asking()) for _ in range(3)] == [None, None, QUOTA_EXCEEDED]
+    assert "daily quota store failed (OperationalError)" in caplog.text
 
 
 def test_idle_users_are_swept_so_memory_stays_bounded():

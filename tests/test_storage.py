@@ -398,6 +398,16 @@ def test_entries_nobody_reads_again_are_pruned(db_path: Path):
 # ----------------------------------------------------------------------------------------------- kv
 
 
+def test_kv_take_counts_up_to_its_limit_and_starts_again_once_expired(db_path: Path):
+    clock = FakeClock()
+    with SessionLog(db_path, clock=clock) as log:
+        assert [log.kv_take("quota", 2, ttl_seconds=100) for _ in range(3)] == [True, True, False]
+        assert log.kv_get("quota") == "2"  # the refused third did not count
+        clock.now += 100
+        assert log.kv_take("quota", 2, ttl_seconds=100) is True
+        assert log.kv_get("quota") == "1"
+
+
 def test_kv_set_get_overwrite_delete(log: SessionLog):
     assert log.kv_get("token") is None
     log.kv_set("token", "abc")
