@@ -429,6 +429,19 @@ async def test_passive_mode_answers_a_later_try_when_the_result_is_ready(make_bo
         assert fake.sent == [] and len(bot.sessions()) == 1
 
 
+async def test_passive_mode_answers_when_sqlite_cannot_record_the_claim(make_bot, fake, monkeypatch):
+    """A locked or full database used to turn the callback into an HTTP 500, which WeChat shows the user
+    as "this account cannot serve you right now"; customer-service mode already answered."""
+    async with make_bot(reply_mode="passive", timing=FAST) as bot:
+
+        def locked(platform: str, key: str) -> bool:
+            raise sqlite3.OperationalError("database is locked")
+
+        monkeypatch.setattr(bot.runtime.session_log, "claim_inbound", locked)
+        answer = await bot.send(text("驾驶证"))
+        assert answer.status_code == 200 and bot.reply(answer) == SEND_PHOTO["zh"].format(name="驾驶证")
+
+
 async def test_passive_mode_last_try_says_send_any_text_then_delivers(make_bot, fake, photo_id):
     async with make_bot(reply_mode="passive", vendor=chain(delay=1.3), timing=FAST) as bot:
         await bot.send(text("驾驶证"))

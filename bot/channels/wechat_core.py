@@ -413,8 +413,7 @@ class CallbackChannel(Channel):
         # WeChat's clock for this try starts now, not after the SQLite calls below (slow under a busy
         # write lock): a reply is only ever handed to a try WeChat is still waiting for.
         arrived = asyncio.get_running_loop().time()
-        await self.guard.check_shared(stamp)
-        first = await asyncio.to_thread(self.runtime.session_log.claim_inbound, self.platform, incoming.key)
+        first = await self._recorded_first(incoming, stamp)
         if not first:
             return await self._retry(incoming, arrived)
         self._forget_old_tries()
@@ -536,17 +535,17 @@ class CallbackChannel(Channel):
             if self._busy[incoming.user] <= 0:
                 del self._busy[incoming.user]
 
-    async def _claim(self, incoming: Incoming, stamp: Stamp) -> bool:
-        """Whether this worker processes the message. When SQLite cannot record the replay check or
-        the claim (locked, disk full), it does: a reply that might come twice beats certain silence,
-        as the message is already marked seen here and WeChat's retries are answered `success`."""
+    async def _recorded_first(self, incoming: Incoming, stamp: Stamp) -> bool:
+        """The shared replay check (`Refused` passes through), then whether this is the message's first
+        claim. When SQLite cannot record either (locked, disk full), it counts as first: a reply that
+        might come twice beats certain silence, or in passive mode an HTTP 500 that WeChat shows the
+        user as "this account cannot serve you right now"."""
         try:
             await self.guard.check_shared(stamp)
             claim = self.runtime.session_log.claim_inbound
-            claimed = await asyncio.to_thread(claim, self.platform, incoming.key)
-        except Refused as refused:
-            log.warning("%s: dropped message %s after the fact: %s", self.platform, incoming.key, refused)
-            return False
+            return await asyncio.to_thread(claim, self.platform, incoming.key)
+        except Refused:
+            raise
         except Exception as exc:
             log.error(
                 "%s: could not record message %s as claimed (%s); processing it anyway",
@@ -555,6 +554,15 @@ class CallbackChannel(Channel):
                 type(exc).__name__,
             )
             return True
+
+    async def _claim(self, incoming: Incoming, stamp: Stamp) -> bool:
+        """Whether this worker processes the message (customer-service mode, after WeChat was answered:
+        the message is already marked seen here and WeChat's retries are answered `success`)."""
+        try:
+            claimed = await self._recorded_first(incoming, stamp)
+        except Refused as refused:
+            log.warning("%s: dropped message %s after the fact: %s", self.platform, incoming.key, refused)
+            return False
         if claimed:
             return True
         log.info(
