@@ -462,6 +462,10 @@ STATUS_TEXTS: dict[Status, tuple[str, str]] = {
         "这次请求没有被受理，请稍后再试或联系管理员。",
         "This request was not accepted; please try again later or ask the administrator.",
     ),
+    Status.INTERRUPTED: (
+        "机器人重启时这张照片还没有识别完，请重新发送。",
+        "The bot restarted before this photo was read; please send it again.",
+    ),
 }
 
 _DOCUMENT_NAMES: dict[tuple[Kind, Side], tuple[str, str]] = {
