@@ -203,9 +203,13 @@ def _validate_vendor_tables(config: Config) -> None:
     named = {name for kind in KINDS for name in config.vendors.chain(kind)}
     for name in sorted(named | set(config.vendors.model_extra or {})):
         try:
-            vendor_class(name).settings_model.model_validate(config.vendors.table(name))
+            settings = vendor_class(name).settings_model.model_validate(config.vendors.table(name))
         except ValidationError as exc:
             raise ConfigError(f"vendors.{name}." + describe_errors(exc)) from None
+        missing = settings.missing_credentials() if name in named else None
+        if missing is not None:
+            where = f"[vendors.{name}] or {ENV_PREFIX}VENDORS__{name.upper()}__…"
+            raise ConfigError(f"vendors.{name}: a chain names it, but it has no {missing} (set in {where})")
 
 
 def import_target(target: str) -> Any:

@@ -97,6 +97,14 @@ class VendorSettings(BaseModel):
     timeout: float = Field(default=10.0, gt=0)
     max_concurrency: int = Field(default=8, ge=1)
 
+    def missing_credentials(self) -> str | None:
+        """What the vendor still needs before it can be called ("secret_id/secret_key"), or None.
+
+        Asked when the config is loaded for every vendor a chain names, so `check-config` and the start
+        refuse a chain whose vendor would fail every call: an auth failure does not fall through to
+        the next vendor, so users would get nothing but "service unavailable"."""
+        return None
+
 
 class Vendor(ABC):
     """One OCR service. Subclasses declare what they read and what images they accept."""

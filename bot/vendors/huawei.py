@@ -148,8 +148,8 @@ def should_retry(error: VendorError) -> bool:
 
 class HuaweiSettings(VendorSettings):
     """`[vendors.huawei]`. AK/SK wins when both are set; otherwise the IAM user's password buys tokens.
-    Empty credentials are allowed here (they may come from the environment) and refused at call time
-    with an auth error, so a chain naming huawei still starts."""
+    Empty credentials are allowed in the table itself (an unused table, or keys given by the
+    environment); a chain that names huawei without them is refused by the config."""
 
     region: str = DEFAULT_REGION
     project_id: str = ""
@@ -170,6 +170,13 @@ class HuaweiSettings(VendorSettings):
     @classmethod
     def _strip_secret(cls, value: SecretStr) -> SecretStr:
         return SecretStr(value.get_secret_value().strip())
+
+    def missing_credentials(self) -> str | None:
+        if not self.project_id:
+            return "project_id"
+        if not (self.uses_aksk or self.uses_token):
+            return "ak/sk or iam_user/iam_password/iam_domain"
+        return None
 
     @property
     def uses_aksk(self) -> bool:
@@ -432,11 +439,9 @@ class HuaweiVendor(CloudVendor[HuaweiSettings]):
         return self._recognition(kind, side, result, prepared)
 
     def _check_credentials(self) -> None:
-        if not self.huawei.project_id:
-            raise VendorError(self.name, ErrorCategory.AUTH, "MissingCredentials", "no project_id")
-        if not (self.huawei.uses_aksk or self.huawei.uses_token):
-            message = "neither ak/sk nor iam_user/iam_password/iam_domain"
-            raise VendorError(self.name, ErrorCategory.AUTH, "MissingCredentials", message)
+        missing = self.huawei.missing_credentials()
+        if missing is not None:
+            raise VendorError(self.name, ErrorCategory.AUTH, "MissingCredentials", f"no {missing}")
 
     # ------------------------------------------------------------------------------------- calls
 

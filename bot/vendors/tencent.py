@@ -177,8 +177,8 @@ PLATE_COLORS: dict[str, PlateColor] = {
 
 
 class TencentSettings(VendorSettings):
-    """`[vendors.tencent]`. Empty credentials are allowed here (they may come from the environment) and
-    refused at call time with an auth error, so a chain naming tencent still starts."""
+    """`[vendors.tencent]`. Empty credentials are allowed in the table itself (an unused table, or keys
+    given by the environment); a chain that names tencent without them is refused by the config."""
 
     endpoint: str = DEFAULT_ENDPOINT
     secret_id: str = ""
@@ -196,6 +196,9 @@ class TencentSettings(VendorSettings):
     @classmethod
     def _strip_secret(cls, value: SecretStr) -> SecretStr:
         return SecretStr(value.get_secret_value().strip())
+
+    def missing_credentials(self) -> str | None:
+        return None if self.secret_id and self.secret_key.get_secret_value() else "secret_id/secret_key"
 
 
 # ----------------------------------------------------------------------------------------- signing
@@ -430,8 +433,9 @@ class TencentVendor(CloudVendor[TencentSettings]):
         action_side = ACTIONS.get((kind, side))
         if action_side is None:
             raise VendorError(self.name, ErrorCategory.NOT_FOUND, UNSUPPORTED, f"cannot read {kind}/{side}")
-        if not self.tencent.secret_id or not self.tencent.secret_key.get_secret_value():
-            raise VendorError(self.name, ErrorCategory.AUTH, "MissingCredentials", "no secret_id/secret_key")
+        missing = self.tencent.missing_credentials()
+        if missing is not None:
+            raise VendorError(self.name, ErrorCategory.AUTH, "MissingCredentials", f"no {missing}")
         action, card_side = action_side
         prepared = await self.prepare_off_loop(image)
         params: dict[str, Any] = {"ImageBase64": None}  # first, where the SDK puts it

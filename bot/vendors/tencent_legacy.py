@@ -116,8 +116,8 @@ def should_retry(error: VendorError) -> bool:
 
 
 class TencentLegacySettings(VendorSettings):
-    """`[vendors.tencent_legacy]`. Empty credentials are allowed here (they may come from the
-    environment) and refused at call time with an auth error, so a chain naming this vendor still starts."""
+    """`[vendors.tencent_legacy]`. Empty credentials are allowed in the table itself (an unused table, or
+    keys given by the environment); a chain that names this vendor without them is refused by the config."""
 
     endpoint: str = DEFAULT_ENDPOINT
     app_id: str = ""
@@ -137,6 +137,10 @@ class TencentLegacySettings(VendorSettings):
     @classmethod
     def _strip_secret(cls, value: SecretStr) -> SecretStr:
         return SecretStr(value.get_secret_value().strip())
+
+    def missing_credentials(self) -> str | None:
+        complete = self.app_id and self.secret_id and self.secret_key.get_secret_value()
+        return None if complete else "app_id/secret_id/secret_key"
 
 
 # ----------------------------------------------------------------------------------------- signing
@@ -316,10 +320,9 @@ class TencentLegacyVendor(CloudVendor[TencentLegacySettings]):
         if type_ is None:
             raise VendorError(self.name, ErrorCategory.NOT_FOUND, UNSUPPORTED, f"cannot read {kind}/{side}")
         settings = self.legacy
-        if not (settings.app_id and settings.secret_id and settings.secret_key.get_secret_value()):
-            raise VendorError(
-                self.name, ErrorCategory.AUTH, "MissingCredentials", "no app_id/secret_id/secret_key"
-            )
+        missing = settings.missing_credentials()
+        if missing is not None:
+            raise VendorError(self.name, ErrorCategory.AUTH, "MissingCredentials", f"no {missing}")
         prepared = await self.prepare_off_loop(image)
         body = encode_body(settings, type_, prepared)
         if len(body) > MAX_BODY_BYTES:  # only a pathological encoder could get here; don't send it
