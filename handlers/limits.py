@@ -21,6 +21,11 @@ from zoneinfo import ZoneInfo
 
 from handlers.messages import Inbound
 
+#: The channels' defaults: plenty for one person reading cards (a photo every six seconds, 200 a day),
+#: far short of what a script or a crowd would send. 0 in a channel's table turns a limit off.
+DEFAULT_RATE_LIMIT = 10
+DEFAULT_DAILY_QUOTA = 200
+
 RATE_LIMITED = "rate_limited"
 QUOTA_EXCEEDED = "quota_exceeded"
 NOT_ALLOWED = "not_allowed"

@@ -211,7 +211,7 @@ async def test_a_users_word_and_photo_sent_back_to_back_are_handled_in_order(mak
     """Each message is processed in the background; a user's next message must still wait its turn,
     or the photo could reach the dispatcher before the word that says what it is."""
     prompt = SEND_PHOTO["zh"].format(name="车牌")
-    async with make_bot() as bot:
+    async with make_bot(limits="rate_limit = 0\n") as bot:  # 20 photos in a moment: over the default
         for round_number in range(20):
             before = len(fake.texts_to(USER))
             await bot.send(text("车牌"))
@@ -221,6 +221,17 @@ async def test_a_users_word_and_photo_sent_back_to_back_are_handled_in_order(mak
             assert replies[0] == prompt, f"round {round_number}: the photo overtook the word"
             assert "京A12345" in replies[-1]
         assert [row.kind for row in bot.sessions()] == ["plate"] * 20
+
+
+async def test_a_table_that_sets_no_limits_still_limits_each_user(make_bot, fake, photo_id):
+    """Open by default with no limit, one forwarded link could run up a cloud vendor's bill."""
+    async with make_bot() as bot:
+        for _ in range(11):
+            await bot.send(text("车牌"))
+            await bot.send(image(photo_id))
+            await bot.settle()
+        assert fake.texts_to(USER)[-1].endswith(REJECTED_TEXTS["rate_limited"][0])
+        assert sorted(row.status for row in bot.sessions()) == ["ok"] * 10 + ["rejected"]
 
 
 async def test_subscribe_gets_an_encrypted_welcome_listing_the_words(make_bot, fake):

@@ -44,7 +44,7 @@ from bot.channels.telegram_send import Sender, boxes_keyboard, kind_keyboard, se
 from bot.models import Kind, Side
 from handlers.channel_texts import BOXES_GONE, CHOSEN, NOT_YOURS, PLATE_WORD
 from handlers.dispatch import CHOICE_LABELS, COMMANDS, OWN_COMMANDS, Dispatcher, command_for, parse_command
-from handlers.limits import Limits
+from handlers.limits import DEFAULT_DAILY_QUOTA, DEFAULT_RATE_LIMIT, Limits
 from handlers.messages import Inbound, Outbound
 from handlers.replies import label
 
@@ -78,9 +78,10 @@ class TelegramSettings(BaseModel):
     allowed_chats: list[int] = Field(default_factory=list)
     #: User ids that get /stats (and always pass the allowlists).
     admins: list[int] = Field(default_factory=list)
-    #: Recognitions per user per minute (0 = no limit) and per day (0 = no limit).
-    rate_limit: int = Field(default=0, ge=0)
-    daily_quota: int = Field(default=0, ge=0)
+    #: Recognitions per user per minute (0 = no limit) and per day (0 = no limit); limited by default,
+    #: as a bot link forwarded to a crowd can otherwise run up a cloud vendor's bill.
+    rate_limit: int = Field(default=DEFAULT_RATE_LIMIT, ge=0)
+    daily_quota: int = Field(default=DEFAULT_DAILY_QUOTA, ge=0)
     #: How long a photo waits for its kind (or a command for its photo).
     pending_seconds: float = Field(default=300, gt=0)
     #: How long to wait for the rest of an album after its first photo.

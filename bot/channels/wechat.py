@@ -42,7 +42,7 @@ from bot.channels.wechat_core import (
     forbidden,
     success,
 )
-from handlers.limits import Limits
+from handlers.limits import DEFAULT_DAILY_QUOTA, DEFAULT_RATE_LIMIT, Limits
 
 log = logging.getLogger(__name__)
 
@@ -74,9 +74,9 @@ class CallbackSettings(BaseModel):
     #: Who may have photos read (openids, or WeCom user ids); empty = every follower or member.
     allowed_users: list[str] = Field(default_factory=list)
     #: Recognitions per user per minute, and per user per day (0 = no limit): every follower can
-    #: otherwise run up a cloud vendor's bill.
-    rate_limit: int = Field(default=0, ge=0)
-    daily_quota: int = Field(default=0, ge=0)
+    #: otherwise run up a cloud vendor's bill, so an operator who sets nothing still gets a limit.
+    rate_limit: int = Field(default=DEFAULT_RATE_LIMIT, ge=0)
+    daily_quota: int = Field(default=DEFAULT_DAILY_QUOTA, ge=0)
 
     def limits(self, runtime: Runtime) -> Limits:
         return Limits(
