@@ -147,6 +147,8 @@ class VehicleLicenceFront(Document):
     kind: ClassVar[Kind] = "vehicle"
     side: ClassVar[Side] = "front"
     key_fields: ClassVar[tuple[str, ...]] = ("plate_number", "vin", "owner")
+    #: Masking hides the person, not the vehicle: with the owner masked, the VIN, engine number and
+    #: plate name no one, and they are what a team checks a car by (the back page's file number too).
     personal_fields: ClassVar[tuple[str, ...]] = ("owner", "address")
     printed_fields: ClassVar[tuple[str, ...]] = (
         "plate_number",
