@@ -30,6 +30,20 @@ EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 CSV_FILE_ENCODING = "utf-8-sig"
 
 
+class OutputError(Exception):
+    """A file the command was asked to write cannot be (no such folder, no permission)."""
+
+
+def open_output(path: Path, encoding: str) -> TextIO:
+    """`path` opened for writing, readable by its owner alone when new: it holds what the log holds, or
+    with `recognize --csv` every field unmasked."""
+    private_file(path)
+    try:
+        return path.open("w", newline="", encoding=encoding)
+    except OSError as exc:
+        raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
@@ -43,6 +57,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.run(args, config))
     except (StorageError, sqlite3.Error) as exc:  # a database path that is no SQLite file, or unwritable
         print(f"licence-bot: session log {config.bot.database}: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except OutputError as exc:
+        print(f"licence-bot: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except BrokenPipeError:  # `licence-bot export | head`: the reader has what it wanted
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
@@ -112,10 +129,8 @@ def _export(args: argparse.Namespace, config: Config) -> int:
     log = SessionLog(config.bot.database)
     out: TextIO
     try:
-        if args.output:
-            private_file(args.output)  # an export holds what the log holds
         encoding = CSV_FILE_ENCODING if args.format == "csv" else "utf-8"
-        with (args.output.open("w", newline="", encoding=encoding) if args.output else _stdout()) as out:
+        with open_output(args.output, encoding) if args.output else _stdout() as out:
             if args.format == "json":
                 out.write("[")
                 for number, row in enumerate(log.export()):

@@ -7,12 +7,12 @@ import csv
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from pydantic import ValidationError
 from tqdm import tqdm
 
-from bot.cli import CSV_FILE_ENCODING, EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK
+from bot.cli import CSV_FILE_ENCODING, EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, open_output
 from bot.config import Config, describe_errors
 from bot.models import KINDS
 from bot.storage import SessionLog
@@ -34,11 +34,14 @@ async def recognize_files(args: argparse.Namespace, config: Config) -> int:
         return EXIT_BAD_INPUT
     session_log = SessionLog(config.bot.database, store_images=config.bot.store_images)
     recognizer = Recognizer(config, session_log, chains)
+    csv_file: TextIO | None = None
     worst = EXIT_OK
     csv_rows: list[dict[str, Any]] = []
     paths: list[Path] = args.images
     progress = tqdm(paths, unit="image", file=sys.stderr, disable=len(paths) < 2)
     try:
+        # Opened before any work, so a mistyped path fails at once rather than after every recognition.
+        csv_file = open_output(args.csv, CSV_FILE_ENCODING) if args.csv else None
         for path in progress:
             try:
                 data = path.read_bytes()
@@ -58,11 +61,13 @@ async def recognize_files(args: argparse.Namespace, config: Config) -> int:
                 text = "\n".join(render_text(outcome, ReplyOptions(language=language, mask=False)))
                 progress.write(text, file=sys.stdout)
             csv_rows.append(_csv_row(summary))
+        if csv_file is not None:
+            _write_csv(csv_file, csv_rows)
     finally:
         await recognizer.aclose()
         session_log.close()
-    if args.csv:
-        _write_csv(args.csv, csv_rows)
+        if csv_file is not None:
+            csv_file.close()
     return worst
 
 
@@ -117,11 +122,10 @@ def _csv_row(summary: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
-def _write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
+def _write_csv(handle: TextIO, rows: list[dict[str, Any]]) -> None:
     columns: list[str] = []
     for row in rows:
         columns.extend(key for key in row if key not in columns)
-    with path.open("w", newline="", encoding=CSV_FILE_ENCODING) as handle:
-        writer = csv.DictWriter(handle, fieldnames=columns or ["image"])
-        writer.writeheader()
-        writer.writerows(rows)
+    writer = csv.DictWriter(handle, fieldnames=columns or ["image"])
+    writer.writeheader()
+    writer.writerows(rows)

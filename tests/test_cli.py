@@ -163,6 +163,25 @@ def test_an_export_file_is_readable_by_its_owner_alone(config_file, tmp_path):
     assert out.stat().st_mode & 0o777 == 0o600
 
 
+def test_a_recognize_csv_is_readable_by_its_owner_alone(config_file, photo, tmp_path):
+    out = tmp_path / "results.csv"  # every field unmasked
+    config = str(config_file())
+    assert main(["recognize", str(photo), "--kind", "driving", "--csv", str(out), "--config", config]) == 0
+    assert out.stat().st_mode & 0o777 == 0o600
+
+
+def test_an_output_path_that_cannot_be_written_is_named_before_any_work(config_file, photo, tmp_path, capsys):
+    config = str(config_file())
+    nowhere = tmp_path / "no such folder" / "out.csv"
+    reading = ["recognize", str(photo), "--kind", "driving"]
+    assert main([*reading, "--csv", str(nowhere), "--config", config]) == 2
+    assert f"cannot write {nowhere}" in capsys.readouterr().err
+    assert main(["history", "--config", config]) == 0
+    assert "driving" not in capsys.readouterr().out  # refused before the photo was read, so no session
+    assert main(["export", "--output", str(nowhere), "--config", config]) == 2
+    assert f"cannot write {nowhere}" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("rows", [0, 2])
 def test_export_has_the_same_columns_with_or_without_rows(config_file, photo, tmp_path, capsys, rows):
     config = str(config_file())
