@@ -455,6 +455,34 @@ class _Healthy(Channel):
         self.stopped = True
 
 
+class _SlowToStop(_Healthy):
+    """A channel that spends the whole grace letting its own answers go out (as Telegram's may)."""
+
+    async def stop(self) -> None:
+        await asyncio.sleep(self.grace)
+        self.stopped = True
+
+
+async def test_the_stop_waits_one_grace_in_all(make_config, monkeypatch):
+    """The channels' own waits and the runtime's drain share `shutdown_grace_seconds`: twice that
+    outlasted Docker's and Kubernetes' stop timeouts, and the process was killed mid-drain."""
+    runtime = Runtime.from_config(make_config(chain() + "[server]\nshutdown_grace_seconds = 0.5\n"))
+    slow = _SlowToStop()
+    slow.grace = 0.5
+    drained_within: list[float] = []
+
+    async def drain(timeout: float) -> int:
+        drained_within.append(timeout)
+        return 0
+
+    monkeypatch.setattr(runtime, "drain", drain)
+    app = build_app(runtime, [slow])
+    async with app.router.lifespan_context(app):
+        pass
+    assert slow.stopped and drained_within[0] < 0.25  # what was left of the grace, not a second one
+    await runtime.aclose()
+
+
 async def test_a_channel_that_cannot_start_leaves_the_others_serving_and_is_tried_again(
     make_config, fake, monkeypatch
 ):
