@@ -13,7 +13,7 @@ exact (no connection left behind in a worker thread of `asyncio.to_thread`). Oth
 timeout for the rare writer-writer overlap.
 
 Times are stored as ISO-8601 UTC text with a fixed width, so string order is time order and range
-queries use the index; a vendor call's `day` is the UTC date of its session.
+queries use the index; a vendor call's `day` is its session's date in Beijing time (BILLING_ZONE).
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from contextlib import contextmanager, suppress
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_core import to_jsonable_python
@@ -43,6 +44,10 @@ OK = "ok"
 BUSY_TIMEOUT_SECONDS = 10.0
 #: Rows fetched per round trip by `export`, so the lock is never held while the caller consumes rows.
 EXPORT_PAGE_SIZE = 500
+#: The day a vendor call is counted on: every cloud vendor here bills, and resets its free calls, by
+#: China Standard Time, so a call at 07:00 in Beijing belongs to that day, not to the UTC day before.
+#: Rows written before this was so keep their UTC day.
+BILLING_ZONE = ZoneInfo("Asia/Shanghai")
 #: How often expired kv entries and old inbound claims are deleted. An entry is also dropped when its
 #: own key is read after it expired, but most never are: each callback's nonce is unique, and a day's
 #: quota count is not read after that day. Without this the two tables grew by every callback.
@@ -132,7 +137,7 @@ class VendorKindStats(BaseModel):
 
 
 class VendorDayStats(BaseModel):
-    """What one vendor was asked on one UTC day: the figure a vendor's bill is checked against."""
+    """What one vendor was asked on one day in Beijing time: the figure a vendor's bill is checked against."""
 
     vendor: str
     day: date
@@ -575,7 +580,7 @@ def _session_columns(row: SessionRow) -> dict[str, Any]:
 
 
 def _vendor_calls(row: SessionRow) -> list[dict[str, Any]]:
-    day = row.created_at.date().isoformat()
+    day = _to_utc(row.created_at).astimezone(BILLING_ZONE).date().isoformat()
     return [
         {
             "vendor": str(attempt.get("vendor")),

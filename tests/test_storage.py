@@ -168,8 +168,10 @@ def test_vendor_calls_rows_skip_skipped_attempts_and_cached_sessions(db_path: Pa
         {"vendor": "baidu", "status": "quota_or_rate", "ms": 40.0, "code": "18"},
         {"vendor": "tencent", "status": "ok", "ms": 95.0},
     ]
-    first = log.record(make_row(created_at=datetime(2024, 5, 1, 23, 59, tzinfo=UTC), attempts=attempts))
+    first = log.record(make_row(created_at=datetime(2024, 5, 1, 15, 59, tzinfo=UTC), attempts=attempts))
     log.record(make_row(attempts=attempts, cached=True))
+    # 16:00 UTC is midnight in Beijing, where the vendors' days (and bills) turn
+    after = log.record(make_row(created_at=datetime(2024, 5, 1, 16, 0, tzinfo=UTC), attempts=attempts[2:]))
 
     calls = raw_rows(
         db_path, "SELECT session_id, vendor, status, code, ms, day FROM vendor_calls ORDER BY id"
@@ -177,6 +179,7 @@ def test_vendor_calls_rows_skip_skipped_attempts_and_cached_sessions(db_path: Pa
     assert calls == [
         (first, "baidu", "quota_or_rate", "18", 40.0, "2024-05-01"),
         (first, "tencent", "ok", None, 95.0, "2024-05-01"),
+        (after, "tencent", "ok", None, 95.0, "2024-05-02"),
     ]
     # the session row keeps every attempt, skipped included
     assert [a["vendor"] for a in log.history()[1].attempts] == ["megvii", "baidu", "tencent"]
