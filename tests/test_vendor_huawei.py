@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -227,6 +228,20 @@ async def test_token_is_fetched_with_the_iam_password_identity_and_sent_as_x_aut
     assert request["auth"]["scope"] == {"project": {"name": "cn-north-4"}}
     [ocr] = fake.received
     assert ocr.headers["x-auth-token"] == fake.tokens[0] and "authorization" not in ocr.headers
+
+
+async def test_the_fake_requires_the_json_content_type_huawei_requires(fake, make_vendor, photo):
+    """Content-Type: application/json is a required request header: an adapter that dropped it must
+    fail here as it would against Huawei (the OCR call after a token, so no signature is involved)."""
+    await make_vendor("token").recognize("driving", "front", photo)
+    [sent] = fake.received
+    path, json_type = urlsplit(sent.path).path, "application/json"
+    async with httpx.AsyncClient(base_url=fake.url) as client:
+        headers = {"x-auth-token": fake.tokens[0]}
+        plain = await client.post(path, content=sent.body, headers=headers | {"content-type": "text/plain"})
+        typed = await client.post(path, content=sent.body, headers=headers | {"content-type": json_type})
+    assert (plain.status_code, plain.json()["error_code"]) == (400, "AIS.0101")
+    assert typed.status_code == 200
 
 
 async def test_token_is_cached_for_its_lifetime_then_replaced(fake, make_vendor, photo):

@@ -23,7 +23,7 @@ from tencentcloud.common.profile.client_profile import ClientProfile
 from tencentcloud.common.profile.http_profile import HttpProfile
 
 from bot.cli import main
-from bot.images import IntakeImage, load
+from bot.images import ImageLimits, IntakeImage, load
 from bot.models import DrivingLicence, DrivingLicenceBack, PlateColor, VehicleLicenceBack, VehicleLicenceFront
 from bot.vendors.base import ErrorCategory, VendorError, build_vendor, vendor_class
 from bot.vendors.http import RetryPolicy
@@ -574,3 +574,26 @@ def test_recognize_cli_reports_a_vendor_error(fake, tmp_path: Path, capsys):
     assert main([*argv, "--config", str(config)]) != 0
     result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert result["error"]["category"] == "auth" and result["error"]["code"] == "AuthFailure.SignatureFailure"
+
+
+# ------------------------------------------------------------------------- the fake's own limits
+
+
+def _bmp(width: int, height: int) -> IntakeImage:
+    buffer = io.BytesIO()
+    Image.new("RGB", (width, height), "white").save(buffer, "BMP")
+    return load(buffer.getvalue())
+
+
+async def test_the_fake_refuses_what_tencent_documents_it_refuses(fake, make_vendor, monkeypatch):
+    """Were the adapter's limits loosened (BMP sent as is, 7 MB of base64 or more), these tests must
+    fail as Tencent would: plates are PNG/JPG only, a vehicle licence's base64 at most 7 MB."""
+    formats = frozenset({"JPEG", "PNG", "BMP"})
+    loose = ImageLimits(max_bytes=20_000_000, max_side=4096, min_side=15, formats=formats)
+    monkeypatch.setattr(TencentVendor, "limits", loose)
+    vendor = make_vendor(attempts=1)
+    await vendor.recognize("driving", "front", _bmp(640, 420))  # BMP: fine for a licence
+    plate = await failure(vendor, "plate", "front", _bmp(640, 420))
+    assert (plate.category, plate.code) == (ErrorCategory.BAD_IMAGE, "FailedOperation.ImageDecodeFailed")
+    large = await failure(vendor, "vehicle", "front", _bmp(2000, 1400))  # 8.4 MB raw: 11 MB of base64
+    assert (large.category, large.code) == (ErrorCategory.BAD_IMAGE, "LimitExceeded.TooLargeFileError")

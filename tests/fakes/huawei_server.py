@@ -280,6 +280,9 @@ class FakeHuawei(LoopbackFake[Reply]):
         )
         try:
             self._authenticate(path, headers, body)
+            if headers.get("content-type", "").split(";")[0].strip() != "application/json":
+                # Required, application/json, by the API reference's request-header table.
+                raise Rejected(400, "AIS.0101", "The request header Content-Type must be application/json.")
             if (
                 match is None
                 or match["project"] != self.project_id

@@ -44,6 +44,18 @@ KNOWN_PARAMETERS = {
     "VehicleLicenseOCR": {"ImageBase64", "ImageUrl", "CardSide", "TractorCardSide"},
     "LicensePlateOCR": {"ImageBase64", "ImageUrl"},
 }
+#: The documented limits on `ImageBase64` (its length) and the formats each action decodes: an adapter
+#: that sent more, or a BMP or GIF plate photo, is refused here as Tencent would refuse it.
+MAX_BASE64_CHARS = {
+    "DriverLicenseOCR": 10 * 1024 * 1024,
+    "VehicleLicenseOCR": 7 * 1024 * 1024,
+    "LicensePlateOCR": 7 * 1024 * 1024,  # 10 MB per the SDK, 7 MB per the international docs: the lower
+}
+IMAGE_FORMATS = {
+    "DriverLicenseOCR": ("JPEG", "PNG", "BMP"),
+    "VehicleLicenseOCR": ("JPEG", "PNG", "BMP"),
+    "LicensePlateOCR": ("JPEG", "PNG"),
+}
 _AUTHORIZATION = re.compile(
     r"TC3-HMAC-SHA256 Credential=(?P<id>[^/]+)/(?P<date>\d{4}-\d{2}-\d{2})/(?P<service>[^/]+)/tc3_request, "
     r"SignedHeaders=(?P<signed>[a-z0-9;-]+), Signature=(?P<signature>[0-9a-f]{64})"
@@ -243,7 +255,8 @@ class FakeTencent(LoopbackFake[Reply]):
         except RequestRejected as rejected:
             received.error = rejected.code
             return Reply.error(rejected.code, rejected.message), {}
-        received.image_size = _image_size(received.params.get("ImageBase64", ""))
+        image = received.params.get("ImageBase64", "")
+        received.image_size = _image_size(image, IMAGE_FORMATS[received.action or ""])
         reply = self.next_reply("ocr")
         if reply is not None and reply.mode == "error":
             received.error = reply.code
@@ -328,17 +341,19 @@ class FakeTencent(LoopbackFake[Reply]):
         image = params.get("ImageBase64")
         if image is None and params.get("ImageUrl") is None:
             raise RequestRejected("MissingParameter", "ImageBase64 or ImageUrl is required.")
-        if image is not None and _image_size(image) is None:
+        if isinstance(image, str) and len(image) > MAX_BASE64_CHARS[action]:
+            raise RequestRejected("LimitExceeded.TooLargeFileError", "文件内容太大。")
+        if image is not None and _image_size(image, IMAGE_FORMATS[action]) is None:
             raise RequestRejected("FailedOperation.ImageDecodeFailed", "图片解码失败。")
         return params
 
 
-def _image_size(text: Any) -> tuple[int, int] | None:
+def _image_size(text: Any, formats: tuple[str, ...]) -> tuple[int, int] | None:
     if not isinstance(text, str) or not text:
         return None
     try:
         data = base64.b64decode(text, validate=True)
-        with Image.open(io.BytesIO(data), formats=["JPEG", "PNG", "BMP"]) as image:
+        with Image.open(io.BytesIO(data), formats=list(formats)) as image:
             return image.size
     except (binascii.Error, ValueError, OSError):
         return None
