@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from bot.config import Config, ConfigError, load_config
+from bot.config import CHANNEL_SETTINGS, Config, ConfigError, import_target, load_config
 from bot.models import KINDS, SIDES
 from bot.storage import SessionLog, StorageError, private_file
 
@@ -182,6 +182,16 @@ def _check_config(args: argparse.Namespace, config: Config) -> int:
         for side in sides:
             if not any(vendor.supports_request(kind, side) for vendor in chain.vendors):
                 print(f"  note: no vendor in the {kind} chain reads the {side} page; users are told so")
+    starting = 0
+    for name, target in CHANNEL_SETTINGS.items():
+        table = config.channel_table(name)
+        if table is None:
+            continue
+        ready = import_target(target).model_validate(table).has_credentials
+        starting += ready
+        print(f"  channel {name}: {'starts' if ready else 'not started: its credentials are missing'}")
+    if not starting:
+        print("  note: no chat channel would start, so `licence-bot serve` would exit 2")
     return EXIT_OK
 
 

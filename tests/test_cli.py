@@ -108,7 +108,18 @@ def test_check_config_names_a_page_no_vendor_in_its_chain_reads(tmp_path, capsys
     )
     assert main(["check-config", "--config", str(path)]) == 0
     notes = [line for line in capsys.readouterr().out.splitlines() if "note:" in line]
-    assert notes == ["  note: no vendor in the vehicle chain reads the back page; users are told so"]
+    assert notes == [
+        "  note: no vendor in the vehicle chain reads the back page; users are told so",
+        "  note: no chat channel would start, so `licence-bot serve` would exit 2",
+    ]
+
+
+def test_check_config_says_which_channels_would_start(config_file, capsys):
+    wechat = '[wechat]\ntoken = "t"\napp_id = "wx1"\napp_secret = "s"\n'
+    assert main(["check-config", "--config", str(config_file(extra="[telegram]\n" + wechat))]) == 0
+    out = capsys.readouterr().out
+    assert "channel telegram: not started: its credentials are missing" in out
+    assert "channel wechat: starts" in out and "no chat channel would start" not in out
 
 
 def test_unknown_vendor_flag_is_bad_input(config_file, photo):

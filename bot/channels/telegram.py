@@ -94,6 +94,10 @@ class TelegramSettings(BaseModel):
     #: Long-polling timeout of getUpdates, in seconds.
     poll_timeout: int = Field(default=30, ge=0, le=50)
 
+    @property
+    def has_credentials(self) -> bool:
+        return bool(self.token)
+
     @field_validator("allowed_users", "allowed_chats", "admins", mode="before")
     @classmethod
     def _ids_from_env(cls, value: Any) -> Any:
@@ -168,7 +172,7 @@ class TelegramChannel(Channel):
     @classmethod
     def from_config(cls, table: dict[str, Any], runtime: Runtime) -> TelegramChannel | None:
         settings = TelegramSettings.model_validate(table)
-        if not settings.token:
+        if not settings.has_credentials:
             return None
         return cls(settings, runtime)
 
