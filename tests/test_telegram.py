@@ -28,6 +28,7 @@ from bot.channels import server
 from bot.channels.base import Channel, Runtime
 from bot.channels.server import build_app, build_channels
 from bot.channels.telegram import MAX_UPDATE_BYTES, SECRET_HEADER, TelegramChannel, TelegramSettings
+from bot.channels.telegram_http import AiohttpRequest
 from bot.config import ConfigError
 from bot.storage import SessionLog
 from handlers.replies import ERROR_CATEGORY_TEXTS, REJECT_REASON_TEXTS, REJECTED_TEXTS
@@ -509,6 +510,21 @@ async def test_a_channel_that_cannot_start_leaves_the_others_serving_and_is_trie
         assert len(fake.called("getMe")) == 2 and fake.called("setWebhook")
     assert healthy.stopped
     await runtime.drain(5)
+    await runtime.aclose()
+
+
+async def test_a_channel_that_never_started_closes_its_sessions_on_stop(make_config, fake):
+    """PTB shuts down only an application that once initialized, so the sessions a failed start
+    opened were left to the garbage collector, which logged "Unclosed client session" on every stop."""
+    runtime = Runtime.from_config(make_config(chain() + telegram_table(fake)))
+    channel = TelegramChannel.from_config(runtime.config.channel_table("telegram") or {}, runtime)
+    assert channel is not None
+    fake.flood("getMe")
+    assert await server._started(channel) is False
+    request = channel.application.bot.request
+    assert isinstance(request, AiohttpRequest) and request.holds_a_session  # the failed start opened it
+    await channel.stop()
+    assert not request.holds_a_session
     await runtime.aclose()
 
 

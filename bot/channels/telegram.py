@@ -156,6 +156,8 @@ class TelegramChannel(Channel):
         self.dispatcher = Dispatcher(
             runtime.dispatcher.recognizer, pending_seconds=settings.pending_seconds, limiter=limits
         )
+        #: The HTTP sessions of an application built here, closed by `stop` whatever PTB does.
+        self._requests: tuple[AiohttpRequest, ...] = ()
         self.application = application or self._build_application()
         self.sender = Sender(self.application.bot)
         self.photos = PhotoMemory(settings.box_photos, settings.box_seconds)
@@ -177,13 +179,14 @@ class TelegramChannel(Channel):
         return cls(settings, runtime)
 
     def _build_application(self) -> Application:
+        self._requests = (AiohttpRequest(self.settings.max_in_flight), AiohttpRequest(1))
         builder = (
             Application.builder()
             .token(self.settings.token)
             .base_url(self.settings.base_url)
             .base_file_url(self.settings.base_file_url)
-            .request(AiohttpRequest(self.settings.max_in_flight))
-            .get_updates_request(AiohttpRequest(1))
+            .request(self._requests[0])
+            .get_updates_request(self._requests[1])
         )
         if self.settings.mode == "webhook":
             builder = builder.updater(None)
@@ -250,6 +253,10 @@ class TelegramChannel(Channel):
                 await asyncio.wait(pending)
                 break
         await application.shutdown()
+        # PTB shuts down only an application that once initialized; one that never started (Telegram
+        # unreachable, a revoked token) still holds the sessions its tries opened.
+        for request in self._requests:
+            await request.shutdown()
 
     def routes(self) -> list[BaseRoute]:
         if self.settings.mode != "webhook":

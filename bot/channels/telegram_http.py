@@ -53,6 +53,11 @@ class AiohttpRequest(BaseRequest):
     def read_timeout(self) -> float | None:
         return self._read_timeout
 
+    @property
+    def holds_a_session(self) -> bool:
+        """Whether an open aiohttp session (and its connections) is still held."""
+        return self._session is not None and not self._session.closed
+
     async def initialize(self) -> None:
         if self._session is None or self._session.closed:
             connector = aiohttp.TCPConnector(limit=self.max_in_flight, limit_per_host=self.max_in_flight)
@@ -60,7 +65,7 @@ class AiohttpRequest(BaseRequest):
             self._session = aiohttp.ClientSession(connector=connector, headers=headers)
 
     async def shutdown(self) -> None:
-        if self._session is not None and not self._session.closed:
+        if self._session is not None and self.holds_a_session:
             await self._session.close()
 
     async def do_request(
