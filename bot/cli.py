@@ -19,7 +19,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from bot.config import CHANNEL_SETTINGS, Config, ConfigError, import_target, load_config
+from bot.config import (
+    CHANNEL_SETTINGS,
+    Config,
+    ConfigError,
+    check_vendor_credentials,
+    import_target,
+    load_config,
+)
 from bot.models import KINDS, SIDES
 from bot.storage import SessionLog, StorageError, private_file
 
@@ -55,6 +62,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_BAD_INPUT
     try:
         return int(args.run(args, config))
+    except ConfigError as exc:  # what only the commands that call vendors check (their credentials)
+        print(f"licence-bot: bad config: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     except (StorageError, sqlite3.Error) as exc:  # a database path that is no SQLite file, or unwritable
         print(f"licence-bot: session log {config.bot.database}: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -171,6 +181,7 @@ def _check_config(args: argparse.Namespace, config: Config) -> int:
     from handlers.recognize import build_chains
 
     try:
+        check_vendor_credentials(config)
         chains = build_chains(config)
     except Exception as exc:  # a vendor that cannot be built is a config error, whatever it raised
         print(f"licence-bot: bad config: {exc}", file=sys.stderr)
@@ -198,6 +209,7 @@ def _check_config(args: argparse.Namespace, config: Config) -> int:
 def _serve(args: argparse.Namespace, config: Config) -> int:
     from bot.channels.server import serve
 
+    check_vendor_credentials(config)
     logging.getLogger().setLevel(logging.INFO)
     code = asyncio.run(serve(config))
     if code == EXIT_BAD_INPUT:

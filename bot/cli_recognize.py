@@ -13,7 +13,7 @@ from pydantic import ValidationError
 from tqdm import tqdm
 
 from bot.cli import CSV_FILE_ENCODING, EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, open_output
-from bot.config import Config, describe_errors
+from bot.config import Config, check_vendor_credentials, describe_errors
 from bot.models import KINDS
 from bot.storage import SessionLog
 from bot.vendors.base import VendorChain, build_vendor
@@ -25,6 +25,7 @@ from handlers.replies import ReplyOptions, render_json_warnings, render_text
 async def recognize_files(args: argparse.Namespace, config: Config) -> int:
     language = args.lang or config.bot.language
     try:
+        check_vendor_credentials(config, [args.vendor] if args.vendor else None)
         chains = _chains_for(args.vendor, config)
     except KeyError as exc:
         print(f"licence-bot: {exc.args[0]}", file=sys.stderr)

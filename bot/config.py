@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 import os
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -203,13 +203,27 @@ def _validate_vendor_tables(config: Config) -> None:
     named = {name for kind in KINDS for name in config.vendors.chain(kind)}
     for name in sorted(named | set(config.vendors.model_extra or {})):
         try:
-            settings = vendor_class(name).settings_model.model_validate(config.vendors.table(name))
+            vendor_class(name).settings_model.model_validate(config.vendors.table(name))
         except ValidationError as exc:
             raise ConfigError(f"vendors.{name}." + describe_errors(exc)) from None
-        missing = settings.missing_credentials() if name in named else None
+
+
+def check_vendor_credentials(config: Config, names: Iterable[str] | None = None) -> None:
+    """`ConfigError` for the first of `names` (by default every vendor a chain names) that lacks the
+    credentials it needs: an auth failure does not fall through to the next vendor, so every
+    recognition would fail. Asked by the commands that call vendors (serve, recognize, check-config),
+    not at every load: `stats` or `history` run from a shell without the service's environment (where
+    the keys may live) must still work."""
+    from bot.vendors.base import vendor_class
+
+    if names is None:
+        names = {name for kind in KINDS for name in config.vendors.chain(kind)}
+    for name in sorted(names):
+        settings = vendor_class(name).settings_model.model_validate(config.vendors.table(name))
+        missing = settings.missing_credentials()
         if missing is not None:
             where = f"[vendors.{name}] or {ENV_PREFIX}VENDORS__{name.upper()}__…"
-            raise ConfigError(f"vendors.{name}: a chain names it, but it has no {missing} (set in {where})")
+            raise ConfigError(f"vendors.{name}: no {missing} (set in {where})")
 
 
 def import_target(target: str) -> Any:

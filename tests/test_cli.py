@@ -114,6 +114,24 @@ def test_check_config_names_a_page_no_vendor_in_its_chain_reads(tmp_path, capsys
     ]
 
 
+def test_only_the_commands_that_call_vendors_need_their_keys(tmp_path, photo, capsys, monkeypatch):
+    """Keys often live only in the service's environment; an admin's shell must still read the log."""
+    for name in ("LICENCE_BOT_VENDORS__TENCENT__SECRET_ID", "LICENCE_BOT_VENDORS__TENCENT__SECRET_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    path = tmp_path / "config.toml"
+    path.write_text(
+        f'[bot]\ndatabase = "{tmp_path / "log.db"}"\n[vendors]\ndriving = ["tencent", "local"]\n',
+        encoding="utf-8",
+    )
+    config = str(path)
+    for command in (["stats"], ["history"], ["export", "--format", "json"]):
+        assert main([*command, "--config", config]) == 0, command
+    capsys.readouterr()
+    for command in (["check-config"], ["recognize", str(photo), "--kind", "driving"], ["serve"]):
+        assert main([*command, "--config", config]) == 2, command
+        assert "vendors.tencent: no secret_id/secret_key" in capsys.readouterr().err
+
+
 def test_check_config_says_which_channels_would_start(config_file, capsys):
     wechat = '[wechat]\ntoken = "t"\napp_id = "wx1"\napp_secret = "s"\n'
     assert main(["check-config", "--config", str(config_file(extra="[telegram]\n" + wechat))]) == 0

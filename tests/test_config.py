@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 import tests.fakes.vendors  # noqa: F401 - registers the scripted vendors
-from bot.config import ConfigError, _read_toml, load_config
+from bot.config import ConfigError, _read_toml, check_vendor_credentials, load_config
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -76,11 +76,6 @@ def test_environment_overrides_reach_nested_vendor_tables(tmp_path):
         ('[vendors]\nplate = ["baidu"]\n', "vendors.baidu.api_key"),  # named, but no table with its keys
         ('[bot]\ntimezone = "Mars/Olympus"\n', "bot.timezone"),
         ("[vendors.local]\ntimeout = 0\n", "vendors.local.timeout"),  # every call would time out
-        # Named in a chain without the keys it needs: every call would fail, and auth does not fall through.
-        ('[vendors]\ndriving = ["tencent", "local"]\n', "vendors.tencent: a chain names it, but it has no"),
-        ('[vendors]\nplate = ["huawei"]\n[vendors.huawei]\nak = "a"\nsk = "s"\n', "no project_id"),
-        ('[vendors]\nplate = ["huawei"]\n[vendors.huawei]\nproject_id = "p"\n', "no ak/sk or iam_user"),
-        ('[vendors]\nvehicle = ["tencent_legacy"]\n[vendors.tencent_legacy]\nsecret_id = "i"\n', "no app_id"),
     ],
 )
 def test_bad_config_names_the_key(tmp_path, text, key):
@@ -89,13 +84,29 @@ def test_bad_config_names_the_key(tmp_path, text, key):
     assert key in str(error.value)
 
 
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('[vendors]\ndriving = ["tencent", "local"]\n', "vendors.tencent: no secret_id/secret_key"),
+        ('[vendors]\nplate = ["huawei"]\n[vendors.huawei]\nak = "a"\nsk = "s"\n', "no project_id"),
+        ('[vendors]\nplate = ["huawei"]\n[vendors.huawei]\nproject_id = "p"\n', "no ak/sk or iam_user"),
+        ('[vendors]\nvehicle = ["tencent_legacy"]\n[vendors.tencent_legacy]\nsecret_id = "i"\n', "no app_id"),
+    ],
+)
+def test_a_chained_vendor_without_its_keys_is_named(tmp_path, text, message):
+    """Every call would fail, and an auth failure does not fall through to the next vendor."""
+    config = load_config(write(tmp_path, text), environ={})  # loads: `stats` needs no vendor keys
+    with pytest.raises(ConfigError, match=message):
+        check_vendor_credentials(config)
+
+
 def test_vendor_keys_may_come_from_the_environment_and_an_unused_table_needs_none(tmp_path):
     chained = write(tmp_path, '[vendors]\ndriving = ["tencent", "local"]\n')
     prefix = "LICENCE_BOT_VENDORS__TENCENT__"
     keys = {f"{prefix}SECRET_ID": "id", f"{prefix}SECRET_KEY": "key"}
-    assert load_config(chained, environ=keys).vendors.chain("driving") == ["tencent", "local"]
+    check_vendor_credentials(load_config(chained, environ=keys))
     unused = write(tmp_path, '[vendors.tencent]\nregion = "ap-beijing"\n')  # filled in for later
-    assert load_config(unused, environ={}).vendors.table("tencent")["region"] == "ap-beijing"
+    check_vendor_credentials(load_config(unused, environ={}))
 
 
 def test_bad_toml_and_missing_file_are_config_errors(tmp_path):
