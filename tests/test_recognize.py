@@ -10,6 +10,7 @@ from datetime import date
 import pytest
 
 from bot import images
+from bot.channels.base import Runtime
 from bot.storage import SessionLog
 from handlers.outcome import Status
 from handlers.recognize import CONCURRENT_DECODES, Context, Recognizer, Request, ResultCache
@@ -320,3 +321,21 @@ async def test_a_recognition_cut_off_by_shutdown_is_logged_as_interrupted(make_c
     [row] = recognizer.session_log.history()
     assert row.status == Status.INTERRUPTED
     assert (row.user_id, row.message_id, row.kind) == ("u7", "m9", "driving")
+
+
+async def test_the_runtime_drain_lets_a_cut_off_recognition_log_itself_before_the_log_closes(
+    make_config, photo_bytes
+):
+    """The drain cancelled and went on: the server closed the session log before the cancelled task ran
+    its handler, so the `interrupted` row was lost after all."""
+    config = make_config(CHAIN + "[vendors.scripted]\ndelay = 30\n[vendors.scripted_backup]\n")
+    runtime = Runtime.from_config(config)
+    ScriptedVendor.running = 0
+    request = Request(kind="driving", data=photo_bytes, context=Context(platform="wechat", user_id="u8"))
+    runtime.spawn(runtime.dispatcher.recognizer.recognize(request), "recognition")
+    while ScriptedVendor.running == 0:
+        await asyncio.sleep(0.01)
+    assert await runtime.drain(0.05) == 1
+    await runtime.aclose()  # what the server does next
+    with SessionLog(config.bot.database) as reopened:
+        assert [(row.user_id, row.status) for row in reopened.history()] == [("u8", Status.INTERRUPTED)]

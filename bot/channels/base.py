@@ -24,6 +24,9 @@ from handlers.recognize import Recognizer
 
 log = logging.getLogger(__name__)
 
+#: How long a drain waits for the recognitions it cut off to wind down (they only log themselves).
+CANCELLED_WAIT_SECONDS = 2.0
+
 
 class Runtime:
     """The shared parts of a running bot: config, session log, dispatcher and in-flight work."""
@@ -68,6 +71,10 @@ class Runtime:
             _, pending = await asyncio.wait(pending, timeout=timeout)
             for task in pending:
                 task.cancel()
+            if pending:
+                # Let each cut-off recognition write its `interrupted` row before the log is closed; a
+                # cancelled wait on a vendor or a worker thread ends at once, so this is brief.
+                await asyncio.wait(pending, timeout=CANCELLED_WAIT_SECONDS)
         if pending:
             log.warning("shutdown cut off %d recognitions still in flight", len(pending))
         else:
