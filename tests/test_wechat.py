@@ -38,7 +38,7 @@ from bot.channels.wechat_core import (
 )
 from bot.config import ConfigError
 from handlers.channel_texts import COLLECT_LATER, MORE_WAITING
-from handlers.dispatch import SEND_PHOTO
+from handlers.dispatch import ASK_KIND, SEND_PHOTO
 from handlers.replies import ERROR_CATEGORY_TEXTS, REJECTED_TEXTS
 from tests.fakes.wechat_server import (
     CallbackBuilder,
@@ -451,6 +451,24 @@ async def test_passive_mode_answers_when_sqlite_cannot_record_the_claim(make_bot
         monkeypatch.setattr(bot.runtime.session_log, "claim_inbound", locked)
         answer = await bot.send(text("驾驶证"))
         assert answer.status_code == 200 and bot.reply(answer) == SEND_PHOTO["zh"].format(name="驾驶证")
+
+
+async def test_passive_mode_without_sqlite_still_knows_a_retry(make_bot, fake, photo_id, monkeypatch):
+    """With the claim unrecorded, each of WeChat's tries of one photo used to start it again: the
+    photo waited twice for its kind, and was read twice."""
+    async with make_bot(reply_mode="passive", vendor=chain(delay=0.6), timing=FAST) as bot:
+
+        def locked(platform: str, key: str) -> bool:
+            raise sqlite3.OperationalError("database is locked")
+
+        monkeypatch.setattr(bot.runtime.session_log, "claim_inbound", locked)
+        await bot.send(text("驾驶证"))
+        answer = await passive_tries(bot, image(photo_id))
+        assert answer is not None and "王芳" in bot.reply(answer)
+        await bot.settle()
+        later = bot.reply(await bot.send(text("好的", msg_id=7001)))
+        assert ASK_KIND["zh"] not in later  # no second copy of the photo waits for a kind
+        assert len(bot.sessions()) == 1
 
 
 async def test_passive_mode_last_try_says_send_any_text_then_delivers(make_bot, fake, photo_id):

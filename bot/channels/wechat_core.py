@@ -414,7 +414,8 @@ class CallbackChannel(Channel):
         # write lock): a reply is only ever handed to a try WeChat is still waiting for.
         arrived = asyncio.get_running_loop().time()
         first = await self._recorded_first(incoming, stamp)
-        if not first:
+        # This process's own memory of the tries too: with SQLite failing, every try counts as first.
+        if not first or incoming.key in self._tries:
             return await self._retry(incoming, arrived)
         self._forget_old_tries()
         tries = self._tries[incoming.key] = _Tries(first_seen=time.monotonic())
