@@ -21,9 +21,9 @@ from zoneinfo import ZoneInfo
 
 from handlers.messages import Inbound
 
-#: The channels' defaults: plenty for one person reading cards (a photo every six seconds, 200 a day),
-#: far short of what a script or a crowd would send. 0 in a channel's table turns a limit off.
-DEFAULT_RATE_LIMIT = 10
+#: The channels' defaults: plenty for one person reading cards (three albums of ten photos a minute,
+#: 200 a day), far short of what a script or a crowd would send. 0 in a channel's table turns a limit off.
+DEFAULT_RATE_LIMIT = 30
 DEFAULT_DAILY_QUOTA = 200
 
 RATE_LIMITED = "rate_limited"

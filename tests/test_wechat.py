@@ -39,6 +39,7 @@ from bot.channels.wechat_core import (
 from bot.config import ConfigError
 from handlers.channel_texts import COLLECT_LATER, MORE_WAITING
 from handlers.dispatch import ASK_KIND, SEND_PHOTO
+from handlers.limits import DEFAULT_RATE_LIMIT
 from handlers.replies import ERROR_CATEGORY_TEXTS, REJECTED_TEXTS
 from tests.fakes.wechat_server import (
     CallbackBuilder,
@@ -226,12 +227,12 @@ async def test_a_users_word_and_photo_sent_back_to_back_are_handled_in_order(mak
 async def test_a_table_that_sets_no_limits_still_limits_each_user(make_bot, fake, photo_id):
     """Open by default with no limit, one forwarded link could run up a cloud vendor's bill."""
     async with make_bot() as bot:
-        for _ in range(11):
-            await bot.send(text("车牌"))
-            await bot.send(image(photo_id))
+        for number in range(DEFAULT_RATE_LIMIT + 1):
+            await bot.send(text("车牌", msg_id=8000 + 2 * number))
+            await bot.send(image(photo_id, msg_id=8001 + 2 * number))
             await bot.settle()
         assert fake.texts_to(USER)[-1].endswith(REJECTED_TEXTS["rate_limited"][0])
-        assert sorted(row.status for row in bot.sessions()) == ["ok"] * 10 + ["rejected"]
+        assert sorted(row.status for row in bot.sessions()) == ["ok"] * DEFAULT_RATE_LIMIT + ["rejected"]
 
 
 async def test_subscribe_gets_an_encrypted_welcome_listing_the_words(make_bot, fake):
