@@ -307,7 +307,7 @@ class SessionLog:
         self.path = Path(path)
         self.store_images = store_images
         self._clock = clock
-        self._pruned = clock()
+        self._pruned = clock() - PRUNE_SECONDS  # the first write prunes: a process may not live ten minutes
         self._lock = threading.RLock()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         private_file(self.path)

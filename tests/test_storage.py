@@ -398,6 +398,16 @@ def test_entries_nobody_reads_again_are_pruned(db_path: Path):
     assert raw_rows(db_path, "SELECT key FROM kv ORDER BY key") == [("forever",), ("nonce:today",)]
 
 
+def test_a_process_that_restarts_often_still_prunes(db_path: Path):
+    clock = FakeClock(datetime(2024, 5, 1, tzinfo=UTC).timestamp())
+    with SessionLog(db_path, clock=clock) as log:
+        log.kv_set("nonce:old", "digest", ttl_seconds=660)
+    clock.now += 3600
+    with SessionLog(db_path, clock=clock) as restarted:  # lives a minute, as under a crash loop
+        restarted.kv_set("nonce:new", "digest", ttl_seconds=660)
+    assert raw_rows(db_path, "SELECT key FROM kv") == [("nonce:new",)]
+
+
 # ----------------------------------------------------------------------------------------------- kv
 
 
