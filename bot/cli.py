@@ -41,6 +41,16 @@ class OutputError(Exception):
     """A file the command was asked to write cannot be (no such folder, no permission)."""
 
 
+def check_output(path: Path) -> None:
+    """`OutputError` now if `path` could not be written later, without touching it: a long run must not
+    fail at its end on a mistyped folder, nor empty an earlier results file before it has new ones."""
+    folder = path.parent
+    if not folder.is_dir():
+        raise OutputError(f"cannot write {path}: no such folder")
+    if path.is_dir() or not os.access(path if path.exists() else folder, os.W_OK):
+        raise OutputError(f"cannot write {path}: not writable")
+
+
 def open_output(path: Path, encoding: str) -> TextIO:
     """`path` opened for writing, readable by its owner alone when new: it holds what the log holds, or
     with `recognize --csv` every field unmasked."""

@@ -12,7 +12,7 @@ from typing import Any, TextIO
 from pydantic import ValidationError
 from tqdm import tqdm
 
-from bot.cli import CSV_FILE_ENCODING, EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, open_output
+from bot.cli import CSV_FILE_ENCODING, EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, check_output, open_output
 from bot.config import Config, check_vendor_credentials, describe_errors
 from bot.models import KINDS
 from bot.storage import SessionLog
@@ -35,14 +35,13 @@ async def recognize_files(args: argparse.Namespace, config: Config) -> int:
         return EXIT_BAD_INPUT
     session_log = SessionLog(config.bot.database, store_images=config.bot.store_images)
     recognizer = Recognizer(config, session_log, chains)
-    csv_file: TextIO | None = None
     worst = EXIT_OK
     csv_rows: list[dict[str, Any]] = []
     paths: list[Path] = args.images
     progress = tqdm(paths, unit="image", file=sys.stderr, disable=len(paths) < 2)
     try:
-        # Opened before any work, so a mistyped path fails at once rather than after every recognition.
-        csv_file = open_output(args.csv, CSV_FILE_ENCODING) if args.csv else None
+        if args.csv:
+            check_output(args.csv)  # before any work: a mistyped path fails now, not after every photo
         for path in progress:
             try:
                 data = path.read_bytes()
@@ -62,13 +61,12 @@ async def recognize_files(args: argparse.Namespace, config: Config) -> int:
                 text = "\n".join(render_text(outcome, ReplyOptions(language=language, mask=False)))
                 progress.write(text, file=sys.stdout)
             csv_rows.append(_csv_row(summary))
-        if csv_file is not None:
-            _write_csv(csv_file, csv_rows)
     finally:
         await recognizer.aclose()
         session_log.close()
-        if csv_file is not None:
-            csv_file.close()
+    if args.csv:
+        with open_output(args.csv, CSV_FILE_ENCODING) as handle:
+            _write_csv(handle, csv_rows)
     return worst
 
 
