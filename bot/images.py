@@ -160,6 +160,11 @@ class IntakeImage:
     def long_side(self) -> int:
         return max(self.width, self.height)
 
+    def forget_pixels(self) -> None:
+        """Drop the cached decodes (the next use decodes `data` again): a photo that will wait in a
+        queue should not hold megabytes of pixels meanwhile."""
+        self._image = self._larger = None
+
 
 @dataclass(frozen=True)
 class PreparedImage:

@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo
 from bot.images import MAX_UPLOAD_BYTES, MIN_SHORT_SIDE, MIN_SHORT_SIDE_PLATE
 from bot.models import Document, Kind, Plate, PlateColor, Severity, Side, Warning
 from bot.storage import SessionRow, Stats
-from bot.vendors.base import UNSUPPORTED
+from bot.vendors.base import BUSY, UNSUPPORTED
 from handlers.masking import mask_document, mask_id, mask_number, value_key
 from handlers.outcome import Outcome, Status
 
@@ -493,6 +493,12 @@ _NOT_FOUND_PLATE = (
 )
 
 
+_BUSY = (
+    "现在排队识别的照片太多，请过几分钟再发送这张照片。",
+    "Too many photos are waiting to be read right now; please send this one again in a few minutes.",
+)
+
+
 _UNSUPPORTED_PAGE = (
     "这里配置的识别服务不能识别{document}，重拍也无济于事，请联系管理员。",
     "The recognition service set up here cannot read a {document}, so retaking the photo will not help; "
@@ -509,6 +515,8 @@ def failure_text(outcome: Outcome, language: str) -> str:
     if outcome.error_code == UNSUPPORTED:
         document = _pick(_DOCUMENT_NAMES[(outcome.kind, outcome.side)], language)
         return _pick(_UNSUPPORTED_PAGE, language).format(document=document)
+    if outcome.error_code == BUSY:  # the embedded engine's queue, with no other vendor to take the photo
+        return _pick(_BUSY, language)
     if status == Status.NOT_FOUND or outcome.error_category == "not_found":
         return _not_found_text(outcome.kind, outcome.side, language)
     if status == Status.REJECTED:

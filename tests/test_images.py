@@ -457,6 +457,15 @@ def test_to_pil_honours_max_side_and_full_size(big_photo: bytes) -> None:
     assert to_pil(image, max_side=1000) is not to_pil(image, max_side=1000)  # callers may draw on it
 
 
+def test_an_image_that_forgot_its_pixels_decodes_the_same_ones_again() -> None:
+    """A photo waiting in the engine's queue drops its decode; its turn must read the same pixels."""
+    image = load(encode(quadrants(4000, 3000), "JPEG", quality=95), decode_side=2048)  # the engine's intake
+    before = to_pil(image, max_side=1600)  # the engine's working size
+    image.forget_pixels()
+    after = to_pil(image, max_side=1600)
+    assert after.size == before.size and list(after.getdata()) == list(before.getdata())
+
+
 def test_intake_image_built_by_hand_is_decoded_on_first_use() -> None:
     data = encode(quadrants(), "JPEG", quality=95)
     image = IntakeImage(data, "JPEG", 400, 300, hashlib.sha256(data).hexdigest())

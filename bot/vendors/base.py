@@ -45,6 +45,9 @@ class ErrorCategory(StrEnum):
 
 #: The error code of a request for a page the vendor (or, from the chain, every vendor) does not read.
 UNSUPPORTED = "unsupported"
+#: The error code of a vendor that refused a request at once because too much work is queued before it
+#: (the embedded engine in a rush): category QUOTA_OR_RATE, so the chain moves on to the next vendor.
+BUSY = "busy"
 
 #: Failures that say nothing about the photo, so another vendor may well succeed.
 FALL_THROUGH = frozenset({ErrorCategory.TIMEOUT, ErrorCategory.SERVER, ErrorCategory.QUOTA_OR_RATE})

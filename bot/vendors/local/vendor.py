@@ -12,8 +12,6 @@ VendorError); the chain turns that into not_found, exactly as it does for cloud 
 from __future__ import annotations
 
 import asyncio
-import threading
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, ClassVar
 
 import cv2
@@ -22,9 +20,10 @@ from pydantic import Field
 
 from bot.images import LOAD_DECODE_SIDE, ImageLimits, ImageRejected, IntakeImage, to_pil
 from bot.models import Box, Kind, Plate, Recognition, Side
-from bot.vendors.base import UNSUPPORTED, ErrorCategory, Vendor, VendorError, VendorSettings, register
+from bot.vendors.base import BUSY, UNSUPPORTED, ErrorCategory, Vendor, VendorError, VendorSettings, register
 from bot.vendors.local.cells import reread_cells, scaled_rect
 from bot.vendors.local.document import build_document
+from bot.vendors.local.engine_queue import ENGINE_QUEUE
 from bot.vendors.local.frame import mostly_upright
 from bot.vendors.local.layout import FieldValue, PageRead, authority_from_lines, parse_page
 from bot.vendors.local.ocr import EngineFailure, EngineUnavailable, OcrEngine, OcrLine, shared_engine
@@ -48,17 +47,6 @@ UPSCALE_BELOW = 0.75
 #: ...by at most this factor (a thumbnail has little more to give).
 MAX_UPSCALE = 3.0
 
-_EXECUTOR: ThreadPoolExecutor | None = None
-_EXECUTOR_LOCK = threading.Lock()
-
-
-def _executor() -> ThreadPoolExecutor:
-    global _EXECUTOR
-    with _EXECUTOR_LOCK:
-        if _EXECUTOR is None:
-            _EXECUTOR = ThreadPoolExecutor(max_workers=1, thread_name_prefix="local-ocr")
-        return _EXECUTOR
-
 
 class LocalSettings(VendorSettings):
     """`[vendors.local]`: the engine runs in-process, so these tune CPU use rather than a connection."""
@@ -70,8 +58,14 @@ class LocalSettings(VendorSettings):
     #: Long side text detection runs at for card pages and for plate photos.
     card_det_side: int = Field(default=960, ge=320, le=4096)
     plate_det_side: int = Field(default=960, ge=320, le=4096)
-    #: A local run has no network round trip; this bounds a queue of photos behind a slow one.
+    #: Seconds the engine may spend on one photo, once it starts on it (the wait before does not count;
+    #: a photo of dense print takes about 4 s).
     timeout: float = Field(default=30.0, gt=0)
+    #: Seconds a photo may be expected to wait for the engine (the photos ahead times the average read)
+    #: before it is refused as busy: the chain's next vendor gets it, else the user is told at once.
+    max_wait: float = Field(default=40.0, gt=0)
+    #: One photo at a time: each read already uses every core (`threads`), so more would only thrash.
+    max_concurrency: int = Field(default=1, ge=1, le=1)
 
 
 #: The shortest side the engine works with, once the photo is scaled to its working size: below it
@@ -114,8 +108,26 @@ class LocalVendor(Vendor):
             raise VendorError(
                 NAME, ErrorCategory.NOT_FOUND, UNSUPPORTED, f"local does not read {kind}/{side}"
             )
+        wait = ENGINE_QUEUE.expected_wait()
+        if wait > self.local_settings.max_wait:
+            raise VendorError(NAME, ErrorCategory.QUOTA_OR_RATE, BUSY, f"about {wait:.0f} s of photos queued")
+        if wait > 0:
+            # Decoded again when its turn comes (tens of milliseconds against a read's 700): sixty
+            # photos in a rush each held about 5 MB of pixels while they waited.
+            image.forget_pixels()
         loop = asyncio.get_running_loop()
-        work = loop.run_in_executor(_executor(), self.recognize_sync, kind, side, image)
+        started = loop.create_future()
+        queued = ENGINE_QUEUE.submit(
+            lambda: self.recognize_sync(kind, side, image),
+            started=lambda: loop.call_soon_threadsafe(_resolve, started),
+        )
+        work = asyncio.wrap_future(queued)
+        try:
+            await asyncio.wait({started, work}, return_when=asyncio.FIRST_COMPLETED)
+        except asyncio.CancelledError:
+            work.cancel()  # still queued: it is taken out unread
+            raise
+        # The limit counts the engine's own time on this photo, not its wait in the queue.
         return await asyncio.wait_for(work, timeout=self.settings.timeout)
 
     def recognize_sync(self, kind: Kind, side: Side, image: IntakeImage) -> Recognition:
@@ -327,3 +339,8 @@ def _plate_model(plate: PlateRead, scale: float) -> Plate:
         box=box,
         double_layer=plate.double_layer,
     )
+
+
+def _resolve(started: asyncio.Future[None]) -> None:
+    if not started.done():
+        started.set_result(None)
