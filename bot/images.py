@@ -155,14 +155,19 @@ class IntakeImage:
     _larger: Image.Image | None = field(default=None, repr=False, compare=False)
     #: EXIF orientation of the original bytes (1 = upright); anything else rules out pass-through.
     orientation: int = 1
+    #: The long side of the decode `forget_pixels` dropped: the next decode is made at least this big.
+    _redecode_side: int | None = field(default=None, repr=False, compare=False)
 
     @property
     def long_side(self) -> int:
         return max(self.width, self.height)
 
     def forget_pixels(self) -> None:
-        """Drop the cached decodes (the next use decodes `data` again): a photo that will wait in a
-        queue should not hold megabytes of pixels meanwhile."""
+        """Drop the cached decodes (the next use decodes `data` again, to the size intake chose, so it
+        reads the same pixels): a photo that will wait in a queue should not hold megabytes of pixels
+        meanwhile."""
+        if self._image is not None:
+            self._redecode_side = max(self._image.size)
         self._image = self._larger = None
 
 
@@ -400,6 +405,9 @@ def _pixels_at_least(image: IntakeImage, long_side: int | None) -> tuple[Image.I
     cached = [pixels for pixels in (image._image, image._larger) if pixels is not None and qualifies(pixels)]
     if cached:
         return min(cached, key=lambda pixels: pixels.width * pixels.height), False
+    if not full and image._redecode_side is not None:  # decode as intake did, before pixels were forgotten
+        long_side = max(long_side or 0, image._redecode_side)
+        full = long_side >= image.long_side
     decoded, _ = _decode_opened(_open(image.data, image.format), None if full else long_side)
     if image._image is None:
         image._image = decoded

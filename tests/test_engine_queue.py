@@ -1,13 +1,14 @@
 """The embedded engine's queue in a rush: the time limit counts reading only, a long queue is refused at
-once as busy (and the chain moves on), a photo given up while queued is never read. The engine's read
-is replaced by a fixed pause, so the queue is what is tested, not OCR."""
+once as busy (and the chain moves on), a photo whose turn comes too late or whose request was given up
+is never read. The engine's read is replaced by a pause of a set length, so the queue is what is tested,
+not OCR."""
 
 from __future__ import annotations
 
 import asyncio
 import io
-import threading
 import time
+from dataclasses import dataclass, field
 
 import pytest
 from PIL import Image
@@ -20,82 +21,118 @@ from bot.vendors.local.engine_queue import FIRST_GUESS_SECONDS, EngineQueue
 from handlers.outcome import Outcome, Status
 from handlers.replies import failure_text
 
-READ_SECONDS = 0.3
+
+@dataclass
+class Reads:
+    """How long each read takes (in order; then `usual`), and which photos were read."""
+
+    usual: float = 0.3
+    lengths: list[float] = field(default_factory=list)
+    done: list[int] = field(default_factory=list)
 
 
 @pytest.fixture
-def photo() -> IntakeImage:
-    buffer = io.BytesIO()
-    Image.new("RGB", (320, 200), "white").save(buffer, "JPEG")
-    return load(buffer.getvalue())
-
-
-@pytest.fixture
-def reads(monkeypatch) -> list[str]:
-    """Each read takes READ_SECONDS and is recorded; the process's queue is a fresh one."""
-    done: list[str] = []
+def reads(monkeypatch) -> Reads:
+    script = Reads()
 
     def read(self, kind, side, image) -> Recognition:
-        time.sleep(READ_SECONDS)
-        done.append(threading.current_thread().name)
+        if image.width == 1:  # a photo the engine refuses at once
+            raise VendorError("local", ErrorCategory.BAD_IMAGE, "too_small")
+        time.sleep(script.lengths.pop(0) if script.lengths else script.usual)
+        script.done.append(image.width)
         plate = Plate(number="京A12345", color=PlateColor.BLUE, confidence=0.9)
         return Recognition(kind=kind, side=side, vendor="local", plates=[plate])
 
-    monkeypatch.setattr(local, "ENGINE_QUEUE", EngineQueue())
+    monkeypatch.setattr(local, "ENGINE_QUEUE", EngineQueue())  # a fresh one: the process's is shared
     monkeypatch.setattr(local.LocalVendor, "recognize_sync", read)
-    return done
+    return script
 
 
-async def test_the_time_limit_counts_reading_not_waiting(reads, photo):
-    """Four photos at once, each read in 0.3 s under a 0.5 s limit: the last waits 0.9 s, and was
-    told the service had timed out while the limit counted its wait."""
-    vendor = build_vendor("local", {"timeout": 0.5, "max_wait": 60})
-    results = await asyncio.gather(*(vendor.recognize("plate", "front", photo) for _ in range(4)))
-    assert [result.plates[0].number for result in results] == ["京A12345"] * 4
-    assert len(reads) == 4
+def photo(width: int = 320) -> IntakeImage:
+    buffer = io.BytesIO()
+    Image.new("RGB", (width, 200), "white").save(buffer, "JPEG")
+    return load(buffer.getvalue(), min_side=1)
 
 
-async def test_a_queue_longer_than_max_wait_is_refused_at_once_as_busy(reads, photo):
-    vendor = build_vendor("local", {"max_wait": 1.5 * FIRST_GUESS_SECONDS})
-    outcomes = await asyncio.gather(
-        *(vendor.recognize("plate", "front", photo) for _ in range(4)), return_exceptions=True
-    )
+async def all_at_once(vendor, count: int, width: int = 320) -> list[Recognition | BaseException]:
+    calls = (vendor.recognize("plate", "front", photo(width)) for _ in range(count))
+    return await asyncio.gather(*calls, return_exceptions=True)
+
+
+def busy(outcomes: list[Recognition | BaseException]) -> int:
     refused = [outcome for outcome in outcomes if isinstance(outcome, VendorError)]
-    assert len(reads) == 2 and len(refused) == 2  # expected waits 0, 1, 2, 3 first guesses
-    assert {(error.category, error.code) for error in refused} == {(ErrorCategory.QUOTA_OR_RATE, BUSY)}
-    # The reads measured: 0.3 s each, so the same queue is no longer too long.
-    await vendor.recognize("plate", "front", photo)
+    assert all((error.category, error.code) == (ErrorCategory.QUOTA_OR_RATE, BUSY) for error in refused)
+    return len(refused)
 
 
-async def test_a_busy_engine_hands_the_photo_to_the_next_vendor(reads, photo):
+async def test_the_time_limit_counts_reading_not_waiting(reads):
+    """Eight photos at once, each read in 0.2 s under a 1 s limit: the last waits 1.4 s, and was told
+    the service had timed out while the limit counted its wait."""
+    reads.usual = 0.2
+    outcomes = await all_at_once(build_vendor("local", {"timeout": 1.0, "max_wait": 60}), 8)
+    assert all(isinstance(outcome, Recognition) for outcome in outcomes) and len(reads.done) == 8
+
+
+async def test_a_queue_longer_than_max_wait_is_refused_at_once_as_busy(reads):
+    vendor = build_vendor("local", {"max_wait": 1.5 * FIRST_GUESS_SECONDS})
+    assert busy(await all_at_once(vendor, 4)) == 2  # expected waits of 0, 1, 2 and 3 first guesses
+    # Reads measured at 0.3 s: three photos now expect waits of 0, 0.3 and 0.6 s, all within 1.05 s.
+    assert busy(await all_at_once(vendor, 3)) == 0 and len(reads.done) == 5
+
+
+async def test_photos_refused_in_a_moment_do_not_make_the_queue_look_short(reads):
+    """A typical read is taken from reads that succeeded: instant refusals pulled a running average
+    towards zero, and a queue of minutes was then let in."""
+    vendor = build_vendor("local", {"max_wait": 1.5 * FIRST_GUESS_SECONDS})
+    await all_at_once(vendor, 8, width=1)  # eight bad photos, refused in a moment
+    assert busy(await all_at_once(vendor, 4)) == 2
+
+
+async def test_a_photo_whose_turn_comes_too_late_is_refused_unread(reads):
+    """The estimate may be wrong (here, fast reads and then a slow one): a photo still waiting after
+    twice max_wait is refused when its turn comes, not read that late."""
+    vendor = build_vendor("local", {"max_wait": 0.2})
+    reads.lengths = [0.01] * 10 + [1.0]
+    for _ in range(10):
+        await all_at_once(vendor, 1)
+    slow = asyncio.create_task(vendor.recognize("plate", "front", photo(500)))
+    await asyncio.sleep(0.05)  # the slow read is under way; a typical read is 0.01 s
+    with pytest.raises(VendorError) as late:
+        await vendor.recognize("plate", "front", photo(700))
+    assert (late.value.category, late.value.code) == (ErrorCategory.QUOTA_OR_RATE, BUSY)
+    await slow
+    assert 700 not in reads.done
+
+
+async def test_a_busy_engine_hands_the_photo_to_the_next_vendor(reads):
     engine = build_vendor("local", {"max_wait": 0.5 * FIRST_GUESS_SECONDS})
-    first = asyncio.create_task(engine.recognize("plate", "front", photo))
+    first = asyncio.create_task(engine.recognize("plate", "front", photo()))
     await asyncio.sleep(0.05)  # one photo on the engine: a new one would wait about a first guess
-    result = await VendorChain([engine, build_vendor("scripted", {})]).recognize("plate", "front", photo)
+    result = await VendorChain([engine, build_vendor("scripted", {})]).recognize("plate", "front", photo())
     assert result.recognition is not None and result.recognition.vendor == "scripted"
     assert [(attempt.vendor, attempt.status) for attempt in result.attempts] == [
         ("local", "quota_or_rate"),
         ("scripted", "ok"),
     ]
     await first
-    assert len(reads) == 1
+    assert len(reads.done) == 1
 
 
 def test_a_user_left_with_a_busy_engine_is_told_to_try_again_in_a_few_minutes():
-    busy = {"error_category": "quota_or_rate", "error_code": BUSY}
-    outcome = Outcome(status=Status.VENDOR_ERROR, kind="plate", **busy)
+    refused = {"error_category": "quota_or_rate", "error_code": BUSY}
+    outcome = Outcome(status=Status.VENDOR_ERROR, kind="plate", **refused)
     assert "几分钟" in failure_text(outcome, "zh") and "a few minutes" in failure_text(outcome, "en")
 
 
-async def test_a_photo_given_up_while_queued_is_never_read(reads, photo):
+async def test_a_photo_given_up_while_queued_is_never_read(reads):
     vendor = build_vendor("local", {"max_wait": 60})
-    first = asyncio.create_task(vendor.recognize("plate", "front", photo))
-    queued = asyncio.create_task(vendor.recognize("plate", "front", photo))
+    first = asyncio.create_task(vendor.recognize("plate", "front", photo(320)))
+    queued = asyncio.create_task(vendor.recognize("plate", "front", photo(640)))
     await asyncio.sleep(0.05)  # the first is being read, the second waits behind it
     queued.cancel()  # its user's request was cut off (a shutdown)
     await first
     with pytest.raises(asyncio.CancelledError):
         await queued
-    await asyncio.sleep(READ_SECONDS)
-    assert len(reads) == 1
+    await asyncio.sleep(reads.usual)
+    assert reads.done == [320]
     assert local.ENGINE_QUEUE.expected_wait() == 0

@@ -457,9 +457,11 @@ def test_to_pil_honours_max_side_and_full_size(big_photo: bytes) -> None:
     assert to_pil(image, max_side=1000) is not to_pil(image, max_side=1000)  # callers may draw on it
 
 
-def test_an_image_that_forgot_its_pixels_decodes_the_same_ones_again() -> None:
-    """A photo waiting in the engine's queue drops its decode; its turn must read the same pixels."""
-    image = load(encode(quadrants(4000, 3000), "JPEG", quality=95), decode_side=2048)  # the engine's intake
+@pytest.mark.parametrize("size", [(4000, 3000), (3000, 2000), (2880, 2160), (1200, 900)])
+def test_an_image_that_forgot_its_pixels_decodes_the_same_ones_again(size: tuple[int, int]) -> None:
+    """A photo waiting in the engine's queue drops its decode; its turn must read the same pixels (a
+    3000×2000 photo came back 1500×1000 when decoded again for 1600 instead of intake's 2048)."""
+    image = load(encode(quadrants(*size), "JPEG", quality=95), decode_side=2048)  # the engine's intake
     before = to_pil(image, max_side=1600)  # the engine's working size
     image.forget_pixels()
     after = to_pil(image, max_side=1600)

@@ -103,9 +103,10 @@ class VendorSettings(BaseModel):
     def missing_credentials(self) -> str | None:
         """What the vendor still needs before it can be called ("secret_id/secret_key"), or None.
 
-        Asked when the config is loaded for every vendor a chain names, so `check-config` and the start
-        refuse a chain whose vendor would fail every call: an auth failure does not fall through to
-        the next vendor, so users would get nothing but "service unavailable"."""
+        Asked by `bot.config.check_vendor_credentials` for the commands that call vendors (serve,
+        recognize, check-config), which refuse a chain whose vendor would fail every call: an auth
+        failure does not fall through to the next vendor, so users would get nothing but "service
+        unavailable"."""
         return None
 
 

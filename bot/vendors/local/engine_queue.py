@@ -7,14 +7,17 @@ queue. Two things follow, both measured on two cores with 45 people sending at o
   the fortieth photo was told after 30 s that the service had timed out, and resent.
 - A photo that would wait longer than a user will is refused at once as busy: the chain then moves on
   to a cloud vendor if one is configured, and otherwise the user hears at once that it is busy instead
-  of after a long wait. The expected wait is the photos ahead times the running average of one read,
-  so a queue of plates (0.05 s) may be far longer than a queue of licences (0.7 s).
+  of after a long wait. The expected wait is the photos ahead times a typical read, so a queue of plates
+  (0.05 s) may be far longer than a queue of licences (0.7 s). The estimate can be wrong, so a photo
+  whose turn comes after twice the wait allowed is refused then, unread, rather than read that late.
 """
 
 from __future__ import annotations
 
+import statistics
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TypeVar
@@ -23,47 +26,57 @@ T = TypeVar("T")
 
 #: What one read is taken to cost before any has finished: a licence photo's median on two cores.
 FIRST_GUESS_SECONDS = 0.7
-#: Weight of the newest read in the running average: it follows a change of load within a few reads.
-AVERAGE_WEIGHT = 0.2
+#: A typical read is the median of this many recent ones that succeeded: a photo refused in a
+#: millisecond, or one long page, must not move the estimate much. The process's first read also loads
+#: the models (two seconds or so) and is left out.
+RECENT_READS = 15
+
+
+class TooLate(Exception):
+    """A photo's turn came after the longest wait it was allowed; it was not read."""
 
 
 class EngineQueue:
-    """Photos handed to the worker and not yet done, and how long one read takes on average."""
+    """Photos handed to the worker and not yet done, and how long one read typically takes."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._executor: ThreadPoolExecutor | None = None
         self._unfinished = 0
-        self._average = FIRST_GUESS_SECONDS
+        self._recent: deque[float] = deque(maxlen=RECENT_READS)
+        self._loaded = False
 
     def expected_wait(self) -> float:
         """Seconds a photo queued now would wait before the engine starts on it."""
         with self._lock:
-            return self._unfinished * self._average
+            typical = statistics.median(self._recent) if self._recent else FIRST_GUESS_SECONDS
+            return self._unfinished * typical
 
-    def submit(self, work: Callable[[], T], started: Callable[[], None]) -> Future[T]:
-        """Queue `work`; `started` is called in the worker just before it runs. Cancelling the returned
-        future before then takes the photo out of the queue unread."""
+    def submit(self, work: Callable[[], T], started: Callable[[], None], give_up_after: float) -> Future[T]:
+        """Queue `work`; `started` is called in the worker just before it runs. A photo still waiting
+        `give_up_after` seconds from now is not read when its turn comes (its future raises TooLate).
+        Cancelling the returned future before its turn takes the photo out of the queue unread."""
         with self._lock:
             if self._executor is None:
                 self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="local-ocr")
             self._unfinished += 1
+        deadline = time.monotonic() + give_up_after
 
         def timed() -> T:
+            if time.monotonic() > deadline:
+                raise TooLate
             started()
             began = time.perf_counter()
-            try:
-                return work()
-            finally:
-                self._finished_read(time.perf_counter() - began)
+            result = work()
+            with self._lock:
+                if self._loaded:
+                    self._recent.append(time.perf_counter() - began)
+                self._loaded = True
+            return result
 
         future = self._executor.submit(timed)
         future.add_done_callback(self._left)  # once: when the read ends, or when cancelled unread
         return future
-
-    def _finished_read(self, seconds: float) -> None:
-        with self._lock:
-            self._average += AVERAGE_WEIGHT * (seconds - self._average)
 
     def _left(self, _future: Future[object]) -> None:
         with self._lock:

@@ -23,7 +23,7 @@ from bot.models import Box, Kind, Plate, Recognition, Side
 from bot.vendors.base import BUSY, UNSUPPORTED, ErrorCategory, Vendor, VendorError, VendorSettings, register
 from bot.vendors.local.cells import reread_cells, scaled_rect
 from bot.vendors.local.document import build_document
-from bot.vendors.local.engine_queue import ENGINE_QUEUE
+from bot.vendors.local.engine_queue import ENGINE_QUEUE, TooLate
 from bot.vendors.local.frame import mostly_upright
 from bot.vendors.local.layout import FieldValue, PageRead, authority_from_lines, parse_page
 from bot.vendors.local.ocr import EngineFailure, EngineUnavailable, OcrEngine, OcrLine, shared_engine
@@ -61,11 +61,13 @@ class LocalSettings(VendorSettings):
     #: Seconds the engine may spend on one photo, once it starts on it (the wait before does not count;
     #: a photo of dense print takes about 4 s).
     timeout: float = Field(default=30.0, gt=0)
-    #: Seconds a photo may be expected to wait for the engine (the photos ahead times the average read)
-    #: before it is refused as busy: the chain's next vendor gets it, else the user is told at once.
+    #: Seconds a photo may be expected to wait for the engine (the photos ahead times a typical read)
+    #: before it is refused as busy: the chain's next vendor gets it, else the user is told at once. One
+    #: whose turn comes after twice this is refused then, unread.
     max_wait: float = Field(default=40.0, gt=0)
-    #: One photo at a time: each read already uses every core (`threads`), so more would only thrash.
-    max_concurrency: int = Field(default=1, ge=1, le=1)
+    #: Taken, like every vendor's, and not used: the engine reads one photo at a time whatever it says,
+    #: since each read already uses every core (`threads`) and more at once would only thrash.
+    max_concurrency: int = Field(default=1, ge=1)
 
 
 #: The shortest side the engine works with, once the photo is scaled to its working size: below it
@@ -112,23 +114,29 @@ class LocalVendor(Vendor):
         if wait > self.local_settings.max_wait:
             raise VendorError(NAME, ErrorCategory.QUOTA_OR_RATE, BUSY, f"about {wait:.0f} s of photos queued")
         if wait > 0:
-            # Decoded again when its turn comes (tens of milliseconds against a read's 700): sixty
-            # photos in a rush each held about 5 MB of pixels while they waited.
+            # Decoded again, to the same size, when its turn comes (up to 0.1 s for 12 MP against a
+            # read's 0.7 s): sixty photos in a rush each held about 5 MB of pixels while they waited.
             image.forget_pixels()
         loop = asyncio.get_running_loop()
         started = loop.create_future()
         queued = ENGINE_QUEUE.submit(
             lambda: self.recognize_sync(kind, side, image),
             started=lambda: loop.call_soon_threadsafe(_resolve, started),
+            give_up_after=2 * self.local_settings.max_wait,
         )
         work = asyncio.wrap_future(queued)
         try:
             await asyncio.wait({started, work}, return_when=asyncio.FIRST_COMPLETED)
         except asyncio.CancelledError:
-            work.cancel()  # still queued: it is taken out unread
+            queued.cancel()  # still queued: taken out unread (the wrapper would pass this on a turn late)
+            work.cancel()
             raise
-        # The limit counts the engine's own time on this photo, not its wait in the queue.
-        return await asyncio.wait_for(work, timeout=self.settings.timeout)
+        try:
+            # The limit counts the engine's own time on this photo, not its wait in the queue.
+            return await asyncio.wait_for(work, timeout=self.settings.timeout)
+        except TooLate:
+            late = f"waited over {2 * self.local_settings.max_wait:.0f} s"
+            raise VendorError(NAME, ErrorCategory.QUOTA_OR_RATE, BUSY, late) from None
 
     def recognize_sync(self, kind: Kind, side: Side, image: IntakeImage) -> Recognition:
         """The whole recognition, blocking: what the worker thread runs (benchmarks call it directly)."""
