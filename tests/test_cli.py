@@ -199,6 +199,22 @@ def test_a_recognize_csv_is_readable_by_its_owner_alone(config_file, photo, tmp_
     assert out.stat().st_mode & 0o777 == 0o600
 
 
+def test_a_run_cut_short_leaves_an_earlier_csv_as_it_was(config_file, photo, tmp_path, monkeypatch):
+    from handlers.recognize import Recognizer
+
+    earlier = tmp_path / "results.csv"
+    earlier.write_text("image,status\nyesterday.jpg,ok\n", encoding="utf-8")
+
+    async def interrupted(self, request):
+        raise KeyboardInterrupt  # the operator's Ctrl-C halfway through
+
+    monkeypatch.setattr(Recognizer, "recognize", interrupted)
+    config = str(config_file())
+    with pytest.raises(KeyboardInterrupt):
+        main(["recognize", str(photo), "--kind", "driving", "--csv", str(earlier), "--config", config])
+    assert earlier.read_text(encoding="utf-8") == "image,status\nyesterday.jpg,ok\n"
+
+
 def test_an_output_path_that_cannot_be_written_is_named_before_any_work(config_file, photo, tmp_path, capsys):
     config = str(config_file())
     nowhere = tmp_path / "no such folder" / "out.csv"
