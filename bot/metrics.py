@@ -1,4 +1,5 @@
-"""Prometheus metrics for `/metrics`: recognitions by kind, vendor and status, and their latency.
+"""Prometheus metrics for `/metrics`: recognitions by kind, vendor and status, their latency, and the
+embedded engine's queue (a rush shows there before users are told it is busy).
 
 One private registry rather than the global default, so tests and several apps in one process never
 collide on metric names.
@@ -6,7 +7,14 @@ collide on metric names.
 
 from __future__ import annotations
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 _BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0)
@@ -29,6 +37,20 @@ VENDOR_SECONDS = Histogram(
     "Time spent in the vendor chain for one recognition, by kind and answering vendor.",
     ["kind", "vendor"],
     buckets=_BUCKETS,
+    registry=REGISTRY,
+)
+
+
+#: Set to read the embedded engine's queue by bot/vendors/local/engine_queue.py; 0 where it is not used.
+ENGINE_QUEUE_PHOTOS = Gauge(
+    "licence_bot_engine_queue_photos",
+    "Photos handed to the embedded engine and not yet done, the one being read included.",
+    registry=REGISTRY,
+)
+ENGINE_EXPECTED_WAIT = Gauge(
+    "licence_bot_engine_expected_wait_seconds",
+    "How long a photo sent now would wait for the embedded engine; past [vendors.local] max_wait it is "
+    "refused as busy.",
     registry=REGISTRY,
 )
 

@@ -13,9 +13,11 @@ from dataclasses import dataclass, field
 import pytest
 from PIL import Image
 
+from bot import metrics
 from bot.images import IntakeImage, load
 from bot.models import Plate, PlateColor, Recognition
 from bot.vendors.base import BUSY, ErrorCategory, VendorChain, VendorError, build_vendor
+from bot.vendors.local import engine_queue
 from bot.vendors.local import vendor as local
 from bot.vendors.local.engine_queue import FIRST_GUESS_SECONDS, EngineQueue
 from handlers.outcome import Outcome, Status
@@ -43,7 +45,9 @@ def reads(monkeypatch) -> Reads:
         plate = Plate(number="京A12345", color=PlateColor.BLUE, confidence=0.9)
         return Recognition(kind=kind, side=side, vendor="local", plates=[plate])
 
-    monkeypatch.setattr(local, "ENGINE_QUEUE", EngineQueue())  # a fresh one: the process's is shared
+    fresh = EngineQueue()  # the process's is shared
+    monkeypatch.setattr(local, "ENGINE_QUEUE", fresh)
+    monkeypatch.setattr(engine_queue, "ENGINE_QUEUE", fresh)  # what /metrics reads
     monkeypatch.setattr(local.LocalVendor, "recognize_sync", read)
     return script
 
@@ -116,6 +120,17 @@ async def test_a_busy_engine_hands_the_photo_to_the_next_vendor(reads):
     ]
     await first
     assert len(reads.done) == 1
+
+
+async def test_metrics_show_the_queue_before_users_are_told_it_is_busy(reads):
+    vendor = build_vendor("local", {"max_wait": 60})
+    calls = [asyncio.create_task(vendor.recognize("plate", "front", photo())) for _ in range(3)]
+    await asyncio.sleep(0.05)  # one being read, two waiting
+    exposition = metrics.render()[0].decode()
+    assert "licence_bot_engine_queue_photos 3.0" in exposition
+    assert f"licence_bot_engine_expected_wait_seconds {3 * FIRST_GUESS_SECONDS}" in exposition
+    await asyncio.gather(*calls)
+    assert "licence_bot_engine_queue_photos 0.0" in metrics.render()[0].decode()
 
 
 def test_a_user_left_with_a_busy_engine_is_told_to_try_again_in_a_few_minutes():

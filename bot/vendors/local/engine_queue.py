@@ -22,6 +22,8 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TypeVar
 
+from bot import metrics
+
 T = TypeVar("T")
 
 #: What one read is taken to cost before any has finished: a licence photo's median on two cores.
@@ -45,6 +47,12 @@ class EngineQueue:
         self._unfinished = 0
         self._recent: deque[float] = deque(maxlen=RECENT_READS)
         self._loaded = False
+
+    @property
+    def photos(self) -> int:
+        """Photos handed to the worker and not yet done, the one being read included."""
+        with self._lock:
+            return self._unfinished
 
     def expected_wait(self) -> float:
         """Seconds a photo queued now would wait before the engine starts on it."""
@@ -85,3 +93,5 @@ class EngineQueue:
 
 #: The process's one queue: the engine is shared by every vendor instance and every chat.
 ENGINE_QUEUE = EngineQueue()
+metrics.ENGINE_QUEUE_PHOTOS.set_function(lambda: ENGINE_QUEUE.photos)
+metrics.ENGINE_EXPECTED_WAIT.set_function(lambda: ENGINE_QUEUE.expected_wait())
