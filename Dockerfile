@@ -3,9 +3,12 @@ FROM python:3.11-slim
 
 # The server listens on every interface of the container. Only the host is set here: an environment
 # variable overrides config.toml, so [server] port stays the config's to choose (8080 by default).
+# Two malloc arenas instead of one per thread: in benchmarks/rush.py (55 photos at once) the peak RSS
+# was 478 and 505 MB with it against 549 and 562 MB without, at the same speed.
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
+    MALLOC_ARENA_MAX=2 \
     LICENCE_BOT_SERVER__HOST=0.0.0.0
 
 WORKDIR /app
