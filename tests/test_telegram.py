@@ -484,6 +484,18 @@ async def test_the_stop_waits_one_grace_in_all(make_config, monkeypatch):
     await runtime.aclose()
 
 
+async def test_telegrams_own_wait_for_its_answers_is_part_of_the_one_grace(
+    start_bot, fake, photo_bytes, monkeypatch
+):
+    """Telegram waited a whole `shutdown_grace_seconds` of its own, whatever the stop had used already."""
+    bot = await start_bot(vendors=chain(delay=60) + "[server]\nshutdown_grace_seconds = 30\n")
+    fake.push_message(chat_id=USER, user_id=USER, photo=photo_bytes, caption="/plate")
+    await fake.wait_for("download", timeout=10)  # the minute-long recognition is under way
+    monkeypatch.setattr(bot.runtime, "grace_left", lambda: 0.0)  # the stop's grace is used up already
+    await asyncio.wait_for(bot.channel.stop(), timeout=10)  # so it is cut off now, not 30 s from now
+    assert [row.status for row in bot.rows()] == ["interrupted"]
+
+
 async def test_a_channel_that_cannot_start_leaves_the_others_serving_and_is_tried_again(
     make_config, fake, monkeypatch
 ):

@@ -37,6 +37,8 @@ class Runtime:
         self.session_log = session_log
         self.accepting = True
         self._tasks: set[asyncio.Task[Any]] = set()
+        #: When the stop's one grace ends (the loop's clock), once the server has begun to stop.
+        self._stop_deadline: float | None = None
 
     @classmethod
     def from_config(cls, config: Config) -> Runtime:
@@ -52,6 +54,18 @@ class Runtime:
         self._tasks.add(task)
         task.add_done_callback(self._finished)
         return task
+
+    def begin_stop(self) -> None:
+        """Start the one `shutdown_grace_seconds` that every wait of the stop shares: a channel's wait
+        for its own answers, then the drain. Each taking a whole grace outlasted what Docker (10 s) or
+        Kubernetes (30 s) wait before they kill the process."""
+        self._stop_deadline = asyncio.get_running_loop().time() + self.config.server.shutdown_grace_seconds
+
+    def grace_left(self) -> float:
+        """Seconds left of the stop's grace (all of it before `begin_stop`)."""
+        if self._stop_deadline is None:
+            return self.config.server.shutdown_grace_seconds
+        return max(0.0, self._stop_deadline - asyncio.get_running_loop().time())
 
     @property
     def in_flight(self) -> int:

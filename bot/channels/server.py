@@ -71,17 +71,14 @@ def build_app(runtime: Runtime, channels: list[Channel]) -> Starlette:
         try:
             yield
         finally:
-            # One grace for the whole stop: a channel's own wait for its answers (Telegram's) comes out
-            # of it, else the drain after it doubled the stop, past what an orchestrator waits.
-            loop = asyncio.get_running_loop()
-            deadline = loop.time() + runtime.config.server.shutdown_grace_seconds
+            runtime.begin_stop()  # one grace for the channels' own waits and the drain together
             for task in retries:
                 task.cancel()
             await asyncio.gather(*retries, return_exceptions=True)
             for channel in channels:
                 with contextlib.suppress(Exception):
                     await channel.stop()
-            await runtime.drain(max(0.0, deadline - loop.time()))
+            await runtime.drain(runtime.grace_left())
             for channel in channels:
                 with contextlib.suppress(Exception):
                     await channel.aclose()

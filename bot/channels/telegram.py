@@ -243,9 +243,8 @@ class TelegramChannel(Channel):
             await application.updater.stop()
         if application.running:
             await application.stop()
-        grace = self.runtime.config.server.shutdown_grace_seconds
         while self._tasks:  # album flushes spawn the recognitions they collected
-            _, pending = await asyncio.wait(set(self._tasks), timeout=grace)
+            _, pending = await asyncio.wait(set(self._tasks), timeout=self.runtime.grace_left())
             if pending:
                 log.warning("telegram: shutdown cut off %d answers still in flight", len(pending))
                 for task in pending:
