@@ -159,6 +159,11 @@ def _apply_env(data: dict[str, Any], environ: Mapping[str, str]) -> None:
 
     Values stay strings; pydantic coerces them to the declared type. Only the double underscore splits,
     because keys themselves contain single underscores.
+
+    Done on the raw TOML data rather than with pydantic-settings: the vendor and channel tables are
+    open-ended here (each is validated later by the model of the vendor or channel it names), so a
+    variable must land in the raw table before any model sees it, and that is this loop; a settings
+    library would add a dependency and a custom source to do the same.
     """
     for name, value in environ.items():
         if not name.startswith(ENV_PREFIX):
