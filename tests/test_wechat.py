@@ -28,7 +28,7 @@ import uvicorn
 from bot.channels.base import Runtime
 from bot.channels.server import build_app, build_channels, server_config
 from bot.channels.wechat import WeChatChannel, WeChatSettings
-from bot.channels.wechat_api import SQLiteSessionStorage, WeChatAPIError, _token_of
+from bot.channels.wechat_api import OfficialAccountAPI, SQLiteSessionStorage, WeChatAPIError, _token_of
 from bot.channels.wechat_core import (
     Choices,
     Incoming,
@@ -37,6 +37,7 @@ from bot.channels.wechat_core import (
     split_utf8,
 )
 from bot.config import ConfigError
+from bot.storage import SessionLog
 from handlers.channel_texts import COLLECT_LATER, MORE_WAITING
 from handlers.dispatch import ASK_KIND, SEND_PHOTO
 from handlers.limits import DEFAULT_RATE_LIMIT
@@ -778,3 +779,37 @@ async def test_outbox_passive_reply_fits_and_says_when_more_waits():
     second = outbox.take("u", hint)
     assert second is not None and second.replace("\n", "") == "乙" * 600 + "丙" * 50
     assert outbox.take("u", hint) is None
+
+
+class _Counted:
+    """A 64 MB media body in 1 MB chunks that counts how much of it the bot took."""
+
+    def __init__(self) -> None:
+        self.chunks = 0
+
+    async def stream(self) -> AsyncIterator[bytes]:
+        for _ in range(64):
+            self.chunks += 1
+            yield b"\xff" * (1024 * 1024)
+
+
+@pytest.mark.parametrize("declared", [False, True])
+async def test_a_media_download_past_any_photo_is_refused_without_reading_it_whole(tmp_path, declared):
+    """A body past 20 MB used to be read into memory whole before it was refused (an endless one would
+    never have been): WeChat's API host, or a proxy in front of it, decides how much it sends."""
+    body = _Counted()
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/cgi-bin/token":
+            return httpx.Response(200, json={"access_token": "t", "expires_in": 7200})
+        headers = {"Content-Type": "image/jpeg"} | (
+            {"Content-Length": str(400 * 1024 * 1024)} if declared else {}
+        )
+        return httpx.Response(200, headers=headers, content=body.stream())
+
+    with SessionLog(tmp_path / "log.db") as log:
+        api = OfficialAccountAPI("wx1", "s", SQLiteSessionStorage(log), transport=httpx.MockTransport(answer))
+        with pytest.raises(WeChatAPIError, match="larger than any photo"):
+            await asyncio.wait_for(api.download_media("m1"), timeout=20)
+        await api.aclose()
+    assert body.chunks <= (0 if declared else 21)

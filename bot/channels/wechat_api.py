@@ -52,6 +52,8 @@ TOKEN_MARGIN_SECONDS = 300
 LOCAL_TOKEN_SECONDS = 60.0
 #: User photos are far smaller; anything bigger is not an image a user sent.
 MAX_MEDIA_BYTES = 20 * 1024 * 1024
+#: Headers about how a body was sent, not what it is: dropped when a streamed body is kept as read.
+_TRANSFER = frozenset({"content-encoding", "content-length", "transfer-encoding"})
 
 
 class WeChatAPIError(Exception):
@@ -205,11 +207,38 @@ class WeChatHTTP:
             )
         return self._client
 
-    async def request(self, endpoint: str, method: str, path: str, **kwargs: Any) -> httpx.Response:
+    async def request(
+        self, endpoint: str, method: str, path: str, *, max_bytes: int | None = None, **kwargs: Any
+    ) -> httpx.Response:
+        """The whole answer; with `max_bytes`, one whose body would pass it is refused unread (by its
+        Content-Length) or as soon as it does (as it streams), rather than read into memory whole."""
         try:
-            return await self.client.request(method, path, **kwargs)
+            if max_bytes is None:
+                return await self.client.request(method, path, **kwargs)
+            return await self._capped(endpoint, method, path, max_bytes, **kwargs)
         except httpx.HTTPError as exc:
             raise WeChatAPIError(endpoint, None, type(exc).__name__) from exc
+
+    async def _capped(
+        self, endpoint: str, method: str, path: str, max_bytes: int, **kwargs: Any
+    ) -> httpx.Response:
+        too_large = WeChatAPIError(endpoint, None, "media larger than any photo")
+        async with self.client.stream(method, path, **kwargs) as streamed:
+            declared = streamed.headers.get("content-length", "")
+            if declared.isdigit() and int(declared) > max_bytes:
+                raise too_large
+            body = bytearray()
+            async for chunk in streamed.aiter_bytes():
+                body += chunk
+                if len(body) > max_bytes:
+                    raise too_large
+        # The body as read (already decoded), so the headers that described its transfer go.
+        kept = [
+            (name, value) for name, value in streamed.headers.multi_items() if name.lower() not in _TRANSFER
+        ]
+        return httpx.Response(
+            streamed.status_code, headers=kept, content=bytes(body), request=streamed.request
+        )
 
     async def aclose(self) -> None:
         if self._client is not None:
@@ -270,15 +299,15 @@ class _TokenedAPI:
 
     async def download_media(self, media_id: str) -> bytes:
         """The photo behind a MediaId: binary on success, JSON (e.g. 40007) on error."""
-        response = await self._call("media/get", "GET", "/cgi-bin/media/get", params={"media_id": media_id})
+        response = await self._call(
+            "media/get", "GET", "/cgi-bin/media/get", params={"media_id": media_id}, max_bytes=MAX_MEDIA_BYTES
+        )
         content_type = response.headers.get("content-type", "")
         if response.content[:1] == b"{" and not content_type.startswith("image/"):
             json_answer("media/get", response)
             raise WeChatAPIError("media/get", None, "JSON answer without errcode")
         if response.status_code != 200:
             raise WeChatAPIError("media/get", None, f"HTTP {response.status_code}")
-        if len(response.content) > MAX_MEDIA_BYTES:
-            raise WeChatAPIError("media/get", None, "media larger than any photo")
         return response.content
 
     async def send_text(self, user: str, content: str) -> None:
