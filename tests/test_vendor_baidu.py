@@ -29,7 +29,7 @@ from bot.models import (
     VehicleLicenceFront,
 )
 from bot.vendors.baidu import BaiduSettings, BaiduVendor
-from bot.vendors.base import ErrorCategory, VendorError
+from bot.vendors.base import ErrorCategory, VendorChain, VendorError, build_vendor
 from bot.vendors.http import RetryPolicy
 from tests.fakes.baidu_server import DROP, FakeBaidu, Slow, card_body, error_body
 
@@ -408,6 +408,22 @@ async def test_urlencoded_base64_stays_within_the_limit(make_vendor):
     [request] = server.ocr_requests
     assert 0 < request.image_field_bytes <= encoded_limit
     assert request.image_format == "JPEG"  # shrunk again, not the original PNG
+
+
+async def test_a_photo_that_cannot_fit_baidus_encoded_limit_goes_on_to_the_next_vendor(make_vendor):
+    """Not sent, so not Baidu's verdict on the photo: the chain must try the next vendor, as it does for
+    a photo the first fitting refuses. A refusal of the shrunk copy used to stop the chain."""
+    noise = Image.frombytes("L", (200, 200), random.Random(7).randbytes(200 * 200)).convert("RGB")
+    photo = images.load(encoded(noise, "PNG"))
+
+    class TinyLimitBaidu(BaiduVendor):
+        max_encoded_image = 200  # no JPEG of this photo is this small
+
+    with FakeBaidu() as server:
+        chain = VendorChain([make_vendor(server, cls=TinyLimitBaidu), build_vendor("scripted", {})])
+        result = await chain.recognize("plate", "front", photo)
+    assert result.recognition is not None and result.recognition.vendor == "scripted"
+    assert server.ocr_requests == []
 
 
 async def test_oversized_image_is_refused_by_the_fake_as_by_baidu(make_vendor, photo):

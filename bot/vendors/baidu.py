@@ -28,7 +28,7 @@ from zoneinfo import ZoneInfo
 import httpx
 from pydantic import SecretStr
 
-from bot.images import ImageLimits, ImageRejected, IntakeImage, PreparedImage, fit
+from bot.images import ImageLimits, IntakeImage, PreparedImage
 from bot.models import (
     Box,
     DrivingLicence,
@@ -201,19 +201,18 @@ class BaiduVendor(CloudVendor[BaiduSettings]):
 
     def _upload(self, image: IntakeImage) -> tuple[bytes, PreparedImage]:
         """Urlencoded base64 of the image fitted to Baidu's limits, shrunk again in the rare case it
-        still exceeds `max_encoded_image` (base64 that happens to hold many '+' and '/')."""
-        try:
-            prepared = self.prepare(image)
-            for _ in range(3):
-                quoted = quote_base64(base64.b64encode(prepared.data))
-                size = len(quoted)
-                if size <= self.max_encoded_image:
-                    return quoted, prepared
-                budget = int(len(prepared.data) * self.max_encoded_image / size * 0.95)
-                prepared = fit(image, replace(self.limits, max_bytes=budget))
-        except ImageRejected as rejected:
-            raise VendorError(self.name, ErrorCategory.BAD_IMAGE, rejected.reason, str(rejected)) from None
-        raise VendorError(self.name, ErrorCategory.BAD_IMAGE, "too_large", "cannot fit Baidu's 4 MB limit")
+        still exceeds `max_encoded_image` (base64 that happens to hold many '+' and '/'). A photo that
+        cannot be made to fit was never sent, so the chain moves on to the next vendor."""
+        prepared = self.prepare(image)
+        for _ in range(3):
+            quoted = quote_base64(base64.b64encode(prepared.data))
+            size = len(quoted)
+            if size <= self.max_encoded_image:
+                return quoted, prepared
+            budget = int(len(prepared.data) * self.max_encoded_image / size * 0.95)
+            prepared = self.prepare(image, replace(self.limits, max_bytes=budget))
+        message = "cannot fit Baidu's 4 MB limit"
+        raise VendorError(self.name, ErrorCategory.BAD_IMAGE, "too_large", message, unsent=True)
 
     # ------------------------------------------------------------------------------------- calls
 
