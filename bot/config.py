@@ -106,6 +106,10 @@ class VendorsSettings(BaseModel):
     def chain(self, kind: str) -> list[str]:
         return list(getattr(self, kind))
 
+    def chained(self) -> set[str]:
+        """Every vendor some chain names."""
+        return {name for kind in KINDS for name in self.chain(kind)}
+
 
 class Config(BaseModel):
     model_config = ConfigDict(extra="allow")  # channel tables, validated by each channel's own model
@@ -205,8 +209,7 @@ def _validate_vendor_tables(config: Config) -> None:
             raise ConfigError(f"vendors.{name}: unknown vendor (known: {', '.join(sorted(known))})")
     # Every vendor a chain names, with or without its table: one whose credentials are required and
     # missing is named here, not met as a traceback when the bot starts.
-    named = {name for kind in KINDS for name in config.vendors.chain(kind)}
-    for name in sorted(named | set(config.vendors.model_extra or {})):
+    for name in sorted(config.vendors.chained() | set(config.vendors.model_extra or {})):
         try:
             vendor_class(name).settings_model.model_validate(config.vendors.table(name))
         except ValidationError as exc:
@@ -221,9 +224,7 @@ def check_vendor_credentials(config: Config, names: Iterable[str] | None = None)
     the keys may live) must still work."""
     from bot.vendors.base import vendor_class
 
-    if names is None:
-        names = {name for kind in KINDS for name in config.vendors.chain(kind)}
-    for name in sorted(names):
+    for name in sorted(config.vendors.chained() if names is None else names):
         settings = vendor_class(name).settings_model.model_validate(config.vendors.table(name))
         missing = settings.missing_credentials()
         if missing is not None:
