@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from abc import ABC, abstractmethod
-from collections.abc import Coroutine
+from collections.abc import AsyncIterable, Coroutine
 from typing import Any, ClassVar
 
 from starlette.requests import Request
@@ -122,17 +122,22 @@ class Channel(ABC):
 
 
 async def capped_body(request: Request, limit: int) -> bytes | None:
-    """The request's body, or None once it is known to be over `limit` bytes: from its Content-Length
-    before a byte is read, else as it streams in. Starlette's `request.body()` reads any size whole, so
-    an unauthenticated caller could make a webhook hold hundreds of megabytes before it was refused."""
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
+    """The request's body, or None once it is known to be over `limit` bytes. Starlette's
+    `request.body()` reads any size whole, so an unauthenticated caller could make a webhook hold
+    hundreds of megabytes before it was refused."""
+    return await read_at_most(request.stream(), request.headers.get("content-length", ""), limit)
+
+
+async def read_at_most(chunks: AsyncIterable[bytes], declared_length: str, limit: int) -> bytes | None:
+    """A body streamed in `chunks`, or None once it is known to be over `limit` bytes: from its declared
+    Content-Length before a byte is read, else as it streams in (never holding more than `limit`)."""
+    if declared_length.isdigit() and int(declared_length) > limit:
         return None
-    chunks: list[bytes] = []
+    parts: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
+    async for chunk in chunks:
         size += len(chunk)
         if size > limit:
             return None
-        chunks.append(chunk)
-    return b"".join(chunks)
+        parts.append(chunk)
+    return b"".join(parts)

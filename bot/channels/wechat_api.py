@@ -23,6 +23,7 @@ from typing import Any
 import httpx
 from wechatpy.session import SessionStorage
 
+from bot.channels.base import read_at_most
 from bot.storage import SessionLog
 from bot.vendors.http import redact_in_logs
 
@@ -222,23 +223,16 @@ class WeChatHTTP:
     async def _capped(
         self, endpoint: str, method: str, path: str, max_bytes: int, **kwargs: Any
     ) -> httpx.Response:
-        too_large = WeChatAPIError(endpoint, None, "media larger than any photo")
         async with self.client.stream(method, path, **kwargs) as streamed:
             declared = streamed.headers.get("content-length", "")
-            if declared.isdigit() and int(declared) > max_bytes:
-                raise too_large
-            body = bytearray()
-            async for chunk in streamed.aiter_bytes():
-                body += chunk
-                if len(body) > max_bytes:
-                    raise too_large
+            body = await read_at_most(streamed.aiter_bytes(), declared, max_bytes)
+        if body is None:
+            raise WeChatAPIError(endpoint, None, "media larger than any photo")
         # The body as read (already decoded), so the headers that described its transfer go.
         kept = [
             (name, value) for name, value in streamed.headers.multi_items() if name.lower() not in _TRANSFER
         ]
-        return httpx.Response(
-            streamed.status_code, headers=kept, content=bytes(body), request=streamed.request
-        )
+        return httpx.Response(streamed.status_code, headers=kept, content=body, request=streamed.request)
 
     async def aclose(self) -> None:
         if self._client is not None:
