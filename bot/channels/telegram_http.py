@@ -65,7 +65,7 @@ class AiohttpRequest(BaseRequest):
             self._session = aiohttp.ClientSession(connector=connector, headers=headers)
 
     async def shutdown(self) -> None:
-        if self._session is not None and self.holds_a_session:
+        if self._session is not None and not self._session.closed:
             await self._session.close()
 
     async def do_request(
