@@ -121,6 +121,13 @@ class Vendor(ABC):
     def __init__(self, settings: VendorSettings | None = None) -> None:
         self.settings = settings or self.settings_model()
 
+    def check_credentials(self) -> None:
+        """An auth `VendorError`, before anything is sent, when the settings lack what a call needs
+        (`VendorSettings.missing_credentials`)."""
+        missing = self.settings.missing_credentials()
+        if missing is not None:
+            raise VendorError(self.name, ErrorCategory.AUTH, "MissingCredentials", f"no {missing}")
+
     def supports_request(self, kind: Kind, side: Side) -> bool:
         return (kind, side) in self.supports
 

@@ -431,17 +431,12 @@ class HuaweiVendor(CloudVendor[HuaweiSettings]):
         request = REQUESTS.get((kind, side))
         if request is None:
             raise VendorError(self.name, ErrorCategory.NOT_FOUND, UNSUPPORTED, f"cannot read {kind}/{side}")
-        self._check_credentials()
+        self.check_credentials()
         prepared = await self.prepare_off_loop(image, PLATE_LIMITS if kind == "plate" else LICENCE_LIMITS)
         body = json_with_image({"image": None, **request.options}, "image", prepared)
         url = httpx.URL(f"{self.huawei.ocr_base()}/v2/{quote(self.huawei.project_id)}/ocr/{request.action}")
         result = await self._http.call(lambda: self._ocr(url, body), retry_if=should_retry)
         return self._recognition(kind, side, result, prepared)
-
-    def _check_credentials(self) -> None:
-        missing = self.huawei.missing_credentials()
-        if missing is not None:
-            raise VendorError(self.name, ErrorCategory.AUTH, "MissingCredentials", f"no {missing}")
 
     # ------------------------------------------------------------------------------------- calls
 

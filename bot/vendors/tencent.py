@@ -433,9 +433,7 @@ class TencentVendor(CloudVendor[TencentSettings]):
         action_side = ACTIONS.get((kind, side))
         if action_side is None:
             raise VendorError(self.name, ErrorCategory.NOT_FOUND, UNSUPPORTED, f"cannot read {kind}/{side}")
-        missing = self.tencent.missing_credentials()
-        if missing is not None:
-            raise VendorError(self.name, ErrorCategory.AUTH, "MissingCredentials", f"no {missing}")
+        self.check_credentials()
         action, card_side = action_side
         prepared = await self.prepare_off_loop(image)
         params: dict[str, Any] = {"ImageBase64": None}  # first, where the SDK puts it

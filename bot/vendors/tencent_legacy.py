@@ -320,9 +320,7 @@ class TencentLegacyVendor(CloudVendor[TencentLegacySettings]):
         if type_ is None:
             raise VendorError(self.name, ErrorCategory.NOT_FOUND, UNSUPPORTED, f"cannot read {kind}/{side}")
         settings = self.legacy
-        missing = settings.missing_credentials()
-        if missing is not None:
-            raise VendorError(self.name, ErrorCategory.AUTH, "MissingCredentials", f"no {missing}")
+        self.check_credentials()
         prepared = await self.prepare_off_loop(image)
         body = encode_body(settings, type_, prepared)
         if len(body) > MAX_BODY_BYTES:  # only a pathological encoder could get here; don't send it
