@@ -310,6 +310,29 @@ async def test_forged_and_replayed_requests_get_403_and_are_logged_without_body(
     assert "rejected callback" in caplog.text
 
 
+async def test_a_forged_msg_signature_is_refused_before_wechatpy_decrypts(make_bot, fake, monkeypatch):
+    """wechatpy compares msg_signature with `!=`; only a signature that already matched in constant
+    time may reach it."""
+    from wechatpy.crypto import WeChatCrypto
+
+    decrypted: list[str] = []
+    decrypt = WeChatCrypto.decrypt_message
+
+    def spy(self, msg, signature, timestamp, nonce):
+        decrypted.append(signature)
+        return decrypt(self, msg, signature, timestamp, nonce)
+
+    monkeypatch.setattr(WeChatCrypto, "decrypt_message", spy)
+    async with make_bot("safe") as bot:
+        good = bot.sender.post(text("驾驶证"))
+        tampered = Signed({**good.params, "msg_signature": "0" * 40}, good.body)
+        assert (await bot.post(tampered)).status_code == 403
+        assert decrypted == []
+        assert (await bot.post(good)).status_code == 200
+        assert decrypted == [good.params["msg_signature"]]
+        await bot.settle()
+
+
 async def test_plaintext_mode_refuses_a_post_with_a_forged_signature(make_bot, fake, photo_id):
     """In plaintext mode the query's signature is the only proof a POST comes from WeChat."""
     async with make_bot("raw") as bot:

@@ -117,6 +117,36 @@ async def test_a_message_with_a_forged_msg_signature_or_an_old_stamp_is_refused(
         assert fake.sent == [] and bot.runtime.session_log.history(platform="wecom") == []
 
 
+async def test_a_forged_msg_signature_is_refused_before_wechatpy_checks_it(make_bot, fake, monkeypatch):
+    """wechatpy compares msg_signature with `!=`; only a signature that already matched in constant
+    time may reach it, on the URL check and on a message."""
+    from wechatpy.enterprise.crypto import WeChatCrypto
+
+    reached: list[str] = []
+    check, decrypt = WeChatCrypto.check_signature, WeChatCrypto.decrypt_message
+
+    def check_spy(self, signature, timestamp, nonce, echostr):
+        reached.append(signature)
+        return check(self, signature, timestamp, nonce, echostr)
+
+    def decrypt_spy(self, msg, signature, timestamp, nonce):
+        reached.append(signature)
+        return decrypt(self, msg, signature, timestamp, nonce)
+
+    monkeypatch.setattr(WeChatCrypto, "check_signature", check_spy)
+    monkeypatch.setattr(WeChatCrypto, "decrypt_message", decrypt_spy)
+    async with make_bot() as bot:
+        params = bot.sender.verification("wecom-echo-8")
+        forged = await bot.client.get("/wecom", params={**params, "msg_signature": "0" * 40})
+        tampered = bot.sender.post(text("驾驶证"))
+        tampered.params["msg_signature"] = "0" * 40
+        assert forged.status_code == 403 and (await bot.post(tampered)).status_code == 403
+        assert reached == []
+        assert (await bot.client.get("/wecom", params=params)).text == "wecom-echo-8"
+        assert reached == [params["msg_signature"]]
+        await bot.settle()
+
+
 async def test_an_oversized_callback_is_refused_without_being_read_whole(make_bot, fake):
     """Before any signature is checked: by its Content-Length, or as it streams in without one."""
     chunk, sent = b"x" * 65536, []

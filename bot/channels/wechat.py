@@ -1,13 +1,13 @@
 """WeChat official account (公众号) callback: verification, the three message modes, replay protection.
 
 One route (`[wechat] path`) serves WeChat's GET URL check and the POSTed messages in plaintext,
-compatible and safe (AES) modes. wechatpy does the XML, the crypto, the signature checks and the
-passive-reply rendering; what happens after verification (dedupe, background recognition, replies) is
-shared with WeCom in `wechat_core`.
+compatible and safe (AES) modes. wechatpy does the XML, the crypto and the passive-reply rendering;
+the signatures are compared in constant time first (`wechat_signature`). What happens after
+verification (dedupe, background recognition, replies) is shared with WeCom in `wechat_core`.
 
 Every POST carries `signature` over (token, timestamp, nonce), checked first and in every mode so that
-nothing unauthenticated reaches the XML parser; AES posts add `msg_signature` over the ciphertext, which
-wechatpy checks while decrypting. A request that fails either, or replays a nonce with another body, or
+nothing unauthenticated reaches the XML parser; AES posts add `msg_signature` over the ciphertext, checked
+before wechatpy decrypts it. A request that fails either, or replays a nonce with another body, or
 carries a timestamp more than `max_clock_skew_seconds` from now, gets 403 and a log line without its body.
 """
 
@@ -28,7 +28,6 @@ from wechatpy import create_reply, parse_message
 from wechatpy.crypto import WeChatCrypto
 from wechatpy.exceptions import InvalidAppIdException, InvalidSignatureException
 from wechatpy.messages import BaseMessage
-from wechatpy.utils import check_signature
 
 from bot.channels.base import Runtime, capped_body
 from bot.channels.wechat_api import OfficialAccountAPI, SQLiteSessionStorage
@@ -42,6 +41,7 @@ from bot.channels.wechat_core import (
     forbidden,
     success,
 )
+from bot.channels.wechat_signature import envelope_signature_matches, signature_matches
 from handlers.limits import DEFAULT_DAILY_QUOTA, DEFAULT_RATE_LIMIT, Limits
 
 log = logging.getLogger(__name__)
@@ -167,9 +167,7 @@ class WeChatChannel(CallbackChannel):
         client = request.client.host if request.client else "?"
         query = request.query_params
         timestamp, nonce = query.get("timestamp", ""), query.get("nonce", "")
-        try:
-            check_signature(self.settings.token, query.get("signature", ""), timestamp, nonce)
-        except InvalidSignatureException:
+        if not signature_matches(query.get("signature", ""), self.settings.token, timestamp, nonce):
             return forbidden(self.platform, "bad signature", client)
         if request.method == "GET":
             return self._verify_url(timestamp, query.get("echostr", ""), client)
@@ -183,8 +181,11 @@ class WeChatChannel(CallbackChannel):
                 return forbidden(
                     self.platform, "encrypted callback but no encoding_aes_key configured", client
                 )
+            msg_signature = query.get("msg_signature", "")
+            if not envelope_signature_matches(body, msg_signature, self.settings.token, timestamp, nonce):
+                return forbidden(self.platform, "bad msg_signature", client)
             try:
-                xml = self.crypto.decrypt_message(body, query.get("msg_signature", ""), timestamp, nonce)
+                xml = self.crypto.decrypt_message(body, msg_signature, timestamp, nonce)
             except InvalidSignatureException:
                 return forbidden(self.platform, "bad msg_signature", client)
             except InvalidAppIdException:

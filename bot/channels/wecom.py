@@ -1,7 +1,8 @@
 """WeCom (企业微信) self-built app callback: always encrypted; replies through `message/send`.
 
 The GET URL check carries an encrypted `echostr` that must be decrypted and echoed; every POST is an
-AES envelope whose `msg_signature` wechatpy checks while decrypting (ReceiveId = corp id). After that the
+AES envelope whose `msg_signature` is checked in constant time (`wechat_signature`) before wechatpy
+decrypts it (ReceiveId = corp id). After that the
 flow is the official account's (`wechat_core`): dedupe, immediate media download, background
 recognition, and the reply by API message with the app's agent id, so the five-second rule never bites.
 """
@@ -26,6 +27,7 @@ from bot.channels.base import Runtime, capped_body
 from bot.channels.wechat import CallbackSettings, incoming_from
 from bot.channels.wechat_api import SQLiteSessionStorage, WeComAPI
 from bot.channels.wechat_core import MAX_CALLBACK_BYTES, CallbackChannel, Refused, forbidden, success
+from bot.channels.wechat_signature import envelope_signature_matches, signature_matches
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +93,8 @@ class WeComChannel(CallbackChannel):
         body = await capped_body(request, MAX_CALLBACK_BYTES)
         if body is None:
             return PlainTextResponse("too large", status_code=413)
+        if not envelope_signature_matches(body, signature, self.settings.token, timestamp, nonce):
+            return forbidden(self.platform, "bad msg_signature", client)
         try:
             xml = self.crypto.decrypt_message(body, signature, timestamp, nonce)
         except InvalidSignatureException:
@@ -120,6 +124,8 @@ class WeComChannel(CallbackChannel):
             self.guard.check_fresh(timestamp)
         except Refused as refused:
             return forbidden(self.platform, str(refused), client)
+        if not signature_matches(signature, self.settings.token, timestamp, nonce, echostr):
+            return forbidden(self.platform, "bad msg_signature", client)
         try:
             plain = self.crypto.check_signature(signature, timestamp, nonce, echostr)
         except InvalidSignatureException:
