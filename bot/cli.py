@@ -129,7 +129,7 @@ def _recognize(args: argparse.Namespace, config: Config) -> int:
 
 
 def _history(args: argparse.Namespace, config: Config) -> int:
-    log = SessionLog(config.bot.database)
+    log = SessionLog(config.bot.database, create=False)
     rows = log.history(user_id=args.user, platform=args.platform, limit=args.limit)
     if not rows:
         print("no sessions yet")
@@ -146,7 +146,7 @@ def _history(args: argparse.Namespace, config: Config) -> int:
 
 def _export(args: argparse.Namespace, config: Config) -> int:
     """Rows are written as the log pages them out, so a long log never sits in memory whole."""
-    log = SessionLog(config.bot.database)
+    log = SessionLog(config.bot.database, create=False)
     out: TextIO
     try:
         encoding = CSV_FILE_ENCODING if args.format == "csv" else "utf-8"
@@ -167,7 +167,7 @@ def _export(args: argparse.Namespace, config: Config) -> int:
 
 
 def _stats(args: argparse.Namespace, config: Config) -> int:
-    log = SessionLog(config.bot.database)
+    log = SessionLog(config.bot.database, create=False)
     stats = log.stats()
     log.close()
     rate = "-" if stats.success_rate is None else f"{stats.success_rate:.1%}"

@@ -303,8 +303,13 @@ class SessionLog:
         *,
         store_images: bool = False,
         clock: Callable[[], float] = time.time,
+        create: bool = True,
     ) -> None:
+        """`create=False` is for the commands that only read the log: a mistyped `database` path
+        should say so, not leave an empty log there and report that nothing was recorded."""
         self.path = Path(path)
+        if not create and not self.path.exists():
+            raise StorageError("no such file: no session recorded yet, or [bot] database names another file")
         self.store_images = store_images
         self._clock = clock
         self._pruned = clock() - PRUNE_SECONDS  # the first write prunes: a process may not live ten minutes

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
+from bot.storage import SessionLog
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -124,12 +125,25 @@ def test_only_the_commands_that_call_vendors_need_their_keys(tmp_path, photo, ca
         encoding="utf-8",
     )
     config = str(path)
+    SessionLog(tmp_path / "log.db").close()
     for command in (["stats"], ["history"], ["export", "--format", "json"]):
         assert main([*command, "--config", config]) == 0, command
     capsys.readouterr()
     for command in (["check-config"], ["recognize", str(photo), "--kind", "driving"], ["serve"]):
         assert main([*command, "--config", config]) == 2, command
         assert "vendors.tencent: no secret_id/secret_key" in capsys.readouterr().err
+
+
+def test_the_commands_that_only_read_the_log_leave_a_mistyped_path_alone(tmp_path, capsys):
+    """An empty log made at the wrong path would report "no sessions yet" and hide the typo."""
+    missing = tmp_path / "logs" / "sesions.db"
+    path = tmp_path / "config.toml"
+    path.write_text(f'[bot]\ndatabase = "{missing}"\n', encoding="utf-8")
+    for command in (["stats"], ["history"], ["export", "--format", "json"]):
+        assert main([*command, "--config", str(path)]) == 2, command
+        error = capsys.readouterr().err
+        assert str(missing) in error and "no session recorded yet" in error
+    assert not missing.parent.exists()
 
 
 def test_check_config_says_which_channels_would_start(config_file, capsys):
@@ -188,6 +202,7 @@ def test_a_session_log_that_cannot_be_opened_is_named_not_a_traceback(tmp_path, 
 
 def test_an_export_file_is_readable_by_its_owner_alone(config_file, tmp_path):
     out = tmp_path / "sessions.json"
+    SessionLog(tmp_path / "log.db").close()
     assert main(["export", "--format", "json", "--output", str(out), "--config", str(config_file())]) == 0
     assert out.stat().st_mode & 0o777 == 0o600
 
@@ -230,6 +245,7 @@ def test_an_output_path_that_cannot_be_written_is_named_before_any_work(config_f
 @pytest.mark.parametrize("rows", [0, 2])
 def test_export_has_the_same_columns_with_or_without_rows(config_file, photo, tmp_path, capsys, rows):
     config = str(config_file())
+    SessionLog(tmp_path / "log.db").close()  # as `serve` leaves it before its first photo
     if rows:
         assert main(["recognize", str(photo), str(photo), "--kind", "driving", "--config", config]) == 0
     out_csv = tmp_path / "sessions.csv"
