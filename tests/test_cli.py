@@ -74,8 +74,22 @@ def test_exit_codes(config_file, photo, tmp_path, capsys):
 def test_csv_history_export_and_stats(config_file, photo, tmp_path, capsys):
     config = str(config_file())
     out_csv = tmp_path / "out.csv"
-    assert main(["recognize", str(photo), str(photo), "--kind", "driving", "--csv", str(out_csv),
-                 "--config", config]) == 0
+    assert (
+        main(
+            [
+                "recognize",
+                str(photo),
+                str(photo),
+                "--kind",
+                "driving",
+                "--csv",
+                str(out_csv),
+                "--config",
+                config,
+            ]
+        )
+        == 0
+    )
     assert out_csv.read_bytes().startswith(codecs.BOM_UTF8)  # for Excel: see CSV_FILE_ENCODING
     rows = list(csv.DictReader(out_csv.open(encoding="utf-8-sig")))
     assert [r["status"] for r in rows] == ["ok", "ok"] and rows[0]["number"] == "11010519491231002X"
@@ -178,7 +192,12 @@ def test_embedded_default_reads_a_rendered_licence_end_to_end(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     done = subprocess.run(
         [sys.executable, "-m", "bot", "recognize", str(path), "--kind", "driving", "--json"],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300, check=False,
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)

@@ -33,15 +33,30 @@ def dispatcher(make_config):
     return build
 
 
-def message(text: str = "", photo: bytes | None = None, *, chat_type="private", addressed=False,
-            user="u1", mid="1", language=None) -> Inbound:
+def message(
+    text: str = "",
+    photo: bytes | None = None,
+    *,
+    chat_type="private",
+    addressed=False,
+    user="u1",
+    mid="1",
+    language=None,
+) -> Inbound:
     async def fetch() -> bytes:
         assert photo is not None
         return photo
 
     return Inbound(
-        platform="test", chat_id="chat", user_id=user, message_id=mid, chat_type=chat_type, text=text,
-        fetch_image=fetch if photo is not None else None, addressed=addressed, language=language,
+        platform="test",
+        chat_id="chat",
+        user_id=user,
+        message_id=mid,
+        chat_type=chat_type,
+        text=text,
+        fetch_image=fetch if photo is not None else None,
+        addressed=addressed,
+        language=language,
     )
 
 

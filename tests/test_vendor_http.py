@@ -320,7 +320,7 @@ def test_json_with_image_is_json_dumps_byte_for_byte():
             ({}, "image"),
             ({"ImageBase64": None, "CardSide": "BACK"}, "ImageBase64"),
             ({"appid": "125", "type": 1, "image": None, "bucket": "b"}, "image"),
-            ({"note": "驾驶证 \"quoted\" \\x00image\\x00"}, "image"),
+            ({"note": '驾驶证 "quoted" \\x00image\\x00'}, "image"),
         ):
             expected = json.dumps({**params, key: b64}).encode()
             assert json_with_image(params, key, prepared) == expected

@@ -20,6 +20,8 @@ from rapidfuzz.distance import Levenshtein
 from rapidfuzz.process import extract
 
 #: Province (or autonomous region) -> its prefecture-level divisions; a bare name is a city (``…市``).
+# A table: rows of names read better than the formatter's one name a line.
+# fmt: off
 PREFECTURES: dict[str, tuple[str, ...]] = {
     "河北省": ("石家庄", "唐山", "秦皇岛", "邯郸", "邢台", "保定", "张家口", "承德", "沧州", "廊坊", "衡水"),
     "山西省": ("太原", "大同", "阳泉", "长治", "晋城", "朔州", "晋中", "运城", "忻州", "临汾", "吕梁"),
@@ -103,6 +105,7 @@ PREFECTURES: dict[str, tuple[str, ...]] = {
         "伊犁哈萨克自治州", "塔城地区", "阿勒泰地区",
     ),
 }
+# fmt: on
 
 #: The traffic police of the four municipalities.
 MUNICIPAL_OFFICES = (
