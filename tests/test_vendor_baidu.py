@@ -212,7 +212,7 @@ async def test_wrong_keys_are_an_auth_error_naming_baidus_reason(fake, make_vend
     assert fake.ocr_requests == []
 
 
-async def test_the_token_never_reaches_the_log(fake, make_vendor, photo, caplog):
+async def test_neither_the_token_nor_the_keys_reach_the_log(fake, make_vendor, photo, caplog):
     caplog.set_level(logging.DEBUG)
     vendor = make_vendor(fake)
     await vendor.recognize("plate", "front", photo)
@@ -225,7 +225,7 @@ async def test_the_token_never_reaches_the_log(fake, make_vendor, photo, caplog)
     assert "/rest/2.0/ocr/v1/license_plate" in logged  # httpx did log the calls, redacted
     for token in tokens:
         assert token not in logged
-    assert fake.secret_key not in logged
+    assert fake.secret_key not in logged and fake.api_key not in logged
 
 
 # ---------------------------------------------------------------------------------------- mapping

@@ -517,9 +517,10 @@ def plates_from(words: Any, place: _Placement) -> list[Plate]:
     return plates
 
 
-#: httpx logs each request's URL, and Baidu wants its credentials in the query string: the Secret Key
-#: on the token request, the access token on every call.
-redact_in_logs(r"((?:access_token|client_secret)=)[^&\s\"']+")
+#: httpx logs each request's URL, and Baidu wants its credentials in the query string: the API Key and
+#: Secret Key on the token request, the access token on every call. The API Key is kept out too: the
+#: config holds it as a secret, and it names the account to whoever reads the log.
+redact_in_logs(r"((?:access_token|client_id|client_secret)=)[^&\s\"']+")
 
 
 def _worth_retrying(error: VendorError) -> bool:
