@@ -73,7 +73,6 @@ def test_environment_overrides_reach_nested_vendor_tables(tmp_path):
         ('[vendors.scripted]\noutcome = "sometimes"\n', "vendors.scripted.outcome"),
         ('[vendors.scripted]\ntimeout = "soon"\n', "vendors.scripted.timeout"),
         ("[vendors.nosuchvendor]\nkey = 1\n", "vendors.nosuchvendor"),
-        ('[vendors]\nplate = ["baidu"]\n', "vendors.baidu.api_key"),  # named, but no table with its keys
         ('[bot]\ntimezone = "Mars/Olympus"\n', "bot.timezone"),
         ("[vendors.local]\ntimeout = 0\n", "vendors.local.timeout"),  # every call would time out
     ],
@@ -91,6 +90,8 @@ def test_bad_config_names_the_key(tmp_path, text, key):
         ('[vendors]\nplate = ["huawei"]\n[vendors.huawei]\nak = "a"\nsk = "s"\n', "no project_id"),
         ('[vendors]\nplate = ["huawei"]\n[vendors.huawei]\nproject_id = "p"\n', "no ak/sk or iam_user"),
         ('[vendors]\nvehicle = ["tencent_legacy"]\n[vendors.tencent_legacy]\nsecret_id = "i"\n', "no app_id"),
+        ('[vendors]\nplate = ["baidu"]\n[vendors.baidu]\napi_key = ""\nsecret_key = " "\n', "no api_key/"),
+        ('[vendors]\ndriving = ["megvii", "local"]\n', "vendors.megvii: no api_key/api_secret"),
     ],
 )
 def test_a_chained_vendor_without_its_keys_is_named(tmp_path, text, message):

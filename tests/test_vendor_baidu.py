@@ -212,6 +212,16 @@ async def test_wrong_keys_are_an_auth_error_naming_baidus_reason(fake, make_vend
     assert fake.ocr_requests == []
 
 
+async def test_missing_keys_fail_before_any_request(fake, make_vendor, photo):
+    """An unfilled table (the template's empty keys) must not ask Baidu for a token it cannot get."""
+    vendor = make_vendor(fake)
+    vendor.settings = BaiduSettings(api_key=" ", secret_key=fake.secret_key, endpoint=fake.url)
+    with pytest.raises(VendorError) as caught:
+        await vendor.recognize("plate", "front", photo)
+    assert (caught.value.category, caught.value.code) == (ErrorCategory.AUTH, "MissingCredentials")
+    assert fake.token_requests == [] and fake.ocr_requests == []
+
+
 async def test_neither_the_token_nor_the_keys_reach_the_log(fake, make_vendor, photo, caplog):
     caplog.set_level(logging.DEBUG)
     vendor = make_vendor(fake)
@@ -560,8 +570,10 @@ def test_settings_keep_the_keys_secret_and_default_to_baidus_endpoint():
     assert settings.endpoint == "https://aip.baidubce.com"
     assert "sk-456" not in repr(settings) and "ak-123" not in repr(settings)
     assert settings.secret_key.get_secret_value() == "sk-456"
-    with pytest.raises(ValidationError):
-        BaiduSettings.model_validate({"api_key": "ak-123"})
+    assert settings.missing_credentials() is None
+    # Absent or blank keys load (they may live in the service's environment), and are named as missing.
+    assert BaiduSettings.model_validate({"api_key": "ak-123"}).missing_credentials() == "api_key/secret_key"
+    assert BaiduSettings.model_validate({"api_key": " ", "secret_key": "s"}).missing_credentials()
     with pytest.raises(ValidationError):
         BaiduSettings.model_validate({"api_key": "a", "secret_key": "b", "region": "bj"})
 

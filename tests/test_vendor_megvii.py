@@ -392,6 +392,14 @@ async def test_dropped_connection_is_retried(fake, make_vendor, photo):
 # ---------------------------------------------------------------------------------------- settings
 
 
+async def test_missing_keys_fail_before_any_request(fake, make_vendor, photo):
+    vendor = make_vendor(fake, api_secret=" ")
+    with pytest.raises(VendorError) as caught:
+        await vendor.recognize("driving", "front", photo)
+    assert (caught.value.category, caught.value.code) == (ErrorCategory.AUTH, "MissingCredentials")
+    assert fake.requests == []
+
+
 def test_settings_keep_keys_secret_and_default_to_megviis_hosts():
     settings = MegviiSettings.model_validate({"api_key": "ak-123", "api_secret": "sk-456"})
     assert settings.endpoint == "https://api.megvii.com"
@@ -400,8 +408,10 @@ def test_settings_keep_keys_secret_and_default_to_megviis_hosts():
     assert "sk-456" not in repr(settings) and "ak-123" not in repr(settings)
     with pytest.raises(ValidationError):
         MegviiSettings.model_validate({"api_key": "a", "api_secret": "b", "vehicle_api": "baidu"})
-    with pytest.raises(ValidationError):
-        MegviiSettings.model_validate({"api_key": "a"})
+    assert settings.missing_credentials() is None
+    # Absent or blank keys load (they may live in the service's environment), and are named as missing.
+    assert MegviiSettings.model_validate({"api_key": "a"}).missing_credentials() == "api_key/api_secret"
+    assert MegviiSettings.model_validate({"api_key": "", "api_secret": "s"}).missing_credentials()
 
 
 def test_registered_and_built_from_a_config_table():

@@ -46,6 +46,7 @@ from bot.plate_grammar import normalize_plate
 from bot.vendors.base import (
     UNSUPPORTED,
     ErrorCategory,
+    Secret,
     VendorError,
     VendorSettings,
     off_loop_if_heavy,
@@ -118,9 +119,13 @@ _BEIJING = ZoneInfo("Asia/Shanghai")
 class BaiduSettings(VendorSettings):
     """`[vendors.baidu]`: the application's API Key and Secret Key from the Baidu AI console."""
 
-    api_key: SecretStr
-    secret_key: SecretStr
+    api_key: Secret = SecretStr("")
+    secret_key: Secret = SecretStr("")
     endpoint: str | None = DEFAULT_ENDPOINT
+
+    def missing_credentials(self) -> str | None:
+        complete = self.api_key.get_secret_value() and self.secret_key.get_secret_value()
+        return None if complete else "api_key/secret_key"
 
 
 def quote_base64(encoded: bytes) -> bytes:
@@ -189,6 +194,7 @@ class BaiduVendor(CloudVendor[BaiduSettings]):
         request = _REQUESTS.get((kind, side))
         if request is None:
             raise VendorError(self.name, ErrorCategory.NOT_FOUND, UNSUPPORTED, f"cannot read {kind}/{side}")
+        self.check_credentials()
         quoted, prepared = await off_loop_if_heavy(image, self.limits, lambda: self._upload(image))
         form = form_body(quoted, request.options)
         body = await self._http.call(lambda: self._ocr(request.action, form), retry_if=_worth_retrying)

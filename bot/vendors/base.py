@@ -14,9 +14,9 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, ClassVar, TypeVar
+from typing import Annotated, Any, ClassVar, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr
 
 from bot.images import (
     VERIFY_DECODE_SIDE,
@@ -88,6 +88,16 @@ class VendorError(Exception):
         #: Raised before anything was sent: the photo cannot be fitted to this vendor's own limits,
         #: which says nothing about the next vendor's.
         self.unsent = unsent
+
+
+def _stripped(value: SecretStr) -> SecretStr:
+    return SecretStr(value.get_secret_value().strip())
+
+
+#: A vendor's key or secret. Whitespace pasted around one is the classic cause of every signature
+#: failing, so it is stripped. Empty is allowed in the table itself (an unused table, or keys given by
+#: the environment); `missing_credentials` says what a chain that names the vendor still lacks.
+Secret = Annotated[SecretStr, AfterValidator(_stripped)]
 
 
 class VendorSettings(BaseModel):

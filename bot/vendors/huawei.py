@@ -43,7 +43,7 @@ from bot.models import (
     VehicleLicenceBack,
     VehicleLicenceFront,
 )
-from bot.vendors.base import UNSUPPORTED, ErrorCategory, VendorError, VendorSettings, register
+from bot.vendors.base import UNSUPPORTED, ErrorCategory, Secret, VendorError, VendorSettings, register
 from bot.vendors.http import (
     RETRYABLE,
     AccessTokenCache,
@@ -154,9 +154,9 @@ class HuaweiSettings(VendorSettings):
     region: str = DEFAULT_REGION
     project_id: str = ""
     ak: str = ""
-    sk: SecretStr = SecretStr("")
+    sk: Secret = SecretStr("")
     iam_user: str = ""
-    iam_password: SecretStr = SecretStr("")
+    iam_password: Secret = SecretStr("")
     iam_domain: str = ""
     iam_endpoint: str | None = None
 
@@ -165,11 +165,6 @@ class HuaweiSettings(VendorSettings):
     def _strip(cls, value: str) -> str:
         # Whitespace pasted around a key is the classic "verify aksk signature fail".
         return value.strip()
-
-    @field_validator("sk", "iam_password")
-    @classmethod
-    def _strip_secret(cls, value: SecretStr) -> SecretStr:
-        return SecretStr(value.get_secret_value().strip())
 
     def missing_credentials(self) -> str | None:
         if not self.project_id:

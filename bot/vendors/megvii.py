@@ -40,7 +40,7 @@ from bot.models import (
     Side,
     VehicleLicenceFront,
 )
-from bot.vendors.base import UNSUPPORTED, ErrorCategory, VendorError, VendorSettings, register
+from bot.vendors.base import UNSUPPORTED, ErrorCategory, Secret, VendorError, VendorSettings, register
 from bot.vendors.http import CloudVendor, RetryPolicy, is_retryable, json_body, status_category
 from bot.vendors.mapping import FieldReader, FieldTable, clamp_unit, read_page, read_validity
 
@@ -82,12 +82,16 @@ _STATUS_CATEGORIES = {412: ErrorCategory.BAD_IMAGE, 413: ErrorCategory.BAD_IMAGE
 class MegviiSettings(VendorSettings):
     """`[vendors.megvii]`: one key pair serves both hosts. `endpoint` is FaceID's host."""
 
-    api_key: SecretStr
-    api_secret: SecretStr
+    api_key: Secret = SecretStr("")
+    api_secret: Secret = SecretStr("")
     endpoint: str | None = DEFAULT_FACEID_ENDPOINT
     faceplusplus_endpoint: str = DEFAULT_FACEPP_ENDPOINT
     #: Which 行驶证 reader: FaceID v2 (the one documented for this bot) or Face++ cardpp v1.
     vehicle_api: Literal["faceid", "cardpp"] = "faceid"
+
+    def missing_credentials(self) -> str | None:
+        complete = self.api_key.get_secret_value() and self.api_secret.get_secret_value()
+        return None if complete else "api_key/api_secret"
 
 
 @dataclass(frozen=True)
@@ -141,6 +145,7 @@ class MegviiVendor(CloudVendor[MegviiSettings]):
     async def recognize(self, kind: Kind, side: Side, image: IntakeImage) -> Recognition:
         if not self.supports_request(kind, side):
             raise VendorError(self.name, ErrorCategory.NOT_FOUND, UNSUPPORTED, f"cannot read {kind}/{side}")
+        self.check_credentials()
         call = _DRIVER_CALL if kind == "driving" else _VEHICLE_CALLS[self.settings.vehicle_api]
         prepared = await self.prepare_off_loop(image)
         body = await self._http.call(lambda: self._send(call, prepared), retry_if=_worth_retrying)

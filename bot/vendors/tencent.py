@@ -41,7 +41,7 @@ from bot.models import (
     VehicleLicenceFront,
     Warning,
 )
-from bot.vendors.base import UNSUPPORTED, ErrorCategory, VendorError, VendorSettings, register
+from bot.vendors.base import UNSUPPORTED, ErrorCategory, Secret, VendorError, VendorSettings, register
 from bot.vendors.http import RETRYABLE, CloudVendor, json_body, json_with_image, status_category
 from bot.vendors.mapping import FieldTable, FlatFields, clamp_unit, read_page, rect_box
 
@@ -182,7 +182,7 @@ class TencentSettings(VendorSettings):
 
     endpoint: str = DEFAULT_ENDPOINT
     secret_id: str = ""
-    secret_key: SecretStr = SecretStr("")
+    secret_key: Secret = SecretStr("")
     #: X-TC-Region; OCR is not a regional service, so it is only sent when set.
     region: str | None = None
 
@@ -191,11 +191,6 @@ class TencentSettings(VendorSettings):
     def _strip(cls, value: str | None) -> str | None:
         # Whitespace pasted around a key is a classic cause of AuthFailure.SignatureFailure.
         return value.strip() if value is not None else None
-
-    @field_validator("secret_key")
-    @classmethod
-    def _strip_secret(cls, value: SecretStr) -> SecretStr:
-        return SecretStr(value.get_secret_value().strip())
 
     def missing_credentials(self) -> str | None:
         return None if self.secret_id and self.secret_key.get_secret_value() else "secret_id/secret_key"

@@ -40,7 +40,7 @@ from bot.models import (
     VehicleLicenceBack,
     VehicleLicenceFront,
 )
-from bot.vendors.base import UNSUPPORTED, ErrorCategory, VendorError, VendorSettings, register
+from bot.vendors.base import UNSUPPORTED, ErrorCategory, Secret, VendorError, VendorSettings, register
 from bot.vendors.http import CloudVendor, RetryPolicy, json_body, json_with_image, status_category
 from bot.vendors.mapping import FieldReader, FieldTable, clamp_unit, read_page, read_validity, rect_box
 
@@ -123,7 +123,7 @@ class TencentLegacySettings(VendorSettings):
     app_id: str = ""
     bucket: str = ""
     secret_id: str = ""
-    secret_key: SecretStr = SecretStr("")
+    secret_key: Secret = SecretStr("")
     #: Seconds each request's signature stays valid; it must outlast one request and clock drift.
     signature_ttl: int = Field(default=600, ge=1, le=MAX_SIGNATURE_TTL)
 
@@ -132,11 +132,6 @@ class TencentLegacySettings(VendorSettings):
     def _strip(cls, value: Any) -> Any:
         # Whitespace pasted around a key makes every signature fail with 14; a numeric TOML appid is fine.
         return str(value).strip() if isinstance(value, str | int) else value
-
-    @field_validator("secret_key")
-    @classmethod
-    def _strip_secret(cls, value: SecretStr) -> SecretStr:
-        return SecretStr(value.get_secret_value().strip())
 
     def missing_credentials(self) -> str | None:
         complete = self.app_id and self.secret_id and self.secret_key.get_secret_value()
