@@ -94,9 +94,12 @@ SEND_PHOTO_IN_GROUP = {
     "en": "Please send a photo of the {name} (in a group, as a reply to this message).",
 }
 LANGUAGE_SET = {"zh": "已切换为中文。", "en": "Replies are now in English."}
-_COMMAND_RE = re.compile(r"^/(?P<name>[A-Za-z_-]+)(?P<page>[主副]页)?(?:@\w+)?(?:\s+(?P<arg>\S+))?")
+_COMMAND_RE = re.compile(r"^/(?P<name>[A-Za-z_-]+)(?P<page>[主副]页)?(?:\s+(?P<arg>\S+))?")
 _PAGE_AFTER_SPACE = re.compile(r"^(\S+)\s+([主副]页)")
-_LEADING_MENTIONS = re.compile(r"^(?:@\w+[\s,，:：]*)+")
+#: A mention (@licence_bot), or the bot named after a command (/driving@licence_bot). A username is
+#: ASCII letters, digits and underscores, so `\w` (which takes Chinese) would swallow the word written
+#: straight after it: @licence_bot驾驶证.
+_MENTION = re.compile(r"@[A-Za-z0-9_]+[,，:：]?")
 _BACK_WORDS = {"副页", "back"}
 #: Photos a user may leave waiting for their kinds at once; older ones beyond this are let go.
 MAX_WAITING_PHOTOS = 8
@@ -295,8 +298,9 @@ class Dispatcher:
 
 def parse_command(text: str) -> tuple[str | None, str | None]:
     """'/driving@licence_bot' -> ('driving', None); '/lang en' -> ('lang', 'en'); '驾驶证副页' -> itself."""
-    # A group message may start by naming the bot (@licence_bot 驾驶证); a full-width slash is a slash.
-    text = _LEADING_MENTIONS.sub("", (text or "").strip()).replace("／", "/")
+    # A group message names the bot before or after its word (@licence_bot 驾驶证, 驾驶证@licence_bot);
+    # which bot was meant is the channel's to decide. A full-width slash is a slash.
+    text = " ".join(_MENTION.sub(" ", text or "").split()).replace("／", "/")
     if not text:
         return None, None
     match = _COMMAND_RE.match(text)

@@ -77,6 +77,12 @@ def message(
         ("vehicle back", ("vehicle_back", None)),
         ("@licence_bot 驾驶证", ("驾驶证", None)),  # a group message that names the bot first
         ("@licence_bot, /plate", ("plate", None)),
+        # A username is ASCII: a word written straight after (or before) it is the message's.
+        ("@licence_bot驾驶证", ("驾驶证", None)),
+        ("驾驶证@licence_bot", ("驾驶证", None)),
+        ("行驶证副页 @licence_bot", ("行驶证副页", None)),
+        ("/driving@licence_bot副页", ("driving_back", None)),
+        ("/lang@licence_bot en", ("lang", "en")),
         ("／driving", ("driving", None)),  # a full-width slash
         ("记录", ("记录", None)),
         ("取消", ("取消", None)),

@@ -351,6 +351,18 @@ async def test_in_a_group_other_bots_commands_and_names_are_not_for_us(start_bot
     assert "请选择" in text_of((await bot.replies(2))[1])  # named whole, in any case: which document?
 
 
+async def test_in_a_group_a_word_written_against_the_bots_name_is_read(start_bot, fake, photo_bytes):
+    """A username is ASCII, so 驾驶证 straight after @name, or 副页 straight after /driving@name, is the
+    message's own word: the first is read as a driving licence, the second asks for the 副页."""
+    bot = await start_bot()
+    group = {"chat_id": GROUP, "user_id": USER, "chat_type": "supergroup"}
+    fake.push_message(**group, photo=photo_bytes, caption=f"@{BOT_USERNAME}驾驶证")
+    answer = text_of((await bot.replies())[0])
+    assert "王" in answer and "王芳" not in answer  # read, and masked for the group
+    fake.push_message(**group, text=f"/driving@{BOT_USERNAME}副页")
+    assert "驾驶证副页" in text_of((await bot.replies(2))[1])
+
+
 async def test_in_a_group_a_reply_to_another_member_is_not_for_us(start_bot, fake, photo_bytes):
     """Replying to the bot addresses it; replying to anyone else is talk between members."""
     bot = await start_bot()

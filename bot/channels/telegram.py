@@ -564,12 +564,17 @@ class TelegramChannel(Channel):
         log.error("telegram: error while handling an update", exc_info=context.error)
 
 
+#: The bot a command names: a username is ASCII letters, digits and underscores, so what follows it
+#: without a space (/driving@licence_bot副页) is the command's, not the name's.
+_COMMAND_BOT = re.compile(r"/[^\s@]*@([A-Za-z0-9_]+)")
+
+
 def _command_bot(text: str) -> str | None:
     """For '/cmd@Bot …' the lowered bot name, for '/cmd …' '' (any bot), for anything else None."""
     if not text.startswith("/"):
         return None
-    head = text.split(maxsplit=1)[0]
-    return head.partition("@")[2].lower()
+    named = _COMMAND_BOT.match(text)
+    return named[1].lower() if named else ""
 
 
 def _mentions(text: str, username: str) -> bool:
