@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 from bot import images, metrics
 from bot.config import Config
-from bot.models import KINDS, Kind, Recognition, Side
+from bot.models import KINDS, Kind, Recognition, Side, Warning
 from bot.storage import SessionLog, SessionRow
 from bot.vendors.base import UNSUPPORTED, ChainResult, ErrorCategory, VendorChain, build_vendor
 from handlers.checks import run_checks
@@ -33,6 +33,9 @@ Fetch = Callable[[], Awaitable[bytes]]
 #: Photos decoded at once. A decode is CPU-bound (two cores) and a large PNG needs hundreds of
 #: megabytes while it lasts, so more at once only adds memory; the rest wait their turn.
 CONCURRENT_DECODES = 2
+#: A warning's params that name what it is about (a field, a plate's place in the photo, a character's
+#: position), not a value read from the card: all a warning keeps with `store_fields = "none"`.
+_VALUE_FREE_PARAMS = ("field", "first", "second", "index", "position")
 
 
 @dataclass
@@ -202,7 +205,7 @@ class Recognizer:
         row.error_category = outcome.error_category or outcome.reject_reason
         row.error_code = outcome.error_code
         row.cached = outcome.cached
-        row.warnings = [w.model_dump(mode="json") for w in outcome.warnings]
+        row.warnings = self._stored_warnings(outcome.warnings)
         if image is not None:
             row.image_sha256 = image.sha256
             row.image_bytes = len(image.data)
@@ -218,6 +221,20 @@ class Recognizer:
             outcome.session_id = self.session_log.record(row)
         except Exception:  # the user still gets the reply; the operator sees why the row is missing
             log.exception("could not write the session row (kind=%s status=%s)", row.kind, row.status)
+
+    def _stored_warnings(self, warnings: list[Warning]) -> list[dict[str, Any]]:
+        """With `store_fields = "none"` a warning keeps what it was about, not its message or the values
+        some quote (a masked ID number, a plate, a VIN, a date): the log then holds nothing of the card."""
+        if self.config.bot.store_fields != "none":
+            return [warning.model_dump(mode="json") for warning in warnings]
+        return [
+            {
+                "code": warning.code,
+                "severity": str(warning.severity),
+                "params": {key: warning.params[key] for key in _VALUE_FREE_PARAMS if key in warning.params},
+            }
+            for warning in warnings
+        ]
 
     def _stored_fields(self, recognition: Recognition) -> tuple[dict[str, Any] | None, list[Any] | None]:
         policy = self.config.bot.store_fields

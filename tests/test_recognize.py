@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 import time
 from datetime import date
@@ -74,6 +75,21 @@ async def test_store_fields_policy(make_config, photo_bytes, policy, expect_numb
     await recognizer.recognize(Request(kind="driving", data=photo_bytes))
     [row] = recognizer.session_log.history()
     assert (row.fields or {}).get("number") == expect_number
+
+
+async def test_with_store_fields_none_a_warning_keeps_no_value(make_config, photo_bytes):
+    """A warning's message and some params quote the card (here the expiry date): "none" keeps neither."""
+    logged = {}
+    for policy in ("masked", "none"):
+        config = make_config(CHAIN + vendors(valid_to="2026-12-01"), store_fields=policy)
+        recognizer = recognizer_for(config)
+        outcome = await recognizer.recognize(Request(kind="driving", data=photo_bytes))
+        row = recognizer.session_log.history(limit=1)[0]  # the latest
+        assert [w["code"] for w in row.warnings] == [w.code for w in outcome.warnings]
+        logged[policy] = json.dumps(row.warnings)
+    assert "2026-12-01" in logged["masked"]
+    assert "2026-12-01" not in logged["none"] and "message" not in logged["none"]
+    assert json.loads(logged["none"]) == [{"code": "licence_expiring", "severity": "warning", "params": {}}]
 
 
 async def test_fall_through_is_logged_with_every_attempt(make_config, photo_bytes):
