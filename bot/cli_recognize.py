@@ -46,8 +46,13 @@ async def recognize_files(args: argparse.Namespace, config: Config) -> int:
             try:
                 data = path.read_bytes()
             except OSError as exc:
-                print(f"licence-bot: cannot read {path}: {exc.strerror or exc}", file=sys.stderr)
+                reason = exc.strerror or str(exc)
+                print(f"licence-bot: cannot read {path}: {reason}", file=sys.stderr)
                 worst = max(worst, EXIT_BAD_INPUT)
+                unread = unreadable(str(path), args.kind, args.side, reason)
+                if args.json:
+                    progress.write(json.dumps(unread, ensure_ascii=False), file=sys.stdout)
+                csv_rows.append(_csv_row(unread))
                 continue
             request = Request(kind=args.kind, side=args.side, data=data, context=Context(language=language))
             outcome = await recognizer.recognize(request)
@@ -95,6 +100,21 @@ def summarize(image: str, outcome: Outcome, language: str) -> dict[str, Any]:
     if outcome.cached:
         summary["cached"] = True
     return summary
+
+
+def unreadable(image: str, kind: str, side: str, reason: str) -> dict[str, Any]:
+    """The `--json` object (and CSV row) for a file that could not be opened: one per image still, so
+    a script can pair its inputs with the results. No session row: nothing reached the pipeline."""
+    return {
+        "image": image,
+        "kind": kind,
+        "side": side,
+        "vendor": None,
+        "status": "unreadable",
+        "fields": {},
+        "warnings": [],
+        "error": {"category": "unreadable", "code": None, "reason": reason},
+    }
 
 
 def _chains_for(vendor: str | None, config: Config) -> dict[str, VendorChain] | None:

@@ -71,6 +71,23 @@ def test_exit_codes(config_file, photo, tmp_path, capsys):
     assert "bot.language" in capsys.readouterr().err
 
 
+def test_an_unreadable_file_still_gets_its_json_object_and_csv_row(config_file, photo, tmp_path, capsys):
+    """One result per input, in order, so a script can pair them; the session log gets no row."""
+    missing, folder = tmp_path / "missing.jpg", tmp_path
+    out_csv = tmp_path / "out.csv"
+    config = str(config_file())
+    images = [str(photo), str(missing), str(folder), str(photo)]
+    args = ["recognize", *images, "--kind", "driving", "--json", "--csv", str(out_csv), "--config", config]
+    assert main(args) == 2
+    printed = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [item["image"] for item in printed] == images
+    assert [item["status"] for item in printed] == ["ok", "unreadable", "unreadable", "ok"]
+    assert printed[1]["error"]["category"] == "unreadable" and printed[1]["error"]["reason"]
+    rows = list(csv.DictReader(out_csv.open(encoding="utf-8-sig")))
+    assert [(row["image"], row["status"]) for row in rows] == [(i["image"], i["status"]) for i in printed]
+    assert len(SessionLog(tmp_path / "log.db").history()) == 2
+
+
 def test_csv_history_export_and_stats(config_file, photo, tmp_path, capsys):
     config = str(config_file())
     out_csv = tmp_path / "out.csv"
