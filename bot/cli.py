@@ -18,6 +18,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
+from zoneinfo import ZoneInfo
 
 from bot.config import (
     CHANNEL_SETTINGS,
@@ -130,17 +131,24 @@ def _recognize(args: argparse.Namespace, config: Config) -> int:
 
 def _history(args: argparse.Namespace, config: Config) -> int:
     log = SessionLog(config.bot.database, create=False)
-    rows = log.history(user_id=args.user, platform=args.platform, limit=args.limit)
+    try:
+        rows = log.history(user_id=args.user, platform=args.platform, limit=args.limit)
+    finally:
+        log.close()
     if not rows:
-        print("no sessions yet")
+        print("no matching sessions" if args.user or args.platform else "no sessions yet")
+        return EXIT_OK
+    zone = ZoneInfo(config.bot.timezone)  # the times the chat's /history shows
+    when = f"time ({config.bot.timezone})"
+    print(f"{'id':>5}  {when:<19}  {'platform':<8} {'page':<14} {'status':<12} {'vendor':<8} total")
     for row in rows:
         vendor = row.vendor or "-"
         total = f"{row.total_ms:.0f} ms" if row.total_ms is not None else "-"
+        page = f"{row.kind}/{row.side}"
         print(
-            f"{row.id:>5}  {row.created_at:%Y-%m-%d %H:%M:%S}  {row.platform:<8} {row.kind}/{row.side:<5} "
-            f"{row.status!s:<12} {vendor:<8} {total}"
+            f"{row.id:>5}  {row.created_at.astimezone(zone):%Y-%m-%d %H:%M:%S}  {row.platform:<8} "
+            f"{page:<14} {row.status!s:<12} {vendor:<8} {total}"
         )
-    log.close()
     return EXIT_OK
 
 

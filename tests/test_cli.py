@@ -8,12 +8,13 @@ import json
 import os
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from bot.cli import main
-from bot.storage import SessionLog
+from bot.storage import SessionLog, SessionRow
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -175,6 +176,22 @@ def test_the_commands_that_only_read_the_log_leave_a_mistyped_path_alone(tmp_pat
         error = capsys.readouterr().err
         assert str(missing) in error and "no session recorded yet" in error
     assert not missing.parent.exists()
+
+
+def test_history_shows_times_in_the_configured_zone_and_says_when_a_filter_matches_nothing(tmp_path, capsys):
+    log = SessionLog(tmp_path / "log.db")
+    log.record(SessionRow(created_at=datetime(2026, 11, 22, 19, 30, tzinfo=UTC), kind="plate", status="ok"))
+    log.close()
+    path = tmp_path / "config.toml"
+    path.write_text(
+        f'[bot]\ndatabase = "{tmp_path / "log.db"}"\ntimezone = "Asia/Shanghai"\n', encoding="utf-8"
+    )
+    assert main(["history", "--config", str(path)]) == 0
+    header, line = capsys.readouterr().out.splitlines()
+    assert "time (Asia/Shanghai)" in header
+    assert "2026-11-23 03:30:00" in line and "plate/front" in line  # 19:30 UTC is 03:30 the next day
+    assert main(["history", "--platform", "wechat", "--config", str(path)]) == 0
+    assert capsys.readouterr().out.strip() == "no matching sessions"
 
 
 def test_check_config_says_which_channels_would_start(config_file, capsys):
