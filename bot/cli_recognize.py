@@ -38,7 +38,8 @@ async def recognize_files(args: argparse.Namespace, config: Config) -> int:
     worst = EXIT_OK
     csv_rows: list[dict[str, Any]] = []
     paths: list[Path] = args.images
-    progress = tqdm(paths, unit="image", file=sys.stderr, disable=len(paths) < 2)
+    # The bar only on a terminal: in a log file its redraws are noise between the messages.
+    progress = tqdm(paths, unit="image", file=sys.stderr, disable=len(paths) < 2 or not sys.stderr.isatty())
     try:
         if args.csv:
             check_output(args.csv)  # before any work: a mistyped path fails now, not after every photo

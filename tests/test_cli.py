@@ -89,6 +89,15 @@ def test_an_unreadable_file_still_gets_its_json_object_and_csv_row(config_file, 
     assert len(SessionLog(tmp_path / "log.db").history()) == 2
 
 
+def test_several_photos_draw_no_progress_bar_into_a_log_file(config_file, photo, capsys):
+    """stderr here is no terminal, as under systemd or a redirect: a bar's redraws would be noise."""
+    assert (
+        main(["recognize", str(photo), str(photo), "--kind", "driving", "--config", str(config_file())]) == 0
+    )
+    errors = capsys.readouterr().err
+    assert "image/s" not in errors and "100%" not in errors
+
+
 def test_csv_history_export_and_stats(config_file, photo, tmp_path, capsys):
     config = str(config_file())
     out_csv = tmp_path / "out.csv"
