@@ -31,7 +31,7 @@ async def recognize_files(args: argparse.Namespace, config: Config) -> int:
         print(f"licence-bot: {exc.args[0]}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except ValidationError as exc:  # --vendor names one whose [vendors.NAME] table lacks its keys
-        print(f"licence-bot: vendors.{args.vendor}.{describe_errors(exc)}", file=sys.stderr)
+        print(f"licence-bot: {describe_errors(exc, f'vendors.{args.vendor}.')}", file=sys.stderr)
         return EXIT_BAD_INPUT
     session_log = SessionLog(config.bot.database, store_images=config.bot.store_images)
     recognizer = Recognizer(config, session_log, chains)

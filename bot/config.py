@@ -138,13 +138,13 @@ def load_config(path: Path | str | None = None, environ: Mapping[str, str] | Non
         data = _read_toml(path)
     elif DEFAULT_CONFIG_FILE.is_file():
         data = _read_toml(DEFAULT_CONFIG_FILE)
-    _apply_env(data, environ)
+    from_env = _apply_env(data, environ)
     try:
         config = Config.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(describe_errors(exc)) from None
-    _validate_vendor_tables(config)
-    _validate_channel_tables(config)
+        raise ConfigError(describe_errors(exc, from_env=from_env)) from None
+    _validate_vendor_tables(config, from_env)
+    _validate_channel_tables(config, from_env)
     return config
 
 
@@ -158,8 +158,9 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: cannot be read: {exc.strerror or exc}") from None
 
 
-def _apply_env(data: dict[str, Any], environ: Mapping[str, str]) -> None:
-    """`LICENCE_BOT_VENDORS__TENCENT__SECRET_KEY=…` sets `[vendors.tencent] secret_key`.
+def _apply_env(data: dict[str, Any], environ: Mapping[str, str]) -> dict[str, str]:
+    """`LICENCE_BOT_VENDORS__TENCENT__SECRET_KEY=…` sets `[vendors.tencent] secret_key`. Returns which
+    variable set each dotted key, so an error in one names the variable, not a key in config.toml.
 
     Values stay strings; pydantic coerces them to the declared type. Only the double underscore splits,
     because keys themselves contain single underscores.
@@ -169,6 +170,7 @@ def _apply_env(data: dict[str, Any], environ: Mapping[str, str]) -> None:
     variable must land in the raw table before any model sees it, and that is this loop; a settings
     library would add a dependency and a custom source to do the same.
     """
+    from_env: dict[str, str] = {}
     for name, value in environ.items():
         if not name.startswith(ENV_PREFIX):
             continue
@@ -184,18 +186,28 @@ def _apply_env(data: dict[str, Any], environ: Mapping[str, str]) -> None:
                 raise ConfigError(f"{name}: {'.'.join(keys[:-1])} is not a table")
             node = child
         node[keys[-1]] = value
+        from_env[".".join(keys)] = name
+    return from_env
 
 
-def describe_errors(exc: ValidationError) -> str:
-    """pydantic's errors as one line of `key: problem` pairs, for a person editing config.toml."""
+#: pydantic's wording where it is not a config editor's.
+_PLAIN_PROBLEMS = {"extra_forbidden": "unknown key (misspelt, or in the wrong table?)", "missing": "missing"}
+
+
+def describe_errors(exc: ValidationError, prefix: str = "", from_env: Mapping[str, str] | None = None) -> str:
+    """pydantic's errors as one line of `key: problem` pairs, for a person editing config.toml: every
+    key in full (`prefix` is the table's own, `vendors.baidu.`), and one an environment variable set
+    named with it, since config.toml is not where that value is."""
     lines = []
     for err in exc.errors():
-        key = ".".join(str(part) for part in err["loc"]) or "(top level)"
-        lines.append(f"{key}: {err['msg']}")
+        key = prefix + ".".join(str(part) for part in err["loc"]) or "(top level)"
+        problem = _PLAIN_PROBLEMS.get(err["type"], err["msg"])
+        variable = (from_env or {}).get(key)
+        lines.append(f"{key}: {problem}" + (f" (set by {variable})" if variable else ""))
     return "; ".join(lines)
 
 
-def _validate_vendor_tables(config: Config) -> None:
+def _validate_vendor_tables(config: Config, from_env: Mapping[str, str]) -> None:
     from bot.vendors.base import known_vendors, vendor_class
 
     known = set(known_vendors())
@@ -213,7 +225,7 @@ def _validate_vendor_tables(config: Config) -> None:
         try:
             vendor_class(name).settings_model.model_validate(config.vendors.table(name))
         except ValidationError as exc:
-            raise ConfigError(f"vendors.{name}." + describe_errors(exc)) from None
+            raise ConfigError(describe_errors(exc, f"vendors.{name}.", from_env)) from None
 
 
 def check_vendor_credentials(config: Config, names: Iterable[str] | None = None) -> None:
@@ -239,7 +251,7 @@ def import_target(target: str) -> Any:
     return getattr(importlib.import_module(module_name), attribute)
 
 
-def _validate_channel_tables(config: Config) -> None:
+def _validate_channel_tables(config: Config, from_env: Mapping[str, str]) -> None:
     for name in config.model_extra or {}:
         if name not in CHANNEL_SETTINGS:
             known = ", ".join(["bot", "server", "vendors", *CHANNEL_SETTINGS])
@@ -252,4 +264,4 @@ def _validate_channel_tables(config: Config) -> None:
         try:
             model.model_validate(table)
         except ValidationError as exc:
-            raise ConfigError(f"{name}." + describe_errors(exc)) from None
+            raise ConfigError(describe_errors(exc, f"{name}.", from_env)) from None

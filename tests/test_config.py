@@ -110,6 +110,26 @@ def test_vendor_keys_may_come_from_the_environment_and_an_unused_table_needs_non
     check_vendor_credentials(load_config(unused, environ={}))
 
 
+def test_a_bad_value_from_the_environment_names_its_variable(tmp_path):
+    """config.toml may say `port = 8080` while the variable says otherwise: the message says where to look."""
+    with pytest.raises(ConfigError) as error:
+        load_config(write(tmp_path, "[server]\nport = 8080\n"), environ={"LICENCE_BOT_SERVER__PORT": "abc"})
+    message = str(error.value)
+    assert message.startswith("server.port: ") and "(set by LICENCE_BOT_SERVER__PORT)" in message
+    with pytest.raises(ConfigError) as error:
+        load_config(write(tmp_path, '[server]\nport = "abc"\n'), environ={})
+    assert "LICENCE_BOT" not in str(error.value)
+
+
+def test_every_error_names_its_key_in_full_and_a_typo_is_called_unknown(tmp_path):
+    text = '[vendors.tencent]\nsecret_idd = "x"\ntimeout = "soon"\n'
+    with pytest.raises(ConfigError) as error:
+        load_config(write(tmp_path, text), environ={})
+    problems = dict(part.split(": ", 1) for part in str(error.value).split("; "))
+    assert set(problems) == {"vendors.tencent.secret_idd", "vendors.tencent.timeout"}
+    assert problems["vendors.tencent.secret_idd"].startswith("unknown key")
+
+
 def test_bad_toml_and_missing_file_are_config_errors(tmp_path):
     with pytest.raises(ConfigError, match="not valid TOML"):
         load_config(write(tmp_path, "[bot\n"), environ={})
