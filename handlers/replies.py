@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo
 from bot.images import MAX_UPLOAD_BYTES, MIN_SHORT_SIDE, MIN_SHORT_SIDE_PLATE
 from bot.models import Document, Kind, Plate, PlateColor, Severity, Side, Warning
 from bot.storage import SessionRow, Stats
-from bot.vendors.base import BUSY, UNSUPPORTED
+from bot.vendors.base import BUSY, OTHER_PAGE, UNSUPPORTED
 from handlers.masking import mask_document, mask_id, mask_number, value_key
 from handlers.outcome import Outcome, Status
 
@@ -499,6 +499,14 @@ _BUSY = (
 )
 
 
+#: The zh name of a page is also the word that asks for it (驾驶证副页); en users get the command.
+_OTHER_PAGE = (
+    "这张照片是{other}，不是{document}，重拍也无济于事。要识别{other}，请先发送“{other}”，再发这张照片。",
+    "This photo shows the {other}, not the {document}, so retaking it will not help. To read the {other}, "
+    "send {command} first, then the photo again.",
+)
+
+
 _UNSUPPORTED_PAGE = (
     "这里配置的识别服务不能识别{document}，重拍也无济于事，请联系管理员。",
     "The recognition service set up here cannot read a {document}, so retaking the photo will not help; "
@@ -515,6 +523,8 @@ def failure_text(outcome: Outcome, language: str) -> str:
     if outcome.error_code == UNSUPPORTED:
         document = _pick(_DOCUMENT_NAMES[(outcome.kind, outcome.side)], language)
         return _pick(_UNSUPPORTED_PAGE, language).format(document=document)
+    if outcome.error_code == OTHER_PAGE and outcome.kind != "plate":
+        return _other_page_text(outcome.kind, outcome.side, language)
     if outcome.error_code == BUSY:  # the embedded engine's queue, with no other vendor to take the photo
         return _pick(_BUSY, language)
     if status == Status.NOT_FOUND or outcome.error_category == "not_found":
@@ -532,6 +542,15 @@ def failure_text(outcome: Outcome, language: str) -> str:
             text += _reference(category, outcome.error_code, language)
         return text
     return _pick(STATUS_TEXTS.get(status, STATUS_TEXTS[Status.BAD_IMAGE]), language)
+
+
+def _other_page_text(kind: Kind, side: Side, language: str) -> str:
+    other: Side = "back" if side == "front" else "front"
+    return _pick(_OTHER_PAGE, language).format(
+        other=_pick(_DOCUMENT_NAMES[(kind, other)], language),
+        document=_pick(_DOCUMENT_NAMES[(kind, side)], language),
+        command=f"/{kind}_back" if other == "back" else f"/{kind}",
+    )
 
 
 def _not_found_text(kind: Kind, side: Side, language: str) -> str:

@@ -24,7 +24,7 @@ from pydantic import ValidationError
 from bot.images import IntakeImage, load
 from bot.models import DrivingLicence, PlateColor
 from bot.plate_grammar import parse_plate
-from bot.vendors.base import ErrorCategory, VendorChain, VendorError, build_vendor, known_vendors
+from bot.vendors.base import OTHER_PAGE, ErrorCategory, VendorChain, VendorError, build_vendor, known_vendors
 from bot.vendors.local.document import build_document
 from bot.vendors.local.layout import (
     FieldValue,
@@ -535,6 +535,24 @@ async def test_reads_every_field_of_a_clean_specimen(vendor, page):
         assert meta.box is not None, name
         assert 0 <= meta.box.x < intake.width and 0 <= meta.box.y < intake.height, name
     assert recognition.raw["lines"] and {"text", "score", "box"} <= set(recognition.raw["lines"][0])
+
+
+@pytest.mark.parametrize(
+    ("page", "asked"),
+    [
+        ("driving-back", "front"),
+        ("driving-new", "back"),
+        ("vehicle-back", "front"),
+        ("vehicle-front", "back"),
+    ],
+)
+async def test_a_photo_of_the_other_page_says_so(vendor, page, asked):
+    """Read as the page asked for, the facing page gave a few shared fields and a "retake" warning;
+    retaking never helps, so the user is told which page the photo shows."""
+    kind, _side, image, _truth = PAGES[page]()
+    with pytest.raises(VendorError) as caught:
+        await vendor.recognize(kind, asked, _intake(image))
+    assert (caught.value.category, caught.value.code) == (ErrorCategory.NOT_FOUND, OTHER_PAGE)
 
 
 def _jpeg50(image: Image.Image) -> IntakeImage:

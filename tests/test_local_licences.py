@@ -42,7 +42,7 @@ from bot.vendors.local.seal import (
     star_centred,
     unroll,
 )
-from bot.vendors.local.two_pages import page_region
+from bot.vendors.local.two_pages import page_region, shows_other_page
 from bot.vendors.local.values import clean_authority, clean_value
 from bot.vendors.local.vendor import LocalVendor, _reading_quality, _upscaled
 from tests import specimens
@@ -496,6 +496,20 @@ def test_an_inspection_stamp_takes_the_plates_province_for_a_glyph_that_is_none(
 def test_one_page_photo_has_no_page_region():
     assert page_region("vehicle", "front", vehicle_front_lines()) is None
     assert page_region("vehicle", "back", vehicle_back_lines()) is None
+
+
+def test_a_photo_of_the_facing_page_is_told_apart_from_a_poorly_read_one():
+    assert shows_other_page("vehicle", "front", vehicle_back_lines())
+    assert shows_other_page("vehicle", "back", vehicle_front_lines())
+    assert not shows_other_page("vehicle", "front", vehicle_front_lines())
+    assert not shows_other_page("vehicle", "back", vehicle_back_lines())
+    # Both pages side by side, or one label of the asked-for page read beside the facing page: not it.
+    assert not shows_other_page("vehicle", "front", vehicle_front_lines() + vehicle_back_lines(1100.0))
+    assert not shows_other_page("vehicle", "front", [line("品牌型号", 20, 20), *vehicle_back_lines()])
+    back = [line("证号", 20, 100), line("姓名", 20, 160), line("档案编号", 400, 160), line("记录", 20, 220)]
+    assert shows_other_page("driving", "front", back)
+    assert not shows_other_page("driving", "front", back[:3])  # 档案编号 alone is too little to say so
+    assert not shows_other_page("plate", "front", back)
 
 
 @pytest.mark.parametrize("front_left", [True, False])

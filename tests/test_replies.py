@@ -25,7 +25,8 @@ from bot.models import (
     Warning,
 )
 from bot.storage import SessionRow
-from bot.vendors.base import ErrorCategory
+from bot.vendors.base import OTHER_PAGE, ErrorCategory
+from handlers.dispatch import COMMANDS, parse_command
 from handlers.outcome import Outcome, Status
 from handlers.replies import (
     FIELD_LABELS,
@@ -489,6 +490,22 @@ def test_not_found_names_the_document_and_says_what_to_fix() -> None:
     assert "driving licence" in english and "whole card" in english
     vendor_not_found = Outcome(status=Status.VENDOR_ERROR, kind="driving", error_category="not_found")
     assert failure_text(vendor_not_found, "zh") == driving
+
+
+@pytest.mark.parametrize(
+    ("kind", "side"), [("driving", "front"), ("driving", "back"), ("vehicle", "front"), ("vehicle", "back")]
+)
+def test_a_photo_of_the_other_page_is_named_with_the_word_or_command_that_reads_it(kind, side) -> None:
+    outcome = Outcome(
+        status=Status.NOT_FOUND, kind=kind, side=side, error_category="not_found", error_code=OTHER_PAGE
+    )
+    other = "back" if side == "front" else "front"
+    zh, en = failure_text(outcome, "zh"), failure_text(outcome, "en")
+    word = re.search(r"“(.+?)”", zh)[1]  # the advice must work: the quoted word asks for that page
+    command = re.search(r"(/\w+)", en)[1]
+    assert COMMANDS[parse_command(word)[0]] == COMMANDS[parse_command(command)[0]] == (kind, other)
+    assert "重拍" in zh and "retaking it will not help" in en  # not the usual "retake it"
+    assert zh != failure_text(Outcome(status=Status.NOT_FOUND, kind=kind, side=side), "zh")
 
 
 def test_ok_status_without_a_card_reads_as_not_found() -> None:

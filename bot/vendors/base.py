@@ -45,6 +45,9 @@ class ErrorCategory(StrEnum):
 
 #: The error code of a request for a page the vendor (or, from the chain, every vendor) does not read.
 UNSUPPORTED = "unsupported"
+#: The error code of a photo of the asked-for document's other page (its 副页 sent for the main page, or
+#: the reverse): category NOT_FOUND, so the user is told which page it is rather than to retake it.
+OTHER_PAGE = "other_page"
 #: The error code of a vendor that refused a request at once because too much work is queued before it
 #: (the embedded engine in a rush): category QUOTA_OR_RATE, so the chain moves on to the next vendor.
 BUSY = "busy"

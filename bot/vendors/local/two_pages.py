@@ -80,6 +80,17 @@ def page_region(kind: Kind, side: Side, lines: Sequence[OcrLine]) -> PageRegion 
     return PageRegion(normal, threshold)
 
 
+def shows_other_page(kind: Kind, side: Side, lines: Sequence[OcrLine]) -> bool:
+    """Whether the photo holds the facing page instead of the asked-for one: none of the labels only
+    the asked-for page prints, and some of those only the facing page prints (档案编号 and 记录 on a
+    driving licence's 副页)."""
+    other_side: Side = "back" if side == "front" else "front"
+    if (kind, other_side) not in PAGES:
+        return False
+    own, other = _exclusive_label_centres(PAGES[(kind, side)], PAGES[(kind, other_side)], lines)
+    return not own and len(other) >= MIN_PAGE_LABELS
+
+
 def _exclusive_label_centres(
     page: PageSpec, facing: PageSpec, lines: Sequence[OcrLine]
 ) -> tuple[dict[str, tuple[float, float]], dict[str, tuple[float, float]]]:

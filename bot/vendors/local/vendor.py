@@ -20,7 +20,16 @@ from pydantic import Field
 
 from bot.images import LOAD_DECODE_SIDE, ImageLimits, ImageRejected, IntakeImage, to_pil
 from bot.models import Box, Kind, Plate, Recognition, Side
-from bot.vendors.base import BUSY, UNSUPPORTED, ErrorCategory, Vendor, VendorError, VendorSettings, register
+from bot.vendors.base import (
+    BUSY,
+    OTHER_PAGE,
+    UNSUPPORTED,
+    ErrorCategory,
+    Vendor,
+    VendorError,
+    VendorSettings,
+    register,
+)
 from bot.vendors.local.cells import reread_cells, scaled_rect
 from bot.vendors.local.document import build_document
 from bot.vendors.local.engine_queue import ENGINE_QUEUE, TooLate
@@ -30,7 +39,7 @@ from bot.vendors.local.ocr import EngineFailure, EngineUnavailable, OcrEngine, O
 from bot.vendors.local.photo_quality import colourless_seal_warning, photo_warnings
 from bot.vendors.local.plates import PlateRead, read_plates
 from bot.vendors.local.seal import read_authority
-from bot.vendors.local.two_pages import page_region
+from bot.vendors.local.two_pages import page_region, shows_other_page
 
 NAME = "local"
 #: Fewer lines than this say too little about a photo's orientation to spend a second OCR pass on it.
@@ -170,6 +179,10 @@ class LocalVendor(Vendor):
         bgr, scale = _upscaled(bgr, scale, self.local_settings.card_det_side)
         upright = self._read_upright(engine, kind, side, bgr)
         region = page_region(kind, side, upright)
+        if region is None and shows_other_page(kind, side, upright):
+            raise VendorError(
+                NAME, ErrorCategory.NOT_FOUND, OTHER_PAGE, f"the photo shows the other page of {kind}"
+            )
         if region is None:
             return self._page_lines(engine, kind, side, bgr, scale, upright)
         # Both pages in one photo: read the asked-for page alone, at the resolution it deserves.
