@@ -510,6 +510,9 @@ def test_a_photo_of_the_facing_page_is_told_apart_from_a_poorly_read_one():
     assert shows_other_page("driving", "front", back)
     assert not shows_other_page("driving", "front", back[:3])  # 档案编号 alone is too little to say so
     assert not shows_other_page("plate", "front", back)
+    # A 行驶证副页 prints 档案编号 and 检验记录 too, and more of its own: it is no driving licence's 副页.
+    vehicle_back = [*vehicle_back_lines(), line("检验记录", 20, 300)]
+    assert not shows_other_page("driving", "front", vehicle_back)
 
 
 @pytest.mark.parametrize("front_left", [True, False])
