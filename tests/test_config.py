@@ -89,6 +89,7 @@ def test_bad_config_names_the_key(tmp_path, text, key):
         ('[vendors]\ndriving = ["tencent", "local"]\n', "vendors.tencent: no secret_id/secret_key"),
         ('[vendors]\nplate = ["huawei"]\n[vendors.huawei]\nak = "a"\nsk = "s"\n', "no project_id"),
         ('[vendors]\nplate = ["huawei"]\n[vendors.huawei]\nproject_id = "p"\n', "no ak/sk or iam_user"),
+        ('[vendors]\nplate = ["huawei"]\n', "no project_id; no ak/sk or iam_user"),  # both at once
         ('[vendors]\nvehicle = ["tencent_legacy"]\n[vendors.tencent_legacy]\nsecret_id = "i"\n', "no app_id"),
         ('[vendors]\nplate = ["baidu"]\n[vendors.baidu]\napi_key = ""\nsecret_key = " "\n', "no api_key/"),
         ('[vendors]\ndriving = ["megvii", "local"]\n', "vendors.megvii: no api_key/api_secret"),

@@ -167,11 +167,11 @@ class HuaweiSettings(VendorSettings):
         return value.strip()
 
     def missing_credentials(self) -> str | None:
-        if not self.project_id:
-            return "project_id"
+        """Everything missing at once: naming the project alone sent people back for the keys next."""
+        missing = [] if self.project_id else ["project_id"]
         if not (self.uses_aksk or self.uses_token):
-            return "ak/sk or iam_user/iam_password/iam_domain"
-        return None
+            missing.append("ak/sk or iam_user/iam_password/iam_domain")
+        return "; no ".join(missing) or None
 
     @property
     def uses_aksk(self) -> bool:
