@@ -99,7 +99,7 @@ _PAGE_AFTER_SPACE = re.compile(r"^(\S+)\s+([主副]页)")
 #: A mention (@licence_bot), or the bot named after a command (/driving@licence_bot). A username is
 #: ASCII letters, digits and underscores, so `\w` (which takes Chinese) would swallow the word written
 #: straight after it: @licence_bot驾驶证.
-_MENTION = re.compile(r"@[A-Za-z0-9_]+[,，:：]?")
+_MENTION = re.compile(r"@[A-Za-z0-9_]+(?:\s*[,，:：])*")
 _BACK_WORDS = {"副页", "back"}
 #: Photos a user may leave waiting for their kinds at once; older ones beyond this are let go.
 MAX_WAITING_PHOTOS = 8
@@ -231,7 +231,7 @@ class Dispatcher:
 
     def render(self, outcome: Outcome, photo: Inbound, language: str) -> Outbound:
         mask = photo.chat_type == "group" and self.recognizer.config.bot.mask_in_groups
-        options = ReplyOptions(language=language, mask=mask)
+        options = ReplyOptions(language=language, mask=mask, words=not photo.slash_commands)
         return Outbound(
             chat_id=photo.chat_id,
             text=render_text(outcome, options),

@@ -42,6 +42,9 @@ class ReplyOptions:
 
     language: Language = "zh"
     mask: bool = False
+    #: The chat asks for a page by word (WeChat, WeCom: 驾驶证副页) rather than by /command (Telegram,
+    #: where a bare word in a group is not addressed to the bot), so advice names the word.
+    words: bool = False
 
 
 # ---------------------------------------------------------------------------------------------- labels
@@ -499,12 +502,18 @@ _BUSY = (
 )
 
 
-#: The zh name of a page is also the word that asks for it (驾驶证副页); en users get the command.
 _OTHER_PAGE = (
-    "这张照片是{other}，不是{document}，重拍也无济于事。要识别{other}，请先发送“{other}”，再发这张照片。",
+    "这张照片是{other}，不是{document}，重拍也无济于事。要识别{other}，请先发送{ask}，再发这张照片。",
     "This photo shows the {other}, not the {document}, so retaking it will not help. To read the {other}, "
-    "send {command} first, then the photo again.",
+    "send {ask} first, then the photo again.",
 )
+#: The word that asks for each page where chats use words: the zh page name is one (驾驶证副页).
+_PAGE_WORDS_EN: dict[tuple[Kind, Side], str] = {
+    ("driving", "front"): "driving licence",
+    ("driving", "back"): "driving back",
+    ("vehicle", "front"): "vehicle licence",
+    ("vehicle", "back"): "vehicle back",
+}
 
 
 _UNSUPPORTED_PAGE = (
@@ -514,7 +523,7 @@ _UNSUPPORTED_PAGE = (
 )
 
 
-def failure_text(outcome: Outcome, language: str) -> str:
+def failure_text(outcome: Outcome, language: str, *, words: bool = False) -> str:
     """Why nothing (or not everything) could be read, and what to do about it; "" for a good result."""
     status = outcome.status
     if status == Status.OK:
@@ -524,7 +533,7 @@ def failure_text(outcome: Outcome, language: str) -> str:
         document = _pick(_DOCUMENT_NAMES[(outcome.kind, outcome.side)], language)
         return _pick(_UNSUPPORTED_PAGE, language).format(document=document)
     if outcome.error_code == OTHER_PAGE and outcome.kind != "plate":
-        return _other_page_text(outcome.kind, outcome.side, language)
+        return _other_page_text(outcome.kind, outcome.side, language, words)
     if outcome.error_code == BUSY:  # the embedded engine's queue, with no other vendor to take the photo
         return _pick(_BUSY, language)
     if status == Status.NOT_FOUND or outcome.error_category == "not_found":
@@ -544,12 +553,17 @@ def failure_text(outcome: Outcome, language: str) -> str:
     return _pick(STATUS_TEXTS.get(status, STATUS_TEXTS[Status.BAD_IMAGE]), language)
 
 
-def _other_page_text(kind: Kind, side: Side, language: str) -> str:
+def _other_page_text(kind: Kind, side: Side, language: str, words: bool) -> str:
+    """Which page the photo shows, and how to ask for it in this chat: its word or its /command."""
     other: Side = "back" if side == "front" else "front"
+    other_name = _pick(_DOCUMENT_NAMES[(kind, other)], language)
+    if words:
+        word = other_name if language == "zh" else _PAGE_WORDS_EN[(kind, other)]
+        ask = f"“{word}”" if language == "zh" else f'"{word}"'
+    else:
+        ask = f"/{kind}_back" if other == "back" else f"/{kind}"
     return _pick(_OTHER_PAGE, language).format(
-        other=_pick(_DOCUMENT_NAMES[(kind, other)], language),
-        document=_pick(_DOCUMENT_NAMES[(kind, side)], language),
-        command=f"/{kind}_back" if other == "back" else f"/{kind}",
+        other=other_name, document=_pick(_DOCUMENT_NAMES[(kind, side)], language), ask=ask
     )
 
 
@@ -593,7 +607,7 @@ def _line(*parts: str | Span) -> Line:
 def reply_lines(outcome: Outcome, options: ReplyOptions) -> list[Line]:
     """The whole reply, before rendering: title, warnings, fields, notes."""
     language = options.language
-    failure = failure_text(outcome, language)
+    failure = failure_text(outcome, language, words=options.words)
     lines: list[Line] = []
     if failure:
         lines.append(_line(f"{_FAILURE_MARKER} {failure}"))

@@ -496,15 +496,22 @@ def test_not_found_names_the_document_and_says_what_to_fix() -> None:
     ("kind", "side"), [("driving", "front"), ("driving", "back"), ("vehicle", "front"), ("vehicle", "back")]
 )
 def test_a_photo_of_the_other_page_is_named_with_the_word_or_command_that_reads_it(kind, side) -> None:
+    """The advice must work where it is given: a /command on Telegram (a bare word in a group is not
+    addressed to the bot), the word in chats that use words (WeChat, WeCom), in either language."""
     outcome = Outcome(
         status=Status.NOT_FOUND, kind=kind, side=side, error_category="not_found", error_code=OTHER_PAGE
     )
     other = "back" if side == "front" else "front"
-    zh, en = failure_text(outcome, "zh"), failure_text(outcome, "en")
-    word = re.search(r"“(.+?)”", zh)[1]  # the advice must work: the quoted word asks for that page
-    command = re.search(r"(/\w+)", en)[1]
-    assert COMMANDS[parse_command(word)[0]] == COMMANDS[parse_command(command)[0]] == (kind, other)
-    assert "重拍" in zh and "retaking it will not help" in en  # not the usual "retake it"
+    for language in ("zh", "en"):
+        by_command = failure_text(outcome, language)
+        by_word = failure_text(outcome, language, words=True)
+        command = re.search(r"(/\w+)", by_command)[1]
+        word = re.search(r"[“\"](.+?)[”\"]", by_word)[1]
+        assert COMMANDS[parse_command(command)[0]] == (kind, other), by_command
+        assert COMMANDS[parse_command(word)[0]] == (kind, other), by_word
+        assert "/" not in by_word
+    zh = failure_text(outcome, "zh")
+    assert "重拍也无济于事" in zh and "retaking it will not help" in failure_text(outcome, "en")
     assert zh != failure_text(Outcome(status=Status.NOT_FOUND, kind=kind, side=side), "zh")
 
 

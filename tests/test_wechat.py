@@ -209,6 +209,18 @@ async def test_compatible_mode_photo_then_word(make_bot, fake, photo_id):
         assert any("110001234567" in chunk for chunk in fake.texts_to(USER))
 
 
+async def test_a_photo_of_the_other_page_is_answered_with_the_word_that_reads_it(make_bot, fake, photo_id):
+    """WeChat users ask by word; the advice names the word, which then reads the photo sent again."""
+    vendor = chain("not_found") + 'error_code = "other_page"\n'
+    async with make_bot("raw", vendor=vendor) as bot:
+        await bot.send(text("驾驶证"))
+        await bot.send(image(photo_id))
+        await bot.settle()
+        advice = fake.texts_to(USER)[-1]
+        assert "“驾驶证副页”" in advice and "/driving" not in advice
+        assert [(row.status, row.error_code) for row in bot.sessions()] == [("not_found", "other_page")]
+
+
 async def test_a_users_word_and_photo_sent_back_to_back_are_handled_in_order(make_bot, fake, photo_id):
     """Each message is processed in the background; a user's next message must still wait its turn,
     or the photo could reach the dispatcher before the word that says what it is."""
