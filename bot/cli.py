@@ -139,8 +139,8 @@ def _history(args: argparse.Namespace, config: Config) -> int:
         print("no matching sessions" if args.user or args.platform else "no sessions yet")
         return EXIT_OK
     zone = ZoneInfo(config.bot.timezone)  # the times the chat's /history shows
-    when = f"time ({config.bot.timezone})"
-    print(f"{'id':>5}  {when:<19}  {'platform':<8} {'page':<14} {'status':<12} {'vendor':<8} total")
+    print(f"times in {config.bot.timezone}")
+    print(f"{'id':>5}  {'time':<19}  {'platform':<8} {'page':<14} {'status':<12} {'vendor':<8} total")
     for row in rows:
         vendor = row.vendor or "-"
         total = f"{row.total_ms:.0f} ms" if row.total_ms is not None else "-"

@@ -106,7 +106,7 @@ def summarize(image: str, outcome: Outcome, language: str) -> dict[str, Any]:
 def unreadable(image: str, kind: str, side: str, reason: str) -> dict[str, Any]:
     """The `--json` object (and CSV row) for a file that could not be opened: one per image still, so
     a script can pair its inputs with the results. No session row: nothing reached the pipeline."""
-    return {
+    summary: dict[str, Any] = {
         "image": image,
         "kind": kind,
         "side": side,
@@ -116,6 +116,9 @@ def unreadable(image: str, kind: str, side: str, reason: str) -> dict[str, Any]:
         "warnings": [],
         "error": {"category": "unreadable", "code": None, "reason": reason},
     }
+    if kind == "plate":  # as every plate object has it
+        summary["plates"] = []
+    return summary
 
 
 def _chains_for(vendor: str | None, config: Config) -> dict[str, VendorChain] | None:

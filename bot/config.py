@@ -196,15 +196,26 @@ _PLAIN_PROBLEMS = {"extra_forbidden": "unknown key (misspelt, or in the wrong ta
 
 def describe_errors(exc: ValidationError, prefix: str = "", from_env: Mapping[str, str] | None = None) -> str:
     """pydantic's errors as one line of `key: problem` pairs, for a person editing config.toml: every
-    key in full (`prefix` is the table's own, `vendors.baidu.`), and one an environment variable set
-    named with it, since config.toml is not where that value is."""
+    key in full (`prefix` is the table's own, ending in a dot: `vendors.baidu.`), and one that an
+    environment variable set named with it, since config.toml is not where that value is."""
     lines = []
     for err in exc.errors():
-        key = prefix + ".".join(str(part) for part in err["loc"]) or "(top level)"
+        parts = [*prefix.split(".")[:-1], *(str(part) for part in err["loc"])]
+        key = ".".join(parts) or "(top level)"
         problem = _PLAIN_PROBLEMS.get(err["type"], err["msg"])
-        variable = (from_env or {}).get(key)
+        variable = _set_by(parts, from_env or {})
         lines.append(f"{key}: {problem}" + (f" (set by {variable})" if variable else ""))
     return "; ".join(lines)
+
+
+def _set_by(parts: list[str], from_env: Mapping[str, str]) -> str | None:
+    """The variable that set this key, or the list holding it (`allowed_users.1` came whole from
+    LICENCE_BOT_TELEGRAM__ALLOWED_USERS)."""
+    for end in range(len(parts), 0, -1):
+        variable = from_env.get(".".join(parts[:end]))
+        if variable:
+            return variable
+    return None
 
 
 def _validate_vendor_tables(config: Config, from_env: Mapping[str, str]) -> None:

@@ -87,6 +87,8 @@ def test_an_unreadable_file_still_gets_its_json_object_and_csv_row(config_file, 
     rows = list(csv.DictReader(out_csv.open(encoding="utf-8-sig")))
     assert [(row["image"], row["status"]) for row in rows] == [(i["image"], i["status"]) for i in printed]
     assert len(SessionLog(tmp_path / "log.db").history()) == 2
+    assert main(["recognize", str(missing), "--kind", "plate", "--json", "--config", config]) == 2
+    assert json.loads(capsys.readouterr().out)["plates"] == []  # as every plate object has it
 
 
 def test_several_photos_draw_no_progress_bar_into_a_log_file(config_file, photo, capsys):
@@ -196,9 +198,10 @@ def test_history_shows_times_in_the_configured_zone_and_says_when_a_filter_match
         f'[bot]\ndatabase = "{tmp_path / "log.db"}"\ntimezone = "Asia/Shanghai"\n', encoding="utf-8"
     )
     assert main(["history", "--config", str(path)]) == 0
-    header, line = capsys.readouterr().out.splitlines()
-    assert "time (Asia/Shanghai)" in header
-    assert "2026-11-23 03:30:00" in line and "plate/front" in line  # 19:30 UTC is 03:30 the next day
+    zone, header, line = capsys.readouterr().out.splitlines()
+    assert zone == "times in Asia/Shanghai"
+    assert line[header.index("time") :].startswith("2026-11-23 03:30:00")  # 19:30 UTC is 03:30 next day
+    assert line[header.index("page") :].startswith("plate/front")  # under its heading
     assert main(["history", "--platform", "wechat", "--config", str(path)]) == 0
     assert capsys.readouterr().out.strip() == "no matching sessions"
 

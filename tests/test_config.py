@@ -122,6 +122,19 @@ def test_a_bad_value_from_the_environment_names_its_variable(tmp_path):
     assert "LICENCE_BOT" not in str(error.value)
 
 
+def test_a_list_item_names_the_variable_that_set_the_list_and_a_table_error_names_the_table(tmp_path):
+    path = write(
+        tmp_path, '[telegram]\ntoken = "1:a"\nmode = "webhook"\nwebhook_url = "https://x.test/hook"\n'
+    )
+    with pytest.raises(ConfigError) as error:
+        load_config(path, environ={"LICENCE_BOT_TELEGRAM__ALLOWED_USERS": "1,abc"})
+    assert str(error.value).startswith("telegram.allowed_users.1: ")
+    assert str(error.value).endswith("(set by LICENCE_BOT_TELEGRAM__ALLOWED_USERS)")
+    with pytest.raises(ConfigError) as error:
+        load_config(write(tmp_path, '[telegram]\ntoken = "1:a"\nmode = "webhook"\n'), environ={})
+    assert str(error.value).startswith("telegram: ") and "webhook_url" in str(error.value)
+
+
 def test_every_error_names_its_key_in_full_and_a_typo_is_called_unknown(tmp_path):
     text = '[vendors.tencent]\nsecret_idd = "x"\ntimeout = "soon"\n'
     with pytest.raises(ConfigError) as error:

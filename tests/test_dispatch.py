@@ -79,6 +79,8 @@ def message(
         ("@licence_bot, /plate", ("plate", None)),
         # A username is ASCII: a word written straight after (or before) it is the message's.
         ("@licence_bot驾驶证", ("驾驶证", None)),
+        ("@licence_bot ，驾驶证", ("驾驶证", None)),
+        ("@licence_bot : /plate", ("plate", None)),
         ("驾驶证@licence_bot", ("驾驶证", None)),
         ("行驶证副页 @licence_bot", ("行驶证副页", None)),
         ("/driving@licence_bot副页", ("driving_back", None)),
