@@ -105,7 +105,7 @@ def _parser() -> argparse.ArgumentParser:
     rec.add_argument("--side", default="front", choices=SIDES, help="front = main page, back = 副页")
     rec.add_argument("--vendor", help="use this vendor alone instead of the configured chain")
     rec.add_argument("--json", action="store_true", help="print one JSON object per image")
-    rec.add_argument("--csv", type=Path, metavar="FILE", help="also write one row per image to FILE")
+    rec.add_argument("--csv", type=_file_path, metavar="FILE", help="also write one row per image to FILE")
     rec.add_argument("--lang", choices=("zh", "en"), help="reply language (default from config)")
 
     hist = command("history", "list the latest recognitions from the session log", _history)
@@ -115,7 +115,7 @@ def _parser() -> argparse.ArgumentParser:
 
     exp = command("export", "export the session log", _export)
     exp.add_argument("--format", choices=("csv", "json"), default="csv")
-    exp.add_argument("--output", type=Path, help="file to write (default: standard output)")
+    exp.add_argument("--output", type=Path, help="file to write (default, or -: standard output)")
 
     command("stats", "counts, success rate and latency per vendor and kind", _stats)
     command("check-config", "validate the config and show what would run", _check_config)
@@ -158,7 +158,8 @@ def _export(args: argparse.Namespace, config: Config) -> int:
     out: TextIO
     try:
         encoding = CSV_FILE_ENCODING if args.format == "csv" else "utf-8"
-        with open_output(args.output, encoding) if args.output else _stdout() as out:
+        to_file = args.output is not None and str(args.output) != "-"
+        with open_output(args.output, encoding) if to_file else _stdout() as out:
             if args.format == "json":
                 out.write("[")
                 for number, row in enumerate(log.export()):
@@ -234,6 +235,13 @@ def _serve(args: argparse.Namespace, config: Config) -> int:
         message = "no chat channel is configured ([telegram], [wechat] or [wecom] with credentials)"
         print(f"licence-bot serve: {message}", file=sys.stderr)
     return code
+
+
+def _file_path(text: str) -> Path:
+    """A file to write; `-` is refused, since standard output already carries the replies."""
+    if text == "-":
+        raise argparse.ArgumentTypeError("needs a file (standard output carries the replies; see --json)")
+    return Path(text)
 
 
 def _positive(text: str) -> int:

@@ -100,6 +100,20 @@ def test_several_photos_draw_no_progress_bar_into_a_log_file(config_file, photo,
     assert "image/s" not in errors and "100%" not in errors
 
 
+def test_a_dash_is_standard_output_for_export_and_refused_for_the_recognize_csv(
+    config_file, photo, tmp_path, capsys, monkeypatch
+):
+    """`--csv -` made a file named '-'; standard output already carries recognize's replies."""
+    SessionLog(tmp_path / "log.db").close()
+    config = str(config_file())
+    monkeypatch.chdir(tmp_path)
+    assert main(["export", "--output", "-", "--config", config]) == 0
+    assert capsys.readouterr().out.startswith("id,") and not (tmp_path / "-").exists()
+    with pytest.raises(SystemExit) as exited:
+        main(["recognize", str(photo), "--kind", "driving", "--csv", "-", "--config", config])
+    assert exited.value.code == 2 and "--csv: needs a file" in capsys.readouterr().err
+
+
 def test_csv_history_export_and_stats(config_file, photo, tmp_path, capsys):
     config = str(config_file())
     out_csv = tmp_path / "out.csv"
