@@ -101,6 +101,9 @@ _PAGE_AFTER_SPACE = re.compile(r"^(\S+)\s+([主副]页)")
 #: straight after it: @licence_bot驾驶证.
 _MENTION = re.compile(r"@[A-Za-z0-9_]+(?:\s*[,，:：])*")
 _BACK_WORDS = {"副页", "back"}
+#: Words that switch the reply language where chats have no slash commands (WeChat, WeCom): the word
+#: `lang en` works too, and /lang en everywhere.
+_LANGUAGE_WORDS = {"english": "en", "英文": "en", "中文": "zh", "chinese": "zh"}
 #: Photos a user may leave waiting for their kinds at once; older ones beyond this are let go.
 MAX_WAITING_PHOTOS = 8
 #: How often half-requests past `pending_seconds` are swept out. A user who never comes back would
@@ -148,11 +151,15 @@ class Dispatcher:
         self._languages: dict[tuple[str, str], str] = {}
 
     def language_of(self, inbound: Inbound) -> str:
-        chosen = self._languages.get((inbound.platform, inbound.user_id))
+        return self.language_for(inbound.platform, inbound.user_id, inbound.language)
+
+    def language_for(self, platform: str, user_id: str, hint: str | None = None) -> str:
+        """A user's language: the one they chose with /lang, else their app's (`hint`), else the bot's."""
+        chosen = self._languages.get((platform, user_id))
         if chosen:
             return chosen
-        if inbound.language in ("zh", "en"):
-            return inbound.language
+        if hint in ("zh", "en"):
+            return hint
         return self.recognizer.config.bot.language
 
     async def handle(self, inbound: Inbound) -> Outbound | None:
@@ -313,8 +320,12 @@ def parse_command(text: str) -> tuple[str | None, str | None]:
     text = _PAGE_AFTER_SPACE.sub(r"\1\2", text)  # "驾驶证 副页" is 驾驶证副页, not the main page
     if text.lower() in _ENGLISH_NAMES:
         return _ENGLISH_NAMES[text.lower()], None
-    word = text.split()[0].lower()
-    return (word, None) if word in _WORDS else (None, None)
+    words = text.lower().split()
+    if words[0] in _LANGUAGE_WORDS:
+        return "lang", _LANGUAGE_WORDS[words[0]]
+    if words[0] == "lang":
+        return "lang", words[1] if len(words) > 1 else None
+    return (words[0], None) if words[0] in _WORDS else (None, None)
 
 
 def command_for(kind: Kind, side: Side) -> str:

@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo
 from bot.images import MAX_UPLOAD_BYTES, MIN_SHORT_SIDE, MIN_SHORT_SIDE_PLATE
 from bot.models import Document, Kind, Plate, PlateColor, Severity, Side, Warning
 from bot.storage import SessionRow, Stats
-from bot.vendors.base import BUSY, OTHER_PAGE, UNSUPPORTED
+from bot.vendors.base import BUSY, UNSUPPORTED, page_shown
 from handlers.masking import mask_document, mask_id, mask_number, value_key
 from handlers.outcome import Outcome, Status
 
@@ -507,13 +507,6 @@ _OTHER_PAGE = (
     "This photo shows the {other}, not the {document}, so retaking it will not help. To read the {other}, "
     "send {ask} first, then the photo again.",
 )
-#: The word that asks for each page where chats use words: the zh page name is one (驾驶证副页).
-_PAGE_WORDS_EN: dict[tuple[Kind, Side], str] = {
-    ("driving", "front"): "driving licence",
-    ("driving", "back"): "driving back",
-    ("vehicle", "front"): "vehicle licence",
-    ("vehicle", "back"): "vehicle back",
-}
 
 
 _UNSUPPORTED_PAGE = (
@@ -532,8 +525,9 @@ def failure_text(outcome: Outcome, language: str, *, words: bool = False) -> str
     if outcome.error_code == UNSUPPORTED:
         document = _pick(_DOCUMENT_NAMES[(outcome.kind, outcome.side)], language)
         return _pick(_UNSUPPORTED_PAGE, language).format(document=document)
-    if outcome.error_code == OTHER_PAGE and outcome.kind != "plate":
-        return _other_page_text(outcome.kind, outcome.side, language, words)
+    shown = page_shown(outcome.error_code)
+    if shown is not None:
+        return _other_page_text(shown, (outcome.kind, outcome.side), language, words)
     if outcome.error_code == BUSY:  # the embedded engine's queue, with no other vendor to take the photo
         return _pick(_BUSY, language)
     if status == Status.NOT_FOUND or outcome.error_category == "not_found":
@@ -553,17 +547,17 @@ def failure_text(outcome: Outcome, language: str, *, words: bool = False) -> str
     return _pick(STATUS_TEXTS.get(status, STATUS_TEXTS[Status.BAD_IMAGE]), language)
 
 
-def _other_page_text(kind: Kind, side: Side, language: str, words: bool) -> str:
+def _other_page_text(shown: tuple[Kind, Side], asked: tuple[Kind, Side], language: str, words: bool) -> str:
     """Which page the photo shows, and how to ask for it in this chat: its word or its /command."""
-    other: Side = "back" if side == "front" else "front"
-    other_name = _pick(_DOCUMENT_NAMES[(kind, other)], language)
-    if words:
-        word = other_name if language == "zh" else _PAGE_WORDS_EN[(kind, other)]
-        ask = f"“{word}”" if language == "zh" else f'"{word}"'
+    kind, side = shown
+    shown_name = _pick(_DOCUMENT_NAMES[shown], language)
+    command = f"{kind}_back" if side == "back" else kind  # also the English word (help lists them)
+    if words:  # the zh page name is the word that asks for it (驾驶证副页)
+        ask = f"“{shown_name}”" if language == "zh" else f'"{command}"'
     else:
-        ask = f"/{kind}_back" if other == "back" else f"/{kind}"
+        ask = f" /{command}" if language == "zh" else f"/{command}"
     return _pick(_OTHER_PAGE, language).format(
-        other=other_name, document=_pick(_DOCUMENT_NAMES[(kind, side)], language), ask=ask
+        other=shown_name, document=_pick(_DOCUMENT_NAMES[asked], language), ask=ask
     )
 
 
@@ -848,14 +842,15 @@ _WORD_HELP = (
     "照片前或照片后发送文字指定证件类型：\n"
     "驾驶证 · 驾驶证副页 · 行驶证 · 行驶证副页 · 车牌\n"
     "只发照片时，我会请你回复数字选择类型。\n"
-    "记录：查看最近的识别记录 · 取消：放下等待中的照片 · 帮助：显示本说明\n"
+    "记录：查看最近的识别记录 · 取消：放下等待中的照片 · 帮助：显示本说明 · English：改用英文回复\n"
     "拍摄要点：整张证件入镜、平放、光线充足、不要反光。",
     "Send a photo of a driving licence, a vehicle licence or a licence plate: I read it and flag "
     "expiry, inspection, probation and check-digit problems.\n"
     "Before or after the photo, say what it shows:\n"
     "driving · driving_back · vehicle · vehicle_back · plate\n"
     "A photo on its own: I ask you to reply with a number.\n"
-    "history: your latest recognitions · cancel: drop a waiting photo · help: this overview\n"
+    "history: your latest recognitions · cancel: drop a waiting photo · help: this overview · "
+    "中文: replies in Chinese\n"
     "Photo tips: the whole card in the frame, flat, well lit, no glare.",
 )
 

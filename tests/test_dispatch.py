@@ -66,6 +66,9 @@ def message(
         ("/driving", ("driving", None)),
         ("/driving_back@licence_bot", ("driving_back", None)),
         ("/lang en", ("lang", "en")),
+        ("lang en", ("lang", "en")),  # WeChat has no slash commands
+        ("English", ("lang", "en")),
+        ("中文", ("lang", "zh")),
         ("驾驶证副页", ("驾驶证副页", None)),
         ("驾驶证 副页", ("驾驶证副页", None)),  # not the main page
         ("行驶证　副页 谢谢", ("行驶证副页", None)),  # an ideographic space

@@ -24,7 +24,7 @@ from pydantic import ValidationError
 from bot.images import IntakeImage, load
 from bot.models import DrivingLicence, PlateColor
 from bot.plate_grammar import parse_plate
-from bot.vendors.base import OTHER_PAGE, ErrorCategory, VendorChain, VendorError, build_vendor, known_vendors
+from bot.vendors.base import ErrorCategory, VendorChain, VendorError, build_vendor, known_vendors, shows_page
 from bot.vendors.local.document import build_document
 from bot.vendors.local.layout import (
     FieldValue,
@@ -37,7 +37,7 @@ from bot.vendors.local.ocr import EngineFailure, OcrEngine, OcrLine, line_length
 from bot.vendors.local.plates import MAX_SCENE_LINES, color_shares, is_tight_crop, match_plate, plate_color
 from bot.vendors.local.seal import find_seals, unroll
 from bot.vendors.local.values import REPAIR_PENALTY, clean_authority, clean_value
-from bot.vendors.local.vendor import LocalSettings, LocalVendor
+from bot.vendors.local.vendor import NO_LABELS, LocalSettings, LocalVendor
 from tests import specimens
 from tests.specimens.fonts import font as font_of
 
@@ -540,19 +540,32 @@ async def test_reads_every_field_of_a_clean_specimen(vendor, page):
 @pytest.mark.parametrize(
     ("page", "asked"),
     [
-        ("driving-back", "front"),
-        ("driving-new", "back"),
-        ("vehicle-back", "front"),
-        ("vehicle-front", "back"),
+        ("driving-back", ("driving", "front")),
+        ("driving-new", ("driving", "back")),
+        ("vehicle-back", ("vehicle", "front")),
+        ("vehicle-front", ("vehicle", "back")),
+        ("vehicle-back", ("driving", "front")),
+        ("vehicle-back", ("driving", "back")),
+        ("driving-back", ("vehicle", "back")),
+        ("driving-new", ("vehicle", "front")),
     ],
 )
-async def test_a_photo_of_the_other_page_says_so(vendor, page, asked):
-    """Read as the page asked for, the facing page gave a few shared fields and a "retake" warning;
+async def test_a_photo_of_another_page_says_which_it_is(vendor, page, asked):
+    """Read as the page asked for, another page gave the few fields they share and a "retake" warning;
     retaking never helps, so the user is told which page the photo shows."""
-    kind, _side, image, _truth = PAGES[page]()
+    kind, side, image, _truth = PAGES[page]()
     with pytest.raises(VendorError) as caught:
-        await vendor.recognize(kind, asked, _intake(image))
-    assert (caught.value.category, caught.value.code) == (ErrorCategory.NOT_FOUND, OTHER_PAGE)
+        await vendor.recognize(*asked, _intake(image))
+    assert (caught.value.category, caught.value.code) == (ErrorCategory.NOT_FOUND, shows_page(kind, side))
+
+
+async def test_a_plate_photo_asked_for_as_a_licence_page_is_no_page(vendor):
+    """It holds none of the page's labels; its plate used to be placed as the licence's by its format."""
+    plate = specimens.render_plate(PLATES["blue"])[0]
+    for kind in ("vehicle", "driving"):
+        with pytest.raises(VendorError) as caught:
+            await vendor.recognize(kind, "front", _intake(plate))
+        assert (caught.value.category, caught.value.code) == (ErrorCategory.NOT_FOUND, NO_LABELS)
 
 
 def _jpeg50(image: Image.Image) -> IntakeImage:
@@ -652,9 +665,11 @@ async def test_reads_both_plates_of_a_street_scene_left_to_right(vendor):
 
 async def test_a_blank_photo_is_not_found_through_the_chain(vendor):
     blank = _intake(Image.new("RGB", (1000, 682), (238, 238, 236)))
-    for kind in ("driving", "vehicle", "plate"):
-        recognition = await vendor.recognize(kind, "front", blank)
-        assert recognition.is_empty()
+    assert (await vendor.recognize("plate", "front", blank)).is_empty()
+    for kind in ("driving", "vehicle"):  # not one of the page's labels
+        with pytest.raises(VendorError) as caught:
+            await vendor.recognize(kind, "front", blank)
+        assert (caught.value.category, caught.value.code) == (ErrorCategory.NOT_FOUND, NO_LABELS)
     result = await VendorChain([vendor]).recognize("driving", "front", blank)
     assert result.recognition is None and result.error is not None
     assert result.error.category == ErrorCategory.NOT_FOUND
@@ -760,13 +775,6 @@ async def test_a_black_and_white_photo_says_why_the_issuing_authority_is_missing
     assert "photo_colourless" not in [warning.code for warning in colour.warnings]
     assert grey.document.issuing_authority is None
     assert "photo_colourless" in [warning.code for warning in grey.warnings]
-
-
-async def test_a_vehicle_page_sent_as_a_driving_licence_is_not_a_driving_licence(vendor):
-    _kind, _side, image, _truth = PAGES["vehicle-back"]()
-    recognition = await vendor.recognize("driving", "front", _intake(image))
-    assert recognition.is_empty()
-    assert isinstance(recognition.document, DrivingLicence)
 
 
 def test_dates_in_documents_are_dates():

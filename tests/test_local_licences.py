@@ -25,6 +25,7 @@ from bot.vendors.local.document import build_document
 from bot.vendors.local.layout import parse_page
 from bot.vendors.local.lexicon import LexiconRead
 from bot.vendors.local.ocr import OcrLine, shared_engine
+from bot.vendors.local.page_shown import labels_seen, page_shown_instead
 from bot.vendors.local.places import looks_like_address, office_names
 from bot.vendors.local.plates import read_printed_plate
 from bot.vendors.local.seal import (
@@ -42,7 +43,7 @@ from bot.vendors.local.seal import (
     star_centred,
     unroll,
 )
-from bot.vendors.local.two_pages import page_region, shows_other_page
+from bot.vendors.local.two_pages import page_region
 from bot.vendors.local.values import clean_authority, clean_value
 from bot.vendors.local.vendor import LocalVendor, _reading_quality, _upscaled
 from tests import specimens
@@ -498,21 +499,31 @@ def test_one_page_photo_has_no_page_region():
     assert page_region("vehicle", "back", vehicle_back_lines()) is None
 
 
-def test_a_photo_of_the_facing_page_is_told_apart_from_a_poorly_read_one():
-    assert shows_other_page("vehicle", "front", vehicle_back_lines())
-    assert shows_other_page("vehicle", "back", vehicle_front_lines())
-    assert not shows_other_page("vehicle", "front", vehicle_front_lines())
-    assert not shows_other_page("vehicle", "back", vehicle_back_lines())
-    # Both pages side by side, or one label of the asked-for page read beside the facing page: not it.
-    assert not shows_other_page("vehicle", "front", vehicle_front_lines() + vehicle_back_lines(1100.0))
-    assert not shows_other_page("vehicle", "front", [line("品牌型号", 20, 20), *vehicle_back_lines()])
+def test_the_page_a_photo_shows_instead_is_told_apart_from_a_poorly_read_one():
+    assert page_shown_instead("vehicle", "front", vehicle_back_lines()) == ("vehicle", "back")
+    assert page_shown_instead("vehicle", "back", vehicle_front_lines()) == ("vehicle", "front")
+    assert page_shown_instead("vehicle", "front", vehicle_front_lines()) is None
+    assert page_shown_instead("vehicle", "back", vehicle_back_lines()) is None
+    # Both pages side by side, or one label of the asked-for page read beside another page: not it.
+    assert page_shown_instead("vehicle", "front", vehicle_front_lines() + vehicle_back_lines(1100.0)) is None
+    assert page_shown_instead("vehicle", "front", [line("品牌型号", 20, 20), *vehicle_back_lines()]) is None
     back = [line("证号", 20, 100), line("姓名", 20, 160), line("档案编号", 400, 160), line("记录", 20, 220)]
-    assert shows_other_page("driving", "front", back)
-    assert not shows_other_page("driving", "front", back[:3])  # 档案编号 alone is too little to say so
-    assert not shows_other_page("plate", "front", back)
-    # A 行驶证副页 prints 档案编号 and 检验记录 too, and more of its own: it is no driving licence's 副页.
+    assert page_shown_instead("driving", "front", back) == ("driving", "back")
+    assert page_shown_instead("driving", "front", back[:3]) is None  # 档案编号 alone is too little to say
+    assert page_shown_instead("plate", "front", back) is None
+    # Another licence: a 行驶证副页 prints 档案编号 and 检验记录 (记录 inside it) too, but more of its own.
     vehicle_back = [*vehicle_back_lines(), line("检验记录", 20, 300)]
-    assert not shows_other_page("driving", "front", vehicle_back)
+    assert page_shown_instead("driving", "front", vehicle_back) == ("vehicle", "back")
+    assert page_shown_instead("driving", "back", vehicle_back) == ("vehicle", "back")
+    assert page_shown_instead("vehicle", "back", back) == ("driving", "back")
+    assert page_shown_instead("driving", "front", vehicle_front_lines()) == ("vehicle", "front")
+
+
+def test_labels_seen_counts_each_pages_labels_longest_first():
+    seen = labels_seen([line("检验记录", 20, 20), line("档案编号", 20, 60), line("住址", 20, 100)])
+    assert seen[("vehicle", "back")] == 2 and seen[("driving", "back")] == 1  # 记录 is part of 检验记录
+    assert seen[("driving", "front")] == seen[("vehicle", "front")] == 1  # both print 住址
+    assert labels_seen([line("京A8P2K6", 20, 20)]) == dict.fromkeys(seen, 0)
 
 
 @pytest.mark.parametrize("front_left", [True, False])

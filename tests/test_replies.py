@@ -25,10 +25,11 @@ from bot.models import (
     Warning,
 )
 from bot.storage import SessionRow
-from bot.vendors.base import OTHER_PAGE, ErrorCategory
+from bot.vendors.base import ErrorCategory, page_shown, shows_page
 from handlers.dispatch import COMMANDS, parse_command
 from handlers.outcome import Outcome, Status
 from handlers.replies import (
+    _DOCUMENT_NAMES,
     FIELD_LABELS,
     WARNING_TEMPLATES,
     ReplyOptions,
@@ -492,27 +493,43 @@ def test_not_found_names_the_document_and_says_what_to_fix() -> None:
     assert failure_text(vendor_not_found, "zh") == driving
 
 
-@pytest.mark.parametrize(
-    ("kind", "side"), [("driving", "front"), ("driving", "back"), ("vehicle", "front"), ("vehicle", "back")]
-)
-def test_a_photo_of_the_other_page_is_named_with_the_word_or_command_that_reads_it(kind, side) -> None:
+PAGES_ASKED_AND_SHOWN = [
+    (asked, shown)
+    for asked in [("driving", "front"), ("driving", "back"), ("vehicle", "front"), ("vehicle", "back")]
+    for shown in [("driving", "front"), ("driving", "back"), ("vehicle", "front"), ("vehicle", "back")]
+    if asked != shown
+]
+
+
+@pytest.mark.parametrize(("asked", "shown"), PAGES_ASKED_AND_SHOWN)
+def test_a_photo_of_another_page_is_named_with_the_word_or_command_that_reads_it(asked, shown) -> None:
     """The advice must work where it is given: a /command on Telegram (a bare word in a group is not
     addressed to the bot), the word in chats that use words (WeChat, WeCom), in either language."""
     outcome = Outcome(
-        status=Status.NOT_FOUND, kind=kind, side=side, error_category="not_found", error_code=OTHER_PAGE
+        status=Status.NOT_FOUND,
+        kind=asked[0],
+        side=asked[1],
+        error_category="not_found",
+        error_code=shows_page(*shown),
     )
-    other = "back" if side == "front" else "front"
     for language in ("zh", "en"):
         by_command = failure_text(outcome, language)
         by_word = failure_text(outcome, language, words=True)
         command = re.search(r"(/\w+)", by_command)[1]
         word = re.search(r"[“\"](.+?)[”\"]", by_word)[1]
-        assert COMMANDS[parse_command(command)[0]] == (kind, other), by_command
-        assert COMMANDS[parse_command(word)[0]] == (kind, other), by_word
+        assert COMMANDS[parse_command(command)[0]] == shown, by_command
+        assert COMMANDS[parse_command(word)[0]] == shown, by_word
         assert "/" not in by_word
     zh = failure_text(outcome, "zh")
+    assert zh.startswith(f"这张照片是{_DOCUMENT_NAMES[shown][0]}，不是{_DOCUMENT_NAMES[asked][0]}")
     assert "重拍也无济于事" in zh and "retaking it will not help" in failure_text(outcome, "en")
-    assert zh != failure_text(Outcome(status=Status.NOT_FOUND, kind=kind, side=side), "zh")
+
+
+def test_only_a_page_code_names_a_page() -> None:
+    assert page_shown(shows_page("vehicle", "back")) == ("vehicle", "back")
+    assert (
+        page_shown("shows_plate_front") is None and page_shown("empty") is None and page_shown(None) is None
+    )
 
 
 def test_ok_status_without_a_card_reads_as_not_found() -> None:

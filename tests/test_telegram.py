@@ -31,6 +31,7 @@ from bot.channels.telegram import MAX_UPDATE_BYTES, SECRET_HEADER, TelegramChann
 from bot.channels.telegram_http import AiohttpRequest
 from bot.config import ConfigError
 from bot.storage import SessionLog
+from handlers.channel_texts import BOXES_GONE
 from handlers.replies import ERROR_CATEGORY_TEXTS, REJECT_REASON_TEXTS, REJECTED_TEXTS
 from tests.fakes.telegram_server import BOT_USERNAME, TOKEN, Call, FakeTelegram
 from tests.fakes.vendors import ScriptedVendor
@@ -703,6 +704,20 @@ async def test_embedded_engine_reads_a_plate_and_shows_its_box(start_bot, fake):
     assert box is not None and abs(box.x - truths[0]["box"]["x"]) < truths[0]["box"]["width"] / 2
     edge = drawn.convert("RGB").getpixel((box.x + box.width // 2, box.y + 1))  # the outline's top edge: red
     assert edge[0] > 150 and edge[1] < 110
+
+
+async def test_a_button_alert_is_in_the_pressers_language_not_the_photo_senders(start_bot, fake):
+    """Only the presser sees an alert; an English user pressing "show boxes" under a photo no longer
+    kept used to be told in Chinese."""
+    bot = await start_bot()
+    fake.push_message(chat_id=USER, user_id=USER, text="/help")
+    reply = (await bot.replies())[0]
+    fake.press(reply.result, "boxes:424242", user_id=OTHER, language_code="en-US")
+    alert = (await fake.wait_for("answerCallbackQuery"))[0]
+    assert alert.params["text"] == BOXES_GONE["en"]
+    fake.press(reply.result, "boxes:424242", user_id=USER)  # zh-hans
+    alerts = await fake.wait_for("answerCallbackQuery", count=2)
+    assert alerts[1].params["text"] == BOXES_GONE["zh"]
 
 
 def test_benchmark_smoke(tmp_path):

@@ -28,7 +28,13 @@ import uvicorn
 from bot.channels.base import Runtime
 from bot.channels.server import build_app, build_channels, server_config
 from bot.channels.wechat import WeChatChannel, WeChatSettings
-from bot.channels.wechat_api import OfficialAccountAPI, SQLiteSessionStorage, WeChatAPIError, _token_of
+from bot.channels.wechat_api import (
+    MAX_MEDIA_BYTES,
+    OfficialAccountAPI,
+    SQLiteSessionStorage,
+    WeChatAPIError,
+    _token_of,
+)
 from bot.channels.wechat_core import (
     Choices,
     Incoming,
@@ -37,11 +43,12 @@ from bot.channels.wechat_core import (
     split_utf8,
 )
 from bot.config import ConfigError
+from bot.images import ImageRejected
 from bot.storage import SessionLog
 from handlers.channel_texts import COLLECT_LATER, MORE_WAITING
-from handlers.dispatch import ASK_KIND, SEND_PHOTO
+from handlers.dispatch import ASK_KIND, LANGUAGE_SET, SEND_PHOTO
 from handlers.limits import DEFAULT_RATE_LIMIT
-from handlers.replies import ERROR_CATEGORY_TEXTS, REJECTED_TEXTS
+from handlers.replies import ERROR_CATEGORY_TEXTS, REJECT_REASON_TEXTS, REJECTED_TEXTS
 from tests.fakes.wechat_server import (
     CallbackBuilder,
     FakeWeChat,
@@ -209,16 +216,34 @@ async def test_compatible_mode_photo_then_word(make_bot, fake, photo_id):
         assert any("110001234567" in chunk for chunk in fake.texts_to(USER))
 
 
-async def test_a_photo_of_the_other_page_is_answered_with_the_word_that_reads_it(make_bot, fake, photo_id):
+async def test_a_photo_of_another_page_is_answered_with_the_word_that_reads_it(make_bot, fake, photo_id):
     """WeChat users ask by word; the advice names the word, which then reads the photo sent again."""
-    vendor = chain("not_found") + 'error_code = "other_page"\n'
+    vendor = chain("not_found") + 'error_code = "shows_driving_back"\n'
     async with make_bot("raw", vendor=vendor) as bot:
         await bot.send(text("驾驶证"))
         await bot.send(image(photo_id))
         await bot.settle()
         advice = fake.texts_to(USER)[-1]
         assert "“驾驶证副页”" in advice and "/driving" not in advice
-        assert [(row.status, row.error_code) for row in bot.sessions()] == [("not_found", "other_page")]
+        assert [(row.status, row.error_code) for row in bot.sessions()] == [
+            ("not_found", "shows_driving_back")
+        ]
+
+
+async def test_a_wechat_user_switches_language_by_word(make_bot, fake):
+    """WeChat has no slash commands: the words the help lists switch the language."""
+    async with make_bot("raw") as bot:
+
+        async def said(words: str) -> str:
+            answer = await bot.send(text(words))
+            await bot.settle()
+            return bot.reply(answer) if answer.text != "success" else fake.texts_to(USER)[-1]
+
+        assert "English" in await said("帮助")
+        assert await said("English") == LANGUAGE_SET["en"]
+        help_in_english = await said("help")
+        assert "Send a photo" in help_in_english and "中文" in help_in_english
+        assert await said("中文") == LANGUAGE_SET["zh"]
 
 
 async def test_a_users_word_and_photo_sent_back_to_back_are_handled_in_order(make_bot, fake, photo_id):
@@ -828,6 +853,18 @@ class _Counted:
             yield b"\xff" * (1024 * 1024)
 
 
+async def test_a_photo_past_the_media_cap_is_answered_as_too_large_not_as_a_failed_download(make_bot, fake):
+    """Sending it again can never work, so "could not download, send it again" was the wrong advice."""
+    media_id = fake.add_media(b"\xff\xd8" + b"\0" * (MAX_MEDIA_BYTES + 1))
+    async with make_bot("raw") as bot:
+        await bot.send(text("驾驶证"))
+        await bot.send(image(media_id))
+        await bot.settle()
+        assert REJECT_REASON_TEXTS["too_large"][0] in fake.texts_to(USER)[-1]
+        [row] = bot.sessions()
+        assert (row.status, row.error_category) == ("bad_image", "too_large")
+
+
 @pytest.mark.parametrize("declared", [False, True])
 async def test_a_media_download_past_any_photo_is_refused_without_reading_it_whole(tmp_path, declared):
     """A body past 20 MB used to be read into memory whole before it was refused (an endless one would
@@ -844,7 +881,8 @@ async def test_a_media_download_past_any_photo_is_refused_without_reading_it_who
 
     with SessionLog(tmp_path / "log.db") as log:
         api = OfficialAccountAPI("wx1", "s", SQLiteSessionStorage(log), transport=httpx.MockTransport(answer))
-        with pytest.raises(WeChatAPIError, match="larger than any photo"):
+        with pytest.raises(ImageRejected) as rejected:
             await asyncio.wait_for(api.download_media("m1"), timeout=20)
+        assert rejected.value.reason == "too_large"
         await api.aclose()
     assert body.chunks <= (0 if declared else 21)

@@ -423,7 +423,7 @@ class TelegramChannel(Channel):
         presser = str(query.from_user.id)
         language = "en" if (query.from_user.language_code or "").lower().startswith("en") else None
         if owner and presser != owner:
-            text = NOT_YOURS["en" if language == "en" else "zh"]
+            text = NOT_YOURS[self._presser_language(query)]
             await self.sender.call(lambda: query.answer(text, show_alert=True), "answerCallbackQuery")
             return
         prompt = query.message
@@ -458,21 +458,22 @@ class TelegramChannel(Channel):
             return
         self._spawn(self._send_boxes(query, query.message, query.data.split(":", 1)[1]), "telegram-boxes")
 
+    def _presser_language(self, query: Any) -> str:
+        """The language of whoever pressed a button: what they chose with /lang, else their app's."""
+        hint = "en" if (query.from_user.language_code or "").lower().startswith("en") else None
+        return self.dispatcher.language_for(PLATFORM, str(query.from_user.id), hint)
+
     async def _send_boxes(self, query: Any, message: Message, photo_message_id: str) -> None:
         presser = str(query.from_user.id)
         chat_id = str(message.chat.id)
         kept = self.photos.get(photo_key(chat_id, photo_message_id))
-        language = kept.language if kept is not None else "zh"
-        if kept is None or kept.recognition is None:
-            await self.sender.call(
-                lambda: query.answer(BOXES_GONE[language], show_alert=True), "answerCallbackQuery"
-            )
+        if kept is None or kept.recognition is None or presser != kept.owner:
+            # An alert only the presser sees, so in their language, not the photo's sender's.
+            gone = kept is None or kept.recognition is None
+            alert = (BOXES_GONE if gone else NOT_YOURS)[self._presser_language(query)]
+            await self.sender.call(lambda: query.answer(alert, show_alert=True), "answerCallbackQuery")
             return
-        if presser != kept.owner:
-            await self.sender.call(
-                lambda: query.answer(NOT_YOURS[language], show_alert=True), "answerCallbackQuery"
-            )
-            return
+        language = kept.language
         await self.sender.call(query.answer, "answerCallbackQuery")
         action = self._keep_showing(chat_id, ChatAction.UPLOAD_PHOTO)
         try:

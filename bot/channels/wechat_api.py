@@ -24,6 +24,7 @@ import httpx
 from wechatpy.session import SessionStorage
 
 from bot.channels.base import read_at_most
+from bot.images import ImageRejected
 from bot.storage import SessionLog
 from bot.vendors.http import redact_in_logs
 
@@ -212,7 +213,8 @@ class WeChatHTTP:
         self, endpoint: str, method: str, path: str, *, max_bytes: int | None = None, **kwargs: Any
     ) -> httpx.Response:
         """The whole answer; with `max_bytes`, one whose body would pass it is refused unread (by its
-        Content-Length) or as soon as it does (as it streams), rather than read into memory whole."""
+        Content-Length) or as soon as it does (as it streams), rather than read into memory whole, as
+        `ImageRejected("too_large")`: only media is capped."""
         try:
             if max_bytes is None:
                 return await self.client.request(method, path, **kwargs)
@@ -226,8 +228,8 @@ class WeChatHTTP:
         async with self.client.stream(method, path, **kwargs) as streamed:
             declared = streamed.headers.get("content-length", "")
             body = await read_at_most(streamed.aiter_bytes(), declared, max_bytes)
-        if body is None:
-            raise WeChatAPIError(endpoint, None, "media larger than any photo")
+        if body is None:  # the user's file, not a failed download: sending it again cannot help
+            raise ImageRejected("too_large", f"{endpoint}: over {max_bytes} bytes")
         # The body as read (already decoded), so the headers that described its transfer go.
         kept = [
             (name, value) for name, value in streamed.headers.multi_items() if name.lower() not in _TRANSFER

@@ -37,6 +37,7 @@ from wechatpy.messages import BaseMessage
 
 from bot.channels.base import Channel, Runtime
 from bot.channels.wechat_api import WeChatAPIError, _TokenedAPI
+from bot.images import ImageRejected
 from handlers.channel_texts import COLLECT_LATER, FAILED, MORE_WAITING, NOT_A_PHOTO, PICK_HINT, WELCOME, pick
 from handlers.dispatch import HELP_WORDS, Dispatcher, Limiter, parse_command
 from handlers.messages import Inbound, Outbound
@@ -588,14 +589,13 @@ class CallbackChannel(Channel):
             return inbound
         try:
             data = await self.api.download_media(incoming.media_id)
-        except WeChatAPIError as error:
-            log.warning(
-                "%s: photo of message %s not downloaded: %s", self.platform, incoming.key, error.describe()
-            )
-            failure = error
+        except (WeChatAPIError, ImageRejected) as error:
+            why = error.describe() if isinstance(error, WeChatAPIError) else str(error)
+            log.warning("%s: photo of message %s not downloaded: %s", self.platform, incoming.key, why)
+            failure: Exception = error
 
-            # The recognition meets the failure as Telegram's does: its reply ("send it again") and
-            # a session row with error_category "download", whenever the kind is known.
+            # The recognition meets the failure as Telegram's does, whenever the kind is known: its
+            # reply and session row ("send it again", error_category "download"; or "too large").
             async def fetch() -> bytes:
                 raise failure
 

@@ -27,7 +27,7 @@ from bot.images import (
     fit,
     passes_through,
 )
-from bot.models import Kind, Recognition, Side
+from bot.models import SIDES, Kind, Recognition, Side
 
 log = logging.getLogger(__name__)
 
@@ -45,12 +45,27 @@ class ErrorCategory(StrEnum):
 
 #: The error code of a request for a page the vendor (or, from the chain, every vendor) does not read.
 UNSUPPORTED = "unsupported"
-#: The error code of a photo of the asked-for document's other page (its 副页 sent for the main page, or
-#: the reverse): category NOT_FOUND, so the user is told which page it is rather than to retake it.
-OTHER_PAGE = "other_page"
 #: The error code of a vendor that refused a request at once because too much work is queued before it
 #: (the embedded engine in a rush): category QUOTA_OR_RATE, so the chain moves on to the next vendor.
 BUSY = "busy"
+
+
+def shows_page(kind: Kind, side: Side) -> str:
+    """The error code of a photo that shows another licence page than the one asked for (the 副页 sent
+    for the main page, a vehicle licence after /driving): category NOT_FOUND, and the code names the
+    page shown (`shows_vehicle_back`), so the user is told which it is and how to ask for it, not to
+    retake it."""
+    return f"shows_{kind}_{side}"
+
+
+_LICENCES: tuple[Kind, ...] = ("driving", "vehicle")
+_SHOWN_PAGES = {shows_page(kind, side): (kind, side) for kind in _LICENCES for side in SIDES}
+
+
+def page_shown(code: str | None) -> tuple[Kind, Side] | None:
+    """The page a `shows_page` code names; None for any other code."""
+    return _SHOWN_PAGES.get(code or "")
+
 
 #: Failures that say nothing about the photo, so another vendor may well succeed.
 FALL_THROUGH = frozenset({ErrorCategory.TIMEOUT, ErrorCategory.SERVER, ErrorCategory.QUOTA_OR_RATE})

@@ -55,7 +55,7 @@ def page_region(kind: Kind, side: Side, lines: Sequence[OcrLine]) -> PageRegion 
     other_side: Side = "back" if side == "front" else "front"
     if (kind, other_side) not in PAGES:
         return None
-    own, other = _exclusive_label_centres(PAGES[(kind, side)], PAGES[(kind, other_side)], lines)
+    own, other = exclusive_label_centres(PAGES[(kind, side)], PAGES[(kind, other_side)], lines)
     if len(own) < MIN_PAGE_LABELS or len(other) < MIN_PAGE_LABELS:
         return None
     own_centre, other_centre = _mean(list(own.values())), _mean(list(other.values()))
@@ -80,29 +80,7 @@ def page_region(kind: Kind, side: Side, lines: Sequence[OcrLine]) -> PageRegion 
     return PageRegion(normal, threshold)
 
 
-def shows_other_page(kind: Kind, side: Side, lines: Sequence[OcrLine]) -> bool:
-    """Whether the photo holds the facing page instead of the asked-for one: none of the labels only
-    the asked-for page prints, some of those only the facing page prints (档案编号 and 记录 on a driving
-    licence's 副页), and no other document's page has more of its labels there (a 行驶证副页 prints
-    档案编号 and 检验记录 too)."""
-    other_side: Side = "back" if side == "front" else "front"
-    if (kind, other_side) not in PAGES:
-        return False
-    own, other = _exclusive_label_centres(PAGES[(kind, side)], PAGES[(kind, other_side)], lines)
-    if own or len(other) < MIN_PAGE_LABELS:
-        return False
-    texts = [label_text(line.text) for line in lines]
-    found = {page: _labels_found(spec, texts) for page, spec in PAGES.items()}
-    facing = found[(kind, other_side)]
-    return all(count < facing for page, count in found.items() if page[0] != kind)
-
-
-def _labels_found(page: PageSpec, texts: Sequence[str]) -> int:
-    """How many of the page's labels some line holds."""
-    return sum(any(variant in text for text in texts for variant in label.variants) for label in page.labels)
-
-
-def _exclusive_label_centres(
+def exclusive_label_centres(
     page: PageSpec, facing: PageSpec, lines: Sequence[OcrLine]
 ) -> tuple[dict[str, tuple[float, float]], dict[str, tuple[float, float]]]:
     """Centres of the lines holding labels printed only on `page`, and of those only on `facing`."""

@@ -22,13 +22,13 @@ from bot.images import LOAD_DECODE_SIDE, ImageLimits, ImageRejected, IntakeImage
 from bot.models import Box, Kind, Plate, Recognition, Side
 from bot.vendors.base import (
     BUSY,
-    OTHER_PAGE,
     UNSUPPORTED,
     ErrorCategory,
     Vendor,
     VendorError,
     VendorSettings,
     register,
+    shows_page,
 )
 from bot.vendors.local.cells import reread_cells, scaled_rect
 from bot.vendors.local.document import build_document
@@ -36,12 +36,17 @@ from bot.vendors.local.engine_queue import ENGINE_QUEUE, TooLate
 from bot.vendors.local.frame import mostly_upright
 from bot.vendors.local.layout import FieldValue, PageRead, authority_from_lines, parse_page
 from bot.vendors.local.ocr import EngineFailure, EngineUnavailable, OcrEngine, OcrLine, shared_engine
+from bot.vendors.local.page_shown import labels_seen, page_shown_instead
 from bot.vendors.local.photo_quality import colourless_seal_warning, photo_warnings
 from bot.vendors.local.plates import PlateRead, read_plates
 from bot.vendors.local.seal import read_authority
-from bot.vendors.local.two_pages import page_region, shows_other_page
+from bot.vendors.local.two_pages import page_region
 
 NAME = "local"
+#: The error code of a photo that holds none of the asked-for page's labels and at most this many of
+#: its values: no such page.
+NO_LABELS = "no_labels"
+MOST_VALUES_OF_NO_PAGE = 1
 #: Fewer lines than this say too little about a photo's orientation to spend a second OCR pass on it.
 MIN_LINES_FOR_TURN = 4
 #: An upside-down page with fewer than this share of its labels found is read again turned over.
@@ -179,12 +184,17 @@ class LocalVendor(Vendor):
         bgr, scale = _upscaled(bgr, scale, self.local_settings.card_det_side)
         upright = self._read_upright(engine, kind, side, bgr)
         region = page_region(kind, side, upright)
-        if region is None and shows_other_page(kind, side, upright):
-            raise VendorError(
-                NAME, ErrorCategory.NOT_FOUND, OTHER_PAGE, f"the photo shows the other page of {kind}"
-            )
+        shown = page_shown_instead(kind, side, upright) if region is None else None
+        if shown is not None:
+            raise VendorError(NAME, ErrorCategory.NOT_FOUND, shows_page(*shown), f"the photo shows {shown}")
         if region is None:
-            return self._page_lines(engine, kind, side, bgr, scale, upright)
+            recognition = self._page_lines(engine, kind, side, bgr, scale, upright)
+            values = sum(value is not None for value in recognition.fields().values())
+            if not labels_seen(upright)[(kind, side)] and values <= MOST_VALUES_OF_NO_PAGE:
+                # A plate photo after /vehicle gave its plate, placed by its format, as the page's only
+                # value. A page whose labels blur or glare took still gives several values by format.
+                raise VendorError(NAME, ErrorCategory.NOT_FOUND, NO_LABELS, f"no label of the {kind} {side}")
+            return recognition
         # Both pages in one photo: read the asked-for page alone, at the resolution it deserves.
         (x0, y0, x1, y1), keep = region.crop(bgr.shape[1], bgr.shape[0])
         crop = bgr[y0:y1, x0:x1].copy()
