@@ -31,7 +31,7 @@ from bot.channels.telegram import MAX_UPDATE_BYTES, SECRET_HEADER, TelegramChann
 from bot.channels.telegram_http import AiohttpRequest
 from bot.config import ConfigError
 from bot.storage import SessionLog
-from handlers.channel_texts import BOXES_GONE
+from handlers.channel_texts import BOXES_GONE, NOT_A_PHOTO
 from handlers.replies import ERROR_CATEGORY_TEXTS, REJECT_REASON_TEXTS, REJECTED_TEXTS
 from tests.fakes.telegram_server import BOT_USERNAME, TOKEN, Call, FakeTelegram
 from tests.fakes.vendors import ScriptedVendor
@@ -718,6 +718,33 @@ async def test_a_button_alert_is_in_the_pressers_language_not_the_photo_senders(
     fake.press(reply.result, "boxes:424242", user_id=USER)  # zh-hans
     alerts = await fake.wait_for("answerCallbackQuery", count=2)
     assert alerts[1].params["text"] == BOXES_GONE["zh"]
+
+
+STICKER = {
+    "file_id": "st1",
+    "file_unique_id": "ust1",
+    "type": "regular",
+    "width": 512,
+    "height": 512,
+    "is_animated": False,
+    "is_video": False,
+}
+VIDEO = {"file_id": "vd1", "file_unique_id": "uvd1", "width": 640, "height": 360, "duration": 3}
+
+
+async def test_what_cannot_be_read_is_refused_at_once_in_the_users_language(start_bot, fake, photo_bytes):
+    """A sticker got the whole help text, a video captioned /driving set up the next photo as a driving
+    licence, and a PDF was asked which document it was before being refused."""
+    bot = await start_bot()
+    english = {"chat_id": USER, "user_id": USER, "language_code": "en-US"}
+    fake.push_message(**english, extra={"sticker": STICKER})
+    fake.push_message(**english, caption="/driving", extra={"video": VIDEO})
+    fake.push_message(**english, document=b"%PDF-1.7 not a photo", mime_type="application/pdf")
+    replies = [text_of(call) for call in await bot.replies(3)]
+    assert replies == [NOT_A_PHOTO["en"], NOT_A_PHOTO["en"], REJECT_REASON_TEXTS["not_image"][1]]
+    assert not fake.called("getFile")
+    fake.push_message(**english, photo=photo_bytes)  # no kind was set up by the video's caption
+    assert buttons((await bot.replies(4))[3])
 
 
 def test_benchmark_smoke(tmp_path):

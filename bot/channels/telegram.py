@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import html
 import json
 import logging
 import re
@@ -42,11 +43,11 @@ from bot.channels.telegram_http import AiohttpRequest
 from bot.channels.telegram_photos import PhotoMemory, make_fetch, photo_key
 from bot.channels.telegram_send import Sender, boxes_keyboard, kind_keyboard, set_menus
 from bot.models import Kind, Side
-from handlers.channel_texts import BOXES_GONE, CHOSEN, NOT_YOURS, PLATE_WORD
+from handlers.channel_texts import BOXES_GONE, CHOSEN, NOT_A_PHOTO, NOT_YOURS, PLATE_WORD
 from handlers.dispatch import CHOICE_LABELS, COMMANDS, OWN_COMMANDS, Dispatcher, command_for, parse_command
 from handlers.limits import DEFAULT_DAILY_QUOTA, DEFAULT_RATE_LIMIT, Limits
 from handlers.messages import Inbound, Outbound
-from handlers.replies import label
+from handlers.replies import REJECT_REASON_TEXTS, label
 
 log = logging.getLogger(__name__)
 
@@ -293,7 +294,16 @@ class TelegramChannel(Channel):
             return
         if inbound.chat_type == "group" and not inbound.addressed:
             return
+        refusal = _unreadable(message, inbound)
+        if refusal is not None:
+            self._spawn(self._refuse(inbound, refusal), "telegram-refusal")
+            return
         self._spawn(self._answer(inbound), "telegram-message")
+
+    async def _refuse(self, inbound: Inbound, texts: dict[str, str]) -> None:
+        """Say at once that this cannot be read, rather than ask which document it is first."""
+        text = texts[self.dispatcher.language_of(inbound)]
+        await self._send_text(int(inbound.chat_id), html.escape(text), inbound.message_id, None)
 
     def _inbound(self, message: Message) -> Inbound | None:
         """The platform-neutral message, or None when it is not for us (another bot's command)."""
@@ -586,6 +596,38 @@ def _mentions(text: str, username: str) -> bool:
 
 def _has_image(message: Message) -> bool:
     return bool(message.photo) or message.document is not None
+
+
+#: What Telegram carries besides photos and files; none of it can be read.
+_OTHER_MEDIA = (
+    "video",
+    "video_note",
+    "voice",
+    "audio",
+    "sticker",
+    "location",
+    "venue",
+    "contact",
+    "poll",
+    "dice",
+)
+_NOT_IMAGE = {
+    language: REJECT_REASON_TEXTS["not_image"][index] for index, language in enumerate(("zh", "en"))
+}
+
+
+def _unreadable(message: Message, inbound: Inbound) -> dict[str, str] | None:
+    """The reply to a message that cannot be read, when nothing else needs deciding first: a video or
+    a sticker (its caption's command is not taken for a photo to come), or a file Telegram declares to
+    be no image sent without saying which document (with one, the recognizer refuses it and keeps a
+    session row). None for everything else."""
+    if not inbound.has_image and any(getattr(message, kind, None) for kind in _OTHER_MEDIA):
+        return NOT_A_PHOTO
+    document = message.document
+    declared = (document.mime_type or "") if document is not None else ""
+    if declared and not declared.lower().startswith("image/") and _kind_command(inbound.text) is None:
+        return _NOT_IMAGE
+    return None
 
 
 def _kind_command(text: str) -> str | None:

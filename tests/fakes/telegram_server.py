@@ -128,8 +128,10 @@ def message(
     caption: str | None = None,
     reply_to: dict[str, Any] | None = None,
     media_group_id: str | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """A Message as Telegram delivers it, with the bot_command entity Telegram adds to commands."""
+    """A Message as Telegram delivers it, with the bot_command entity Telegram adds to commands;
+    `extra` adds other fields as they are (a sticker, a video)."""
     built: dict[str, Any] = {
         "message_id": message_id,
         "date": int(time.time()),
@@ -158,7 +160,7 @@ def message(
         built["reply_to_message"] = reply_to
     if media_group_id is not None:
         built["media_group_id"] = media_group_id
-    return built
+    return built | (extra or {})
 
 
 # --------------------------------------------------------------------------------------------- state
