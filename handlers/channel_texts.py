@@ -71,6 +71,11 @@ NOT_A_PHOTO = {
     "zh": "我只能读取照片和文字。请发送证件或车牌的照片，发送“帮助”查看说明。",
     "en": "I can only read photos and text. Send a photo of the card or plate, or “help”.",
 }
+#: The same where commands have a slash (Telegram, where a bare word in a group never reaches the bot).
+NOT_A_PHOTO_COMMANDS = {
+    "zh": "我只能读取照片和文字。请发送证件或车牌的照片，发送 /help 查看说明。",
+    "en": "I can only read photos and text. Send a photo of the card or plate, or /help.",
+}
 FAILED = {
     "zh": "处理出错了，请稍后重新发送。",
     "en": "Something went wrong on our side. Please send it again in a moment.",

@@ -321,7 +321,7 @@ def parse_command(text: str) -> tuple[str | None, str | None]:
     if text.lower() in _ENGLISH_NAMES:
         return _ENGLISH_NAMES[text.lower()], None
     words = text.lower().split()
-    if words[0] in _LANGUAGE_WORDS:
+    if len(words) == 1 and words[0] in _LANGUAGE_WORDS:  # the whole message: "Chinese plate" is no switch
         return "lang", _LANGUAGE_WORDS[words[0]]
     if words[0] == "lang":
         return "lang", words[1] if len(words) > 1 else None

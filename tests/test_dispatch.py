@@ -69,6 +69,7 @@ def message(
         ("lang en", ("lang", "en")),  # WeChat has no slash commands
         ("English", ("lang", "en")),
         ("中文", ("lang", "zh")),
+        ("Chinese driving licence", (None, None)),  # a description, not a language switch
         ("驾驶证副页", ("驾驶证副页", None)),
         ("驾驶证 副页", ("驾驶证副页", None)),  # not the main page
         ("行驶证　副页 谢谢", ("行驶证副页", None)),  # an ideographic space

@@ -19,13 +19,14 @@ import pytest
 from PIL import Image, ImageDraw
 
 from bot.images import IntakeImage, load
+from bot.models import DrivingLicence, Recognition, Severity, VehicleLicenceFront, Warning
 from bot.vendors.base import build_vendor
 from bot.vendors.local.cells import _ink_rect, _is_dash, reread_cells
 from bot.vendors.local.document import build_document
 from bot.vendors.local.layout import parse_page
 from bot.vendors.local.lexicon import LexiconRead
 from bot.vendors.local.ocr import OcrLine, shared_engine
-from bot.vendors.local.page_shown import labels_seen, page_shown_instead
+from bot.vendors.local.page_shown import labels_seen, page_shown_instead, shows_own_title
 from bot.vendors.local.places import looks_like_address, office_names
 from bot.vendors.local.plates import read_printed_plate
 from bot.vendors.local.seal import (
@@ -45,7 +46,7 @@ from bot.vendors.local.seal import (
 )
 from bot.vendors.local.two_pages import page_region
 from bot.vendors.local.values import clean_authority, clean_value
-from bot.vendors.local.vendor import LocalVendor, _reading_quality, _upscaled
+from bot.vendors.local.vendor import LocalVendor, _no_such_page, _reading_quality, _upscaled
 from tests import specimens
 from tests.specimens.compose import render_vehicle_pair, side_by_side
 from tests.specimens.fonts import font
@@ -517,6 +518,37 @@ def test_the_page_a_photo_shows_instead_is_told_apart_from_a_poorly_read_one():
     assert page_shown_instead("driving", "back", vehicle_back) == ("vehicle", "back")
     assert page_shown_instead("vehicle", "back", back) == ("driving", "back")
     assert page_shown_instead("driving", "front", vehicle_front_lines()) == ("vehicle", "front")
+
+
+def test_the_asked_for_pages_title_keeps_it_from_being_taken_for_another_page():
+    """A vehicle licence beside a driving licence, its labels garbled: the title says it is there."""
+    driving_labels = [line("证号", 20, 100), line("性别", 400, 100), line("国籍", 600, 100)]
+    assert page_shown_instead("vehicle", "front", driving_labels) == ("driving", "front")
+    with_title = [line("中华人民共和国机动车行驶证", 900, 20), *driving_labels]
+    assert page_shown_instead("vehicle", "front", with_title) is None
+    # The 副页's own title names the 副页: a driving licence's 副页 is still told from its main page.
+    back = [line("中华人民共和国机动车驾驶证副页", 20, 20), line("档案编号", 400, 160), line("记录", 20, 220)]
+    assert page_shown_instead("driving", "front", back) == ("driving", "back")
+    assert shows_own_title("driving", "back", back) and not shows_own_title("driving", "front", back)
+
+
+def test_a_sharp_photo_with_no_label_title_or_second_value_is_no_such_page():
+    plate_only = [line("京A8P2K6", 20, 20)]
+
+    def reading(kind, document, warnings=()) -> Recognition:
+        return Recognition(kind=kind, vendor="local", document=document, warnings=list(warnings))
+
+    from_plate = reading("vehicle", VehicleLicenceFront(plate_number="京A8P2K6"))
+    assert _no_such_page(from_plate, plate_only)
+    small = Warning(code="photo_small", severity=Severity.WARNING, message="small")
+    assert not _no_such_page(reading("vehicle", from_plate.document, [small]), plate_only)  # keep the advice
+    two = reading("vehicle", VehicleLicenceFront(plate_number="京A8P2K6", vin="LSVAU2180N2183294"))
+    assert not _no_such_page(two, plate_only)
+    # A driving licence's "not long-term" is no value read: the number alone is one.
+    number_only = reading("driving", DrivingLicence(number="430104197002085339"))
+    assert _no_such_page(number_only, [line("430104197002085339", 20, 20)])
+    titled = [line("中华人民共和国机动车驾驶证", 20, 20), line("430104197002085339", 20, 60)]
+    assert not _no_such_page(number_only, titled)
 
 
 def test_labels_seen_counts_each_pages_labels_longest_first():

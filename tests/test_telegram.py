@@ -31,7 +31,7 @@ from bot.channels.telegram import MAX_UPDATE_BYTES, SECRET_HEADER, TelegramChann
 from bot.channels.telegram_http import AiohttpRequest
 from bot.config import ConfigError
 from bot.storage import SessionLog
-from handlers.channel_texts import BOXES_GONE, NOT_A_PHOTO
+from handlers.channel_texts import BOXES_GONE, NOT_A_PHOTO_COMMANDS
 from handlers.replies import ERROR_CATEGORY_TEXTS, REJECT_REASON_TEXTS, REJECTED_TEXTS
 from tests.fakes.telegram_server import BOT_USERNAME, TOKEN, Call, FakeTelegram
 from tests.fakes.vendors import ScriptedVendor
@@ -741,7 +741,7 @@ async def test_what_cannot_be_read_is_refused_at_once_in_the_users_language(star
     fake.push_message(**english, caption="/driving", extra={"video": VIDEO})
     fake.push_message(**english, document=b"%PDF-1.7 not a photo", mime_type="application/pdf")
     replies = [text_of(call) for call in await bot.replies(3)]
-    assert replies == [NOT_A_PHOTO["en"], NOT_A_PHOTO["en"], REJECT_REASON_TEXTS["not_image"][1]]
+    assert replies == [NOT_A_PHOTO_COMMANDS["en"]] * 2 + [REJECT_REASON_TEXTS["not_image"][1]]
     assert not fake.called("getFile")
     fake.push_message(**english, photo=photo_bytes)  # no kind was set up by the video's caption
     assert buttons((await bot.replies(4))[3])

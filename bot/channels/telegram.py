@@ -43,7 +43,7 @@ from bot.channels.telegram_http import AiohttpRequest
 from bot.channels.telegram_photos import PhotoMemory, make_fetch, photo_key
 from bot.channels.telegram_send import Sender, boxes_keyboard, kind_keyboard, set_menus
 from bot.models import Kind, Side
-from handlers.channel_texts import BOXES_GONE, CHOSEN, NOT_A_PHOTO, NOT_YOURS, PLATE_WORD
+from handlers.channel_texts import BOXES_GONE, CHOSEN, NOT_A_PHOTO_COMMANDS, NOT_YOURS, PLATE_WORD
 from handlers.dispatch import CHOICE_LABELS, COMMANDS, OWN_COMMANDS, Dispatcher, command_for, parse_command
 from handlers.limits import DEFAULT_DAILY_QUOTA, DEFAULT_RATE_LIMIT, Limits
 from handlers.messages import Inbound, Outbound
@@ -622,7 +622,7 @@ def _unreadable(message: Message, inbound: Inbound) -> dict[str, str] | None:
     be no image sent without saying which document (with one, the recognizer refuses it and keeps a
     session row). None for everything else."""
     if not inbound.has_image and any(getattr(message, kind, None) for kind in _OTHER_MEDIA):
-        return NOT_A_PHOTO
+        return NOT_A_PHOTO_COMMANDS
     document = message.document
     declared = (document.mime_type or "") if document is not None else ""
     if declared and not declared.lower().startswith("image/") and _kind_command(inbound.text) is None:

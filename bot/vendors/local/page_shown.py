@@ -30,7 +30,7 @@ def page_shown_instead(kind: Kind, side: Side, lines: Sequence[OcrLine]) -> Page
     page does not; of those that qualify, the one with most of its labels in view is taken, and none
     when two tie (a driving licence's 副页 and a vehicle licence's 副页 both print 档案编号)."""
     asked = PAGES.get((kind, side))
-    if asked is None:
+    if asked is None or shows_own_title(kind, side, lines):
         return None
     candidates = []
     for page, spec in PAGES.items():
@@ -45,6 +45,20 @@ def page_shown_instead(kind: Kind, side: Side, lines: Sequence[OcrLine]) -> Page
     best = max(candidates, key=lambda page: seen[page])
     rivals = [seen[page] for page in PAGES if page != best]
     return best if all(count < seen[best] for count in rivals) else None
+
+
+#: The word each licence's title ends in (中华人民共和国机动车驾驶证); the 副页's title adds 副页.
+_TITLE_WORDS: dict[Kind, str] = {"driving": "驾驶证", "vehicle": "行驶证"}
+
+
+def shows_own_title(kind: Kind, side: Side, lines: Sequence[OcrLine]) -> bool:
+    """Whether a line reads as the page's own title: the page is in the photo, whatever else lies beside
+    it and however garbled its labels (a vehicle licence next to a driving licence, both thumbnails)."""
+    word = _TITLE_WORDS.get(kind)
+    return word is not None and any(
+        word in text and ("副页" in text) == (side == "back")
+        for text in map(label_text, (line.text for line in lines))
+    )
 
 
 def labels_seen(lines: Sequence[OcrLine]) -> dict[Page, int]:

@@ -36,7 +36,7 @@ from bot.vendors.local.engine_queue import ENGINE_QUEUE, TooLate
 from bot.vendors.local.frame import mostly_upright
 from bot.vendors.local.layout import FieldValue, PageRead, authority_from_lines, parse_page
 from bot.vendors.local.ocr import EngineFailure, EngineUnavailable, OcrEngine, OcrLine, shared_engine
-from bot.vendors.local.page_shown import labels_seen, page_shown_instead
+from bot.vendors.local.page_shown import labels_seen, page_shown_instead, shows_own_title
 from bot.vendors.local.photo_quality import colourless_seal_warning, photo_warnings
 from bot.vendors.local.plates import PlateRead, read_plates
 from bot.vendors.local.seal import read_authority
@@ -47,6 +47,8 @@ NAME = "local"
 #: its values: no such page.
 NO_LABELS = "no_labels"
 MOST_VALUES_OF_NO_PAGE = 1
+#: Photo warnings that explain lost labels (bot/vendors/local/photo_quality.py).
+_UNREADABLE_PHOTO = frozenset({"photo_small", "photo_blur"})
 #: Fewer lines than this say too little about a photo's orientation to spend a second OCR pass on it.
 MIN_LINES_FOR_TURN = 4
 #: An upside-down page with fewer than this share of its labels found is read again turned over.
@@ -173,9 +175,10 @@ class LocalVendor(Vendor):
             recognition = self._page(engine, kind, side, bgr, scale)
         except EngineFailure as exc:
             raise VendorError(NAME, ErrorCategory.SERVER, "engine_failure", str(exc)) from exc
-        recognition.warnings += photo_warnings(
-            cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY), _raw_lines(recognition, scale), scale
-        )
+        lines = _raw_lines(recognition, scale)
+        recognition.warnings += photo_warnings(cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY), lines, scale)
+        if _no_such_page(recognition, lines):
+            raise VendorError(NAME, ErrorCategory.NOT_FOUND, NO_LABELS, f"no label of the {kind} {side}")
         return recognition
 
     # ------------------------------------------------------------------------------------------- pages
@@ -188,13 +191,7 @@ class LocalVendor(Vendor):
         if shown is not None:
             raise VendorError(NAME, ErrorCategory.NOT_FOUND, shows_page(*shown), f"the photo shows {shown}")
         if region is None:
-            recognition = self._page_lines(engine, kind, side, bgr, scale, upright)
-            values = sum(value is not None for value in recognition.fields().values())
-            if not labels_seen(upright)[(kind, side)] and values <= MOST_VALUES_OF_NO_PAGE:
-                # A plate photo after /vehicle gave its plate, placed by its format, as the page's only
-                # value. A page whose labels blur or glare took still gives several values by format.
-                raise VendorError(NAME, ErrorCategory.NOT_FOUND, NO_LABELS, f"no label of the {kind} {side}")
-            return recognition
+            return self._page_lines(engine, kind, side, bgr, scale, upright)
         # Both pages in one photo: read the asked-for page alone, at the resolution it deserves.
         (x0, y0, x1, y1), keep = region.crop(bgr.shape[1], bgr.shape[0])
         crop = bgr[y0:y1, x0:x1].copy()
@@ -274,6 +271,20 @@ class LocalVendor(Vendor):
 
 def _read_card(engine: OcrEngine, bgr: np.ndarray, det_side: int) -> list[OcrLine]:
     return engine.read(bgr, det_limit=det_side, max_lines=MAX_PAGE_LINES, max_length=MAX_PAGE_LENGTH)
+
+
+def _no_such_page(recognition: Recognition, lines: list[OcrLine]) -> bool:
+    """A sharp photo of fair size with neither a label nor the title of the page, and at most one value
+    placed by its format (a plate photo after /vehicle gave its plate as the page's): not that page. A
+    small or blurred photo of the page may lose every label, and then keeps its values and the advice
+    on what to fix; a page whose labels glare took still gives several values."""
+    page = (recognition.kind, recognition.side)
+    if labels_seen(lines)[page] or shows_own_title(*page, lines):
+        return False
+    if any(warning.code in _UNREADABLE_PHOTO for warning in recognition.warnings):
+        return False
+    values = recognition.fields().values()
+    return sum(value not in (None, False, "") for value in values) <= MOST_VALUES_OF_NO_PAGE
 
 
 def _raw_lines(recognition: Recognition, scale: float) -> list[OcrLine]:
