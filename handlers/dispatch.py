@@ -27,6 +27,7 @@ from handlers.replies import (
     render_html,
     render_text,
     stats_text,
+    unusable_text,
 )
 
 #: Every way a user can name a document: slash commands, Chinese words (WeChat has no slash commands),
@@ -196,6 +197,10 @@ class Dispatcher:
         if inbound.has_image:
             if pending is not None and pending.kind is not None:
                 return await self._recognize(inbound, pending.kind, pending.side)
+            if inbound.unusable is not None:
+                if pending is not None:
+                    self._pending[inbound.session_key] = pending  # earlier photos keep waiting
+                return self._say(inbound, unusable_text(inbound.unusable, language))
             self._wait_for_kind(inbound, pending)
             return self._ask_kind(inbound, language)
         if request:

@@ -38,6 +38,10 @@ class Inbound:
     #: The message id of the photo this message answers, when the platform knows it (a button under
     #: the prompt that asked about that photo), so the kind goes to that photo among several waiting.
     answers: str | None = None
+    #: Why the channel already knows the photo cannot be read (a download that failed: "download", or a
+    #: reject reason such as "too_large"). Said at once when no kind is known yet, rather than asking
+    #: which document it is and only then; with a kind, the recognizer meets the failure and logs it.
+    unusable: str | None = None
 
     @property
     def has_image(self) -> bool:

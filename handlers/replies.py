@@ -516,6 +516,16 @@ _UNSUPPORTED_PAGE = (
 )
 
 
+def unusable_text(reason: str, language: str) -> str:
+    """What to say about a photo the channel could not fetch, before any kind was given."""
+    texts = (
+        REJECT_REASON_TEXTS.get(reason)
+        or ERROR_CATEGORY_TEXTS.get(reason)
+        or ERROR_CATEGORY_TEXTS["download"]
+    )
+    return _pick(texts, language)
+
+
 def failure_text(outcome: Outcome, language: str, *, words: bool = False) -> str:
     """Why nothing (or not everything) could be read, and what to do about it; "" for a good result."""
     status = outcome.status

@@ -853,6 +853,21 @@ class _Counted:
             yield b"\xff" * (1024 * 1024)
 
 
+async def test_a_photo_that_could_not_be_downloaded_is_said_so_at_once_not_after_asking_its_kind(
+    make_bot, fake
+):
+    """It used to get the numbered list of documents first, and "could not download" only after the
+    answer; and nothing at all when the user never answered."""
+    async with make_bot("raw") as bot:
+        await bot.send(image("expired-media-id"))  # the fake answers 40007, as WeChat does
+        await bot.settle()
+        [said] = fake.texts_to(USER)
+        assert said == ERROR_CATEGORY_TEXTS["download"][0] and "1." not in said
+        await bot.send(text("1"))  # no photo waits for a number
+        await bot.settle()
+        assert bot.sessions() == []
+
+
 async def test_a_photo_past_the_media_cap_is_answered_as_too_large_not_as_a_failed_download(make_bot, fake):
     """Sending it again can never work, so "could not download, send it again" was the wrong advice."""
     media_id = fake.add_media(b"\xff\xd8" + b"\0" * (MAX_MEDIA_BYTES + 1))

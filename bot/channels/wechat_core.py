@@ -593,6 +593,7 @@ class CallbackChannel(Channel):
             why = error.describe() if isinstance(error, WeChatAPIError) else str(error)
             log.warning("%s: photo of message %s not downloaded: %s", self.platform, incoming.key, why)
             failure: Exception = error
+            inbound.unusable = error.reason if isinstance(error, ImageRejected) else "download"
 
             # The recognition meets the failure as Telegram's does, whenever the kind is known: its
             # reply and session row ("send it again", error_category "download"; or "too large").
