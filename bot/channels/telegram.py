@@ -40,14 +40,14 @@ from telegram.ext import Application, CallbackQueryHandler, ContextTypes, Messag
 from bot.boxes import boxes_of, draw_boxes
 from bot.channels.base import Channel, Runtime, capped_body
 from bot.channels.telegram_http import AiohttpRequest
-from bot.channels.telegram_photos import PhotoMemory, make_fetch, photo_key
+from bot.channels.telegram_photos import PhotoMemory, declared_not_image, make_fetch, photo_key
 from bot.channels.telegram_send import Sender, boxes_keyboard, kind_keyboard, set_menus
 from bot.models import Kind, Side
 from handlers.channel_texts import BOXES_GONE, CHOSEN, NOT_A_PHOTO_COMMANDS, NOT_YOURS, PLATE_WORD
 from handlers.dispatch import CHOICE_LABELS, COMMANDS, OWN_COMMANDS, Dispatcher, command_for, parse_command
 from handlers.limits import DEFAULT_DAILY_QUOTA, DEFAULT_RATE_LIMIT, Limits
 from handlers.messages import Inbound, Outbound
-from handlers.replies import REJECT_REASON_TEXTS, label
+from handlers.replies import label
 
 log = logging.getLogger(__name__)
 
@@ -294,15 +294,15 @@ class TelegramChannel(Channel):
             return
         if inbound.chat_type == "group" and not inbound.addressed:
             return
-        refusal = _unreadable(message, inbound)
-        if refusal is not None:
-            self._spawn(self._refuse(inbound, refusal), "telegram-refusal")
+        if _not_a_photo(message, inbound):
+            self._spawn(self._refuse(inbound), "telegram-refusal")
             return
         self._spawn(self._answer(inbound), "telegram-message")
 
-    async def _refuse(self, inbound: Inbound, texts: dict[str, str]) -> None:
-        """Say at once that this cannot be read, rather than ask which document it is first."""
-        text = texts[self.dispatcher.language_of(inbound)]
+    async def _refuse(self, inbound: Inbound) -> None:
+        """Say at once that this cannot be read, rather than take its caption's command for a photo to
+        come."""
+        text = NOT_A_PHOTO_COMMANDS[self.dispatcher.language_of(inbound)]
         await self._send_text(int(inbound.chat_id), html.escape(text), inbound.message_id, None)
 
     def _inbound(self, message: Message) -> Inbound | None:
@@ -335,7 +335,6 @@ class TelegramChannel(Channel):
         )
         user_id = str(message.from_user.id)
         chat_id = str(message.chat.id)
-        language_code = (message.from_user.language_code or "").lower()
         return Inbound(
             platform=PLATFORM,
             chat_id=chat_id,
@@ -346,9 +345,10 @@ class TelegramChannel(Channel):
             fetch_image=self._fetch_for(image_message, photo_key(chat_id, str(message.message_id)), user_id)
             if image_message
             else None,
-            language="en" if language_code.startswith("en") else None,
+            language=_app_language(message.from_user),
             addressed=addressed,
             is_admin=user_id in self.admins,
+            unusable=_declared_not_image(image_message),
         )
 
     def _fetch_for(self, message: Message, key: str, user_id: str) -> Any:
@@ -431,7 +431,6 @@ class TelegramChannel(Channel):
             return
         _, command, owner = ([*query.data.split(":"), "", ""])[:3]
         presser = str(query.from_user.id)
-        language = "en" if (query.from_user.language_code or "").lower().startswith("en") else None
         if owner and presser != owner:
             text = NOT_YOURS[self._presser_language(query)]
             await self.sender.call(lambda: query.answer(text, show_alert=True), "answerCallbackQuery")
@@ -445,7 +444,7 @@ class TelegramChannel(Channel):
             message_id=str(prompt.message_id),
             chat_type="private" if prompt.chat.type == "private" else "group",
             text=f"/{command}",
-            language=language,
+            language=_app_language(query.from_user),
             addressed=True,
             is_admin=presser in self.admins,
             answers=str(prompt.reply_to_message.message_id) if prompt.reply_to_message else None,
@@ -470,8 +469,7 @@ class TelegramChannel(Channel):
 
     def _presser_language(self, query: Any) -> str:
         """The language of whoever pressed a button: what they chose with /lang, else their app's."""
-        hint = "en" if (query.from_user.language_code or "").lower().startswith("en") else None
-        return self.dispatcher.language_for(PLATFORM, str(query.from_user.id), hint)
+        return self.dispatcher.language_for(PLATFORM, str(query.from_user.id), _app_language(query.from_user))
 
     async def _send_boxes(self, query: Any, message: Message, photo_message_id: str) -> None:
         presser = str(query.from_user.id)
@@ -611,23 +609,23 @@ _OTHER_MEDIA = (
     "poll",
     "dice",
 )
-_NOT_IMAGE = {
-    language: REJECT_REASON_TEXTS["not_image"][index] for index, language in enumerate(("zh", "en"))
-}
 
 
-def _unreadable(message: Message, inbound: Inbound) -> dict[str, str] | None:
-    """The reply to a message that cannot be read, when nothing else needs deciding first: a video or
-    a sticker (its caption's command is not taken for a photo to come), or a file Telegram declares to
-    be no image sent without saying which document (with one, the recognizer refuses it and keeps a
-    session row). None for everything else."""
-    if not inbound.has_image and any(getattr(message, kind, None) for kind in _OTHER_MEDIA):
-        return NOT_A_PHOTO_COMMANDS
-    document = message.document
-    declared = (document.mime_type or "") if document is not None else ""
-    if declared and not declared.lower().startswith("image/") and _kind_command(inbound.text) is None:
-        return _NOT_IMAGE
-    return None
+def _not_a_photo(message: Message, inbound: Inbound) -> bool:
+    """A video, a sticker, a location…: nothing to read, whatever its caption says."""
+    return not inbound.has_image and any(getattr(message, kind, None) for kind in _OTHER_MEDIA)
+
+
+def _declared_not_image(message: Message | None) -> str | None:
+    """ "not_image" for a file Telegram declares to be no image (a PDF, a GIF sent as MP4): the dispatcher
+    says so at once when no document was named, and with one the download refuses it (`make_fetch`)."""
+    document = message.document if message is not None else None
+    return "not_image" if document is not None and declared_not_image(document.mime_type) else None
+
+
+def _app_language(user: Any) -> str | None:
+    """The language a user's Telegram app reports, when it is one the bot speaks besides its default."""
+    return "en" if (user.language_code or "").lower().startswith("en") else None
 
 
 def _kind_command(text: str) -> str | None:

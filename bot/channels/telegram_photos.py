@@ -102,6 +102,11 @@ def photo_key(chat_id: str, message_id: str) -> str:
     return f"{chat_id}:{message_id}"
 
 
+def declared_not_image(declared_type: str | None) -> bool:
+    """Whether Telegram declares a file to be no image (a PDF, a GIF sent as MP4)."""
+    return bool(declared_type) and not str(declared_type).lower().startswith("image/")
+
+
 def make_fetch(
     bot: Bot,
     file_id: str,
@@ -121,7 +126,7 @@ def make_fetch(
     async def fetch() -> bytes:
         if declared_size is not None and declared_size > DOWNLOAD_LIMIT:
             raise ImageRejected("too_large", f"Telegram declares {declared_size} bytes")
-        if declared_type and not declared_type.lower().startswith("image/"):
+        if declared_not_image(declared_type):
             raise ImageRejected("not_image", f"Telegram declares {declared_type}")
         file = await bot.get_file(file_id)
         if file.file_path is None:  # Telegram gives no path for files it will not serve
