@@ -747,6 +747,17 @@ async def test_what_cannot_be_read_is_refused_at_once_in_the_users_language(star
     assert buttons((await bot.replies(4))[3])
 
 
+async def test_a_file_that_is_no_image_after_a_named_document_is_refused_with_a_session_row(start_bot, fake):
+    bot = await start_bot()
+    fake.push_message(chat_id=USER, user_id=USER, text="/driving")
+    await bot.replies()
+    fake.push_message(chat_id=USER, user_id=USER, document=b"%PDF-1.7", mime_type="application/pdf")
+    assert REJECT_REASON_TEXTS["not_image"][0] in text_of((await bot.replies(2))[1])
+    assert [(row.kind, row.status, row.error_category) for row in bot.rows()] == [
+        ("driving", "bad_image", "not_image")
+    ]
+
+
 def test_benchmark_smoke(tmp_path):
     """benchmarks/telegram.py end to end with 5 users: every reply arrives and the JSON has its figures."""
     from benchmarks.telegram import main
