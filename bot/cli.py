@@ -217,9 +217,10 @@ def _check_config(args: argparse.Namespace, config: Config) -> int:
         table = config.channel_table(name)
         if table is None:
             continue
-        ready = import_target(target).model_validate(table).has_credentials
-        starting += ready
-        print(f"  channel {name}: {'starts' if ready else 'not started: its credentials are missing'}")
+        missing = import_target(target).model_validate(table).missing_credentials
+        starting += not missing
+        unset = ", ".join(f"{name}.{key}" for key in missing)
+        print(f"  channel {name}: {f'not started: {unset} not set' if missing else 'starts'}")
     if not starting:
         print("  note: no chat channel would start, so `licence-bot serve` would exit 2")
     return EXIT_OK

@@ -69,6 +69,9 @@ class ServerSettings(BaseModel):
 
 
 #: Chat channel tables and the settings model that validates each (imported lazily: `module:Class`).
+#: The server's own routes; a channel's webhook cannot share them.
+HEALTH_PATH, METRICS_PATH = "/healthz", "/metrics"
+
 CHANNEL_SETTINGS = {
     "telegram": "bot.channels.telegram:TelegramSettings",
     "wechat": "bot.channels.wechat:WeChatSettings",
@@ -263,6 +266,7 @@ def import_target(target: str) -> Any:
 
 
 def _validate_channel_tables(config: Config, from_env: Mapping[str, str]) -> None:
+    served: dict[str, str] = {}  # webhook path -> the channel that serves it
     for name in config.model_extra or {}:
         if name not in CHANNEL_SETTINGS:
             known = ", ".join(["bot", "server", "vendors", *CHANNEL_SETTINGS])
@@ -273,6 +277,17 @@ def _validate_channel_tables(config: Config, from_env: Mapping[str, str]) -> Non
             continue
         model = import_target(target)
         try:
-            model.model_validate(table)
+            settings = model.model_validate(table)
         except ValidationError as exc:
             raise ConfigError(describe_errors(exc, f"{name}.", from_env)) from None
+        path = settings.served_path
+        if path is None:
+            continue
+        # Starlette takes the first route that matches, so a second channel on a path gets none of its
+        # callbacks (the first channel refuses their signatures) while both report they started.
+        key = "telegram.webhook_url" if name == "telegram" else f"{name}.path"
+        if path in (HEALTH_PATH, METRICS_PATH):
+            raise ConfigError(f"{key}: {path} is the server's own route; give the channel another path")
+        if path in served:
+            raise ConfigError(f"{key}: {path} is also {served[path]}'s; each channel needs a path of its own")
+        served[path] = name

@@ -220,11 +220,13 @@ def test_history_shows_times_in_the_configured_zone_and_says_when_a_filter_match
     assert capsys.readouterr().out.strip() == "no matching sessions"
 
 
-def test_check_config_says_which_channels_would_start(config_file, capsys):
+def test_check_config_says_which_channels_would_start_and_names_what_is_missing(config_file, capsys):
     wechat = '[wechat]\ntoken = "t"\napp_id = "wx1"\napp_secret = "s"\n'
-    assert main(["check-config", "--config", str(config_file(extra="[telegram]\n" + wechat))]) == 0
+    wecom = f'[wecom]\ncorp_id = "ww1"\nagent_id = 2\nsecret = "s"\ntoken = "t"\nencoding_aes_key = ""\n'
+    assert main(["check-config", "--config", str(config_file(extra="[telegram]\n" + wechat + wecom))]) == 0
     out = capsys.readouterr().out
-    assert "channel telegram: not started: its credentials are missing" in out
+    assert "channel telegram: not started: telegram.token not set" in out
+    assert "channel wecom: not started: wecom.encoding_aes_key not set" in out
     assert "channel wechat: starts" in out and "no chat channel would start" not in out
 
 

@@ -166,3 +166,36 @@ def test_variables_that_are_no_section_key_override_are_left_alone(tmp_path):
         "LICENCE_BOT_BOT__LANGUAGE": "en",
     }
     assert load_config(write(tmp_path, ""), environ=env).bot.language == "en"
+
+
+WECHAT = '[wechat]\ntoken = "t"\napp_id = "wx1"\napp_secret = "s"\n'
+WECOM = (
+    '[wecom]\ncorp_id = "ww1"\nagent_id = 1000002\nsecret = "s"\ntoken = "t"\n'
+    f'encoding_aes_key = "{"a" * 43}"\n'
+)
+TELEGRAM_HOOK = (
+    '[telegram]\ntoken = "1:x"\nmode = "webhook"\nsecret_token = "s"\n'
+    'webhook_url = "https://bot.example.com/wechat"\n'
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        # Starlette routes a path to the first channel that claims it; the other's callbacks all fail.
+        (WECHAT + 'path = "/hook"\n' + WECOM + 'path = "/hook"\n', "wecom.path: /hook is also wechat's"),
+        (WECHAT + TELEGRAM_HOOK, "wechat.path: /wechat is also telegram's"),
+        (WECOM + 'path = "/healthz"\n', "wecom.path: /healthz is the server's own route"),
+        (WECHAT + 'path = "/metrics"\n', "wechat.path: /metrics is the server's own route"),
+    ],
+)
+def test_two_started_channels_may_not_share_a_webhook_path(tmp_path, text, message):
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        load_config(write(tmp_path, text), environ={})
+
+
+def test_a_path_only_counts_for_a_channel_that_starts(tmp_path):
+    unstarted_wecom = '[wecom]\npath = "/wechat"\n'  # no credentials: never routed
+    polling = '[telegram]\ntoken = "1:x"\nwebhook_url = "https://bot.example.com/wechat"\n'
+    config = load_config(write(tmp_path, WECHAT + unstarted_wecom + polling), environ={})
+    assert config.channel_table("wecom") == {"path": "/wechat"}

@@ -21,7 +21,7 @@ from starlette.routing import Route
 
 from bot import metrics
 from bot.channels.base import Channel, Runtime
-from bot.config import Config, import_target
+from bot.config import HEALTH_PATH, METRICS_PATH, Config, import_target
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +85,7 @@ def build_app(runtime: Runtime, channels: list[Channel]) -> Starlette:
             await runtime.aclose()
             log.info("stopped")
 
-    routes = [Route("/healthz", healthz), Route("/metrics", metrics_endpoint)]
+    routes = [Route(HEALTH_PATH, healthz), Route(METRICS_PATH, metrics_endpoint)]
     for channel in channels:
         routes.extend(channel.routes())
     return Starlette(routes=routes, lifespan=lifespan)

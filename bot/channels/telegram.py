@@ -96,8 +96,17 @@ class TelegramSettings(BaseModel):
     poll_timeout: int = Field(default=30, ge=0, le=50)
 
     @property
+    def missing_credentials(self) -> list[str]:
+        return [] if self.token else ["token"]
+
+    @property
     def has_credentials(self) -> bool:
-        return bool(self.token)
+        return not self.missing_credentials
+
+    @property
+    def served_path(self) -> str | None:
+        """The route the channel adds to the server: only a started bot in webhook mode has one."""
+        return self.webhook_path if self.has_credentials and self.mode == "webhook" else None
 
     @field_validator("allowed_users", "allowed_chats", "admins", mode="before")
     @classmethod

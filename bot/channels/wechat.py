@@ -78,6 +78,20 @@ class CallbackSettings(BaseModel):
     rate_limit: int = Field(default=DEFAULT_RATE_LIMIT, ge=0)
     daily_quota: int = Field(default=DEFAULT_DAILY_QUOTA, ge=0)
 
+    @property
+    def missing_credentials(self) -> list[str]:
+        """The keys the channel cannot run without that are unset (each platform names its own)."""
+        raise NotImplementedError
+
+    @property
+    def has_credentials(self) -> bool:
+        return not self.missing_credentials
+
+    @property
+    def served_path(self) -> str | None:
+        """The route the channel adds to the server when it starts (None: it does not start)."""
+        return self.path if self.has_credentials else None
+
     def limits(self, runtime: Runtime) -> Limits:
         return Limits(
             allowed_users=self.allowed_users,
@@ -112,8 +126,9 @@ class WeChatSettings(CallbackSettings):
     api_base_url: str = "https://api.weixin.qq.com"
 
     @property
-    def has_credentials(self) -> bool:
-        return bool(self.token and self.app_id and self.app_secret)
+    def missing_credentials(self) -> list[str]:
+        """The keys the account cannot run without that are unset, so a message can name them."""
+        return [key for key in ("token", "app_id", "app_secret") if not getattr(self, key)]
 
 
 class WeChatChannel(CallbackChannel):
@@ -156,7 +171,7 @@ class WeChatChannel(CallbackChannel):
     def from_config(cls, table: dict[str, Any], runtime: Runtime) -> WeChatChannel | None:
         settings = WeChatSettings.model_validate(table)
         if not settings.has_credentials:
-            log.info("wechat: token, app_id or app_secret missing; channel not started")
+            log.info("wechat: %s not set; channel not started", ", ".join(settings.missing_credentials))
             return None
         return cls(settings, runtime)
 

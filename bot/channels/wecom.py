@@ -43,8 +43,10 @@ class WeComSettings(CallbackSettings):
     api_base_url: str = "https://qyapi.weixin.qq.com"
 
     @property
-    def has_credentials(self) -> bool:
-        return bool(self.corp_id and self.agent_id and self.secret and self.token and self.encoding_aes_key)
+    def missing_credentials(self) -> list[str]:
+        """The keys the app cannot run without that are unset, so a message can name them."""
+        needed = ("corp_id", "agent_id", "secret", "token", "encoding_aes_key")
+        return [key for key in needed if not getattr(self, key)]
 
 
 class WeComChannel(CallbackChannel):
@@ -74,9 +76,7 @@ class WeComChannel(CallbackChannel):
     def from_config(cls, table: dict[str, Any], runtime: Runtime) -> WeComChannel | None:
         settings = WeComSettings.model_validate(table)
         if not settings.has_credentials:
-            log.info(
-                "wecom: corp_id, agent_id, secret, token or encoding_aes_key missing; channel not started"
-            )
+            log.info("wecom: %s not set; channel not started", ", ".join(settings.missing_credentials))
             return None
         return cls(settings, runtime)
 
