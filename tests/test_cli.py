@@ -222,7 +222,7 @@ def test_history_shows_times_in_the_configured_zone_and_says_when_a_filter_match
 
 def test_check_config_says_which_channels_would_start_and_names_what_is_missing(config_file, capsys):
     wechat = '[wechat]\ntoken = "t"\napp_id = "wx1"\napp_secret = "s"\n'
-    wecom = f'[wecom]\ncorp_id = "ww1"\nagent_id = 2\nsecret = "s"\ntoken = "t"\nencoding_aes_key = ""\n'
+    wecom = '[wecom]\ncorp_id = "ww1"\nagent_id = 2\nsecret = "s"\ntoken = "t"\nencoding_aes_key = ""\n'
     assert main(["check-config", "--config", str(config_file(extra="[telegram]\n" + wechat + wecom))]) == 0
     out = capsys.readouterr().out
     assert "channel telegram: not started: telegram.token not set" in out

@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import asyncio
 import io
+import threading
 import time
 from dataclasses import dataclass, field
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -19,7 +21,8 @@ from bot.models import Plate, PlateColor, Recognition
 from bot.vendors.base import BUSY, ErrorCategory, VendorChain, VendorError, build_vendor
 from bot.vendors.local import engine_queue
 from bot.vendors.local import vendor as local
-from bot.vendors.local.engine_queue import FIRST_GUESS_SECONDS, EngineQueue
+from bot.vendors.local.engine_queue import FIRST_GUESS_SECONDS, EngineQueue, QueuedRead
+from bot.vendors.local.ocr import OcrLine, shared_engine
 from handlers.outcome import Outcome, Status
 from handlers.replies import failure_text
 
@@ -151,3 +154,73 @@ async def test_a_photo_given_up_while_queued_is_never_read(reads):
     await asyncio.sleep(reads.usual)
     assert reads.done == [320]
     assert local.ENGINE_QUEUE.expected_wait() == 0
+
+
+@pytest.fixture
+def model_calls(monkeypatch) -> list[int]:
+    """A read made of 50 model calls of 0.02 s, each first checking, as the engine does, whether the
+    read was given up; the list holds how many calls each read made, in order."""
+    made: list[int] = []
+
+    def read(self, kind, side, image) -> Recognition:
+        made.append(0)
+        for _ in range(50):
+            engine_queue.stop_if_given_up()
+            made[-1] += 1
+            time.sleep(0.02)
+        return Recognition(kind=kind, side=side, vendor="local")
+
+    fresh = EngineQueue()
+    monkeypatch.setattr(local, "ENGINE_QUEUE", fresh)
+    monkeypatch.setattr(local.LocalVendor, "recognize_sync", read)
+    return made
+
+
+async def settled() -> None:
+    """Until the queue is empty: the worker has finished or dropped every photo handed to it."""
+    while local.ENGINE_QUEUE.photos:
+        await asyncio.sleep(0.01)
+
+
+async def test_a_read_past_its_time_limit_stops_and_frees_the_engine(model_calls):
+    """The limit used to end the wait only: the read went on to its end, and the photos behind it
+    waited for a result nobody would see."""
+    vendor = build_vendor("local", {"timeout": 0.1, "max_wait": 60})
+    with pytest.raises(TimeoutError):
+        await vendor.recognize("plate", "front", photo())
+    await settled()
+    assert 0 < model_calls[0] < 50
+
+
+async def test_a_read_cut_off_by_a_stop_ends_at_its_next_model_call(model_calls):
+    """A stop cancels the requests in flight once its grace period is over; the read under way must end
+    too, or the interpreter waits for it at exit (it joins the worker thread), long after the grace."""
+    vendor = build_vendor("local", {"max_wait": 60})
+    reading = asyncio.create_task(vendor.recognize("plate", "front", photo()))
+    while not model_calls:
+        await asyncio.sleep(0.01)
+    reading.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await reading
+    await settled()
+    assert model_calls[0] < 50
+
+
+def test_the_real_engine_checks_before_each_model_call_whether_its_read_was_given_up():
+    queue = EngineQueue()
+    engine = shared_engine()
+    page = np.full((120, 400, 3), 255, np.uint8)
+    handed: list[QueuedRead[list[OcrLine]]] = []
+    ready = threading.Event()
+
+    def given_up_once_under_way() -> list[OcrLine]:
+        ready.wait()
+        handed[0].give_up()
+        return engine.read(page)
+
+    handed.append(queue.submit(given_up_once_under_way, started=lambda: None, give_up_after=60))
+    ready.set()
+    with pytest.raises(engine_queue.GivenUp):
+        handed[0].future.result(timeout=60)
+    kept = queue.submit(lambda: engine.read(page), started=lambda: None, give_up_after=60)
+    assert kept.future.result(timeout=60) == []  # a blank page read to its end: no lines

@@ -20,7 +20,8 @@ import time
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import TypeVar
+from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 from bot import metrics
 
@@ -36,6 +37,34 @@ RECENT_READS = 15
 
 class TooLate(Exception):
     """A photo's turn came after the longest wait it was allowed; it was not read."""
+
+
+class GivenUp(Exception):
+    """The read was given up by whoever asked for it; it stopped at the engine's next model call."""
+
+
+#: The read the worker thread is on: the engine checks it before each model call.
+_reading = threading.local()
+
+
+def stop_if_given_up() -> None:
+    """Raise GivenUp when the read this thread is on was given up (see `QueuedRead.give_up`)."""
+    given_up: threading.Event | None = getattr(_reading, "given_up", None)
+    if given_up is not None and given_up.is_set():
+        raise GivenUp
+
+
+@dataclass(frozen=True)
+class QueuedRead(Generic[T]):
+    """A photo handed to the worker: its result to come, and the way to give it up."""
+
+    future: Future[T]
+    given_up: threading.Event
+
+    def give_up(self) -> None:
+        """Out of the queue unread if it still waits; stopped at the next model call if being read."""
+        self.future.cancel()
+        self.given_up.set()
 
 
 class EngineQueue:
@@ -60,22 +89,28 @@ class EngineQueue:
             typical = statistics.median(self._recent) if self._recent else FIRST_GUESS_SECONDS
             return self._unfinished * typical
 
-    def submit(self, work: Callable[[], T], started: Callable[[], None], give_up_after: float) -> Future[T]:
+    def submit(
+        self, work: Callable[[], T], started: Callable[[], None], give_up_after: float
+    ) -> QueuedRead[T]:
         """Queue `work`; `started` is called in the worker just before it runs. A photo still waiting
-        `give_up_after` seconds from now is not read when its turn comes (its future raises TooLate).
-        Cancelling the returned future before its turn takes the photo out of the queue unread."""
+        `give_up_after` seconds from now is not read when its turn comes (its future raises TooLate)."""
         with self._lock:
             if self._executor is None:
                 self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="local-ocr")
             self._unfinished += 1
         deadline = time.monotonic() + give_up_after
+        given_up = threading.Event()
 
         def timed() -> T:
             if time.monotonic() > deadline:
                 raise TooLate
             started()
             began = time.perf_counter()
-            result = work()
+            _reading.given_up = given_up
+            try:
+                result = work()
+            finally:
+                _reading.given_up = None
             with self._lock:
                 if self._loaded:
                     self._recent.append(time.perf_counter() - began)
@@ -84,7 +119,7 @@ class EngineQueue:
 
         future = self._executor.submit(timed)
         future.add_done_callback(self._left)  # once: when the read ends, or when cancelled unread
-        return future
+        return QueuedRead(future, given_up)
 
     def _left(self, _future: Future[object]) -> None:
         with self._lock:

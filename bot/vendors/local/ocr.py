@@ -22,6 +22,8 @@ from typing import Any
 
 import numpy as np
 
+from bot.vendors.local.engine_queue import stop_if_given_up
+
 #: Which file in the rapidocr models directory serves which stage, best first. PP-OCRv6 small ships
 #: in rapidocr 3.10; older 3.x wheels carry PP-OCRv4/v5 mobile files under similar names.
 MODEL_PATTERNS: dict[str, tuple[str, ...]] = {
@@ -47,6 +49,16 @@ class EngineUnavailable(RuntimeError):
 
 class EngineFailure(RuntimeError):
     """The OCR runtime failed on an image (an onnxruntime or OpenCV error inside rapidocr)."""
+
+
+@contextmanager
+def _model_call() -> Iterator[None]:
+    """One call into the models: the shared lock; then a read that was given up stops here, because
+    nothing stops a call once inside the models; then the runtime's errors as one type."""
+    with _CPU_LOCK:
+        stop_if_given_up()
+        with _engine_errors():
+            yield
 
 
 @contextmanager
@@ -184,14 +196,13 @@ class OcrEngine:
             "EngineConfig.onnxruntime.intra_op_num_threads": threads if threads > 0 else -1,
         }
         self._ocr = RapidOCR(params=params)
-        self._lock = _CPU_LOCK
         self._alphabet_cache: tuple[str, ...] | None = None
         self.model_files = {stage: path.name for stage, path in paths.items()}
 
     def warm_up(self) -> None:
         """Create the three ONNX sessions now (rapidocr creates them on first use) and run each once,
         because onnxruntime's first inference pays for memory planning that later ones reuse."""
-        with self._lock:
+        with _CPU_LOCK:
             self._ocr._load_det_model()
             self._ocr._load_cls_model()
             self._ocr._load_rec_model()
@@ -220,7 +231,7 @@ class OcrEngine:
         own heights, about its glyphs, add up to this): a photographed page of dense text sent for a
         plate held hundreds of lines, and reading them all took half a minute while other users waited.
         """
-        with self._lock, _engine_errors():
+        with _model_call():
             # rapidocr reads the limit on every call but offers no per-call argument for it.
             self._ocr._load_det_model().limit_side_len = det_limit
             if wanted is None and max_lines is None and max_length is None:
@@ -280,7 +291,7 @@ class OcrEngine:
 
     def read_crop(self, image: np.ndarray, *, orient: bool = False) -> tuple[str, float]:
         """Recognize a BGR image that is one text line already (a tight plate crop): no detection."""
-        with self._lock, _engine_errors():
+        with _model_call():
             result = self._ocr(image, use_det=False, use_cls=orient, use_rec=True)
         texts = getattr(result, "txts", None)
         scores = getattr(result, "scores", None)
@@ -299,7 +310,7 @@ class OcrEngine:
     def upside_down(self, image: np.ndarray) -> bool:
         """Whether a one-line crop stands on its head, by PP-OCR's own 0/180 text classifier (at the
         certainty rapidocr itself needs before it turns a detected line)."""
-        with self._lock, _engine_errors():
+        with _model_call():
             classifier = self._ocr._load_cls_model()
             label, score = classifier([image]).cls_res[0]
         return "180" in label and score >= classifier.cls_thresh
@@ -307,7 +318,7 @@ class OcrEngine:
     def read_crop_chars(self, image: np.ndarray) -> CropReading:
         """Like `read_crop`, but keeping the recognizer's per-step character probabilities, so a caller
         that knows what may stand where (a plate's province, its letter) can decode under that grammar."""
-        with self._lock, _engine_errors():
+        with _model_call():
             recognizer = self._ocr._load_rec_model()
             _channels, height, width = recognizer.rec_image_shape
             ratio = max(width / height, image.shape[1] / max(image.shape[0], 1))

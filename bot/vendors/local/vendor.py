@@ -140,16 +140,19 @@ class LocalVendor(Vendor):
             started=lambda: loop.call_soon_threadsafe(_resolve, started),
             give_up_after=2 * self.local_settings.max_wait,
         )
-        work = asyncio.wrap_future(queued)
+        work = asyncio.wrap_future(queued.future)
         try:
             await asyncio.wait({started, work}, return_when=asyncio.FIRST_COMPLETED)
         except asyncio.CancelledError:
-            queued.cancel()  # still queued: taken out unread (the wrapper would pass this on a turn late)
+            queued.give_up()  # still queued: taken out unread (the wrapper would pass this on a turn late)
             work.cancel()
             raise
         try:
             # The limit counts the engine's own time on this photo, not its wait in the queue.
             return await asyncio.wait_for(work, timeout=self.settings.timeout)
+        except (TimeoutError, asyncio.CancelledError):
+            queued.give_up()  # nobody waits for this read any more: free the engine for the next photo
+            raise
         except TooLate:
             late = f"waited over {2 * self.local_settings.max_wait:.0f} s"
             raise VendorError(NAME, ErrorCategory.QUOTA_OR_RATE, BUSY, late) from None
