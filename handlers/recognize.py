@@ -171,6 +171,10 @@ class Recognizer:
             row.image_bytes = len(data or b"")
             return Outcome(status=Status.BAD_IMAGE, kind=kind, side=side, reject_reason=rejected.reason), None
 
+        # On the row now, not only when it is recorded: a recognition a stop cuts off is recorded
+        # without its image, and the photo it dropped should still be known by its hash and size.
+        row.image_sha256, row.image_bytes = image.sha256, len(image.data)
+        row.width, row.height = image.width, image.height
         cached = self.cache.get(image.sha256, kind, side)
         if cached is not None:
             return self._checked(cached, cached=True), image

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import threading
 import time
@@ -337,6 +338,8 @@ async def test_a_recognition_cut_off_by_shutdown_is_logged_as_interrupted(make_c
     [row] = recognizer.session_log.history()
     assert row.status == Status.INTERRUPTED
     assert (row.user_id, row.message_id, row.kind) == ("u7", "m9", "driving")
+    # The photo it dropped is known, so a resend can be matched to it.
+    assert (row.image_sha256, row.image_bytes) == (hashlib.sha256(photo_bytes).hexdigest(), len(photo_bytes))
 
 
 async def test_the_runtime_drain_lets_a_cut_off_recognition_log_itself_before_the_log_closes(
