@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from bot.vendors.local.lexicon import SHORTLIST, best_word, log_likelihoods
+from bot.vendors.local.lexicon import best_word, log_likelihoods
 from bot.vendors.local.ocr import CropReading
 from bot.vendors.local.places import office_names
 from tests.fakes.readings import scripted_reading
@@ -62,11 +62,29 @@ def test_the_word_is_read_through_a_glyph_greedy_decoding_gets_wrong():
     assert exact is not None and exact.word == "山东" and exact.confidence == pytest.approx(1.0, abs=0.01)
 
 
-def test_the_office_lexicon_is_shortlisted_without_losing_the_likeliest_name():
+def test_the_margin_is_over_the_runner_up_of_the_whole_lexicon():
+    """A blurred rim like 辽宁省沈阳市…: the city's first glyph is faint, and a neighbour's glyph nearly
+    as likely. Many names that only reuse the line's strong glyphs (辽 twice, as 辽宁省辽阳市 does) look
+    likelier by any bound that takes each glyph at its best step, yet fit the line far worse. The margin
+    must be over the real runner-up, the neighbour; a shortlist by such a bound once left it out and
+    called a two-unit lead twelve."""
+    alphabet = ("", "甲", "乙", "丙", "丁", "戊")
+    steps = [{"甲": 0.95}, {}, {"乙": 0.95}, {}, {"丙": 0.2, "戊": 0.15}, {}, {"丁": 0.95}, {}]
+    reading = scripted_reading(steps, alphabet)
+    strong = "甲乙丁"
+    echoes = ["".join(word) for word in itertools.product(strong, repeat=4)]
+    words = ["甲乙丙丁", "甲乙戊丁", *echoes]
+    scores = log_likelihoods(reading, words)
+    found = best_word(reading, words)
+    assert found is not None and found.word == "甲乙丙丁"
+    assert found.margin == pytest.approx(scores[0] - scores[1], rel=1e-9)
+    assert found.margin < 1.0  # 0.2 against 0.15: a lead of log(4/3)
+
+
+def test_the_office_lexicon_is_scored_whole():
     """Lines as a recognizer gives them for a seal rim (each glyph a peak with a rival or two beside it,
-    blanks between, some glyphs nearly lost): the shortlisted best is the best of all the names."""
+    blanks between, some glyphs nearly lost): the best and its margin are over every office name."""
     names = office_names()
-    assert len(names) > SHORTLIST
     alphabet = ("", *sorted({char for name in names for char in name}))
     rng = np.random.default_rng(9)
     for _ in range(25):
@@ -77,6 +95,7 @@ def test_the_office_lexicon_is_shortlisted_without_losing_the_likeliest_name():
             share = float(rng.uniform(0.15, 0.9))
             steps += [{char: share} | dict.fromkeys(rivals, (1 - share) * 0.45), {}]
         reading = scripted_reading(steps, alphabet)
-        scores = log_likelihoods(reading, names)
+        scores = np.sort(log_likelihoods(reading, names))
         found = best_word(reading, names)
-        assert found is not None and found.word == names[int(np.argmax(scores))]
+        assert found is not None and found.log_likelihood == pytest.approx(scores[-1])
+        assert found.margin == pytest.approx(scores[-1] - scores[-2])
