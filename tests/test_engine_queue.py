@@ -29,10 +29,11 @@ from handlers.replies import failure_text
 
 @dataclass
 class Reads:
-    """How long each read takes (in order; then `usual`), and which photos were read."""
+    """How long each read takes (in order; then `usual`), and which photos (by width) were begun and read."""
 
     usual: float = 0.3
     lengths: list[float] = field(default_factory=list)
+    begun: list[int] = field(default_factory=list)
     done: list[int] = field(default_factory=list)
 
 
@@ -43,6 +44,7 @@ def reads(monkeypatch) -> Reads:
     def read(self, kind, side, image) -> Recognition:
         if image.width == 1:  # a photo the engine refuses at once
             raise VendorError("local", ErrorCategory.BAD_IMAGE, "too_small")
+        script.begun.append(image.width)
         time.sleep(script.lengths.pop(0) if script.lengths else script.usual)
         script.done.append(image.width)
         plate = Plate(number="京A12345", color=PlateColor.BLUE, confidence=0.9)
@@ -53,6 +55,13 @@ def reads(monkeypatch) -> Reads:
     monkeypatch.setattr(engine_queue, "ENGINE_QUEUE", fresh)  # what /metrics reads
     monkeypatch.setattr(local.LocalVendor, "recognize_sync", read)
     return script
+
+
+async def under_way(reads: Reads, width: int = 320) -> None:
+    """Until the engine has begun reading a photo this wide: waiting a set time instead raced the worker
+    thread on a loaded machine."""
+    while width not in reads.begun:
+        await asyncio.sleep(0.01)
 
 
 def photo(width: int = 320) -> IntakeImage:
@@ -103,7 +112,7 @@ async def test_a_photo_whose_turn_comes_too_late_is_refused_unread(reads):
     for _ in range(10):
         await all_at_once(vendor, 1)
     slow = asyncio.create_task(vendor.recognize("plate", "front", photo(500)))
-    await asyncio.sleep(0.05)  # the slow read is under way; a typical read is 0.01 s
+    await under_way(reads, 500)  # a typical read is 0.01 s
     with pytest.raises(VendorError) as late:
         await vendor.recognize("plate", "front", photo(700))
     assert (late.value.category, late.value.code) == (ErrorCategory.QUOTA_OR_RATE, BUSY)
@@ -114,7 +123,7 @@ async def test_a_photo_whose_turn_comes_too_late_is_refused_unread(reads):
 async def test_a_busy_engine_hands_the_photo_to_the_next_vendor(reads):
     engine = build_vendor("local", {"max_wait": 0.5 * FIRST_GUESS_SECONDS})
     first = asyncio.create_task(engine.recognize("plate", "front", photo()))
-    await asyncio.sleep(0.05)  # one photo on the engine: a new one would wait about a first guess
+    await under_way(reads)  # one photo on the engine: a new one would wait about a first guess
     result = await VendorChain([engine, build_vendor("scripted", {})]).recognize("plate", "front", photo())
     assert result.recognition is not None and result.recognition.vendor == "scripted"
     assert [(attempt.vendor, attempt.status) for attempt in result.attempts] == [
@@ -128,7 +137,7 @@ async def test_a_busy_engine_hands_the_photo_to_the_next_vendor(reads):
 async def test_metrics_show_the_queue_before_users_are_told_it_is_busy(reads):
     vendor = build_vendor("local", {"max_wait": 60})
     calls = [asyncio.create_task(vendor.recognize("plate", "front", photo())) for _ in range(3)]
-    await asyncio.sleep(0.05)  # one being read, two waiting
+    await under_way(reads)  # one being read, two waiting
     exposition = metrics.render()[0].decode()
     assert "licence_bot_engine_queue_photos 3.0" in exposition
     assert f"licence_bot_engine_expected_wait_seconds {3 * FIRST_GUESS_SECONDS}" in exposition
@@ -146,7 +155,7 @@ async def test_a_photo_given_up_while_queued_is_never_read(reads):
     vendor = build_vendor("local", {"max_wait": 60})
     first = asyncio.create_task(vendor.recognize("plate", "front", photo(320)))
     queued = asyncio.create_task(vendor.recognize("plate", "front", photo(640)))
-    await asyncio.sleep(0.05)  # the first is being read, the second waits behind it
+    await under_way(reads)  # the first is being read, the second waits behind it
     queued.cancel()  # its user's request was cut off (a shutdown)
     await first
     with pytest.raises(asyncio.CancelledError):

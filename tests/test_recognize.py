@@ -302,13 +302,19 @@ async def test_no_more_than_two_photos_are_decoded_at_once(make_config, photo_by
     recognizer = recognizer_for(make_config(CHAIN + vendors(), cache_seconds=0))
     load, running, most = images.load, [0], [0]
     lock = threading.Lock()
+    paired = threading.Event()
 
     def counted_load(*args, **kwargs):
         with lock:
             running[0] += 1
             most[0] = max(most[0], running[0])
+            if running[0] >= 2:
+                paired.set()
         try:
-            time.sleep(0.05)  # long enough for the burst to pile up if nothing held it back
+            # Each decode lasts until a second one runs beside it (or 5 s): the burst piles up if
+            # nothing holds it back, however slowly the machine starts the threads.
+            paired.wait(timeout=5)
+            time.sleep(0.05)
             return load(*args, **kwargs)
         finally:
             with lock:

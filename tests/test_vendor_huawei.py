@@ -555,7 +555,7 @@ async def test_missing_credentials_are_an_auth_error_before_any_request(fake, ma
 
 
 async def test_concurrency_limit_is_respected(make_vendor, photo):
-    with FakeHuawei(ak=AK, sk=SK, project_id=PROJECT_ID, hold=0.1) as slow_fake:
+    with FakeHuawei(ak=AK, sk=SK, project_id=PROJECT_ID, hold=0.3) as slow_fake:
         vendor = make_vendor(endpoint=slow_fake.url, max_concurrency=2)
         results = await asyncio.gather(*(vendor.recognize("plate", "front", photo) for _ in range(5)))
         assert all(result.plates for result in results)

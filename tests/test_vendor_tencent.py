@@ -481,8 +481,8 @@ async def test_requests_malformed_by_us_are_not_retried(fake, make_vendor, photo
 
 
 async def test_slow_answer_times_out_and_is_retried(fake, make_vendor, photo, sleeps):
-    fake.answer(Reply.slow(2.0))
-    recognition = await make_vendor(timeout=0.2).recognize("plate", "front", photo)
+    fake.answer(Reply.slow(3.0))
+    recognition = await make_vendor(timeout=1.0).recognize("plate", "front", photo)
     assert recognition.plates and len(fake.received) == 2 and len(sleeps.delays) == 1
 
 
@@ -514,7 +514,7 @@ async def test_image_that_cannot_fit_the_limits_is_a_bad_image(fake, make_vendor
 
 
 async def test_concurrency_limit_is_respected(make_vendor, photo):
-    with FakeTencent(SECRET_ID, SECRET_KEY, hold=0.1) as slow_fake:
+    with FakeTencent(SECRET_ID, SECRET_KEY, hold=0.3) as slow_fake:
         vendor = make_vendor(endpoint=slow_fake.url, max_concurrency=2)
         results = await asyncio.gather(*(vendor.recognize("plate", "front", photo) for _ in range(5)))
         assert all(result.plates for result in results)

@@ -353,8 +353,8 @@ async def test_transient_errors_are_retried_and_resigned(fake, make_vendor, phot
 
 
 async def test_slow_answer_times_out_and_is_retried(fake, make_vendor, photo, sleeps):
-    fake.answer(Reply.slow(2.0))
-    recognition = await make_vendor(timeout=0.2).recognize("driving", "front", photo)
+    fake.answer(Reply.slow(3.0))
+    recognition = await make_vendor(timeout=1.0).recognize("driving", "front", photo)
     assert recognition.document is not None and len(fake.received) == 2 and len(sleeps.delays) == 1
 
 

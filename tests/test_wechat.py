@@ -478,7 +478,13 @@ async def test_a_restarted_process_ignores_the_retry(make_bot, fake, photo_id):
 
 # ------------------------------------------------------------------------------------ passive mode
 
-FAST = PassiveTiming(window=0.25, wechat_timeout=0.35)
+#: Short enough for a test, wide enough for a loaded machine: a ready answer goes back at once, so the
+#: window costs nothing where one is expected, and each scripted read below ends well inside the window
+#: it is meant for (half a second from either edge). With a 0.25 s window, a prompt the dispatcher took
+#: longer to produce missed its try on a loaded CI machine.
+FAST = PassiveTiming(window=1.0, wechat_timeout=1.5)
+#: A read that ends inside the second try's window (1.5 to 2.5 s), and one that ends after the third's.
+SECOND_TRY, AFTER_THE_LAST = 2.0, 5.0
 
 
 async def passive_tries(bot: Bot, xml: str, tries: int = 3) -> str | None:
@@ -493,7 +499,7 @@ async def passive_tries(bot: Bot, xml: str, tries: int = 3) -> str | None:
 
 
 async def test_passive_mode_answers_a_later_try_when_the_result_is_ready(make_bot, fake, photo_id):
-    async with make_bot(reply_mode="passive", vendor=chain(delay=0.4), timing=FAST) as bot:
+    async with make_bot(reply_mode="passive", vendor=chain(delay=SECOND_TRY), timing=FAST) as bot:
         prompt = bot.reply(await bot.send(text("驾驶证")))
         assert prompt
         answer = await passive_tries(bot, image(photo_id))
@@ -518,7 +524,7 @@ async def test_passive_mode_answers_when_sqlite_cannot_record_the_claim(make_bot
 async def test_passive_mode_without_sqlite_still_knows_a_retry(make_bot, fake, photo_id, monkeypatch):
     """With the claim unrecorded, each of WeChat's tries of one photo used to start it again: the
     photo waited twice for its kind, and was read twice."""
-    async with make_bot(reply_mode="passive", vendor=chain(delay=0.6), timing=FAST) as bot:
+    async with make_bot(reply_mode="passive", vendor=chain(delay=SECOND_TRY), timing=FAST) as bot:
 
         def locked(platform: str, key: str) -> bool:
             raise sqlite3.OperationalError("database is locked")
@@ -534,7 +540,7 @@ async def test_passive_mode_without_sqlite_still_knows_a_retry(make_bot, fake, p
 
 
 async def test_passive_mode_last_try_says_send_any_text_then_delivers(make_bot, fake, photo_id):
-    async with make_bot(reply_mode="passive", vendor=chain(delay=1.3), timing=FAST) as bot:
+    async with make_bot(reply_mode="passive", vendor=chain(delay=AFTER_THE_LAST), timing=FAST) as bot:
         await bot.send(text("驾驶证"))
         answer = await passive_tries(bot, image(photo_id))
         assert answer is not None and bot.reply(answer) == COLLECT_LATER["zh"]

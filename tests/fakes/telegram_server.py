@@ -27,6 +27,7 @@ import socket
 import threading
 import time
 import urllib.parse
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -209,6 +210,13 @@ class FakeBotApi:
             self._updates.append(update)
             self._changed.notify_all()
         return update
+
+    @contextlib.contextmanager
+    def together(self) -> Iterator[None]:
+        """Updates pushed inside come in one getUpdates answer, as Telegram hands over an album: pushed
+        one by one, a long poll may wake after the first and fetch the rest a round trip later."""
+        with self._changed:  # a Condition's lock is reentrant, so `push` may take it again
+            yield
 
     def push_message(self, **fields: Any) -> dict[str, Any]:
         """Build a user's message (see `message`) with a fresh message_id and queue it; returns the message.
