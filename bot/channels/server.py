@@ -51,6 +51,8 @@ def build_channels(config: Config, runtime: Runtime) -> list[Channel]:
 
 def build_app(runtime: Runtime, channels: list[Channel]) -> Starlette:
     async def healthz(request: Request) -> Response:
+        # uvicorn closes the port before the lifespan's drain, so "stopping" only reaches a check that
+        # was already in flight when the stop began; one sent later cannot connect at all.
         status = 200 if runtime.accepting else 503
         body = {"status": "ok" if runtime.accepting else "stopping", "in_flight": runtime.in_flight}
         return JSONResponse(body, status_code=status)
