@@ -286,6 +286,8 @@ def _validate_channel_tables(config: Config, from_env: Mapping[str, str]) -> Non
         # Starlette takes the first route that matches, so a second channel on a path gets none of its
         # callbacks (the first channel refuses their signatures) while both report they started.
         key = "telegram.webhook_url" if name == "telegram" else f"{name}.path"
+        variable = _set_by(key.split("."), from_env)
+        key += f" (set by {variable})" if variable else ""
         if path in (HEALTH_PATH, METRICS_PATH):
             raise ConfigError(f"{key}: {path} is the server's own route; give the channel another path")
         if path in served:

@@ -187,6 +187,11 @@ TELEGRAM_HOOK = (
         (WECHAT + TELEGRAM_HOOK, "wechat.path: /wechat is also telegram's"),
         (WECOM + 'path = "/healthz"\n', "wecom.path: /healthz is the server's own route"),
         (WECHAT + 'path = "/metrics"\n', "wechat.path: /metrics is the server's own route"),
+        # The server matches the decoded path: Telegram's posts to /hoo%6B went to WeChat's /hook.
+        (
+            WECHAT + 'path = "/hook"\n' + TELEGRAM_HOOK.replace("/wechat", "/hoo%6B"),
+            "wechat.path: /hook is also telegram's",
+        ),
     ],
 )
 def test_two_started_channels_may_not_share_a_webhook_path(tmp_path, text, message):
@@ -199,3 +204,9 @@ def test_a_path_only_counts_for_a_channel_that_starts(tmp_path):
     polling = '[telegram]\ntoken = "1:x"\nwebhook_url = "https://bot.example.com/wechat"\n'
     config = load_config(write(tmp_path, WECHAT + unstarted_wecom + polling), environ={})
     assert config.channel_table("wecom") == {"path": "/wechat"}
+
+
+def test_a_path_conflict_set_by_a_variable_names_it(tmp_path):
+    environ = {"LICENCE_BOT_WECOM__PATH": "/wechat"}
+    with pytest.raises(ConfigError, match=re.escape("wecom.path (set by LICENCE_BOT_WECOM__PATH): /wechat")):
+        load_config(write(tmp_path, WECHAT + WECOM), environ=environ)

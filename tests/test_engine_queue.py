@@ -215,6 +215,22 @@ async def test_a_read_cut_off_by_a_stop_ends_at_its_next_model_call(model_calls)
     assert model_calls[0] < 50
 
 
+async def test_a_first_read_given_up_still_counts_as_the_one_that_loaded_the_models(model_calls):
+    """The first read is left out of the typical read (it loads the models). When it was given up, the
+    next one was left out in its place, and the queue kept a first guess for a read it had measured."""
+    vendor = build_vendor("local", {"timeout": 0.1, "max_wait": 60})
+    with pytest.raises(TimeoutError):
+        await vendor.recognize("plate", "front", photo())
+    await settled()
+    patient = build_vendor("local", {"max_wait": 60})
+    await patient.recognize("plate", "front", photo())  # 50 calls of 0.02 s: a second at least
+    third = asyncio.create_task(patient.recognize("plate", "front", photo()))
+    while len(model_calls) < 3:
+        await asyncio.sleep(0.01)
+    assert local.ENGINE_QUEUE.expected_wait() >= 1.0  # one photo times the read it measured
+    await third
+
+
 def test_the_real_engine_checks_before_each_model_call_whether_its_read_was_given_up():
     queue = EngineQueue()
     engine = shared_engine()

@@ -26,7 +26,7 @@ import time
 from collections.abc import Coroutine
 from dataclasses import dataclass, replace
 from typing import Any, Literal
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from starlette.requests import Request
@@ -128,8 +128,9 @@ class TelegramSettings(BaseModel):
     @property
     def webhook_path(self) -> str:
         """Where Telegram will post: setWebhook registers `webhook_url` exactly as written, so a URL
-        without a path is posted to ``/``."""
-        return urlsplit(self.webhook_url or "").path or "/"
+        without a path is posted to ``/``. Decoded, as the server matches routes on the decoded path
+        (``/tg%2Dhook`` arrives as ``/tg-hook``)."""
+        return unquote(urlsplit(self.webhook_url or "").path) or "/"
 
 
 @dataclass
@@ -185,6 +186,7 @@ class TelegramChannel(Channel):
     def from_config(cls, table: dict[str, Any], runtime: Runtime) -> TelegramChannel | None:
         settings = TelegramSettings.model_validate(table)
         if not settings.has_credentials:
+            log.info("telegram: token not set; channel not started")
             return None
         return cls(settings, runtime)
 

@@ -111,10 +111,11 @@ class EngineQueue:
                 result = work()
             finally:
                 _reading.given_up = None
+                with self._lock:  # the first read loads the models, however it ends
+                    first, self._loaded = not self._loaded, True
             with self._lock:
-                if self._loaded:
+                if not first:
                     self._recent.append(time.perf_counter() - began)
-                self._loaded = True
             return result
 
         future = self._executor.submit(timed)

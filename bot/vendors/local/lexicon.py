@@ -50,8 +50,11 @@ def log_likelihoods(reading: CropReading, words: Sequence[str]) -> np.ndarray:
     longer than the line has steps for).
 
     The forward sums run on probabilities, each word's row rescaled to a maximum of 1 at every step
-    with the scale kept in logs: the same sums as in log space without underflow, and about twenty
-    times faster than ``logaddexp``, which is what lets a seven-hundred-name lexicon be scored whole.
+    with the scale kept in logs: the same sums as in log space, three times faster than ``logaddexp``
+    (11 ms against 35 for the seven hundred office names on a seal rim's 47 steps; the shortlist this
+    replaced took 3 ms, and a licence photo's median did not move). One difference: a word every path
+    of which lies some 700 log units below its likeliest state (a long name the line shows none of)
+    underflows to -inf, as a word the line cannot write does; no threshold comes near such a score.
     """
     probs = reading.probs
     steps = len(probs)
