@@ -89,6 +89,9 @@ class Report:
     #: The same folders scored against what the photos show, where a label is known to be wrong.
     plates_as_shown: dict[str, Tally] = field(default_factory=lambda: defaultdict(Tally))
     fields: dict[str, Tally] = field(default_factory=lambda: defaultdict(Tally))
+    #: Fields of pages that went through each degradation (a rendered page's truth names those it had;
+    #: a page with several counts under each), so what fails can be told from what the photo suffered.
+    fields_by_degradation: dict[str, Tally] = field(default_factory=lambda: defaultdict(Tally))
     pages: dict[str, Tally] = field(default_factory=lambda: defaultdict(Tally))
     plate_seconds: list[float] = field(default_factory=list)
     licence_seconds: list[float] = field(default_factory=list)
@@ -260,6 +263,8 @@ async def _read_licence(
             continue
         ok = _same(values.get(field_name), expected)
         report.fields[f"{kind}.{side}.{field_name}"].add(ok)
+        for degradation in truth.get("degradations") or ["none"]:
+            report.fields_by_degradation[degradation].add(ok)
         confidence = confidences.get(field_name)
         if values.get(field_name) not in (None, "") and confidence is not None:
             report.field_confidence.append((confidence, ok))
@@ -359,6 +364,7 @@ def summarize(report: Report, args: argparse.Namespace) -> dict[str, Any]:
         "plates_as_shown": {k: v.as_dict() for k, v in sorted(report.plates_as_shown.items())},
         "fields_overall": all_fields.as_dict(),
         "fields": {k: v.as_dict() for k, v in sorted(report.fields.items())},
+        "fields_by_degradation": {k: v.as_dict() for k, v in sorted(report.fields_by_degradation.items())},
         "pages_all_fields_right": {k: v.as_dict() for k, v in sorted(report.pages.items())},
         "plate_seconds": _timing(report.plate_seconds),
         "licence_seconds": _timing(report.licence_seconds),
@@ -395,6 +401,11 @@ def print_summary(summary: dict[str, Any]) -> None:
     if summary["plates_as_shown"] != summary["plates_by_folder"]:
         table("plates, exact match against what the photo shows (label errors)", summary["plates_as_shown"])
     table("licence fields", summary["fields"])
+    if set(summary["fields_by_degradation"]) - {"none"}:  # only rendered pages name their degradations
+        table(
+            "licence fields, by what the photo went through (a page counts under each)",
+            summary["fields_by_degradation"],
+        )
     overall = summary["fields_overall"]
     if overall["total"]:
         print(f"\n  all licence fields: {overall['right']}/{overall['total']} = {overall['accuracy']:.2%}")

@@ -172,3 +172,23 @@ def test_two_data_folders_with_one_name_are_reported_apart(tmp_path: Path):
 
     rows = json.loads(out.read_text(encoding="utf-8"))["plates_by_folder"]
     assert set(rows) == {"set", "set#2"} and all(row["total"] == 1 for row in rows.values())
+
+
+def test_fields_are_also_counted_by_what_their_page_went_through(tmp_path: Path, capsys):
+    """A rendered page's truth names its degradations; each of its fields counts under every one, and a
+    page without them under "none", so what fails can be told from what the photo suffered."""
+    driving = tmp_path / "set" / "driving"
+    driving.mkdir(parents=True)
+    image, truth = render_driving(make_person(random.Random(5)), "new", "back")
+    for name, degradations in (("a", ["blur", "small"]), ("b", [])):
+        image.convert("RGB").save(driving / f"{name}.jpg", quality=92)
+        page = {"side": "back", "fields": truth, "degradations": degradations}
+        (driving / f"{name}.gt.json").write_text(json.dumps(page, ensure_ascii=False), encoding="utf-8")
+    out = tmp_path / "accuracy.json"
+
+    assert main(["--data", str(tmp_path / "set"), "--out", str(out)]) == 0
+
+    by_degradation = json.loads(out.read_text(encoding="utf-8"))["fields_by_degradation"]
+    assert set(by_degradation) == {"blur", "small", "none"}
+    assert {tally["total"] for tally in by_degradation.values()} == {len(truth)}
+    assert "by what the photo went through" in capsys.readouterr().out
