@@ -118,6 +118,10 @@ class Recognizer:
         zone = ZoneInfo(config.bot.timezone)
         self._today = today or (lambda: datetime.now(zone).date())
         self.cache = cache if cache is not None else ResultCache(config.bot.cache_seconds)
+        #: Reads under way, by photo and page: the same photo sent again while its first read is still
+        #: queued (a resend because the answer is slow, a photo forwarded by several people in a rush)
+        #: waits for that read rather than queueing a second one. None when the read failed.
+        self._reading: dict[tuple[str, str, str], asyncio.Future[Recognition | None]] = {}
 
     async def recognize(self, request: Request) -> Outcome:
         """Never raises for anything a user or vendor can cause: every failure becomes an Outcome."""
@@ -176,10 +180,24 @@ class Recognizer:
         row.image_sha256, row.image_bytes = image.sha256, len(image.data)
         row.width, row.height = image.width, image.height
         cached = self.cache.get(image.sha256, kind, side)
+        key = (image.sha256, kind, side)
+        if cached is None and self.cache.ttl > 0 and key in self._reading:
+            # shield: this request being cut off must not cancel the read the first one waits for
+            cached = await asyncio.shield(self._reading[key])
         if cached is not None:
             return self._checked(cached, cached=True), image
 
-        result = await self.chains[kind].recognize(kind, side, image)
+        reading: asyncio.Future[Recognition | None] = asyncio.get_running_loop().create_future()
+        if self.cache.ttl > 0:
+            self._reading.setdefault(key, reading)
+        try:
+            result = await self.chains[kind].recognize(kind, side, image)
+            reading.set_result(result.recognition)
+        finally:
+            if self._reading.get(key) is reading:
+                del self._reading[key]
+            if not reading.done():  # cut off: whoever waits on it reads the photo itself
+                reading.set_result(None)
         row.attempts = [vars(attempt) for attempt in result.attempts]
         row.vendor_ms = result.vendor_ms
         if result.recognition is None:

@@ -364,3 +364,50 @@ async def test_the_runtime_drain_lets_a_cut_off_recognition_log_itself_before_th
     await runtime.aclose()  # what the server does next
     with SessionLog(config.bot.database) as reopened:
         assert [(row.user_id, row.status) for row in reopened.history()] == [("u8", Status.INTERRUPTED)]
+
+
+async def test_the_same_photo_sent_again_while_it_is_read_waits_for_that_read(make_config, photo_bytes):
+    """A resend because the answer is slow, or one photo forwarded by several people in a rush, queued a
+    second read of it; it now shares the read under way, logged as answered from the cache."""
+    recognizer = recognizer_for(
+        make_config(CHAIN + "[vendors.scripted]\ndelay = 0.3\n[vendors.scripted_backup]\n")
+    )
+    calls_before = _scripted_calls()
+    outcomes = await asyncio.gather(
+        *(recognizer.recognize(Request(kind="driving", data=photo_bytes)) for _ in range(3))
+    )
+    assert _scripted_calls() == calls_before + 1
+    assert all(outcome.status == Status.OK for outcome in outcomes)
+    assert sorted(outcome.cached for outcome in outcomes) == [False, True, True]
+
+
+async def test_a_read_that_fails_leaves_the_requests_waiting_on_it_to_read_for_themselves(
+    make_config, photo_bytes
+):
+    chain = '[vendors]\ndriving = ["scripted"]\n[vendors.scripted]\noutcome = "server"\ndelay = 0.3\n'
+    recognizer = recognizer_for(make_config(chain))
+    calls_before = _scripted_calls()
+    outcomes = await asyncio.gather(
+        *(recognizer.recognize(Request(kind="driving", data=photo_bytes)) for _ in range(2))
+    )
+    assert _scripted_calls() == calls_before + 2  # a failure is not shared: the vendor may answer now
+    assert [outcome.status for outcome in outcomes] == [Status.VENDOR_ERROR] * 2
+
+
+async def test_a_request_waiting_on_a_read_that_a_stop_cuts_off_reads_the_photo_itself(
+    make_config, photo_bytes
+):
+    recognizer = recognizer_for(
+        make_config(CHAIN + "[vendors.scripted]\ndelay = 0.3\n[vendors.scripted_backup]\n")
+    )
+    ScriptedVendor.running = 0
+    first = asyncio.create_task(recognizer.recognize(Request(kind="driving", data=photo_bytes)))
+    while ScriptedVendor.running == 0:  # until its read is under way
+        await asyncio.sleep(0.01)
+    second = asyncio.create_task(recognizer.recognize(Request(kind="driving", data=photo_bytes)))
+    await asyncio.sleep(0.05)  # the second is waiting on the first's read
+    first.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await first
+    outcome = await second
+    assert outcome.status == Status.OK and not outcome.cached
