@@ -411,3 +411,38 @@ async def test_a_request_waiting_on_a_read_that_a_stop_cuts_off_reads_the_photo_
         await first
     outcome = await second
     assert outcome.status == Status.OK and not outcome.cached
+
+
+async def test_a_waiting_request_cut_off_leaves_the_read_and_the_other_waiters_alone(
+    make_config, photo_bytes
+):
+    recognizer = recognizer_for(
+        make_config(CHAIN + "[vendors.scripted]\ndelay = 1.0\n[vendors.scripted_backup]\n")
+    )
+    ScriptedVendor.running = 0
+    calls_before = _scripted_calls()
+    first = asyncio.create_task(recognizer.recognize(Request(kind="driving", data=photo_bytes)))
+    while ScriptedVendor.running == 0:
+        await asyncio.sleep(0.01)
+    waiting = [
+        asyncio.create_task(recognizer.recognize(Request(kind="driving", data=photo_bytes))) for _ in range(2)
+    ]
+    await asyncio.sleep(0.3)  # both wait on the first's read (decoding the photo takes milliseconds)
+    waiting[0].cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiting[0]
+    read, shared = await first, await waiting[1]
+    assert read.status == shared.status == Status.OK and shared.cached
+    assert _scripted_calls() == calls_before + 1
+
+
+async def test_another_page_of_the_same_photo_at_the_same_time_is_read_on_its_own(make_config, photo_bytes):
+    recognizer = recognizer_for(
+        make_config(CHAIN + "[vendors.scripted]\ndelay = 0.3\n[vendors.scripted_backup]\n")
+    )
+    front, back = await asyncio.gather(
+        recognizer.recognize(Request(kind="driving", data=photo_bytes)),
+        recognizer.recognize(Request(kind="driving", side="back", data=photo_bytes)),
+    )
+    assert front.status == Status.OK
+    assert back.status == Status.VENDOR_ERROR and not back.cached  # the scripted vendor reads no 副页

@@ -446,11 +446,14 @@ async def test_flood_control_is_honoured_and_blocked_users_do_not_crash(start_bo
     assert len(bot.rows()) == 2  # both recognitions logged, even the one nobody could receive
 
 
-async def test_one_slow_vendor_call_does_not_block_another_user(start_bot, fake, photo_bytes):
+async def test_one_slow_vendor_call_does_not_block_another_user(start_bot, fake):
     bot = await start_bot(vendors=chain(delay=0.5))
     ScriptedVendor.most_running = 0
     for user in range(700, 710):
-        fake.push_message(chat_id=user, user_id=user, photo=photo_bytes, caption="/plate")
+        # Each user's own photo: one photo sent by several would share a single read.
+        photo = io.BytesIO()
+        Image.new("RGB", (640, 420), (200, 210, user % 256)).save(photo, "JPEG")
+        fake.push_message(chat_id=user, user_id=user, photo=photo.getvalue(), caption="/plate")
     await bot.replies(10, timeout=20)
     assert ScriptedVendor.most_running > 1  # one user's call was still under way when another's began
     assert len(bot.rows()) == 10
