@@ -595,7 +595,7 @@ def _vendor_calls(row: SessionRow) -> list[dict[str, Any]]:
             "day": day,
         }
         for attempt in row.attempts
-        if attempt.get("status") != SKIPPED
+        if attempt.get("status") != SKIPPED and attempt.get("sent", True)
     ]
 
 

@@ -126,9 +126,9 @@ async def test_a_busy_engine_hands_the_photo_to_the_next_vendor(reads):
     await under_way(reads)  # one photo on the engine: a new one would wait about a first guess
     result = await VendorChain([engine, build_vendor("scripted", {})]).recognize("plate", "front", photo())
     assert result.recognition is not None and result.recognition.vendor == "scripted"
-    assert [(attempt.vendor, attempt.status) for attempt in result.attempts] == [
-        ("local", "quota_or_rate"),
-        ("scripted", "ok"),
+    assert [(attempt.vendor, attempt.status, attempt.sent) for attempt in result.attempts] == [
+        ("local", "quota_or_rate", False),  # refused unread: no engine call for `stats` to count
+        ("scripted", "ok", True),
     ]
     await first
     assert len(reads.done) == 1

@@ -122,6 +122,7 @@ def test_record_accepts_chain_attempts_and_warning_models(log: SessionLog):
         "ms": 3000.0,
         "code": "T",
         "message": "",
+        "sent": True,
     }
     assert back.attempts[1]["vendor"] == "tencent"
     assert back.warnings == [
@@ -162,16 +163,20 @@ def test_history_rejects_a_limit_below_one(log: SessionLog):
         log.history(limit=0)
 
 
-def test_vendor_calls_rows_skip_skipped_attempts_and_cached_sessions(db_path: Path, log: SessionLog):
+def test_vendor_calls_rows_skip_skipped_and_unsent_attempts_and_cached_sessions(
+    db_path: Path, log: SessionLog
+):
     attempts = [
         {"vendor": "megvii", "status": "skipped", "ms": 0.0, "message": "does not read plate"},
+        # refused before any request left (the engine's queue too long): no call to count or bill
+        {"vendor": "local", "status": "quota_or_rate", "ms": 0.1, "code": "busy", "sent": False},
         {"vendor": "baidu", "status": "quota_or_rate", "ms": 40.0, "code": "18"},
         {"vendor": "tencent", "status": "ok", "ms": 95.0},
     ]
     first = log.record(make_row(created_at=datetime(2024, 5, 1, 15, 59, tzinfo=UTC), attempts=attempts))
     log.record(make_row(attempts=attempts, cached=True))
     # 16:00 UTC is midnight in Beijing, where the vendors' days (and bills) turn
-    after = log.record(make_row(created_at=datetime(2024, 5, 1, 16, 0, tzinfo=UTC), attempts=attempts[2:]))
+    after = log.record(make_row(created_at=datetime(2024, 5, 1, 16, 0, tzinfo=UTC), attempts=attempts[3:]))
 
     calls = raw_rows(
         db_path, "SELECT session_id, vendor, status, code, ms, day FROM vendor_calls ORDER BY id"
@@ -181,8 +186,8 @@ def test_vendor_calls_rows_skip_skipped_attempts_and_cached_sessions(db_path: Pa
         (first, "tencent", "ok", None, 95.0, "2024-05-01"),
         (after, "tencent", "ok", None, 95.0, "2024-05-02"),
     ]
-    # the session row keeps every attempt, skipped included
-    assert [a["vendor"] for a in log.history()[1].attempts] == ["megvii", "baidu", "tencent"]
+    # the session row keeps every attempt, skipped and unsent included
+    assert [a["vendor"] for a in log.history()[1].attempts] == ["megvii", "local", "baidu", "tencent"]
 
 
 def test_record_is_atomic_when_a_vendor_call_insert_fails(db_path: Path, log: SessionLog):

@@ -103,8 +103,9 @@ class VendorError(Exception):
         self.code = code
         self.message = message
         self.retry_after = retry_after
-        #: Raised before anything was sent: the photo cannot be fitted to this vendor's own limits,
-        #: which says nothing about the next vendor's.
+        #: Raised before anything was sent (the photo cannot be fitted to this vendor's own limits, which
+        #: says nothing about the next vendor's; the engine's queue is too long): the chain moves on,
+        #: and the attempt is no call for `stats` to count or a vendor to bill.
         self.unsent = unsent
 
 
@@ -238,6 +239,9 @@ class Attempt:
     ms: float = 0.0
     code: str | None = None
     message: str = ""
+    #: False when the vendor refused the photo before any request left (too large for its limits, the
+    #: engine's queue too long): logged with the session, but no call to count or bill.
+    sent: bool = True
 
 
 @dataclass
@@ -311,7 +315,10 @@ async def _call(vendor: Vendor, kind: Kind, side: Side, image: IntakeImage) -> R
 
 
 def _failed(vendor: str, error: VendorError, seconds: float) -> Attempt:
-    return Attempt(vendor, str(error.category), ms=seconds * 1000, code=error.code, message=error.message)
+    status = str(error.category)
+    return Attempt(
+        vendor, status, ms=seconds * 1000, code=error.code, message=error.message, sent=not error.unsent
+    )
 
 
 def build_vendor(name: str, table: dict[str, Any] | None) -> Vendor:

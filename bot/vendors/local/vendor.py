@@ -128,7 +128,8 @@ class LocalVendor(Vendor):
             )
         wait = ENGINE_QUEUE.expected_wait()
         if wait > self.local_settings.max_wait:
-            raise VendorError(NAME, ErrorCategory.QUOTA_OR_RATE, BUSY, f"about {wait:.0f} s of photos queued")
+            queued = f"about {wait:.0f} s of photos queued"
+            raise VendorError(NAME, ErrorCategory.QUOTA_OR_RATE, BUSY, queued, unsent=True)
         if wait > 0:
             # Decoded again, to the same size, when its turn comes (up to 0.1 s for 12 MP against a
             # read's 0.7 s): sixty photos in a rush each held about 5 MB of pixels while they waited.
@@ -155,7 +156,7 @@ class LocalVendor(Vendor):
             raise
         except TooLate:
             late = f"waited over {2 * self.local_settings.max_wait:.0f} s"
-            raise VendorError(NAME, ErrorCategory.QUOTA_OR_RATE, BUSY, late) from None
+            raise VendorError(NAME, ErrorCategory.QUOTA_OR_RATE, BUSY, late, unsent=True) from None
 
     def recognize_sync(self, kind: Kind, side: Side, image: IntakeImage) -> Recognition:
         """The whole recognition, blocking: what the worker thread runs (benchmarks call it directly)."""
