@@ -526,6 +526,11 @@ def unusable_text(reason: str, language: str) -> str:
     return _pick(texts, language)
 
 
+def interrupted_text(language: str) -> str:
+    """What a user whose message a stop cut off is told, by the channel that is closing."""
+    return _pick(STATUS_TEXTS[Status.INTERRUPTED], language)
+
+
 def failure_text(outcome: Outcome, language: str, *, words: bool = False) -> str:
     """Why nothing (or not everything) could be read, and what to do about it; "" for a good result."""
     status = outcome.status

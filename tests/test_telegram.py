@@ -32,7 +32,7 @@ from bot.channels.telegram_http import AiohttpRequest
 from bot.config import ConfigError
 from bot.storage import SessionLog
 from handlers.channel_texts import BOXES_GONE, NOT_A_PHOTO_COMMANDS
-from handlers.replies import ERROR_CATEGORY_TEXTS, REJECT_REASON_TEXTS, REJECTED_TEXTS
+from handlers.replies import ERROR_CATEGORY_TEXTS, REJECT_REASON_TEXTS, REJECTED_TEXTS, interrupted_text
 from tests.fakes.telegram_server import BOT_USERNAME, TOKEN, Call, FakeTelegram
 from tests.fakes.vendors import ScriptedVendor
 
@@ -513,6 +513,8 @@ async def test_telegrams_own_wait_for_its_answers_is_part_of_the_one_grace(
     monkeypatch.setattr(bot.runtime, "grace_left", lambda: 0.0)  # the stop's grace is used up already
     await asyncio.wait_for(bot.channel.stop(), timeout=10)  # so it is cut off now, not 30 s from now
     assert [row.status for row in bot.rows()] == ["interrupted"]
+    # told so, in reply to the photo, before the bot's HTTP client closed
+    assert text_of(fake.called("sendMessage")[-1]) == interrupted_text("zh")
 
 
 async def test_a_channel_that_cannot_start_leaves_the_others_serving_and_is_tried_again(

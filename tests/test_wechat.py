@@ -48,7 +48,8 @@ from bot.storage import SessionLog
 from handlers.channel_texts import COLLECT_LATER, MORE_WAITING
 from handlers.dispatch import ASK_KIND, LANGUAGE_SET, SEND_PHOTO
 from handlers.limits import DEFAULT_RATE_LIMIT
-from handlers.replies import ERROR_CATEGORY_TEXTS, REJECT_REASON_TEXTS, REJECTED_TEXTS
+from handlers.replies import ERROR_CATEGORY_TEXTS, REJECT_REASON_TEXTS, REJECTED_TEXTS, interrupted_text
+from tests.fakes.vendors import ScriptedVendor
 from tests.fakes.wechat_server import (
     CallbackBuilder,
     FakeWeChat,
@@ -474,6 +475,24 @@ async def test_a_restarted_process_ignores_the_retry(make_bot, fake, photo_id):
         assert answer.text == "success"
         assert len(fake.sent) == sent_before
         assert len(restarted.sessions()) == 1
+
+
+async def test_a_photo_a_stop_cuts_off_is_logged_and_its_user_asked_to_send_it_again(
+    make_bot, fake, photo_id
+):
+    """The reply text existed, but the cut-off task ended without it: the user saw nothing."""
+    async with make_bot(vendor=chain(delay=60)) as bot:
+        await bot.send(text("驾驶证"))
+        await bot.settle()
+        ScriptedVendor.running = 0
+        await bot.send(image(photo_id))
+        for _ in range(500):  # until the minute-long read is under way
+            if ScriptedVendor.running:
+                break
+            await asyncio.sleep(0.01)
+        assert await bot.runtime.drain(0.05) == 1  # the grace is over: cut off
+        assert [str(row.status) for row in bot.sessions()] == ["interrupted"]
+        assert fake.texts_to(USER)[-1] == interrupted_text("zh")
 
 
 # ------------------------------------------------------------------------------------ passive mode

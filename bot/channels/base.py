@@ -24,8 +24,10 @@ from handlers.recognize import Recognizer
 
 log = logging.getLogger(__name__)
 
-#: How long a drain waits for the recognitions it cut off to wind down (they only log themselves).
+#: How long a drain waits for the recognitions it cut off to wind down: each logs itself and tells its
+#: user to send the photo again, in at most INTERRUPTED_SEND_SECONDS.
 CANCELLED_WAIT_SECONDS = 2.0
+INTERRUPTED_SEND_SECONDS = 1.5
 
 
 class Runtime:
@@ -86,8 +88,8 @@ class Runtime:
             for task in pending:
                 task.cancel()
             if pending:
-                # Let each cut-off recognition write its `interrupted` row before the log is closed; a
-                # cancelled wait on a vendor or a worker thread ends at once, so this is brief.
+                # Let each cut-off recognition write its `interrupted` row before the log is closed, and
+                # tell its user while the channel can still send; both are brief.
                 await asyncio.wait(pending, timeout=CANCELLED_WAIT_SECONDS)
         if pending:
             log.warning("shutdown cut off %d recognitions still in flight", len(pending))

@@ -38,7 +38,7 @@ from telegram.error import InvalidToken
 from telegram.ext import Application, CallbackQueryHandler, ContextTypes, MessageHandler, filters
 
 from bot.boxes import boxes_of, draw_boxes
-from bot.channels.base import Channel, Runtime, capped_body
+from bot.channels.base import INTERRUPTED_SEND_SECONDS, Channel, Runtime, capped_body
 from bot.channels.telegram_http import AiohttpRequest
 from bot.channels.telegram_photos import PhotoMemory, declared_not_image, make_fetch, photo_key
 from bot.channels.telegram_send import Sender, boxes_keyboard, kind_keyboard, set_menus
@@ -47,7 +47,7 @@ from handlers.channel_texts import BOXES_GONE, CHOSEN, NOT_A_PHOTO_COMMANDS, NOT
 from handlers.dispatch import CHOICE_LABELS, COMMANDS, OWN_COMMANDS, Dispatcher, command_for, parse_command
 from handlers.limits import DEFAULT_DAILY_QUOTA, DEFAULT_RATE_LIMIT, Limits
 from handlers.messages import Inbound, Outbound
-from handlers.replies import label
+from handlers.replies import interrupted_text, label
 
 log = logging.getLogger(__name__)
 
@@ -385,6 +385,9 @@ class TelegramChannel(Channel):
         action = self._keep_showing(inbound.chat_id, ChatAction.TYPING) if show_action else None
         try:
             outbound = await self.dispatcher.handle(inbound)
+        except asyncio.CancelledError:
+            await self._say_interrupted(inbound)
+            raise
         finally:
             if action is not None:
                 action.cancel()
@@ -395,6 +398,16 @@ class TelegramChannel(Channel):
                 # waited for it too.
                 self._release_album_rest(inbound, outbound.outcome.kind, outbound.outcome.side)
         return outbound
+
+    async def _say_interrupted(self, inbound: Inbound) -> None:
+        """A stop cut this message off after its grace: ask the user to send it again, while the bot can
+        still send (`stop` closes its HTTP client only once its cut-off answers have ended)."""
+        text = interrupted_text(self.dispatcher.language_of(inbound))
+        try:
+            send = self._send_text(int(inbound.chat_id), html.escape(text), inbound.message_id, None)
+            await asyncio.wait_for(send, INTERRUPTED_SEND_SECONDS)
+        except Exception as exc:  # the stop goes on either way; the row already says `interrupted`
+            log.warning("telegram: could not say a message was cut off (%s)", type(exc).__name__)
 
     # -------------------------------------------------------------------------------------- albums
 

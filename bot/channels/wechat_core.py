@@ -35,13 +35,13 @@ from typing import ClassVar, Literal
 from starlette.responses import PlainTextResponse, Response
 from wechatpy.messages import BaseMessage
 
-from bot.channels.base import Channel, Runtime
+from bot.channels.base import INTERRUPTED_SEND_SECONDS, Channel, Runtime
 from bot.channels.wechat_api import WeChatAPIError, _TokenedAPI
 from bot.images import ImageRejected
 from handlers.channel_texts import COLLECT_LATER, FAILED, MORE_WAITING, NOT_A_PHOTO, PICK_HINT, WELCOME, pick
 from handlers.dispatch import HELP_WORDS, Dispatcher, Limiter, parse_command
 from handlers.messages import Inbound, Outbound
-from handlers.replies import WECHAT_TEXT_LIMIT_BYTES, help_text
+from handlers.replies import WECHAT_TEXT_LIMIT_BYTES, help_text, interrupted_text
 
 log = logging.getLogger(__name__)
 
@@ -525,6 +525,9 @@ class CallbackChannel(Channel):
                     return
                 reply_to = outbound.reply_to or reply_to
                 chunks = self._chunks(outbound, language)
+            except asyncio.CancelledError:
+                await self._say_interrupted(incoming, language)
+                raise
             except Exception:
                 log.exception("%s: message %s failed", self.platform, incoming.key)
                 chunks = [pick(FAILED, language)]
@@ -536,6 +539,18 @@ class CallbackChannel(Channel):
             self._busy[incoming.user] -= 1
             if self._busy[incoming.user] <= 0:
                 del self._busy[incoming.user]
+
+    async def _say_interrupted(self, incoming: Incoming, language: str) -> None:
+        """A stop cut this message off after its grace: ask the user to send it again, while the API can
+        still send (the drain waits briefly for cut-off work; the client closes after it). Passive mode
+        has no connection left to answer on: its user is told on the next message, as for any reply."""
+        if self.passive:
+            return
+        text = interrupted_text(language)
+        try:
+            await asyncio.wait_for(self.api.send_text(incoming.user, text), INTERRUPTED_SEND_SECONDS)
+        except Exception as exc:  # the stop goes on either way; the row already says `interrupted`
+            log.warning("%s: could not say a message was cut off (%s)", self.platform, type(exc).__name__)
 
     async def _recorded_first(self, incoming: Incoming, stamp: Stamp) -> bool:
         """The shared replay check (`Refused` passes through), then whether this is the message's first
