@@ -8,6 +8,7 @@ socket. Recognition is the scripted vendor, so a "slow vendor" is a configured d
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import json
 import logging
@@ -495,6 +496,22 @@ async def test_a_photo_a_stop_cuts_off_is_logged_and_its_user_asked_to_send_it_a
         assert fake.texts_to(USER)[-1] == interrupted_text("zh")
 
 
+async def test_a_photo_waiting_behind_the_users_earlier_one_is_asked_for_again_too(make_bot, fake, photo_id):
+    """It waits for the same user's earlier message outside the recognizer, and was dropped unanswered."""
+    async with make_bot(vendor=chain(delay=60)) as bot:
+        await bot.send(text("驾驶证"))
+        await bot.settle()
+        ScriptedVendor.running = 0
+        await bot.send(image(photo_id, msg_id=8101))
+        await bot.send(image(photo_id, msg_id=8102))  # waits behind the first
+        for _ in range(500):
+            if ScriptedVendor.running:
+                break
+            await asyncio.sleep(0.01)
+        assert await bot.runtime.drain(0.05) == 2
+        assert fake.texts_to(USER)[-2:] == [interrupted_text("zh")] * 2
+
+
 # ------------------------------------------------------------------------------------ passive mode
 
 #: Short enough for a test, wide enough for a loaded machine: a ready answer goes back at once, so the
@@ -580,6 +597,24 @@ async def test_passive_mode_a_try_past_its_window_leaves_the_result_for_the_next
         assert bot.channel.outbox.has(USER)
         on_time = await bot.channel._hold(late, 2, arrived=loop.time())
         assert on_time is not None and "王芳" in on_time
+
+
+async def test_passive_mode_sends_nothing_for_a_photo_a_stop_cuts_off(make_bot, fake, photo_id):
+    """Passive mode answers only inside a request WeChat still waits on; the customer-service API, which
+    a passive account may not have, is never called."""
+    async with make_bot(reply_mode="passive", vendor=chain(delay=60), timing=FAST) as bot:
+        await bot.send(text("驾驶证"))
+        await bot.settle()
+        ScriptedVendor.running = 0
+        pending = asyncio.create_task(bot.send(image(photo_id), timeout=FAST.wechat_timeout))
+        for _ in range(500):
+            if ScriptedVendor.running:
+                break
+            await asyncio.sleep(0.01)
+        assert await bot.runtime.drain(0.05) == 1
+        with contextlib.suppress(TimeoutError):
+            await pending
+        assert fake.sent == [] and [str(row.status) for row in bot.sessions()] == ["interrupted"]
 
 
 async def test_passive_mode_a_retry_of_an_answer_given_at_once_gets_it_again(make_bot, fake):

@@ -386,6 +386,8 @@ class TelegramChannel(Channel):
         try:
             outbound = await self.dispatcher.handle(inbound)
         except asyncio.CancelledError:
+            if action is not None:
+                action.cancel()  # no "typing…" over the message that says it will not come
             await self._say_interrupted(inbound)
             raise
         finally:

@@ -513,11 +513,13 @@ class CallbackChannel(Channel):
         """Download, dispatch, deliver. Every path ends in a reply the user sees."""
         language = self._language(incoming.user)
         reply_to = incoming.key
+        handling = False
         try:
             if stamp is not None and not await self._claim(incoming, stamp):
                 return
             if previous is not None:
                 await asyncio.shield(previous)  # this user's earlier message first
+            handling = True
             try:
                 outbound = await self.dispatcher.handle(await self._inbound(incoming))
                 self.processed += 1
@@ -525,13 +527,17 @@ class CallbackChannel(Channel):
                     return
                 reply_to = outbound.reply_to or reply_to
                 chunks = self._chunks(outbound, language)
-            except asyncio.CancelledError:
-                await self._say_interrupted(incoming, language)
-                raise
             except Exception:
                 log.exception("%s: message %s failed", self.platform, incoming.key)
                 chunks = [pick(FAILED, language)]
+            handling = False  # its answer is going out: a cut-off now must not ask for it again
             await self._deliver(incoming, chunks, reply_to)
+        except asyncio.CancelledError:
+            # A stop cut it off after its grace: while being handled, or a photo still waiting behind
+            # the same user's earlier message (a text still waiting has no photo to send again).
+            if handling or incoming.kind == "image":
+                await self._say_interrupted(incoming, language)
+            raise
         finally:  # only now: "any text" sent meanwhile must wait for this reply, not start another
             done.set_result(None)
             if self._latest.get(incoming.user) is done:
@@ -543,7 +549,7 @@ class CallbackChannel(Channel):
     async def _say_interrupted(self, incoming: Incoming, language: str) -> None:
         """A stop cut this message off after its grace: ask the user to send it again, while the API can
         still send (the drain waits briefly for cut-off work; the client closes after it). Passive mode
-        has no connection left to answer on: its user is told on the next message, as for any reply."""
+        can answer only inside a request WeChat still waits on, and none is left: its user sees nothing."""
         if self.passive:
             return
         text = interrupted_text(language)
