@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterable, Coroutine
+from collections.abc import AsyncIterable, Awaitable, Coroutine
 from typing import Any, ClassVar
 
 from starlette.requests import Request
@@ -28,6 +28,16 @@ log = logging.getLogger(__name__)
 #: user to send the photo again, in at most INTERRUPTED_SEND_SECONDS.
 CANCELLED_WAIT_SECONDS = 2.0
 INTERRUPTED_SEND_SECONDS = 1.5
+
+
+async def say_cut_off(platform: str, send: Awaitable[Any]) -> None:
+    """`send` the message that asks a user whose message a stop cut off to send it again, within
+    INTERRUPTED_SEND_SECONDS, while the closing channel can still send. The stop goes on either way,
+    and the session row already says `interrupted`."""
+    try:
+        await asyncio.wait_for(send, INTERRUPTED_SEND_SECONDS)
+    except Exception as exc:
+        log.warning("%s: could not say a message was cut off (%s)", platform, type(exc).__name__)
 
 
 class Runtime:

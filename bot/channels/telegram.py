@@ -38,7 +38,7 @@ from telegram.error import InvalidToken
 from telegram.ext import Application, CallbackQueryHandler, ContextTypes, MessageHandler, filters
 
 from bot.boxes import boxes_of, draw_boxes
-from bot.channels.base import INTERRUPTED_SEND_SECONDS, Channel, Runtime, capped_body
+from bot.channels.base import Channel, Runtime, capped_body, say_cut_off
 from bot.channels.telegram_http import AiohttpRequest
 from bot.channels.telegram_photos import PhotoMemory, declared_not_image, make_fetch, photo_key
 from bot.channels.telegram_send import Sender, boxes_keyboard, kind_keyboard, set_menus
@@ -313,7 +313,10 @@ class TelegramChannel(Channel):
     async def _refuse(self, inbound: Inbound) -> None:
         """Say at once that this cannot be read, rather than take its caption's command for a photo to
         come."""
-        text = NOT_A_PHOTO_COMMANDS[self.dispatcher.language_of(inbound)]
+        await self._reply_plain(inbound, NOT_A_PHOTO_COMMANDS[self.dispatcher.language_of(inbound)])
+
+    async def _reply_plain(self, inbound: Inbound, text: str) -> None:
+        """`text` as it is (escaped for HTML), in reply to the user's message, without buttons."""
         await self._send_text(int(inbound.chat_id), html.escape(text), inbound.message_id, None)
 
     def _inbound(self, message: Message) -> Inbound | None:
@@ -384,15 +387,16 @@ class TelegramChannel(Channel):
         show_action = working or inbound.has_image
         action = self._keep_showing(inbound.chat_id, ChatAction.TYPING) if show_action else None
         try:
-            outbound = await self.dispatcher.handle(inbound)
+            try:
+                outbound = await self.dispatcher.handle(inbound)
+            finally:  # before a cut-off is said, too: no "typing…" over "it will not come"
+                if action is not None:
+                    action.cancel()
         except asyncio.CancelledError:
-            if action is not None:
-                action.cancel()  # no "typing…" over the message that says it will not come
-            await self._say_interrupted(inbound)
+            # A stop cut it off: `stop` closes the bot's HTTP client only after its cut-off answers end.
+            text = interrupted_text(self.dispatcher.language_of(inbound))
+            await say_cut_off(PLATFORM, self._reply_plain(inbound, text))
             raise
-        finally:
-            if action is not None:
-                action.cancel()
         if outbound is not None:
             await self._send(outbound, inbound)
             if not inbound.has_image and outbound.outcome is not None:
@@ -400,16 +404,6 @@ class TelegramChannel(Channel):
                 # waited for it too.
                 self._release_album_rest(inbound, outbound.outcome.kind, outbound.outcome.side)
         return outbound
-
-    async def _say_interrupted(self, inbound: Inbound) -> None:
-        """A stop cut this message off after its grace: ask the user to send it again, while the bot can
-        still send (`stop` closes its HTTP client only once its cut-off answers have ended)."""
-        text = interrupted_text(self.dispatcher.language_of(inbound))
-        try:
-            send = self._send_text(int(inbound.chat_id), html.escape(text), inbound.message_id, None)
-            await asyncio.wait_for(send, INTERRUPTED_SEND_SECONDS)
-        except Exception as exc:  # the stop goes on either way; the row already says `interrupted`
-            log.warning("telegram: could not say a message was cut off (%s)", type(exc).__name__)
 
     # -------------------------------------------------------------------------------------- albums
 

@@ -35,7 +35,7 @@ from typing import ClassVar, Literal
 from starlette.responses import PlainTextResponse, Response
 from wechatpy.messages import BaseMessage
 
-from bot.channels.base import INTERRUPTED_SEND_SECONDS, Channel, Runtime
+from bot.channels.base import Channel, Runtime, say_cut_off
 from bot.channels.wechat_api import WeChatAPIError, _TokenedAPI
 from bot.images import ImageRejected
 from handlers.channel_texts import COLLECT_LATER, FAILED, MORE_WAITING, NOT_A_PHOTO, PICK_HINT, WELCOME, pick
@@ -550,13 +550,8 @@ class CallbackChannel(Channel):
         """A stop cut this message off after its grace: ask the user to send it again, while the API can
         still send (the drain waits briefly for cut-off work; the client closes after it). Passive mode
         can answer only inside a request WeChat still waits on, and none is left: its user sees nothing."""
-        if self.passive:
-            return
-        text = interrupted_text(language)
-        try:
-            await asyncio.wait_for(self.api.send_text(incoming.user, text), INTERRUPTED_SEND_SECONDS)
-        except Exception as exc:  # the stop goes on either way; the row already says `interrupted`
-            log.warning("%s: could not say a message was cut off (%s)", self.platform, type(exc).__name__)
+        if not self.passive:
+            await say_cut_off(self.platform, self.api.send_text(incoming.user, interrupted_text(language)))
 
     async def _recorded_first(self, incoming: Incoming, stamp: Stamp) -> bool:
         """The shared replay check (`Refused` passes through), then whether this is the message's first
