@@ -68,10 +68,10 @@ class ServerSettings(BaseModel):
     max_connections: int = Field(default=1000, ge=1)
 
 
-#: Chat channel tables and the settings model that validates each (imported lazily: `module:Class`).
 #: The server's own routes; a channel's webhook cannot share them.
 HEALTH_PATH, METRICS_PATH = "/healthz", "/metrics"
 
+#: Chat channel tables and the settings model that validates each (imported lazily: `module:Class`).
 CHANNEL_SETTINGS = {
     "telegram": "bot.channels.telegram:TelegramSettings",
     "wechat": "bot.channels.wechat:WeChatSettings",

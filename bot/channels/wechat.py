@@ -78,10 +78,13 @@ class CallbackSettings(BaseModel):
     rate_limit: int = Field(default=DEFAULT_RATE_LIMIT, ge=0)
     daily_quota: int = Field(default=DEFAULT_DAILY_QUOTA, ge=0)
 
+    #: The keys the channel cannot run without (each platform names its own).
+    CREDENTIALS: ClassVar[tuple[str, ...]] = ()
+
     @property
     def missing_credentials(self) -> list[str]:
-        """The keys the channel cannot run without that are unset (each platform names its own)."""
-        raise NotImplementedError
+        """The credentials that are unset, so a message can name them."""
+        return [key for key in self.CREDENTIALS if not getattr(self, key)]
 
     @property
     def has_credentials(self) -> bool:
@@ -125,10 +128,7 @@ class WeChatSettings(CallbackSettings):
     path: str = "/wechat"
     api_base_url: str = "https://api.weixin.qq.com"
 
-    @property
-    def missing_credentials(self) -> list[str]:
-        """The keys the account cannot run without that are unset, so a message can name them."""
-        return [key for key in ("token", "app_id", "app_secret") if not getattr(self, key)]
+    CREDENTIALS: ClassVar[tuple[str, ...]] = ("token", "app_id", "app_secret")
 
 
 class WeChatChannel(CallbackChannel):

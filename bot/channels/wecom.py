@@ -42,11 +42,7 @@ class WeComSettings(CallbackSettings):
     path: str = "/wecom"
     api_base_url: str = "https://qyapi.weixin.qq.com"
 
-    @property
-    def missing_credentials(self) -> list[str]:
-        """The keys the app cannot run without that are unset, so a message can name them."""
-        needed = ("corp_id", "agent_id", "secret", "token", "encoding_aes_key")
-        return [key for key in needed if not getattr(self, key)]
+    CREDENTIALS: ClassVar[tuple[str, ...]] = ("corp_id", "agent_id", "secret", "token", "encoding_aes_key")
 
 
 class WeComChannel(CallbackChannel):
