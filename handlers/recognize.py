@@ -228,12 +228,8 @@ class Recognizer:
         row.error_code = outcome.error_code
         row.cached = outcome.cached
         row.warnings = self._stored_warnings(outcome.warnings)
-        if image is not None:
-            row.image_sha256 = image.sha256
-            row.image_bytes = len(image.data)
-            row.width, row.height = image.width, image.height
-            if self.config.bot.store_images:
-                row.image = image.data
+        if image is not None and self.config.bot.store_images:  # its hash and size are on the row already
+            row.image = image.data
         recognition = outcome.recognition
         if recognition is not None:
             row.vendor = recognition.vendor

@@ -107,9 +107,9 @@ def _states(
 ) -> tuple[list[int], np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The words a line of `steps` steps can score, as CTC states (blank, w0, blank, w1, ..., blank,
     padded to the longest): the alphabet columns the words use, each state's place among them, each
-    word's last state, whether a state may
-    be reached from two back (across a blank between two different characters), and whether it lies
-    within its word. Cached, as a lexicon is scored line after line; the arrays are read-only."""
+    word's last state, whether a state may be reached from two back (across a blank between two
+    different characters), and whether it lies within its word. Cached, as a lexicon is scored line
+    after line; the arrays are read-only."""
     index = _index(alphabet)
     usable = [
         number
