@@ -2,10 +2,11 @@
 
     .venv/bin/python -m benchmarks.rush [--users N] [--album N] [--out PATH]
 
-`users` people each send one licence photo and one more sends an album of `album` photos, all at once,
-through the Recognizer (intake, the local vendor's queue, checks, session log) as a chat channel hands
-them over. The engine reads one photo at a time, so this measures its queue: how long each person
-waits for an answer, how many get their result, and how many are told at once that it is busy. Prints
+`users` people each send one licence photo and, a moment before them, one more sends an album of
+`album` photos, all through the Recognizer (intake, the local vendor's queue, checks, session log) as a
+chat channel hands them over. The engine reads one photo at a time, so this measures its queue: how
+long each person waits for an answer, how many get their result, and how many are told at once that it
+is busy. Prints
 the figures with the peak RSS of the process and writes them as JSON. Figures only: nothing here
 asserts, and timings depend on what else the machine is doing.
 """
@@ -77,7 +78,9 @@ async def rush(users: int, album: int, seed: int) -> dict[str, Any]:
             outcome = await recognizer.recognize(request)
             return user, outcome_name(outcome), time.perf_counter() - began
 
-        senders = [f"user{number}" for number in range(users)] + ["album"] * album
+        # The album first: read first come, first served, it held everyone behind it (people now take
+        # turns, so the album's later photos wait instead).
+        senders = ["album"] * album + [f"user{number}" for number in range(users)]
         began = time.perf_counter()
         answers = await asyncio.gather(*(one(user, data) for user, data in zip(senders, sent, strict=False)))
         wall = time.perf_counter() - began

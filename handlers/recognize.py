@@ -19,7 +19,7 @@ from bot import images, metrics
 from bot.config import Config
 from bot.models import KINDS, Kind, Recognition, Side, Warning
 from bot.storage import SessionLog, SessionRow
-from bot.vendors.base import UNSUPPORTED, ChainResult, ErrorCategory, VendorChain, build_vendor
+from bot.vendors.base import READ_FOR, UNSUPPORTED, ChainResult, ErrorCategory, VendorChain, build_vendor
 from handlers.checks import run_checks
 from handlers.masking import mask_document
 from handlers.outcome import Outcome, Status
@@ -190,10 +190,13 @@ class Recognizer:
         reading: asyncio.Future[Recognition | None] = asyncio.get_running_loop().create_future()
         if self.cache.ttl > 0:
             self._reading.setdefault(key, reading)
+        # Whose photo this is: the embedded engine's queue takes turns between people by it.
+        reader = READ_FOR.set(_reader(request.context))
         try:
             result = await self.chains[kind].recognize(kind, side, image)
             reading.set_result(result.recognition)
         finally:
+            READ_FOR.reset(reader)
             if self._reading.get(key) is reading:
                 del self._reading[key]
             if not reading.done():  # cut off: whoever waits on it reads the photo itself
@@ -270,6 +273,11 @@ class Recognizer:
         vendors = {id(v): v for chain in self.chains.values() for v in chain.vendors}
         for vendor in vendors.values():
             await vendor.aclose()
+
+
+def _reader(context: Context) -> str | None:
+    """Who a photo is read for, the same person whichever chat they send it in; None if unknown."""
+    return f"{context.platform}:{context.user_id}" if context.user_id else None
 
 
 def _new_row(request: Request, status: Status) -> SessionRow:

@@ -16,14 +16,17 @@ import pytest
 from PIL import Image
 
 from bot import metrics
+from bot.config import load_config
 from bot.images import IntakeImage, load
 from bot.models import Plate, PlateColor, Recognition
-from bot.vendors.base import BUSY, ErrorCategory, VendorChain, VendorError, build_vendor
+from bot.storage import SessionLog
+from bot.vendors.base import BUSY, READ_FOR, ErrorCategory, VendorChain, VendorError, build_vendor
 from bot.vendors.local import engine_queue
 from bot.vendors.local import vendor as local
 from bot.vendors.local.engine_queue import FIRST_GUESS_SECONDS, EngineQueue, QueuedRead
 from bot.vendors.local.ocr import OcrLine, shared_engine
 from handlers.outcome import Outcome, Status
+from handlers.recognize import Context, Recognizer, Request
 from handlers.replies import failure_text
 
 
@@ -64,10 +67,14 @@ async def under_way(reads: Reads, width: int = 320) -> None:
         await asyncio.sleep(0.01)
 
 
-def photo(width: int = 320) -> IntakeImage:
+def photo_bytes(width: int = 320) -> bytes:
     buffer = io.BytesIO()
     Image.new("RGB", (width, 200), "white").save(buffer, "JPEG")
-    return load(buffer.getvalue(), min_side=1)
+    return buffer.getvalue()
+
+
+def photo(width: int = 320) -> IntakeImage:
+    return load(photo_bytes(width), min_side=1)
 
 
 async def all_at_once(vendor, count: int, width: int = 320) -> list[Recognition | BaseException]:
@@ -249,3 +256,73 @@ def test_the_real_engine_checks_before_each_model_call_whether_its_read_was_give
         handed[0].future.result(timeout=60)
     kept = queue.submit(lambda: engine.read(page), started=lambda: None, give_up_after=60)
     assert kept.future.result(timeout=60) == []  # a blank page read to its end: no lines
+
+
+# ------------------------------------------------------------------------------------- taking turns
+
+
+async def sent_by(reader: str, vendor, width: int) -> Recognition:
+    """A photo `reader` sent (the recognizer says whose photo it is through READ_FOR)."""
+    READ_FOR.set(reader)  # in this task's own context only
+    return await vendor.recognize("plate", "front", photo(width))
+
+
+async def test_people_take_turns_so_an_album_does_not_hold_back_the_next_person(reads):
+    """Read first come, first served, a photo sent just after a field worker's album of four waited
+    for all four."""
+    vendor = build_vendor("local", {"max_wait": 60})
+    reads.lengths = [1.5]  # time enough for the next person to write while the first photo is read
+    album = [asyncio.create_task(sent_by("telegram:worker", vendor, 400 + index)) for index in range(4)]
+    await under_way(reads, 400)
+    walk_in = asyncio.create_task(sent_by("wechat:customer", vendor, 500))
+    await asyncio.gather(*album, walk_in)
+    assert reads.begun == [400, 500, 401, 402, 403]
+
+
+async def test_a_newcomer_goes_ahead_of_later_turns_but_not_of_the_turn_under_way(reads):
+    """Each person's first photo waiting takes the turn being read; their next, the turn after."""
+    vendor = build_vendor("local", {"max_wait": 60})
+    reads.lengths = [1.0, 0.3, 1.5]  # 400, 500, then 401, read while the others write
+    album = [asyncio.create_task(sent_by("a", vendor, 400 + index)) for index in range(3)]
+    await under_way(reads, 400)
+    early = [asyncio.create_task(sent_by(name, vendor, width)) for name, width in (("b", 500), ("b", 501))]
+    await under_way(reads, 401)  # turn 1 under way: b's second photo waits in it
+    late = asyncio.create_task(sent_by("c", vendor, 600))
+    await asyncio.gather(*album, *early, late)
+    assert reads.begun == [400, 500, 401, 501, 600, 402]
+
+
+async def test_a_newcomer_behind_an_album_expects_one_read_and_is_not_refused_as_busy(reads):
+    """The wait a photo expects counts only the turns before its own: counting the whole queue told
+    the next person the engine was busy because someone else had sent an album."""
+    vendor = build_vendor("local", {"max_wait": 1.5 * FIRST_GUESS_SECONDS})
+    reads.lengths = [1.5]
+    album = [asyncio.create_task(sent_by("worker", vendor, 400 + index)) for index in range(4)]
+    await under_way(reads, 400)
+    assert local.ENGINE_QUEUE.expected_wait("worker") == 2 * FIRST_GUESS_SECONDS  # its two ahead
+    assert local.ENGINE_QUEUE.expected_wait("customer") == FIRST_GUESS_SECONDS  # the one being read
+    assert isinstance(await sent_by("customer", vendor, 500), Recognition)
+    assert busy(await asyncio.gather(*album, return_exceptions=True)) == 2  # each expected two reads ahead
+    assert reads.done == [400, 500, 401]
+
+
+async def test_the_recognizer_says_whose_photo_the_engine_reads(reads, monkeypatch, tmp_path):
+    """Two people's photos through the recognizer reach the engine's queue under their own names."""
+    seen: list[str | None] = []
+    real_submit = EngineQueue.submit
+
+    def submit(self, work, started, give_up_after, reader=None):
+        seen.append(reader)
+        return real_submit(self, work, started, give_up_after, reader)
+
+    monkeypatch.setattr(EngineQueue, "submit", submit)
+    config_file = tmp_path / "config.toml"
+    config_file.write_text(
+        f'[bot]\ndatabase = "{tmp_path / "log.db"}"\ncache_seconds = 0\n', encoding="utf-8"
+    )
+    recognizer = Recognizer(load_config(config_file, environ={}), SessionLog(tmp_path / "log.db"))
+    for platform, user in (("telegram", "42"), ("wechat", "oUser"), ("cli", None)):
+        request = Request(kind="plate", data=photo_bytes(), context=Context(platform=platform, user_id=user))
+        assert (await recognizer.recognize(request)).status == Status.OK
+    await recognizer.aclose()
+    assert seen == ["telegram:42", "wechat:oUser", None]

@@ -12,6 +12,7 @@ import logging
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Annotated, Any, ClassVar, TypeVar
@@ -32,6 +33,12 @@ from bot.models import SIDES, Kind, Recognition, Side
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+
+
+#: Whom the photo being recognized is read for (a platform and a user id), set by whoever asks for the
+#: read: a vendor that queues photos takes turns between people by it (the embedded engine's queue,
+#: bot/vendors/local/engine_queue.py). None where nobody in particular asked (the CLI, a benchmark).
+READ_FOR: ContextVar[str | None] = ContextVar("read_for", default=None)
 
 
 class ErrorCategory(StrEnum):

@@ -10,18 +10,27 @@ queue. Two things follow, both measured on two cores with 45 people sending at o
   of after a long wait. The expected wait is the photos ahead times a typical read, so a queue of plates
   (0.05 s) may be far longer than a queue of licences (0.7 s). The estimate can be wrong, so a photo
   whose turn comes after twice the wait allowed is refused then, unread, rather than read that late.
+- People take turns. A field worker's album of ten photos would otherwise hold everyone who wrote a
+  moment later behind all ten (seven seconds for a photo that takes one). Each photo is given a turn
+  when it comes: a person's first photo waiting gets the turn being read now, their next one the turn
+  after their last, so the engine reads one photo of each person waiting before the second of anyone.
+  A newcomer goes ahead of an album's later photos, not of photos already waiting for the turn under
+  way. In a rush it is an album's later photos that wait, then, and like any photo they are refused as
+  busy if their turn comes too late.
 """
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import statistics
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
-from typing import Generic, TypeVar
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
 
 from bot import metrics
 
@@ -67,8 +76,19 @@ class QueuedRead(Generic[T]):
         self.given_up.set()
 
 
+@dataclass(order=True)
+class _Waiting:
+    """A photo handed to the worker, ordered as it will be read: by turn, then as it came."""
+
+    turn: int
+    arrival: int
+    reader: str | None = field(compare=False)
+    future: Future[Any] = field(compare=False)
+    run: Callable[[], Any] = field(compare=False)
+
+
 class EngineQueue:
-    """Photos handed to the worker and not yet done, and how long one read typically takes."""
+    """Photos handed to the worker and not yet done, whose turn each is, and how long a read takes."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -76,6 +96,12 @@ class EngineQueue:
         self._unfinished = 0
         self._recent: deque[float] = deque(maxlen=RECENT_READS)
         self._loaded = False
+        self._waiting: list[_Waiting] = []  # a heap; photos given up stay in it until their turn
+        self._arrivals = itertools.count()
+        #: The turn of the photo read last, and each person's last turn since (a person whose photo is
+        #: being read, or was read in the turn under way, has had it: their next waits for the next turn).
+        self._turn = 0
+        self._last_turns: dict[str, int] = {}
 
     @property
     def photos(self) -> int:
@@ -83,21 +109,32 @@ class EngineQueue:
         with self._lock:
             return self._unfinished
 
-    def expected_wait(self) -> float:
-        """Seconds a photo queued now would wait before the engine starts on it."""
+    def expected_wait(self, reader: str | None = None) -> float:
+        """Seconds a photo `reader` sent now would wait before the engine starts on it: the photos
+        whose turns come before its turn would, the one being read included."""
         with self._lock:
             typical = statistics.median(self._recent) if self._recent else FIRST_GUESS_SECONDS
-            return self._unfinished * typical
+            turn = self._next_turn(reader)
+            waiting = [photo for photo in self._waiting if not photo.future.done()]
+            being_read = self._unfinished - len(waiting)
+            return (being_read + sum(photo.turn <= turn for photo in waiting)) * typical
+
+    def _next_turn(self, reader: str | None) -> int:
+        """The turn of `reader`'s next photo: the turn being read, or the one after their last. A photo
+        nobody in particular sent (`reader` None) takes the turn being read."""
+        last = self._last_turns.get(reader) if reader is not None else None
+        return self._turn if last is None else max(self._turn, last + 1)
 
     def submit(
-        self, work: Callable[[], T], started: Callable[[], None], give_up_after: float
+        self,
+        work: Callable[[], T],
+        started: Callable[[], None],
+        give_up_after: float,
+        reader: str | None = None,
     ) -> QueuedRead[T]:
-        """Queue `work`; `started` is called in the worker just before it runs. A photo still waiting
-        `give_up_after` seconds from now is not read when its turn comes (its future raises TooLate)."""
-        with self._lock:
-            if self._executor is None:
-                self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="local-ocr")
-            self._unfinished += 1
+        """Queue `work` for `reader` (whose photos take turns with other people's); `started` is called
+        in the worker just before it runs. A photo still waiting `give_up_after` seconds from now is
+        not read when its turn comes (its future raises TooLate)."""
         deadline = time.monotonic() + give_up_after
         given_up = threading.Event()
 
@@ -118,9 +155,37 @@ class EngineQueue:
                     self._recent.append(time.perf_counter() - began)
             return result
 
-        future = self._executor.submit(timed)
-        future.add_done_callback(self._left)  # once: when the read ends, or when cancelled unread
+        future: Future[T] = Future()
+        with self._lock:
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="local-ocr")
+            self._unfinished += 1
+            turn = self._next_turn(reader)
+            if reader is not None:
+                self._last_turns[reader] = turn
+            heapq.heappush(self._waiting, _Waiting(turn, next(self._arrivals), reader, future, timed))
+            executor = self._executor
+        future.add_done_callback(self._left)  # once: when the read ends, or when given up unread
+        executor.submit(self._read_next)  # one call per photo: each reads whichever photo's turn is next
         return QueuedRead(future, given_up)
+
+    def _read_next(self) -> None:
+        """In the worker: read the photo whose turn is next (or drop it, if it was given up)."""
+        with self._lock:
+            photo = heapq.heappop(self._waiting)
+            if photo.turn > self._turn:  # a new turn: who had none since the last needs no record
+                self._turn = photo.turn
+                self._last_turns = {
+                    reader: last for reader, last in self._last_turns.items() if last >= self._turn
+                }
+        if not photo.future.set_running_or_notify_cancel():
+            return
+        try:
+            result = photo.run()
+        except BaseException as exc:  # the future carries it to whoever waits, as an executor's would
+            photo.future.set_exception(exc)
+        else:
+            photo.future.set_result(result)
 
     def _left(self, _future: Future[object]) -> None:
         with self._lock:

@@ -22,6 +22,7 @@ from bot.images import LOAD_DECODE_SIDE, ImageLimits, ImageRejected, IntakeImage
 from bot.models import Box, Kind, Plate, Recognition, Side
 from bot.vendors.base import (
     BUSY,
+    READ_FOR,
     UNSUPPORTED,
     ErrorCategory,
     Vendor,
@@ -126,7 +127,8 @@ class LocalVendor(Vendor):
             raise VendorError(
                 NAME, ErrorCategory.NOT_FOUND, UNSUPPORTED, f"local does not read {kind}/{side}"
             )
-        wait = ENGINE_QUEUE.expected_wait()
+        reader = READ_FOR.get()
+        wait = ENGINE_QUEUE.expected_wait(reader)
         if wait > self.local_settings.max_wait:
             queued = f"about {wait:.0f} s of photos queued"
             raise VendorError(NAME, ErrorCategory.QUOTA_OR_RATE, BUSY, queued, unsent=True)
@@ -140,6 +142,7 @@ class LocalVendor(Vendor):
             lambda: self.recognize_sync(kind, side, image),
             started=lambda: loop.call_soon_threadsafe(_resolve, started),
             give_up_after=2 * self.local_settings.max_wait,
+            reader=reader,
         )
         work = asyncio.wrap_future(queued.future)
         try:
