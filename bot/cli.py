@@ -183,11 +183,13 @@ def _stats(args: argparse.Namespace, config: Config) -> int:
     print(f"sessions: {stats.total}   success rate: {rate}")
     for status, count in sorted(stats.by_status.items()):
         print(f"  {status:<14} {count}")
-    print(f"{'vendor':<16}{'kind':<10}{'calls':>7}{'ok':>7}{'p50 ms':>9}{'p95 ms':>9}")
+    # "queued": of those times, the wait in the vendor's own queue (the embedded engine's in a rush).
+    print(f"{'vendor':<16}{'kind':<10}{'calls':>7}{'ok':>7}{'p50 ms':>9}{'p95 ms':>9}{'queued p50/p95':>17}")
     for item in stats.by_vendor_kind:
+        queued = f"{_ms(item.waited_p50_ms)}/{_ms(item.waited_p95_ms)}" if item.waited_p95_ms else "-"
         print(
             f"{item.vendor:<16}{item.kind:<10}{item.count:>7}{item.ok:>7}"
-            f"{_ms(item.p50_ms):>9}{_ms(item.p95_ms):>9}"
+            f"{_ms(item.p50_ms):>9}{_ms(item.p95_ms):>9}{queued:>17}"
         )
     if stats.by_vendor_day:
         print(f"{'vendor':<16}{'day':<12}{'calls':>7}{'failures':>10}")

@@ -134,6 +134,9 @@ class VendorKindStats(BaseModel):
     ok: int
     p50_ms: float | None
     p95_ms: float | None
+    #: Of those, the wait in the vendor's own queue (the embedded engine's): None where nothing waited.
+    waited_p50_ms: float | None = None
+    waited_p95_ms: float | None = None
 
 
 class VendorDayStats(BaseModel):
@@ -222,8 +225,14 @@ def _v2_delivery_status(db: Database) -> None:
     db["sessions"].add_column("delivery_code", str)
 
 
+def _v3_queue_wait(db: Database) -> None:
+    """The embedded engine's calls include their wait in its queue; logged apart (None before this
+    version), so a rush shows as waiting rather than as a slow engine."""
+    db["vendor_calls"].add_column("waited_ms", float)
+
+
 #: Ordered; entry i brings a database from version i to i + 1. Append, never edit a released entry.
-MIGRATIONS: list[Migration] = [_v1_create_everything, _v2_delivery_status]
+MIGRATIONS: list[Migration] = [_v1_create_everything, _v2_delivery_status, _v3_queue_wait]
 
 
 def user_version(db: Database) -> int:
@@ -442,7 +451,7 @@ class SessionLog:
             }
             calls = list(
                 self._db.query(
-                    "SELECT c.vendor, s.kind, c.status, c.ms, c.day FROM vendor_calls c "
+                    "SELECT c.vendor, s.kind, c.status, c.ms, c.waited_ms, c.day FROM vendor_calls c "
                     f"JOIN sessions s ON s.id = c.session_id{session_filter}",
                     params,
                 )
@@ -592,6 +601,7 @@ def _vendor_calls(row: SessionRow) -> list[dict[str, Any]]:
             "status": str(attempt.get("status")),
             "code": None if attempt.get("code") is None else str(attempt["code"]),
             "ms": attempt.get("ms"),
+            "waited_ms": attempt.get("waited_ms"),
             "day": day,
         }
         for attempt in row.attempts
@@ -654,6 +664,8 @@ def _per_vendor_kind(calls: list[dict[str, Any]]) -> list[VendorKindStats]:
     result = []
     for (vendor, kind), group in sorted(groups.items()):
         latencies = [call["ms"] for call in group if call["ms"] is not None]
+        waits = [call["waited_ms"] for call in group if call["waited_ms"] is not None]
+        waited = any(waits)  # a vendor with no queue of its own logs a wait of 0 for every call
         result.append(
             VendorKindStats(
                 vendor=vendor,
@@ -662,6 +674,8 @@ def _per_vendor_kind(calls: list[dict[str, Any]]) -> list[VendorKindStats]:
                 ok=sum(call["status"] == OK for call in group),
                 p50_ms=percentile(latencies, 0.50),
                 p95_ms=percentile(latencies, 0.95),
+                waited_p50_ms=percentile(waits, 0.50) if waited else None,
+                waited_p95_ms=percentile(waits, 0.95) if waited else None,
             )
         )
     return result

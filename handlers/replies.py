@@ -881,6 +881,8 @@ def help_text(language: str, *, words: bool = False) -> str:
 _HISTORY_TITLE = ("🗂 最近的识别记录", "🗂 Your latest recognitions")
 _HISTORY_EMPTY = ("还没有识别记录。", "No recognitions yet.")
 _STATS_TITLE = ("📊 识别统计", "📊 Recognition statistics")
+#: Of a vendor's median time, the median wait in its own queue (the embedded engine's, in a rush).
+_QUEUED = ("其中排队", "of which queued")
 _HISTORY_STATUS = {
     "ok": ("成功", "read"),
     "not_found": ("未找到证件", "nothing found"),
@@ -915,7 +917,10 @@ def stats_text(stats: Stats, language: str) -> str:
     lines = [_pick(_STATS_TITLE, language), f"{total}: {stats.total}  ✓ {rate}"]
     for item in stats.by_vendor_kind:
         p50 = "-" if item.p50_ms is None else f"{item.p50_ms:.0f} ms"
-        lines.append(f"{item.vendor} {item.kind}: {item.ok}/{item.count} · p50 {p50}")
+        line = f"{item.vendor} {item.kind}: {item.ok}/{item.count} · p50 {p50}"
+        if item.waited_p50_ms is not None:  # the engine was busy, not slow: say how much was waiting
+            line += f" ({_pick(_QUEUED, language)} {item.waited_p50_ms:.0f} ms)"
+        lines.append(line)
     return "\n".join(lines)
 
 

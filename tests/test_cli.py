@@ -148,6 +148,8 @@ def test_csv_history_export_and_stats(config_file, photo, tmp_path, capsys):
     assert main(["stats", "--config", config]) == 0
     stats = capsys.readouterr().out
     assert "sessions: 2" in stats and "scripted" in stats
+    scripted = next(line for line in stats.splitlines() if line.startswith("scripted"))
+    assert scripted.split()[-1] == "-"  # no queue of its own: nothing waited
 
 
 def test_check_config_and_serve_without_channels(config_file, capsys):

@@ -326,3 +326,19 @@ async def test_the_recognizer_says_whose_photo_the_engine_reads(reads, monkeypat
         assert (await recognizer.recognize(request)).status == Status.OK
     await recognizer.aclose()
     assert seen == ["telegram:42", "wechat:oUser", None]
+
+
+async def test_a_photo_s_wait_in_the_queue_is_logged_apart_from_its_read(reads):
+    """Each attempt's time includes the wait; `waited_ms` says how much of it was waiting, so a rush
+    does not pass for a slow engine. A cloud vendor has no queue of its own: it waits 0."""
+    engine = build_vendor("local", {"max_wait": 60})
+    reads.lengths = [1.0]  # the first photo holds the engine a second
+    first, second = await asyncio.gather(
+        VendorChain([engine]).recognize("plate", "front", photo(320)),
+        VendorChain([engine]).recognize("plate", "front", photo(640)),
+    )
+    [read_first], [read_second] = first.attempts, second.attempts
+    assert read_second.waited_ms >= 500 > read_first.waited_ms  # it waited out the first one's second
+    assert read_second.ms >= read_second.waited_ms and reads.done == [320, 640]
+    cloud = await VendorChain([build_vendor("scripted", {})]).recognize("plate", "front", photo())
+    assert cloud.attempts[0].waited_ms == 0

@@ -24,7 +24,7 @@ from bot.models import (
     VehicleLicenceFront,
     Warning,
 )
-from bot.storage import SessionRow
+from bot.storage import SessionRow, Stats, VendorKindStats
 from bot.vendors.base import ErrorCategory, page_shown, shows_page
 from handlers.dispatch import COMMANDS, parse_command
 from handlers.outcome import Outcome, Status
@@ -40,6 +40,7 @@ from handlers.replies import (
     render_html,
     render_json_warnings,
     render_text,
+    stats_text,
     warning_text,
 )
 
@@ -612,3 +613,17 @@ def test_a_plate_photo_too_small_names_the_plate_minimum() -> None:
     assert "15" in failure_text(plate, "en") and "100" not in failure_text(plate, "en")
     assert "车牌" in failure_text(plate, "zh")
     assert "100" in failure_text(card, "en")
+
+
+def test_stats_say_how_much_of_the_engine_s_time_was_waiting_in_its_queue():
+    engine = VendorKindStats(
+        vendor="local", kind="driving", count=9, ok=9, p50_ms=9000, p95_ms=30000, waited_p50_ms=8300
+    )
+    cloud = VendorKindStats(vendor="tencent", kind="plate", count=2, ok=2, p50_ms=90, p95_ms=120)
+    stats = Stats(
+        total=11, by_status={"ok": 11}, success_rate=1.0, by_vendor_kind=[engine, cloud], by_vendor_day=[]
+    )
+    zh, en = stats_text(stats, "zh").splitlines(), stats_text(stats, "en").splitlines()
+    assert zh[2] == "local driving: 9/9 · p50 9000 ms (其中排队 8300 ms)"
+    assert en[2] == "local driving: 9/9 · p50 9000 ms (of which queued 8300 ms)"
+    assert en[3] == "tencent plate: 2/2 · p50 90 ms"

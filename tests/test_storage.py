@@ -123,6 +123,7 @@ def test_record_accepts_chain_attempts_and_warning_models(log: SessionLog):
         "code": "T",
         "message": "",
         "sent": True,
+        "waited_ms": 0.0,
     }
     assert back.attempts[1]["vendor"] == "tencent"
     assert back.warnings == [
@@ -592,12 +593,40 @@ def test_a_version_1_log_gains_delivery_status_and_keeps_its_rows(db_path: Path)
     session_id = int(db["sessions"].insert(v1_columns).last_pk)
     db.close()
     with SessionLog(db_path) as v2:
-        assert v2.schema_version == 2
+        assert v2.schema_version == len(storage.MIGRATIONS)
         [row] = v2.history()
         assert row.id == session_id and row.delivery_status is None
         v2.set_delivery(session_id, "undelivered", "45015")
         [row] = v2.history()
         assert (row.delivery_status, row.delivery_code) == ("undelivered", "45015")
+
+
+def test_the_wait_in_a_vendor_s_own_queue_is_counted_apart(log: SessionLog):
+    """A rush showed as a slow engine: every call's time included its wait in the engine's queue."""
+    for waited in (0.0, 1000.0, 2000.0, 4000.0):
+        attempt = {"vendor": "local", "status": "ok", "ms": waited + 700.0, "waited_ms": waited}
+        log.record(make_row(vendor="local", attempts=[attempt]))
+    log.record(make_row(attempts=[{"vendor": "tencent", "status": "ok", "ms": 90.0, "waited_ms": 0.0}]))
+    log.record(make_row(attempts=[{"vendor": "tencent", "status": "ok", "ms": 80.0}]))  # logged before
+    by_vendor = {item.vendor: item for item in log.stats().by_vendor_kind}
+    engine, cloud = by_vendor["local"], by_vendor["tencent"]
+    assert (engine.p50_ms, engine.waited_p50_ms) == (2200.0, 1500.0)
+    assert engine.waited_p95_ms == pytest.approx(np.percentile([0, 1000, 2000, 4000], 95))
+    assert (cloud.count, cloud.waited_p50_ms, cloud.waited_p95_ms) == (2, None, None)  # it has no queue
+
+
+def test_a_version_2_log_gains_the_queue_wait_and_keeps_its_calls(db_path: Path):
+    db_path.parent.mkdir(parents=True, exist_ok=True)
+    db = Database(db_path)
+    storage.migrate(db, storage.MIGRATIONS[:2])
+    session_id = int(db["sessions"].insert(storage._session_columns(make_row())).last_pk)
+    call = {"session_id": session_id, "vendor": "local", "status": "ok", "ms": 700.0, "day": "2024-05-01"}
+    db["vendor_calls"].insert(call)
+    db.close()
+    with SessionLog(db_path) as v3:
+        assert v3.schema_version == 3
+        [item] = v3.stats().by_vendor_kind
+        assert (item.vendor, item.count, item.p50_ms, item.waited_p50_ms) == ("local", 1, 700.0, None)
 
 
 def test_a_new_log_and_its_write_ahead_files_are_readable_by_their_owner_alone(tmp_path):

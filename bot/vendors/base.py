@@ -41,6 +41,22 @@ T = TypeVar("T")
 READ_FOR: ContextVar[str | None] = ContextVar("read_for", default=None)
 
 
+@dataclass
+class QueueWait:
+    """How long one attempt's photo waited in the vendor's own queue before the vendor began on it.
+
+    The embedded engine reads one photo at a time, so in a rush most of a photo's time there is waiting;
+    logged apart, it tells an operator that the engine was busy rather than slow.
+    """
+
+    seconds: float = 0.0
+
+
+#: The attempt under way's queue wait: the chain sets a fresh one for each vendor it tries, and a vendor
+#: that queues photos records into it (the vendor's call is awaited in the chain's own task).
+QUEUE_WAIT: ContextVar[QueueWait | None] = ContextVar("queue_wait", default=None)
+
+
 class ErrorCategory(StrEnum):
     AUTH = "auth"
     QUOTA_OR_RATE = "quota_or_rate"
@@ -249,6 +265,8 @@ class Attempt:
     #: False when the vendor refused the photo before any request left (too large for its limits, the
     #: engine's queue too long): logged with the session, but no call to count or bill.
     sent: bool = True
+    #: Of `ms`, how long the photo waited in the vendor's own queue before it was read (see QueueWait).
+    waited_ms: float = 0.0
 
 
 @dataclass
@@ -284,20 +302,24 @@ class VendorChain:
                 attempts.append(Attempt(vendor.name, "skipped", message=f"does not read {kind}/{side}"))
                 continue
             started = self._clock()
+            wait = QueueWait()
+            token = QUEUE_WAIT.set(wait)
             try:
                 recognition = await _call(vendor, kind, side, image)
             except VendorError as error:
-                attempts.append(_failed(vendor.name, error, self._clock() - started))
+                attempts.append(_failed(vendor.name, error, self._clock() - started, wait))
                 last_error = error
                 if error.category in FALL_THROUGH or error.unsent:
                     continue
                 return ChainResult(None, attempts, error)
+            finally:
+                QUEUE_WAIT.reset(token)
             elapsed = self._clock() - started
             if recognition.is_empty():
                 error = VendorError(vendor.name, ErrorCategory.NOT_FOUND, message="no card or plate found")
-                attempts.append(_failed(vendor.name, error, elapsed))
+                attempts.append(_failed(vendor.name, error, elapsed, wait))
                 return ChainResult(None, attempts, error)
-            attempts.append(Attempt(vendor.name, "ok", ms=elapsed * 1000))
+            attempts.append(Attempt(vendor.name, "ok", ms=elapsed * 1000, waited_ms=wait.seconds * 1000))
             return ChainResult(recognition, attempts)
         if last_error is None:
             last_error = VendorError(
@@ -321,10 +343,16 @@ async def _call(vendor: Vendor, kind: Kind, side: Side, image: IntakeImage) -> R
         raise error from exc
 
 
-def _failed(vendor: str, error: VendorError, seconds: float) -> Attempt:
+def _failed(vendor: str, error: VendorError, seconds: float, wait: QueueWait) -> Attempt:
     status = str(error.category)
     return Attempt(
-        vendor, status, ms=seconds * 1000, code=error.code, message=error.message, sent=not error.unsent
+        vendor,
+        status,
+        ms=seconds * 1000,
+        code=error.code,
+        message=error.message,
+        sent=not error.unsent,
+        waited_ms=wait.seconds * 1000,
     )
 
 

@@ -12,6 +12,7 @@ VendorError); the chain turns that into not_found, exactly as it does for cloud 
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any, ClassVar
 
 import cv2
@@ -22,6 +23,7 @@ from bot.images import LOAD_DECODE_SIDE, ImageLimits, ImageRejected, IntakeImage
 from bot.models import Box, Kind, Plate, Recognition, Side
 from bot.vendors.base import (
     BUSY,
+    QUEUE_WAIT,
     READ_FOR,
     UNSUPPORTED,
     ErrorCategory,
@@ -145,12 +147,17 @@ class LocalVendor(Vendor):
             reader=reader,
         )
         work = asyncio.wrap_future(queued.future)
+        queued_at = time.perf_counter()
         try:
             await asyncio.wait({started, work}, return_when=asyncio.FIRST_COMPLETED)
         except asyncio.CancelledError:
             queued.give_up()  # still queued: taken out unread (the wrapper would pass this on a turn late)
             work.cancel()
             raise
+        finally:
+            wait = QUEUE_WAIT.get()
+            if wait is not None:  # logged apart from the read (a refusal too late waited all along)
+                wait.seconds = time.perf_counter() - queued_at
         try:
             # The limit counts the engine's own time on this photo, not its wait in the queue.
             return await asyncio.wait_for(work, timeout=self.settings.timeout)
