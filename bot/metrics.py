@@ -49,8 +49,8 @@ ENGINE_QUEUE_PHOTOS = Gauge(
 )
 ENGINE_EXPECTED_WAIT = Gauge(
     "licence_bot_engine_expected_wait_seconds",
-    "How long a photo sent now would wait for the embedded engine; past [vendors.local] max_wait it is "
-    "refused as busy.",
+    "How long a photo sent now, by someone with none waiting, would wait for the embedded engine; past "
+    "[vendors.local] max_wait it is refused as busy.",
     registry=REGISTRY,
 )
 

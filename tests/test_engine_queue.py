@@ -296,7 +296,7 @@ async def test_a_newcomer_behind_an_album_expects_one_read_and_is_not_refused_as
     """The wait a photo expects counts only the turns before its own: counting the whole queue told
     the next person the engine was busy because someone else had sent an album."""
     vendor = build_vendor("local", {"max_wait": 1.5 * FIRST_GUESS_SECONDS})
-    reads.lengths = [1.5]
+    reads.lengths = [0.8]  # 401 then begins at 1.1 s, well inside its 2.1 s
     album = [asyncio.create_task(sent_by("worker", vendor, 400 + index)) for index in range(4)]
     await under_way(reads, 400)
     assert local.ENGINE_QUEUE.expected_wait("worker") == 2 * FIRST_GUESS_SECONDS  # its two ahead
@@ -304,6 +304,41 @@ async def test_a_newcomer_behind_an_album_expects_one_read_and_is_not_refused_as
     assert isinstance(await sent_by("customer", vendor, 500), Recognition)
     assert busy(await asyncio.gather(*album, return_exceptions=True)) == 2  # each expected two reads ahead
     assert reads.done == [400, 500, 401]
+
+
+async def test_a_photo_whose_turn_does_not_come_is_refused_at_its_time_limit_all_the_same(reads):
+    """Newcomers keep taking the turn being read, so an album's later photo may not get a turn while
+    they come; it was refused only once its turn came. It is refused at its time limit, unread."""
+    vendor = build_vendor("local", {"max_wait": FIRST_GUESS_SECONDS})  # refused after 1.4 s of waiting
+    reads.lengths = [2.5]  # the engine is still on the first photo when the second's time is up
+    first = asyncio.create_task(sent_by("worker", vendor, 400))
+    await under_way(reads, 400)
+    with pytest.raises(VendorError) as refused:
+        await sent_by("worker", vendor, 401)
+    assert (refused.value.code, reads.done) == (BUSY, [])  # refused while the first was still read
+    await first
+    await asyncio.sleep(reads.usual)
+    assert reads.begun == [400]
+
+
+async def test_someone_with_nothing_left_in_the_queue_takes_the_turn_being_read(reads):
+    """A person's turns follow their photos still waiting or being read, not ones read or given up:
+    a photo read earlier, or three given up, put their next one behind everyone who came after it."""
+    vendor = build_vendor("local", {"max_wait": 60})
+    await sent_by("x", vendor, 300)  # read earlier, with the engine idle since
+    reads.lengths = [1.0]
+    first = asyncio.create_task(sent_by("b", vendor, 400))
+    await under_way(reads, 400)
+    given_up = [asyncio.create_task(sent_by("y", vendor, 600 + index)) for index in range(3)]
+    await asyncio.sleep(0.05)
+    for task in given_up:
+        task.cancel()  # y's requests were cut off while they waited
+    later = []
+    for reader, width in (("x", 301), ("y", 603), ("c", 500)):
+        later.append(asyncio.create_task(sent_by(reader, vendor, width)))
+        await asyncio.sleep(0.05)  # in this order
+    await asyncio.gather(first, *later)
+    assert reads.begun == [300, 400, 301, 603, 500]
 
 
 async def test_the_recognizer_says_whose_photo_the_engine_reads(reads, monkeypatch, tmp_path):

@@ -15,8 +15,9 @@ queue. Two things follow, both measured on two cores with 45 people sending at o
   when it comes: a person's first photo waiting gets the turn being read now, their next one the turn
   after their last, so the engine reads one photo of each person waiting before the second of anyone.
   A newcomer goes ahead of an album's later photos, not of photos already waiting for the turn under
-  way. In a rush it is an album's later photos that wait, then, and like any photo they are refused as
-  busy if their turn comes too late.
+  way. In a rush it is an album's later photos that wait, then: while newcomers keep coming their
+  turn may not come at all, so a photo still waiting at its time limit is refused then as busy, turn
+  or no turn (the vendor enforces it; the worker checks it again when the turn comes).
 """
 
 from __future__ import annotations
@@ -75,6 +76,10 @@ class QueuedRead(Generic[T]):
         self.future.cancel()
         self.given_up.set()
 
+    def withdraw(self) -> bool:
+        """Out of the queue unread if it still waits (True); False, and left alone, once it is read."""
+        return self.future.cancel()
+
 
 @dataclass(order=True)
 class _Waiting:
@@ -98,9 +103,10 @@ class EngineQueue:
         self._loaded = False
         self._waiting: list[_Waiting] = []  # a heap; photos given up stay in it until their turn
         self._arrivals = itertools.count()
-        #: The turn of the photo read last, and each person's last turn since (a person whose photo is
-        #: being read, or was read in the turn under way, has had it: their next waits for the next turn).
+        #: The turn of the photo read last; for each person with photos waiting or being read, how many
+        #: and the last one's turn (a person with none left starts again at the turn being read).
         self._turn = 0
+        self._unfinished_by: dict[str, int] = {}
         self._last_turns: dict[str, int] = {}
 
     @property
@@ -120,8 +126,9 @@ class EngineQueue:
             return (being_read + sum(photo.turn <= turn for photo in waiting)) * typical
 
     def _next_turn(self, reader: str | None) -> int:
-        """The turn of `reader`'s next photo: the turn being read, or the one after their last. A photo
-        nobody in particular sent (`reader` None) takes the turn being read."""
+        """The turn of `reader`'s next photo: the turn being read, or the one after their last photo
+        still waiting or being read. A photo nobody in particular sent (`reader` None) takes the turn
+        being read."""
         last = self._last_turns.get(reader) if reader is not None else None
         return self._turn if last is None else max(self._turn, last + 1)
 
@@ -163,9 +170,11 @@ class EngineQueue:
             turn = self._next_turn(reader)
             if reader is not None:
                 self._last_turns[reader] = turn
+                self._unfinished_by[reader] = self._unfinished_by.get(reader, 0) + 1
             heapq.heappush(self._waiting, _Waiting(turn, next(self._arrivals), reader, future, timed))
             executor = self._executor
-        future.add_done_callback(self._left)  # once: when the read ends, or when given up unread
+        # Once: when the read ends, or when the photo is given up unread.
+        future.add_done_callback(lambda _done: self._left(reader))
         executor.submit(self._read_next)  # one call per photo: each reads whichever photo's turn is next
         return QueuedRead(future, given_up)
 
@@ -173,11 +182,7 @@ class EngineQueue:
         """In the worker: read the photo whose turn is next (or drop it, if it was given up)."""
         with self._lock:
             photo = heapq.heappop(self._waiting)
-            if photo.turn > self._turn:  # a new turn: who had none since the last needs no record
-                self._turn = photo.turn
-                self._last_turns = {
-                    reader: last for reader, last in self._last_turns.items() if last >= self._turn
-                }
+            self._turn = photo.turn
         if not photo.future.set_running_or_notify_cancel():
             return
         try:
@@ -187,9 +192,13 @@ class EngineQueue:
         else:
             photo.future.set_result(result)
 
-    def _left(self, _future: Future[object]) -> None:
+    def _left(self, reader: str | None) -> None:
         with self._lock:
             self._unfinished -= 1
+            if reader is not None:
+                self._unfinished_by[reader] -= 1
+                if not self._unfinished_by[reader]:  # nothing of theirs left: no turn to follow
+                    del self._unfinished_by[reader], self._last_turns[reader]
 
 
 #: The process's one queue: the engine is shared by every vendor instance and every chat.

@@ -140,16 +140,20 @@ class LocalVendor(Vendor):
             image.forget_pixels()
         loop = asyncio.get_running_loop()
         started = loop.create_future()
+        longest = 2 * self.local_settings.max_wait
         queued = ENGINE_QUEUE.submit(
             lambda: self.recognize_sync(kind, side, image),
             started=lambda: loop.call_soon_threadsafe(_resolve, started),
-            give_up_after=2 * self.local_settings.max_wait,
+            give_up_after=longest,
             reader=reader,
         )
         work = asyncio.wrap_future(queued.future)
         queued_at = time.perf_counter()
         try:
-            await asyncio.wait({started, work}, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait({started, work}, timeout=longest, return_when=asyncio.FIRST_COMPLETED)
+            if not started.done() and not work.done() and queued.withdraw():
+                # Other people's turns kept coming first: refused now, not whenever its turn comes.
+                raise _too_late(longest)
         except asyncio.CancelledError:
             queued.give_up()  # still queued: taken out unread (the wrapper would pass this on a turn late)
             work.cancel()
@@ -165,8 +169,7 @@ class LocalVendor(Vendor):
             queued.give_up()  # nobody waits for this read any more: free the engine for the next photo
             raise
         except TooLate:
-            late = f"waited over {2 * self.local_settings.max_wait:.0f} s"
-            raise VendorError(NAME, ErrorCategory.QUOTA_OR_RATE, BUSY, late, unsent=True) from None
+            raise _too_late(longest) from None
 
     def recognize_sync(self, kind: Kind, side: Side, image: IntakeImage) -> Recognition:
         """The whole recognition, blocking: what the worker thread runs (benchmarks call it directly)."""
@@ -311,6 +314,11 @@ def _raw_lines(recognition: Recognition, scale: float) -> list[OcrLine]:
 def _reading_quality(read: PageRead) -> tuple[int, int]:
     """How well a reading saw its page, for choosing between two: labels read, then fields filled."""
     return (read.labels_found, len(read.fields))
+
+
+def _too_late(longest: float) -> VendorError:
+    """A photo that waited its longest for the engine: refused unread, as busy."""
+    return VendorError(NAME, ErrorCategory.QUOTA_OR_RATE, BUSY, f"waited over {longest:.0f} s", unsent=True)
 
 
 def _upscaled(bgr: np.ndarray, scale: float, det_side: int) -> tuple[np.ndarray, float]:
