@@ -160,6 +160,29 @@ def test_vehicle_type_and_use_character_whose_labels_are_lost_are_placed_by_thei
     assert "owner" not in read.fields  # a name has no format of its own: not guessed
 
 
+def test_a_model_whose_label_is_lost_is_placed_by_its_brand_and_code():
+    """Glare took 品 from 品牌型号: the label no longer matched, and the cell placed by its neighbours was
+    read again from a blurrier crop (大众汽车牌F715FB0WG) while the whole line beside it, read sharp, was
+    left unused. A brand, 牌, then letters and digits is printed by no other field of the page."""
+    lines = [
+        line("使用性质", 40, 330),
+        line("出租客运", 220, 330),
+        line("牌型号", 550, 330),
+        line("大众汽车牌FV7152FBDWG", 700, 330),
+        line("车辆识别代号", 40, 400),
+        line("LFVNR5JL6FR324410", 220, 400),
+    ]
+    read = parse_page("vehicle", "front", lines)
+    assert read.fields["model"].value == "大众汽车牌FV7152FBDWG"
+    assert read.fields["model"].confidence < lines[3].score  # placed by its shape, not by its label
+    # The owner's name has no such shape; a plate's label (号牌号码) has 牌 but no code after it.
+    others = [line("号牌号码", 40, 40), line("苏A40186", 220, 40), line("大众汽车", 220, 110)]
+    assert "model" not in parse_page("vehicle", "front", others).fields
+    # Two glyphs, 牌 and a letter come about by chance in a garbled line: one read unsure is not placed.
+    unsure = [*lines[:3], line("红餐牌01045T025", 700, 330, score=0.76), *lines[4:]]
+    assert "model" not in parse_page("vehicle", "front", unsure).fields
+
+
 def test_dimensions_and_an_inspection_stamp_whose_labels_are_lost_are_placed_by_their_format():
     """Three numbers joined by × are the outer dimensions; a stamp whose small 检验 was misread still
     says 有效期至 and a year."""
@@ -385,6 +408,16 @@ def test_values_placed_by_format_place_the_values_between_them():
     # The seal's star, read as a mark, lies between them too: it is no line of the card.
     starred = [*lines, line("★", 300, 170, height=20)]
     assert parse_page("vehicle", "front", starred).fields["engine_number"].value == "JX4DVJTS4W1"
+    # Nor is what is left of a garbled label (发动机号码 as 日酒家, barely read): it used to make two
+    # lines for one field, and the engine number was lost with it.
+    garbled = [*lines, line("W日酒家", 20, 174, height=14, score=0.52)]
+    assert parse_page("vehicle", "front", garbled).fields["engine_number"].value == "JX4DVJTS4W1"
+    # What glare left of 所有人, read sharp, is no owner's name, and does not stop the name being placed.
+    typed = [*lines[:1], line("小型轿车", 300, 69, height=14), *lines[1:]]
+    remnant = [*typed, line("有人", 20, 90, height=14)]
+    assert "owner" not in parse_page("vehicle", "front", remnant).fields
+    named = [*remnant, line("王小明", 121, 90, height=14)]
+    assert parse_page("vehicle", "front", named).fields["owner"].value == "王小明"
 
 
 def test_an_issuing_office_is_no_address():

@@ -53,7 +53,7 @@ from bot.vendors.local.segments import (
 )
 from bot.vendors.local.terms import VOCABULARIES
 from bot.vendors.local.values import FILE_NUMBER, REPAIR_PENALTY, clean_authority, clean_value
-from bot.vendors.local.whole import looks_whole
+from bot.vendors.local.whole import MODEL_SHAPE, looks_whole
 
 #: Values read with less confidence than this are read again on their own.
 WEAK_CONFIDENCE = 0.8
@@ -92,7 +92,8 @@ def _is_date_range(text: str) -> bool:
 #: 实习期至…, 请于…前申请换证), an inspection stamp (…期至 and a year; the stamp's 检验 is small and often
 #: misread, its 有效期至 less so), a vehicle's outer dimensions (three numbers joined by ×), a vehicle
 #: type or use character from its national list, a licence class with a lettered grade (B1, C1E; a lone
-#: D, E or F could be any stray glyph), a driving licence's validity printed as a range of dates.
+#: D, E or F could be any stray glyph), a driving licence's validity printed as a range of dates, a
+#: vehicle's model (a brand, 牌, then the model code: 大众汽车牌FV7152FBDWG).
 SELF_EVIDENT: dict[str, Callable[[str], bool]] = {
     "class": lambda text: re.search(r"[ABC][1-6]", (clean_value("class", text) or ("",))[0]) is not None,
     "vehicle_type": _is_term("vehicle_type"),
@@ -106,7 +107,11 @@ SELF_EVIDENT: dict[str, Callable[[str], bool]] = {
     "inspection_record": lambda text: re.search(r"(?:检.{0,4}|有效)期至\s*\d{4}", text) is not None,
     "dimensions": lambda text: re.search(r"\d{4}\s*[×xX*✕]\s*\d{4}\s*[×xX*✕]\s*\d{3,4}", text) is not None,
     "valid_period": _is_date_range,
+    "model": lambda text: MODEL_SHAPE.search(text) is not None,
 }
+#: Formats a misread line can take by chance (two Chinese glyphs, 牌, a letter or digit): a line placed
+#: by one of them alone must also have been read with some confidence (MIN_PLACED_SCORE).
+LOOSE_FORMATS = frozenset({"model"})
 
 
 #: Fields that hold one date, printed bare (the validity period is a range and is not one of them).
@@ -270,7 +275,7 @@ def _claim_self_evident(
         if name in values or label is None:
             continue
         matching = [segment for segment in free if not segment.used and has_format(segment.text)]
-        if len(matching) != 1:
+        if len(matching) != 1 or (name in LOOSE_FORMATS and matching[0].score < MIN_PLACED_SCORE):
             continue
         cleaned = clean_value(name, matching[0].text)
         if cleaned is not None:
@@ -295,9 +300,10 @@ def _claim_between_labels(
 
     Between two fields found next to each other in print order (by their labels, or by values already
     placed), the card prints the values of the fields in between, in that order. When as many unclaimed
-    lines lie there (in reading order) as those fields are empty, and each line fits its field's format
-    and was read with some confidence, they are those fields' values; any other count is no evidence,
-    so no guess."""
+    lines read with some confidence lie there (in reading order) as those fields are empty, and each
+    line fits its field's format, they are those fields' values; any other count is no evidence, so no
+    guess. A line the recognizer was unsure of (a garbled label, a speck), or what is left of a label,
+    neither fills a field nor stops the others being placed."""
     order = {label.field: index for index, label in enumerate(spec.labels)}
     placed = [(order[name], rects[0]) for name, (_text, _score, rects, _repaired) in values.items()]
     anchors = sorted([(hit.order, hit.rect) for hit in hits] + placed, key=lambda anchor: anchor[0])
@@ -311,16 +317,23 @@ def _claim_between_labels(
             if not segment.used
             and reads_between(segment.rect, before_rect, after_rect)
             and _WRITING.search(segment.text)  # the seal's star, read as ★, is no line of the card
+            and segment.score >= MIN_PLACED_SCORE  # a garbled label or speck neither fills nor blocks
+            and not _label_remnant(spec, segment.text)
         ]
         if len(between) != len(missing):
             continue
         ordered = _reading_order(between)
         cleaned = [clean_value(name, segment.text) for name, segment in zip(missing, ordered, strict=True)]
-        if any(value is None for value in cleaned) or min(item.score for item in ordered) < MIN_PLACED_SCORE:
+        if any(value is None for value in cleaned):
             continue
         for name, segment, value in zip(missing, ordered, cleaned, strict=True):
             if value is not None:
                 _claim(values, name, segment, value)
+
+
+def _label_remnant(spec: PageSpec, text: str) -> bool:
+    """Whether a line is what glare left of a label (有人 of 所有人): no value, and no label to match."""
+    return any(text in variant for label in spec.labels for variant in label.variants)
 
 
 def _claim_lone_dates(
