@@ -160,14 +160,22 @@ def test_vehicle_type_and_use_character_whose_labels_are_lost_are_placed_by_thei
     assert "owner" not in read.fields  # a name has no format of its own: not guessed
 
 
+def test_a_long_label_that_lost_one_character_where_its_line_starts_still_anchors_its_value():
+    """Glare took the 品 of 品牌型号; inside a line, such a shortened label is only text."""
+    lines = [line("牌型号", 550, 330), line("FV7152FBDWG", 700, 330)]
+    assert parse_page("vehicle", "front", lines).fields["model"].value == "FV7152FBDWG"
+    inside = [line("住址", 20, 160), line("北京市8牌型号1栋", 150, 160)]
+    assert parse_page("vehicle", "front", inside).fields["address"].value == "北京市8牌型号1栋"
+
+
 def test_a_model_whose_label_is_lost_is_placed_by_its_brand_and_code():
-    """Glare took 品 from 品牌型号: the label no longer matched, and the cell placed by its neighbours was
+    """Glare took half of 品牌型号: the label no longer matched, and the cell placed by its neighbours was
     read again from a blurrier crop (大众汽车牌F715FB0WG) while the whole line beside it, read sharp, was
     left unused. A brand, 牌, then letters and digits is printed by no other field of the page."""
     lines = [
         line("使用性质", 40, 330),
         line("出租客运", 220, 330),
-        line("牌型号", 550, 330),
+        line("型号", 550, 330),
         line("大众汽车牌FV7152FBDWG", 700, 330),
         line("车辆识别代号", 40, 400),
         line("LFVNR5JL6FR324410", 220, 400),
@@ -412,6 +420,9 @@ def test_values_placed_by_format_place_the_values_between_them():
     # lines for one field, and the engine number was lost with it.
     garbled = [*lines, line("W日酒家", 20, 174, height=14, score=0.52)]
     assert parse_page("vehicle", "front", garbled).fields["engine_number"].value == "JX4DVJTS4W1"
+    # But a value split in two, half of it under glare, is not placed by its sharp half alone.
+    split = [*lines[:3], line("JX4DV", 123, 174, height=14), line("JTS4W1", 168, 174, height=14, score=0.6)]
+    assert "engine_number" not in parse_page("vehicle", "front", [*split, *lines[4:]]).fields
     # What glare left of 所有人, read sharp, is no owner's name, and does not stop the name being placed.
     typed = [*lines[:1], line("小型轿车", 300, 69, height=14), *lines[1:]]
     remnant = [*typed, line("有人", 20, 90, height=14)]

@@ -302,8 +302,9 @@ def _claim_between_labels(
     placed), the card prints the values of the fields in between, in that order. When as many unclaimed
     lines read with some confidence lie there (in reading order) as those fields are empty, and each
     line fits its field's format, they are those fields' values; any other count is no evidence, so no
-    guess. A line the recognizer was unsure of (a garbled label, a speck), or what is left of a label,
-    neither fills a field nor stops the others being placed."""
+    guess. What is left of a label, or a line the recognizer was unsure of away from the others (a
+    garbled label, a speck), neither fills a field nor stops the others being placed; one that may be
+    the rest of a value split in two stops it (placed alone, the sharp half would be a value cut short)."""
     order = {label.field: index for index, label in enumerate(spec.labels)}
     placed = [(order[name], rects[0]) for name, (_text, _score, rects, _repaired) in values.items()]
     anchors = sorted([(hit.order, hit.rect) for hit in hits] + placed, key=lambda anchor: anchor[0])
@@ -311,16 +312,17 @@ def _claim_between_labels(
         missing = [label.field for label in spec.labels[before + 1 : after] if label.field not in values]
         if not missing:
             continue
-        between = [
+        lying = [
             segment
             for segment in free
             if not segment.used
             and reads_between(segment.rect, before_rect, after_rect)
             and _WRITING.search(segment.text)  # the seal's star, read as ★, is no line of the card
-            and segment.score >= MIN_PLACED_SCORE  # a garbled label or speck neither fills nor blocks
             and not _label_remnant(spec, segment.text)
         ]
-        if len(between) != len(missing):
+        between = [segment for segment in lying if segment.score >= MIN_PLACED_SCORE]
+        unsure = [segment for segment in lying if segment.score < MIN_PLACED_SCORE]
+        if len(between) != len(missing) or any(_may_continue(line, between) for line in unsure):
             continue
         ordered = _reading_order(between)
         cleaned = [clean_value(name, segment.text) for name, segment in zip(missing, ordered, strict=True)]
@@ -329,6 +331,16 @@ def _claim_between_labels(
         for name, segment, value in zip(missing, ordered, cleaned, strict=True):
             if value is not None:
                 _claim(values, name, segment, value)
+
+
+def _may_continue(unsure: Free, lines: list[Free]) -> bool:
+    """Whether a line read unsure may be the rest of one of `lines` (one value split into two boxes,
+    half of it under glare): on the same row, and closer to it than a glyph and a half."""
+    return any(
+        same_row(unsure.rect, line.rect)
+        and max(unsure.rect[0] - line.rect[2], line.rect[0] - unsure.rect[2]) < 1.5 * line.height
+        for line in lines
+    )
 
 
 def _label_remnant(spec: PageSpec, text: str) -> bool:

@@ -71,10 +71,19 @@ def label_pattern(spec: PageSpec) -> re.Pattern[str]:
 
 
 def _line_start_pattern(spec: PageSpec) -> re.Pattern[str]:
-    """Two-character labels (国籍, 性别) with one character misread, only where a line starts: there a
-    label is expected, while anywhere inside a value two such characters are too common to trust."""
-    short = sorted({variant for label in spec.labels for variant in label.variants if len(variant) == 2})
+    """Only where a line starts, where a label is expected (anywhere inside a value such short runs of
+    characters are too common to trust): two-character labels (国籍, 性别) with one character misread,
+    and labels of four or more with one character lost (牌型号: glare took the 品 of 品牌型号)."""
+    variants = {variant for label in spec.labels for variant in label.variants}
+    short = sorted(variant for variant in variants if len(variant) == 2)
     fuzzy = [f"{_CJK_CHAR}{re.escape(variant[1])}|{re.escape(variant[0])}{_CJK_CHAR}" for variant in short]
+    shortened = {
+        variant[:index] + variant[index + 1 :]
+        for variant in variants
+        if len(variant) >= 4
+        for index in range(len(variant))
+    }
+    fuzzy += [re.escape(variant) for variant in sorted(shortened - variants, key=len, reverse=True)]
     return re.compile("^(?:" + "|".join(fuzzy) + ")") if fuzzy else re.compile("(?!)")
 
 
@@ -86,6 +95,12 @@ def label_index(spec: PageSpec, found: str) -> tuple[int, bool]:
     for index, label in enumerate(spec.labels):
         for variant in label.variants:
             if len(variant) == len(found) and sum(a != b for a, b in zip(variant, found, strict=True)) <= 1:
+                return index, True
+    for index, label in enumerate(spec.labels):
+        for variant in label.variants:
+            if len(variant) == len(found) + 1 and any(
+                variant[:cut] + variant[cut + 1 :] == found for cut in range(len(variant))
+            ):
                 return index, True
     raise KeyError(found)
 
