@@ -657,6 +657,11 @@ def percentile(values: Sequence[float], fraction: float) -> float | None:
     return ordered[lower] + (ordered[upper] - ordered[lower]) * (position - lower)
 
 
+#: A call that waited less than this in its vendor's queue did not wait (handing a photo to the engine's
+#: idle worker takes a fraction of it).
+QUEUED_MS = 1.0
+
+
 def _per_vendor_kind(calls: list[dict[str, Any]]) -> list[VendorKindStats]:
     groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for call in calls:
@@ -665,7 +670,8 @@ def _per_vendor_kind(calls: list[dict[str, Any]]) -> list[VendorKindStats]:
     for (vendor, kind), group in sorted(groups.items()):
         latencies = [call["ms"] for call in group if call["ms"] is not None]
         waits = [call["waited_ms"] for call in group if call["waited_ms"] is not None]
-        waited = any(waits)  # a vendor with no queue of its own logs a wait of 0 for every call
+        # A vendor with no queue of its own logs 0 for every call; the engine, idle, a fraction of a ms.
+        waited = any(wait >= QUEUED_MS for wait in waits)
         result.append(
             VendorKindStats(
                 vendor=vendor,

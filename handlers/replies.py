@@ -918,7 +918,7 @@ def stats_text(stats: Stats, language: str) -> str:
     for item in stats.by_vendor_kind:
         p50 = "-" if item.p50_ms is None else f"{item.p50_ms:.0f} ms"
         line = f"{item.vendor} {item.kind}: {item.ok}/{item.count} · p50 {p50}"
-        if item.waited_p50_ms is not None:  # the engine was busy, not slow: say how much was waiting
+        if item.waited_p50_ms is not None and item.waited_p50_ms >= 1:  # busy, not slow: say how much
             line += f" ({_pick(_QUEUED, language)} {item.waited_p50_ms:.0f} ms)"
         lines.append(line)
     return "\n".join(lines)

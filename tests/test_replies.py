@@ -627,3 +627,5 @@ def test_stats_say_how_much_of_the_engine_s_time_was_waiting_in_its_queue():
     assert zh[2] == "local driving: 9/9 · p50 9000 ms (其中排队 8300 ms)"
     assert en[2] == "local driving: 9/9 · p50 9000 ms (of which queued 8300 ms)"
     assert en[3] == "tencent plate: 2/2 · p50 90 ms"
+    idle = engine.model_copy(update={"waited_p50_ms": 0.4})  # the engine was idle most of the time
+    assert "queued" not in stats_text(stats.model_copy(update={"by_vendor_kind": [idle]}), "en")

@@ -608,8 +608,11 @@ def test_the_wait_in_a_vendor_s_own_queue_is_counted_apart(log: SessionLog):
         log.record(make_row(vendor="local", attempts=[attempt]))
     log.record(make_row(attempts=[{"vendor": "tencent", "status": "ok", "ms": 90.0, "waited_ms": 0.0}]))
     log.record(make_row(attempts=[{"vendor": "tencent", "status": "ok", "ms": 80.0}]))  # logged before
-    by_vendor = {item.vendor: item for item in log.stats().by_vendor_kind}
-    engine, cloud = by_vendor["local"], by_vendor["tencent"]
+    idle = {"vendor": "local", "status": "ok", "ms": 650.0, "waited_ms": 0.3}  # handed to an idle engine
+    log.record(make_row(kind="plate", vendor="local", attempts=[idle]))
+    by_vendor = {(item.vendor, item.kind): item for item in log.stats().by_vendor_kind}
+    engine, cloud = by_vendor[("local", "driving")], by_vendor[("tencent", "driving")]
+    assert by_vendor[("local", "plate")].waited_p95_ms is None  # nothing to speak of waited
     assert (engine.p50_ms, engine.waited_p50_ms) == (2200.0, 1500.0)
     assert engine.waited_p95_ms == pytest.approx(np.percentile([0, 1000, 2000, 4000], 95))
     assert (cloud.count, cloud.waited_p50_ms, cloud.waited_p95_ms) == (2, None, None)  # it has no queue
