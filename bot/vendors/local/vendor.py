@@ -80,9 +80,9 @@ class LocalSettings(VendorSettings):
     #: Seconds the engine may spend on one photo, once it starts on it (the wait before does not count;
     #: a photo of dense print takes about 4 s).
     timeout: float = Field(default=30.0, gt=0)
-    #: Seconds a photo may be expected to wait for the engine (the photos ahead times a typical read)
-    #: before it is refused as busy: the chain's next vendor gets it, else the user is told at once. One
-    #: whose turn comes after twice this is refused then, unread.
+    #: Seconds a photo may be expected to wait for the engine (the photos whose turns come first times a
+    #: typical read) before it is refused as busy: the chain's next vendor gets it, else the user is told
+    #: at once. One still waiting after twice this is refused then, unread.
     max_wait: float = Field(default=40.0, gt=0)
     #: Taken, like every vendor's, and not used: the engine reads one photo at a time whatever it says,
     #: since each read already uses every core (`threads`) and more at once would only thrash.
