@@ -465,7 +465,7 @@ def test_an_image_that_forgot_its_pixels_decodes_the_same_ones_again(size: tuple
     before = to_pil(image, max_side=1600)  # the engine's working size
     image.forget_pixels()
     after = to_pil(image, max_side=1600)
-    assert after.size == before.size and list(after.getdata()) == list(before.getdata())
+    assert after.size == before.size and after.tobytes() == before.tobytes()
 
 
 def test_intake_image_built_by_hand_is_decoded_on_first_use() -> None:
