@@ -20,6 +20,7 @@ import weakref
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import datetime, tzinfo
 from typing import Any
 
 import httpx
@@ -46,6 +47,7 @@ from bot.channels.wechat_core import (
 from bot.config import ConfigError
 from bot.images import ImageRejected
 from bot.storage import SessionLog
+from handlers import limits as limits_module
 from handlers.channel_texts import COLLECT_LATER, MORE_WAITING
 from handlers.dispatch import ASK_KIND, LANGUAGE_SET, SEND_PHOTO
 from handlers.limits import DEFAULT_RATE_LIMIT
@@ -297,8 +299,17 @@ async def test_events_other_than_subscribe_get_no_reply(make_bot, fake, event):
         assert answer.text == "success" and fake.sent == []
 
 
-async def test_the_daily_quota_and_the_allowlist_hold_on_wechat_too(make_bot, fake, photo_id):
+class _Midday(datetime):
+    """A day in Beijing that cannot end while a test runs (a quota counted across midnight resets)."""
+
+    @classmethod
+    def now(cls, tz: tzinfo | None = None) -> datetime:
+        return datetime(2026, 6, 1, 12, 0, tzinfo=tz)
+
+
+async def test_the_daily_quota_and_the_allowlist_hold_on_wechat_too(make_bot, fake, photo_id, monkeypatch):
     """Every follower could otherwise run up a cloud vendor's bill."""
+    monkeypatch.setattr(limits_module, "datetime", _Midday)
     limits = f'daily_quota = 1\nallowed_users = ["{USER}"]\n'
     async with make_bot(limits=limits) as bot:
         for message_id in (1, 2):
