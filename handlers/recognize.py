@@ -191,12 +191,12 @@ class Recognizer:
         if self.cache.ttl > 0:
             self._reading.setdefault(key, reading)
         # Whose photo this is: the embedded engine's queue takes turns between people by it.
-        reader = READ_FOR.set(_reader(request.context))
+        token = READ_FOR.set(_reader(request.context))
         try:
             result = await self.chains[kind].recognize(kind, side, image)
             reading.set_result(result.recognition)
         finally:
-            READ_FOR.reset(reader)
+            READ_FOR.reset(token)
             if self._reading.get(key) is reading:
                 del self._reading[key]
             if not reading.done():  # cut off: whoever waits on it reads the photo itself

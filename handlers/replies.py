@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 
 from bot.images import MAX_UPLOAD_BYTES, MIN_SHORT_SIDE, MIN_SHORT_SIDE_PLATE
 from bot.models import Document, Kind, Plate, PlateColor, Severity, Side, Warning
-from bot.storage import SessionRow, Stats
+from bot.storage import QUEUED_MS, SessionRow, Stats
 from bot.vendors.base import BUSY, UNSUPPORTED, page_shown
 from handlers.masking import mask_document, mask_id, mask_number, value_key
 from handlers.outcome import Outcome, Status
@@ -918,7 +918,7 @@ def stats_text(stats: Stats, language: str) -> str:
     for item in stats.by_vendor_kind:
         p50 = "-" if item.p50_ms is None else f"{item.p50_ms:.0f} ms"
         line = f"{item.vendor} {item.kind}: {item.ok}/{item.count} · p50 {p50}"
-        if item.waited_p50_ms is not None and item.waited_p50_ms >= 1:  # busy, not slow: say how much
+        if item.waited_p50_ms is not None and item.waited_p50_ms >= QUEUED_MS:  # busy, not slow
             line += f" ({_pick(_QUEUED, language)} {item.waited_p50_ms:.0f} ms)"
         lines.append(line)
     return "\n".join(lines)

@@ -344,10 +344,9 @@ async def _call(vendor: Vendor, kind: Kind, side: Side, image: IntakeImage) -> R
 
 
 def _failed(vendor: str, error: VendorError, seconds: float, wait: QueueWait) -> Attempt:
-    status = str(error.category)
     return Attempt(
         vendor,
-        status,
+        str(error.category),
         ms=seconds * 1000,
         code=error.code,
         message=error.message,

@@ -53,7 +53,7 @@ from bot.vendors.local.segments import (
 )
 from bot.vendors.local.terms import VOCABULARIES
 from bot.vendors.local.values import FILE_NUMBER, REPAIR_PENALTY, clean_authority, clean_value
-from bot.vendors.local.whole import MODEL_SHAPE, looks_whole
+from bot.vendors.local.whole import looks_whole, names_a_model
 
 #: Values read with less confidence than this are read again on their own.
 WEAK_CONFIDENCE = 0.8
@@ -107,7 +107,7 @@ SELF_EVIDENT: dict[str, Callable[[str], bool]] = {
     "inspection_record": lambda text: re.search(r"(?:检.{0,4}|有效)期至\s*\d{4}", text) is not None,
     "dimensions": lambda text: re.search(r"\d{4}\s*[×xX*✕]\s*\d{4}\s*[×xX*✕]\s*\d{3,4}", text) is not None,
     "valid_period": _is_date_range,
-    "model": lambda text: MODEL_SHAPE.search(text) is not None,
+    "model": names_a_model,
 }
 #: Formats a misread line can take by chance (two Chinese glyphs, 牌, a letter or digit): a line placed
 #: by one of them alone must also have been read with some confidence (MIN_PLACED_SCORE).

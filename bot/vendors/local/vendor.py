@@ -159,9 +159,9 @@ class LocalVendor(Vendor):
             work.cancel()
             raise
         finally:
-            wait = QUEUE_WAIT.get()
-            if wait is not None:  # logged apart from the read (a refusal too late waited all along)
-                wait.seconds = time.perf_counter() - queued_at
+            meter = QUEUE_WAIT.get()
+            if meter is not None:  # logged apart from the read (a refusal too late waited all along)
+                meter.seconds = time.perf_counter() - queued_at
         try:
             # The limit counts the engine's own time on this photo, not its wait in the queue.
             return await asyncio.wait_for(work, timeout=self.settings.timeout)

@@ -23,7 +23,15 @@ from bot.vendors.local.values import PROBATION
 CUT_SHORT_TRUST = 0.5
 
 #: A brand of two Chinese characters or more, then 牌 (``大众汽车牌``, ``丰田牌``), then the model code.
-MODEL_SHAPE = re.compile(r"[\u3400-\u9fff]{2,}牌[0-9A-Z]")
+_MODEL_SHAPE = re.compile(r"[\u3400-\u9fff]{2,}牌[0-9A-Z]")
+
+
+def names_a_model(text: str) -> bool:
+    """Whether `text` holds a brand, 牌 and a model code: a whole model, and the shape no other field of
+    a vehicle licence prints."""
+    return _MODEL_SHAPE.search(text) is not None
+
+
 #: The stamp's month, then its station's code, which ends in a letter and a number in brackets (``津A(04)``;
 #: the province glyph before the letter is the one most often misread, so it is not asked for).
 _STAMP_END = re.compile(r"\d{4}年\d{1,2}月.*[A-Z][(（]\d+[)）]$")
@@ -48,7 +56,7 @@ WHOLE: dict[str, Callable[[str], bool]] = {
     "address": _address_whole,
     "name": lambda value: len(value) >= 2,
     "nationality": lambda value: value in nationalities(),
-    "model": lambda value: MODEL_SHAPE.search(value) is not None,
+    "model": names_a_model,
     "inspection_record": lambda value: _STAMP_END.search(value) is not None,
     "dimensions": lambda value: _DIMENSIONS.fullmatch(value) is not None,
     "record": _record_whole,
