@@ -38,10 +38,13 @@ from tests.specimens import (
 )
 from tests.specimens.__main__ import main
 from tests.specimens.data import (
+    GIVEN_FEMALE,
+    GIVEN_MALE,
     REFERENCE_DATE,
     PlateSpec,
     add_years,
     driving_truth,
+    make_name,
     month_end,
     vehicle_truth,
 )
@@ -100,6 +103,20 @@ def test_people_vary_like_real_drivers() -> None:
     assert any(person.record is None for person in people)
     assert any(person.record and "实习期" in person.record for person in people)
     assert len({person.region.code for person in people}) > 5
+
+
+def test_real_names_draw_given_names_as_often_as_people_are_given_them() -> None:
+    """The default pool is a few dozen popular characters, which flatters any reader that knows names;
+    the "real" pool draws from every given-name character people bear, rare ones included."""
+    common = set(GIVEN_MALE + GIVEN_FEMALE)
+    real = [make_name(random.Random(seed), "女", "real") for seed in range(400)]
+    given = [char for name in real for char in name[1:]]
+    assert len(set(given)) > 150
+    assert 0.4 < sum(char not in common for char in given) / len(given) < 0.85
+    assert real == [make_name(random.Random(seed), "女", "real") for seed in range(400)]  # seeded
+    assert all(make_name(random.Random(seed), "男")[-1] in common for seed in range(100))
+    with pytest.raises(ValueError, match="name pool"):
+        make_name(random.Random(0), "男", "rare")  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("seed", SEEDS)
@@ -438,6 +455,13 @@ def test_dataset_command_and_its_errors(tmp_path: Path, capsys: pytest.CaptureFi
     assert len(list((tmp_path / "driving").glob("*.gt.json"))) == 1
     assert main(["--out", str(tmp_path / "bad"), "--count", "1", "--degrade", "sepia"]) == 2
     assert "sepia" in capsys.readouterr().err
+    args = ["--count", "1", "--seed", "4", "--degrade", "none"]
+    assert main(["--out", str(tmp_path / "real"), *args, "--names", "real"]) == 0
+    truths = [json.loads(path.read_text())["fields"] for path in tmp_path.glob("*/driving/*.gt.json")]
+    assert (
+        truths[0]["name"]
+        != json.loads(next((tmp_path / "driving").glob("*.gt.json")).read_text())["fields"]["name"]
+    )
 
 
 def test_missing_cjk_font_names_the_package_to_install(

@@ -7,6 +7,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from tests.specimens.data import NAME_POOLS
 from tests.specimens.dataset import generate, write_sample
 from tests.specimens.fonts import FontNotFound
 
@@ -26,6 +27,13 @@ def _dataset_parser() -> argparse.ArgumentParser:
         "--degrade",
         default="mild",
         help="none, mild, all (a random combination per image) or a comma list such as rotate,jpeg",
+    )
+    parser.add_argument(
+        "--names",
+        choices=NAME_POOLS,
+        default="common",
+        help="common: given names from the few dozen most popular characters (default); real: characters "
+        "as often as real people are given them, rare ones included",
     )
     return parser
 
@@ -49,7 +57,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"wrote samples to {options.out}")
             return 0
         options = _dataset_parser().parse_args(args)
-        summary = generate(options.out, options.count, options.seed, options.degrade)
+        summary = generate(options.out, options.count, options.seed, options.degrade, options.names)
     except FontNotFound as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -9,9 +9,15 @@ project's own validators instead of a second copy that could share a mistake sil
 from __future__ import annotations
 
 import calendar
+import csv
+import io
+import itertools
 import random
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
+from functools import lru_cache
+from importlib import resources
+from typing import Literal
 
 from bot.models import PlateColor
 from handlers.checks import id_check_digit, vin_check_digit
@@ -68,6 +74,8 @@ SURNAMES = (
     "任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦方白邹孟熊秦邱江尹薛段雷侯龙史陶黎贺顾毛郝龚邵万钱严武戴孔汤"
 )
 COMPOUND_SURNAMES = ("欧阳", "司马", "诸葛", "上官")
+NamePool = Literal["common", "real"]
+NAME_POOLS: tuple[NamePool, ...] = ("common", "real")
 GIVEN_MALE = "伟强磊军洋勇杰涛明超刚平辉鹏华飞鑫波斌宇浩凯健俊帆帅旭宁龙林欣晨子轩博文志国建"
 GIVEN_FEMALE = "芳娜敏静丽艳娟霞秀燕玲桂丹萍红玉兰婷雪琳晶颖洁梅琴云莉倩璐悦彤瑶欣怡佳慧雅"
 STREETS = (
@@ -189,11 +197,28 @@ def make_id_number(region_code: str, birth: date, sex: str, rng: random.Random) 
     return first17 + id_check_digit(first17)
 
 
-def make_name(rng: random.Random, sex: str) -> str:
+def make_name(rng: random.Random, sex: str, names: NamePool = "common") -> str:
+    """A surname and a one- or two-character given name. `names` "common" draws given-name characters
+    evenly from the few dozen most popular; "real" draws them as often as real people are given them
+    (ngender's counts over some 32 million given-name characters), rare characters included."""
+    if names not in NAME_POOLS:
+        raise ValueError(f"unknown name pool {names!r}; pools: {NAME_POOLS}")
     surname = rng.choice(COMPOUND_SURNAMES) if rng.random() < 0.02 else rng.choice(SURNAMES)
+    length = 1 if rng.random() < 0.3 else 2
+    if names == "real":
+        chars, weights = _given_name_counts(sex)
+        return surname + "".join(rng.choices(chars, cum_weights=weights, k=length))
     pool = GIVEN_MALE if sex == "男" else GIVEN_FEMALE
-    given = "".join(rng.choice(pool) for _ in range(1 if rng.random() < 0.3 else 2))
-    return surname + given
+    return surname + "".join(rng.choice(pool) for _ in range(length))
+
+
+@lru_cache(maxsize=2)
+def _given_name_counts(sex: str) -> tuple[tuple[str, ...], tuple[int, ...]]:
+    """Given-name characters and their cumulative counts among men's or women's names."""
+    text = resources.files("ngender").joinpath("charfreq.csv").read_text(encoding="utf-8")
+    rows = [row for row in csv.reader(io.StringIO(text)) if len(row) == 3 and row[1].isdigit()]
+    column = 1 if sex == "男" else 2
+    return tuple(row[0] for row in rows), tuple(itertools.accumulate(int(row[column]) for row in rows))
 
 
 def make_address(rng: random.Random, region: Region) -> str:
@@ -244,7 +269,7 @@ def _record(rng: random.Random, first_issue: date, valid_from: date, valid_years
     return None
 
 
-def make_person(rng: random.Random, today: date = REFERENCE_DATE) -> Person:
+def make_person(rng: random.Random, today: date = REFERENCE_DATE, names: NamePool = "common") -> Person:
     region = rng.choice(REGIONS)
     sex = rng.choice(("男", "女"))
     birth = random_date(rng, date(1960, 1, 1), date(today.year - 19, 12, 31))
@@ -252,7 +277,7 @@ def make_person(rng: random.Random, today: date = REFERENCE_DATE) -> Person:
     first_issue = random_date(rng, earliest_issue, min(add_years(birth, 50), today - timedelta(days=20)))
     valid_from, valid_years = _validity(rng, first_issue, today)
     return Person(
-        name=make_name(rng, sex),
+        name=make_name(rng, sex, names),
         sex=sex,
         nationality="中国",
         id_number=make_id_number(region.code, birth, sex, rng),
@@ -404,7 +429,7 @@ def _kg(value: int) -> str:
     return f"{value}kg"
 
 
-def make_vehicle(rng: random.Random, today: date = REFERENCE_DATE) -> Vehicle:
+def make_vehicle(rng: random.Random, today: date = REFERENCE_DATE, names: NamePool = "common") -> Vehicle:
     region = rng.choice(REGIONS)
     roll = rng.random()
     if roll < 0.62:
@@ -423,7 +448,7 @@ def make_vehicle(rng: random.Random, today: date = REFERENCE_DATE) -> Vehicle:
     register = random_date(rng, date(2008, 1, 1), today - timedelta(days=10))
     issue = register if rng.random() < 0.7 else random_date(rng, register, today - timedelta(days=5))
     company_owned = use != "非营运" or rng.random() < 0.1
-    owner = _company(rng, region) if company_owned else make_name(rng, rng.choice(("男", "女")))
+    owner = _company(rng, region) if company_owned else make_name(rng, rng.choice(("男", "女")), names)
 
     curb = rng.randint(*spec.curb) // 5 * 5
     passengers = spec.passengers

@@ -23,7 +23,15 @@ from pathlib import Path
 from PIL import Image
 
 from tests.specimens.cards import render_driving, render_vehicle
-from tests.specimens.data import make_person, make_plate, make_vehicle, sample_person, sample_vehicle
+from tests.specimens.data import (
+    NAME_POOLS,
+    NamePool,
+    make_person,
+    make_plate,
+    make_vehicle,
+    sample_person,
+    sample_vehicle,
+)
 from tests.specimens.degrade import DEGRADATIONS, PRESETS, choose, degrade, degrade_tracked, ordered_names
 from tests.specimens.plates import plate_crop, render_plate, render_plate_scene
 
@@ -74,9 +82,9 @@ def _write_card(
     )
 
 
-def _driving_item(out: Path, seed: int, index: int, degradations: Degradations) -> None:
+def _driving_item(out: Path, seed: int, index: int, degradations: Degradations, names: NamePool) -> None:
     rng = _item_rng(seed, "driving", index)
-    person = make_person(rng)
+    person = make_person(rng, names=names)
     side = "front" if index % 2 == 0 else "back"
     layout = "old" if rng.random() < 0.3 else "new"
     image, truth = render_driving(person, layout, side)
@@ -88,10 +96,10 @@ def _driving_item(out: Path, seed: int, index: int, degradations: Degradations) 
     _write_card(out / "driving", name, degrade(image, kinds, rng), truth, meta)
 
 
-def _vehicle_item(out: Path, seed: int, index: int, degradations: Degradations) -> None:
+def _vehicle_item(out: Path, seed: int, index: int, degradations: Degradations, names: NamePool) -> None:
     rng = _item_rng(seed, "vehicle", index)
     side = "front" if index % 2 == 0 else "back"
-    image, truth = render_vehicle(make_vehicle(rng), side)
+    image, truth = render_vehicle(make_vehicle(rng, names=names), side)
     kinds = _kinds_for(degradations, rng)
     meta = {"kind": "vehicle", "side": side, "degradations": kinds}
     _write_card(out / "vehicle", f"{index:04d}_{side}", degrade(image, kinds, rng), truth, meta)
@@ -143,20 +151,27 @@ def _scene_item(out: Path, seed: int, index: int, degradations: Degradations) ->
 
 
 def generate(
-    out_dir: Path, count: int = 20, seed: int = 0, degradations: Degradations = "mild"
+    out_dir: Path,
+    count: int = 20,
+    seed: int = 0,
+    degradations: Degradations = "mild",
+    names: NamePool = "common",
 ) -> DatasetSummary:
     """Write `count` driving pages, vehicle pages, plate crops and plate scenes under `out_dir`.
 
     `degradations` is a preset (none, mild, all: a random combination per image) or a list of
-    degradation names applied to every image.
+    degradation names applied to every image; `names` is the pool people's names come from (see
+    `make_name`).
     """
     if count < 0:
         raise ValueError("count must not be negative")
+    if names not in NAME_POOLS:
+        raise ValueError(f"unknown name pool {names!r}; pools: {NAME_POOLS}")
     out_dir = Path(out_dir)
     rows: list[dict[str, str]] = []
     for index in range(count):
-        _driving_item(out_dir, seed, index, degradations)
-        _vehicle_item(out_dir, seed, index, degradations)
+        _driving_item(out_dir, seed, index, degradations, names)
+        _vehicle_item(out_dir, seed, index, degradations, names)
         rows.append(_crop_item(out_dir / "plates", seed, index, degradations))
         rows.extend(_scene_item(out_dir / "plates", seed, index, degradations))
     plates = out_dir / "plates"
