@@ -40,6 +40,7 @@ from bot.vendors.local.frame import mostly_upright
 from bot.vendors.local.layout import FieldValue, PageRead, authority_from_lines, parse_page
 from bot.vendors.local.ocr import EngineFailure, EngineUnavailable, OcrEngine, OcrLine, shared_engine
 from bot.vendors.local.page_shown import labels_seen, page_shown_instead, shows_own_title
+from bot.vendors.local.person_names import reconsider_names
 from bot.vendors.local.photo_quality import colourless_seal_warning, photo_warnings
 from bot.vendors.local.plates import PlateRead, read_plates
 from bot.vendors.local.seal import read_authority
@@ -225,6 +226,7 @@ class LocalVendor(Vendor):
         lines = [line.mapped(scale) for line in upright]
         read = parse_page(kind, side, lines)
         reread_cells(engine, bgr, scale, read)
+        reconsider_names(engine, bgr, scale, read)
         authority = _authority(engine, bgr, scale, read, lines)
         document = build_document(read, authority)
         missed_seal = read.spec.has_seal and authority is None
