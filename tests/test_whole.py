@@ -24,6 +24,11 @@ from bot.vendors.local.whole import CUT_SHORT_TRUST, looks_whole
         ("dimensions", "4598×1765×1462mm"),
         ("record", "记满12分"),  # a record other than probation has no one shape
         ("owner", "达汽车租赁有限公司"),  # an owner has no part every owner prints
+        ("address", "湖北省仙桃市郑场镇游潭村"),  # a county the province governs, then a village
+        ("plate_number", "辽AFH1171"),
+        ("plate_number", "WJ京1234X"),
+        ("use_character", "货运"),
+        ("vehicle_type", "小型轿车"),
     ],
 )
 def test_whole_values_are_whole(field: str, value: str):
@@ -42,6 +47,11 @@ def test_whole_values_are_whole(field: str, value: str):
         ("inspection_record", "检验有效期至2026年04月"),  # the station's code lost
         ("record", "实习期至2"),
         ("dimensions", "4657×181"),  # glare took the height and the rest of the width
+        ("address", "四川省成都市锦江区"),  # glare took the street: no household lives at a district
+        ("address", "北京市海淀区"),
+        ("address", "四川省成都市"),
+        ("plate_number", "辽江AFH1171"),  # no plate has a second Chinese glyph there
+        ("use_character", "非"),  # 非营运 cut short
     ],
 )
 def test_values_missing_a_part_their_field_always_prints_are_not(field: str, value: str):
