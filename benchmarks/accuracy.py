@@ -13,7 +13,8 @@ Any part may be missing. Plates are reported per folder (the first folder under 
 the `kind` column where the set has one, else the format the plate grammar gives the label.
 `--specimens N` also renders N seeded driving and N vehicle pages (fronts and backs in turn, so N/2 of
 each page), N plate crops and N plate scenes, with random degradations (rotations included), into a
-temporary folder and measures them. A cloud vendor takes its keys from the bot's config (`--config`).
+temporary folder and measures them; `--names real` gives its people names as real people bear them.
+A cloud vendor takes its keys from the bot's config (`--config`).
 
 Nothing in a data folder is skipped unseen: a photo without a label or truth file, a label without its
 photo, a truth file without fields or naming a field its page lacks are listed under "problems"; a photo
@@ -59,6 +60,7 @@ from bot.plate_grammar import normalize_plate, parse_plate  # noqa: E402
 from bot.vendors.base import Vendor, VendorError, build_vendor  # noqa: E402
 from handlers.checks import run_checks  # noqa: E402
 from tests.specimens import generate, render_plate  # noqa: E402
+from tests.specimens.data import NAME_POOLS  # noqa: E402
 
 DEFAULT_OUT = ROOT / "benchmarks" / "results" / "accuracy.json"
 DEFAULT_CORRECTIONS = ROOT / "benchmarks" / "plate_label_corrections.csv"
@@ -440,9 +442,10 @@ async def run(args: argparse.Namespace, vendor_table: dict[str, Any]) -> dict[st
     roots = _named_roots(args.data)
     with tempfile.TemporaryDirectory() as scratch:
         if args.specimens:
-            generate(Path(scratch), count=args.specimens, seed=args.seed, degradations=args.degrade)
+            rendered = Path(scratch)
+            generate(rendered, args.specimens, args.seed, degradations=args.degrade, names=args.names)
             taken = any(name.split("#")[0] == "specimens" for _, name in roots)
-            roots.append((Path(scratch), "specimens#rendered" if taken else "specimens"))
+            roots.append((rendered, "specimens#rendered" if taken else "specimens"))
         await _warm_up(vendor)
         for root, name in roots:
             if not any((root / part).is_dir() for part in ("plates", "driving", "vehicle")):
@@ -481,6 +484,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--specimens", type=int, default=0, metavar="N", help="also render N specimens")
     parser.add_argument("--seed", type=int, default=2024)
     parser.add_argument("--degrade", default="all", help="specimen degradations: none, mild, all")
+    parser.add_argument(
+        "--names",
+        choices=NAME_POOLS,
+        default="common",
+        help="specimen names: common (a few dozen popular given-name characters) or real (as often as "
+        "people are given them)",
+    )
     parser.add_argument("--vendor", default="local")
     parser.add_argument(
         "--config",
