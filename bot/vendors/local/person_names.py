@@ -6,7 +6,8 @@ decoding keeps only the first choice, and the look-alike is usually a character 
 with. So the value's line is read again, keeping every step's distribution, and each candidate name
 (the recognizer's leading choices at each given-name character) is scored by its likelihood on the line
 (the CTC forward sum, as for a seal's office) times how often people are given its characters. The
-surname is left as read: the table counts given names only.
+first character, the surname, is left as read: the table counts given names only (a compound surname's
+second character, 阳 of 欧阳, is judged as a given name's, which it usually also is).
 
 The counts are ngender's (``charfreq.csv``, 9,442 characters over some 32 million given-name characters
 of real names), read from the installed package rather than copied here.
