@@ -9,16 +9,14 @@ project's own validators instead of a second copy that could share a mistake sil
 from __future__ import annotations
 
 import calendar
-import csv
-import io
 import itertools
 import random
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from functools import lru_cache
-from importlib import resources
 from typing import Literal
 
+from bot.given_names import given_name_counts
 from bot.models import PlateColor
 from handlers.checks import id_check_digit, vin_check_digit
 
@@ -215,10 +213,9 @@ def make_name(rng: random.Random, sex: str, names: NamePool = "common") -> str:
 @lru_cache(maxsize=2)
 def _given_name_counts(sex: str) -> tuple[tuple[str, ...], tuple[int, ...]]:
     """Given-name characters and their cumulative counts among men's or women's names."""
-    text = resources.files("ngender").joinpath("charfreq.csv").read_text(encoding="utf-8")
-    rows = [row for row in csv.reader(io.StringIO(text)) if len(row) == 3 and row[1].isdigit()]
-    column = 1 if sex == "男" else 2
-    return tuple(row[0] for row in rows), tuple(itertools.accumulate(int(row[column]) for row in rows))
+    counts = given_name_counts()
+    column = 0 if sex == "男" else 1
+    return tuple(counts), tuple(itertools.accumulate(pair[column] for pair in counts.values()))
 
 
 def make_address(rng: random.Random, region: Region) -> str:

@@ -9,24 +9,21 @@ with. So the value's line is read again, keeping every step's distribution, and 
 first character, the surname, is left as read: the table counts given names only (a compound surname's
 second character, 阳 of 欧阳, is judged as a given name's, which it usually also is).
 
-The counts are ngender's (``charfreq.csv``, 9,442 characters over some 32 million given-name characters
-of real names), read from the installed package rather than copied here.
+The counts are ngender's, as bot/given_names.py reads them.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import itertools
 import math
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib import resources
 
 import cv2
 import numpy as np
 
+from bot.given_names import given_name_counts
 from bot.vendors.local.frame import Frame, Rect
 from bot.vendors.local.layout import FieldValue, PageRead
 from bot.vendors.local.lexicon import log_likelihoods
@@ -61,9 +58,7 @@ def looks_personal(value: str) -> bool:
 def given_name_log_prior() -> tuple[dict[str, float], float]:
     """log P(character) among given-name characters, add-one smoothed, and the log prior of a character
     the table never saw (possible, only rarer than any it saw)."""
-    text = resources.files("ngender").joinpath("charfreq.csv").read_text(encoding="utf-8")
-    rows = [row for row in csv.reader(io.StringIO(text)) if len(row) == 3 and row[1].isdigit()]
-    counts = {row[0]: int(row[1]) + int(row[2]) for row in rows}
+    counts = {char: men + women for char, (men, women) in given_name_counts().items()}
     total = sum(counts.values()) + len(counts) + 1
     return {char: math.log((count + 1) / total) for char, count in counts.items()}, math.log(1 / total)
 
