@@ -83,3 +83,15 @@ def test_a_confident_value_cut_short_gets_a_second_look_and_only_a_whole_read_re
     assert not offer_value(read, "nationality", "国", 0.995, (600, 100, 630, 130))  # still cut short
     assert offer_value(read, "nationality", "中国", 0.995, (600, 100, 660, 130))
     assert read.fields["nationality"].value == "中国"
+
+
+def test_a_weak_whole_value_is_not_replaced_by_a_surer_piece_of_it():
+    """Glare took 瑶 of 宋瑶: the page read the pair unsure, and the re-read found only the sharp 宋, read
+    with every glyph certain. A name is never one character, so the piece is no better than the pair."""
+    lines = [_line("证号", 20, 40), _line("310104198412157443", 170, 40), _line("姓名", 20, 100)]
+    read = parse_page("driving", "front", [*lines, OcrLine.from_rect("宋理", 0.77, 110, 100, 170, 130)])
+    assert "name" in {item.field for item in read.weak}
+    assert not offer_value(read, "name", "宋", 0.998, (110, 100, 140, 130))
+    assert read.fields["name"].value == "宋理"
+    assert offer_value(read, "name", "宋瑶", 0.95, (110, 100, 170, 130))  # a whole read still replaces it
+    assert read.fields["name"].value == "宋瑶"

@@ -611,7 +611,9 @@ def authority_from_lines(lines: Sequence[OcrLine]) -> FieldValue | None:
 
 def offer_value(read: PageRead, field_name: str, text: str, score: float, rect: Rect) -> bool:
     """A targeted re-read of one field's place: kept when the field had no value or a less confident one
-    (in place of a confident value cut short, only a whole one: a shorter piece is no better).
+    (in place of a confident value cut short, only a whole one: a shorter piece is no better). A re-read
+    that lacks a part its field always prints never replaces a value that has it, however sure: the ink
+    it found was clipped (glare took ``瑶`` of ``宋瑶``, and the sharp ``宋`` alone outscored the pair).
 
     The text is cleaned like any OCR line (English sub-labels and whitespace removed), so a crop that
     caught part of the label still gives the value.
@@ -623,8 +625,11 @@ def offer_value(read: PageRead, field_name: str, text: str, score: float, rect: 
     current = read.fields.get(field_name)
     if current is not None and (
         current.confidence >= confidence
-        # A confident value was looked at again for being cut short: only a whole one replaces it.
-        or (current.confidence >= WEAK_CONFIDENCE and not looks_whole(field_name, cleaned[0]))
+        or (
+            not looks_whole(field_name, cleaned[0])
+            # A confident value was looked at again for being cut short: only a whole one replaces it.
+            and (current.confidence >= WEAK_CONFIDENCE or looks_whole(field_name, current.value))
+        )
     ):
         return False
     read.fields[field_name] = FieldValue(cleaned[0], confidence, rect)
