@@ -715,6 +715,11 @@ def test_a_label_glare_took_whole_is_looked_for_where_its_row_and_column_put_it(
     (area,) = [item.rect for item in read.missing if item.field == "plate_number"]
     assert 20 + 4 * 30 <= area[0] < 170 and area[2] <= 500  # after its label, up to 档案编号
     assert area[1] < 60 < 90 < area[3]
+    # 准牵引总质量 is on 备注's row and in 外廓尺寸's column.
+    lower_rows = [line("外廓尺寸", 20, 260), line("4700×1800×1450mm", 190, 260), line("备注", 500, 320)]
+    read = parse_page("vehicle", "back", [*vehicle_back_lines(), *lower_rows])
+    (area,) = [item.rect for item in read.missing if item.field == "traction_mass"]
+    assert 20 + 6 * 30 <= area[0] < 500 and area[2] <= 500 and area[1] < 320 < 350 < area[3]
     # A driving licence's back page: 姓名 is on 档案编号's row and in 证号's column.
     back = [line("证号", 20, 40), line("110101199001011234", 170, 40), line("档案编号", 500, 100)]
     (area,) = [item.rect for item in parse_page("driving", "back", back).missing if item.field == "name"]

@@ -121,8 +121,10 @@ PAGES: dict[tuple[Kind, Side], PageSpec] = {
             ),
             LabelSpec("approved_load", ("核定载质量",), same_row="curb_weight", same_column="total_mass"),
             ("dimensions", "外廓尺寸"),
-            ("traction_mass", "准牵引总质量"),
-            LabelSpec("remarks", ("备注",), multiline=True),
+            LabelSpec("traction_mass", ("准牵引总质量",), same_row="remarks", same_column="dimensions"),
+            LabelSpec(
+                "remarks", ("备注",), multiline=True, same_row="traction_mass", same_column="approved_load"
+            ),
             LabelSpec("inspection_record", ("检验记录",), multiline=True, below=True),
         ),
     ),
