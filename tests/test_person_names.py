@@ -11,12 +11,12 @@ from bot.vendors.local.layout import FieldValue, PageRead
 from bot.vendors.local.ocr import shared_engine
 from bot.vendors.local.pages import PAGES
 from bot.vendors.local.person_names import (
-    _upright_crop,
     given_name_log_prior,
     likeliest_name,
     looks_personal,
     reconsider_names,
 )
+from bot.vendors.local.value_crop import value_crop
 from tests.fakes.readings import scripted_reading
 from tests.specimens.fonts import font
 
@@ -96,7 +96,7 @@ def _page_with_name(value: str, rect: tuple[float, float, float, float], degrees
 
 def test_a_blurred_given_name_read_as_its_lookalike_is_put_right_from_the_photo():
     bgr, rect = _blurred_name_row("沈颖洁")
-    crop = _upright_crop(bgr, 1.0, 0.0, rect)
+    crop = value_crop(bgr, 1.0, 0.0, rect)
     assert crop is not None
     greedy = shared_engine().read_crop_chars(crop).text
     assert greedy == "沈颗洁", "the blur no longer misleads the recognizer's first choice"

@@ -20,14 +20,13 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-import cv2
 import numpy as np
 
 from bot.given_names import given_name_counts
-from bot.vendors.local.frame import Frame, Rect
 from bot.vendors.local.layout import FieldValue, PageRead
 from bot.vendors.local.lexicon import log_likelihoods
 from bot.vendors.local.ocr import CropReading, OcrEngine
+from bot.vendors.local.value_crop import value_crop
 
 #: Fields that hold a person's name (a vehicle's owner may be a company, which `looks_personal` tells).
 PERSON_FIELDS = ("name", "owner")
@@ -39,8 +38,6 @@ _ORGANISATION_ENDS = "司局队厂店社院所部站校行馆场处会团"
 #: share of its step (below it, a character is no reading of the glyph, whatever its prior).
 CHOICES = 3
 MIN_CHOICE = 0.01
-#: Space around the value's box when its line is cut out again, as a share of the box's height.
-PAD = 0.15
 
 
 @dataclass(frozen=True)
@@ -106,7 +103,7 @@ def reconsider_names(engine: OcrEngine, bgr: np.ndarray, scale: float, read: Pag
         current = read.fields.get(field)
         if current is None or current.rect is None or not looks_personal(current.value):
             continue
-        crop = _upright_crop(bgr, scale, read.frame_degrees, current.rect)
+        crop = value_crop(bgr, scale, read.frame_degrees, current.rect)
         if crop is None:
             continue
         name = likeliest_name(engine.read_crop_chars(crop), current.value)
@@ -114,31 +111,3 @@ def reconsider_names(engine: OcrEngine, bgr: np.ndarray, scale: float, read: Pag
             continue
         confidence = round(min(current.confidence, name.confidence), 4)
         read.fields[field] = FieldValue(name.text, confidence, current.rect)
-
-
-def _upright_crop(bgr: np.ndarray, scale: float, degrees: float, rect: Rect) -> np.ndarray | None:
-    """The value's box (input space, `scale` times the pixels) cut from the page turned upright."""
-    x0, y0, x1, y1 = (coordinate / scale for coordinate in rect)
-    frame = Frame(degrees)
-    fx0, fy0, fx1, fy1 = frame.forward([(x0, y0), (x1, y0), (x1, y1), (x0, y1)])
-    pad = PAD * min(fx1 - fx0, fy1 - fy0)
-    fx0, fy0, fx1, fy1 = fx0 - pad, fy0 - pad, fx1 + pad, fy1 + pad
-    width, height = round(fx1 - fx0), round(fy1 - fy0)
-    if width < 4 or height < 4:
-        return None
-    radians = math.radians(degrees)
-    cos, sin = math.cos(radians), math.sin(radians)
-    # Frame point (u, v) comes from input point rotate((u, v), -degrees); the map below sends each output
-    # pixel (c, r) to the input pixel it shows (WARP_INVERSE_MAP).
-    u0, v0 = fx0, fy0
-    matrix = np.array(
-        [[cos, sin, u0 * cos + v0 * sin], [-sin, cos, -u0 * sin + v0 * cos]],
-        dtype=np.float64,
-    )
-    return cv2.warpAffine(
-        bgr,
-        matrix,
-        (width, height),
-        flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
-        borderValue=(255, 255, 255),
-    )
