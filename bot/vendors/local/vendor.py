@@ -44,6 +44,7 @@ from bot.vendors.local.person_names import reconsider_names
 from bot.vendors.local.photo_quality import colourless_seal_warning, photo_warnings
 from bot.vendors.local.plates import PlateRead, read_plates
 from bot.vendors.local.seal import read_authority
+from bot.vendors.local.station_code import reconsider_station_code
 from bot.vendors.local.two_pages import page_region
 
 NAME = "local"
@@ -227,6 +228,7 @@ class LocalVendor(Vendor):
         read = parse_page(kind, side, lines)
         reread_cells(engine, bgr, scale, read)
         reconsider_names(engine, bgr, scale, read)
+        reconsider_station_code(engine, bgr, scale, read)
         authority = _authority(engine, bgr, scale, read, lines)
         document = build_document(read, authority)
         missed_seal = read.spec.has_seal and authority is None
