@@ -1136,6 +1136,10 @@ def test_masses_and_dimensions_keep_or_get_back_their_units():
     assert clean_value("approved_passengers", "5") == ("5", False)  # a count has no unit to restore
     assert clean_value("dimensions", "4598×1765×1462mm") == ("4598×1765×1462mm", False)
     assert clean_value("dimensions", "4598x1765x1462") == ("4598×1765×1462mm", True)
+    # Half the unit read, or read as its look-alike: mm is the only unit printed there.
+    assert clean_value("dimensions", "6987×2499×3601m") == ("6987×2499×3601mm", True)
+    assert clean_value("dimensions", "6987×2499×3601rn") == ("6987×2499×3601mm", True)
+    assert clean_value("dimensions", "4473×1837×") == ("4473×1837×", False)  # cut short: left as read
 
 
 def test_remarks_are_words_not_marks():

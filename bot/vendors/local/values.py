@@ -333,14 +333,16 @@ def _clean_mass(text: str) -> tuple[str, bool] | None:
 
 def _clean_dimensions(text: str) -> tuple[str, bool] | None:
     """Outer dimensions are printed in millimetres (``4598×1765×1462mm``); a lost unit comes back as for
-    a mass."""
+    a mass, and so does one OCR read short or wrong after the third number (``m``, ``rn``): no other
+    unit is ever printed there."""
     value = _clean_text(text)
     fixed = re.sub(r"(?<=\d)\s*[xX*×✕]\s*(?=\d)", "×", value)
     fixed = re.sub(r"(?i)mm$", "mm", fixed)
     if not re.search(r"\d", fixed):
         return _clean_quantity(text)
-    if re.fullmatch(r"\d+×\d+×\d+", fixed):
-        return fixed + "mm", True
+    numbers = re.fullmatch(r"(\d+×\d+×\d+)([A-Za-z]{0,2})", fixed)
+    if numbers and numbers.group(2) != "mm":
+        return numbers.group(1) + "mm", True
     return fixed, False
 
 
