@@ -1126,6 +1126,10 @@ def test_an_inspection_stamp_gets_back_its_printed_wording():
     assert clean_value("inspection_record", "至2026年03月津A(10)") == (exact, True)
     assert clean_value("inspection_record", "检能有效期至2026年03月津A(10)") == (exact, True)
     assert clean_value("inspection_record", "2026年03月") == ("2026年03月", False)  # no 至: not touched
+    # 至 misread too: the whole wording, two glyphs off, before a year; three off is left as read.
+    assert clean_value("inspection_record", "检顺有效期票2026年03月津A(10)") == (exact, True)
+    three_off = "检顺有放期票2026年03月津A(10)"
+    assert clean_value("inspection_record", three_off) == (three_off, False)
 
 
 def test_masses_and_dimensions_keep_or_get_back_their_units():
