@@ -33,6 +33,7 @@ from bot.vendors.local.layout import (
     offer_value,
     parse_page,
 )
+from bot.vendors.local.line_text import label_text
 from bot.vendors.local.ocr import EngineFailure, OcrEngine, OcrLine, line_length, model_paths, shared_engine
 from bot.vendors.local.plates import MAX_SCENE_LINES, color_shares, is_tight_crop, match_plate, plate_color
 from bot.vendors.local.seal import find_seals, unroll
@@ -152,6 +153,15 @@ def test_reads_a_page_of_separate_boxes_without_english_in_values():
 def test_reads_labels_and_values_joined_into_one_line():
     read = parse_page("driving", "front", driving_merged())
     assert values(read) == expected_driver()
+
+
+def test_a_code_joined_to_its_sub_label_without_a_space_is_kept():
+    """OCR reads ``Class C1`` as ``ClassC1``: the capitals after the word's last lower-case letter are
+    the class, since no sub-label ends in a capital."""
+    lines = [line("准驾车型 ClassC1", 280, 460) if "Class" in one.text else one for one in driving_merged()]
+    assert values(parse_page("driving", "front", lines)) == expected_driver()
+    assert label_text("型 ClassC1") == "型C1"
+    assert label_text("姓名 Name 王芳") == "姓名王芳"  # a sub-label ending in lower case goes whole
 
 
 def test_line_order_does_not_matter():

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 _ASCII_WORD = re.compile(r"[A-Za-z][A-Za-z'’]*\.?")
 _UNITS = frozenset({"kg", "mm", "t", "cm", "m"})
 _VIN_LABEL = re.compile(r"(?<![A-Za-z0-9])VIN(?![A-Za-z0-9])")
+#: Capitals ending a word after its lower-case letters.
+_JOINED_CAPITALS = re.compile(r"(?<=[a-z])[A-Z]+$")
 
 
 def _char_width(char: str) -> float:
@@ -23,7 +25,9 @@ def _char_width(char: str) -> float:
 
 def _english_spans(text: str) -> list[tuple[int, int]]:
     """Spans of English sub-labels: lower-case words (``Name``, ``Date of Birth``, misread ``irt``)
-    and a free-standing ``VIN``. Units glued to a number (``1500kg``) are values, not labels."""
+    and a free-standing ``VIN``. Units glued to a number (``1500kg``) are values, not labels. Capitals
+    after a word's last lower-case letter are the value OCR joined to its sub-label (``ClassC1``: the
+    class C1), since no sub-label ends in one."""
     spans = []
     for match in _ASCII_WORD.finditer(text):
         word = match.group().rstrip(".")
@@ -34,7 +38,8 @@ def _english_spans(text: str) -> list[tuple[int, int]]:
         before = text[match.start() - 1] if match.start() else ""
         if word.lower() in _UNITS and before.isdigit():
             continue
-        spans.append(match.span())
+        joined = _JOINED_CAPITALS.search(match.group())
+        spans.append((match.start(), match.start() + joined.start()) if joined else match.span())
     spans.extend(match.span() for match in _VIN_LABEL.finditer(text))
     return spans
 
