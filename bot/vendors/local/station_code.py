@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
+from typing import NamedTuple
 
 import numpy as np
 
@@ -22,16 +23,26 @@ from bot.vendors.local.ocr import CropReading, OcrEngine
 from bot.vendors.local.value_crop import value_crop
 
 FIELD = "inspection_record"
-#: A city letter, as on plates.
+#: A city letter, as on plates (never I or O, which a stamp's letter is misread as too).
 LETTERS = "ABCDEFGHJKLMNPQRSTUVWXYZ"
-#: The stamp's end with something other than a letter after the province: ``粤8(06)``, ``京尺(11)``.
-_CODE_WITHOUT_LETTER = re.compile(rf"([{''.join(PROVINCES)}])([^A-Z])[(（]\d+[)）]$")
+#: A letter the recognizer gave less than this at the slot is no reading of the glyph: it only happens
+#: to lead the letters' faint tail (as in person_names, where a choice needs 0.01; a stamp's letter
+#: read as 尺 gave F 0.0098, and the right letters this step found had 0.0098 to 0.07).
+MIN_LETTER = 0.001
+#: The stamp's end with something other than a city letter after the province: ``粤8(06)``, ``京尺(11)``.
+_CODE_WITHOUT_LETTER = re.compile(rf"([{''.join(PROVINCES)}])([^{LETTERS}])[(（]\d+[)）]$")
 
 
-def letter_at(reading: CropReading, province: str, misread: str) -> tuple[str, float] | None:
+class LetterRead(NamedTuple):
+    letter: str
+    #: Its share among the city letters the recognizer saw at the slot.
+    confidence: float
+
+
+def letter_at(reading: CropReading, province: str, misread: str) -> LetterRead | None:
     """The likeliest city letter where `reading` shows `misread` after `province` (the last such place),
     with its share among the letters seen there; None when the line, read again, does not show that pair
-    or the recognizer saw no letter there at all."""
+    or the recognizer saw no letter there worth the name (`MIN_LETTER`)."""
     chars = reading.chars
     places = [i for i in range(1, len(chars)) if chars[i - 1].char == province and chars[i].char == misread]
     if not places:
@@ -44,7 +55,9 @@ def letter_at(reading: CropReading, province: str, misread: str) -> tuple[str, f
     if total <= 0.0:
         return None
     best = int(np.argmax(seen))
-    return reading.alphabet[columns[best]], float(seen[best]) / total
+    if seen[best] < MIN_LETTER:
+        return None
+    return LetterRead(reading.alphabet[columns[best]], float(seen[best]) / total)
 
 
 @lru_cache(maxsize=4)
@@ -69,5 +82,6 @@ def reconsider_station_code(engine: OcrEngine, bgr: np.ndarray, scale: float, re
     letter = letter_at(engine.read_crop_chars(crop), province, misread)
     if letter is None:
         return
-    value = current.value[: found.start(2)] + letter[0] + current.value[found.end(2) :]
-    read.fields[FIELD] = FieldValue(value, round(min(current.confidence, letter[1]), 4), current.rect)
+    value = current.value[: found.start(2)] + letter.letter + current.value[found.end(2) :]
+    confidence = round(min(current.confidence, letter.confidence), 4)
+    read.fields[FIELD] = FieldValue(value, confidence, current.rect)
