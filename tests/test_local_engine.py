@@ -162,6 +162,10 @@ def test_a_code_joined_to_its_sub_label_without_a_space_is_kept():
     assert values(parse_page("driving", "front", lines)) == expected_driver()
     assert label_text("型 ClassC1") == "型C1"
     assert label_text("姓名 Name 王芳") == "姓名王芳"  # a sub-label ending in lower case goes whole
+    # Capitals that end a sub-label read in capitals are the sub-label's, not a value's.
+    assert label_text("号牌号码 PlateNO苏A40186") == "号牌号码苏A40186"
+    assert label_text("发动机号码 EngineNO 123456A") == "发动机号码123456A"
+    assert label_text("品牌型号 ModeL 大众汽车牌SVW71612BM") == "品牌型号大众汽车牌SVW71612BM"
 
 
 def test_line_order_does_not_matter():

@@ -14,6 +14,23 @@ from dataclasses import dataclass
 _ASCII_WORD = re.compile(r"[A-Za-z][A-Za-z'’]*\.?")
 _UNITS = frozenset({"kg", "mm", "t", "cm", "m"})
 _VIN_LABEL = re.compile(r"(?<![A-Za-z0-9])VIN(?![A-Za-z0-9])")
+#: The last word of each English sub-label the licences print (Name, Date of Birth, Plate No., Model…).
+_SUB_LABEL_ENDINGS = (
+    "name",
+    "sex",
+    "nationality",
+    "address",
+    "birth",
+    "issue",
+    "class",
+    "period",
+    "no",
+    "type",
+    "owner",
+    "character",
+    "model",
+    "date",
+)
 #: Capitals ending a word after its lower-case letters.
 _JOINED_CAPITALS = re.compile(r"(?<=[a-z])[A-Z]+$")
 
@@ -25,9 +42,8 @@ def _char_width(char: str) -> float:
 
 def _english_spans(text: str) -> list[tuple[int, int]]:
     """Spans of English sub-labels: lower-case words (``Name``, ``Date of Birth``, misread ``irt``)
-    and a free-standing ``VIN``. Units glued to a number (``1500kg``) are values, not labels. Capitals
-    after a word's last lower-case letter are the value OCR joined to its sub-label (``ClassC1``: the
-    class C1), since no sub-label ends in one."""
+    and a free-standing ``VIN``. Units glued to a number (``1500kg``) are values, not labels, and so
+    are capitals OCR joined to a sub-label (`_sub_label_length`)."""
     spans = []
     for match in _ASCII_WORD.finditer(text):
         word = match.group().rstrip(".")
@@ -38,10 +54,22 @@ def _english_spans(text: str) -> list[tuple[int, int]]:
         before = text[match.start() - 1] if match.start() else ""
         if word.lower() in _UNITS and before.isdigit():
             continue
-        joined = _JOINED_CAPITALS.search(match.group())
-        spans.append((match.start(), match.start() + joined.start()) if joined else match.span())
+        spans.append((match.start(), match.start() + _sub_label_length(match.group())))
     spans.extend(match.span() for match in _VIN_LABEL.finditer(text))
     return spans
+
+
+def _sub_label_length(word: str) -> int:
+    """How much of `word` is sub-label: all of it, except capitals after a sub-label's whole last word
+    that do not make another one (``ClassC1``: the class C1 joined to Class). Capitals that do are the
+    sub-label read in capitals (``PlateNO``, ``ModeL``), not a value."""
+    joined = _JOINED_CAPITALS.search(word)
+    if joined is None:
+        return len(word)
+    head, whole = word[: joined.start()].lower(), word.lower()
+    if head.endswith(_SUB_LABEL_ENDINGS) and not whole.endswith(_SUB_LABEL_ENDINGS):
+        return joined.start()
+    return len(word)
 
 
 @dataclass(frozen=True)
