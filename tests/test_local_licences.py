@@ -720,6 +720,11 @@ def test_a_label_glare_took_whole_is_looked_for_where_its_row_and_column_put_it(
     read = parse_page("vehicle", "back", [*vehicle_back_lines(), *lower_rows])
     (area,) = [item.rect for item in read.missing if item.field == "traction_mass"]
     assert 20 + 6 * 30 <= area[0] < 500 and area[2] <= 500 and area[1] < 320 < 350 < area[3]
+    # 备注 is on 准牵引总质量's row and in 核定载质量's column (which 总质量 above it stands in).
+    lower_rows = [*lower_rows[:2], line("准牵引总质量", 20, 320), line("核定载质量", 500, 200)]
+    read = parse_page("vehicle", "back", [*vehicle_back_lines(), *lower_rows])
+    (area,) = [item.rect for item in read.missing if item.field == "remarks"]
+    assert area[0] >= 500 + 2 * 30 and area[1] < 320 < 350 < area[3]
     # A driving licence's back page: 姓名 is on 档案编号's row and in 证号's column.
     back = [line("证号", 20, 40), line("110101199001011234", 170, 40), line("档案编号", 500, 100)]
     (area,) = [item.rect for item in parse_page("driving", "back", back).missing if item.field == "name"]
@@ -1142,6 +1147,8 @@ def test_masses_and_dimensions_keep_or_get_back_their_units():
     assert clean_value("dimensions", "4598x1765x1462") == ("4598×1765×1462mm", True)
     # Half the unit read, or read as its look-alike: mm is the only unit printed there.
     assert clean_value("dimensions", "6987×2499×3601m") == ("6987×2499×3601mm", True)
+    # (A look-alike such as rn reaches the cleaner only from a re-read crop: a line's parser drops a
+    # lower-case word glued to a number that is no unit.)
     assert clean_value("dimensions", "6987×2499×3601rn") == ("6987×2499×3601mm", True)
     assert clean_value("dimensions", "4473×1837×") == ("4473×1837×", False)  # cut short: left as read
 

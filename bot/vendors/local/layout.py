@@ -623,15 +623,15 @@ def offer_value(read: PageRead, field_name: str, text: str, score: float, rect: 
         return False
     confidence = round(score * (REPAIR_PENALTY if cleaned[1] else 1.0), 4)
     current = read.fields.get(field_name)
-    if current is not None and (
-        current.confidence >= confidence
-        or (
-            not looks_whole(field_name, cleaned[0])
-            # A confident value was looked at again for being cut short: only a whole one replaces it.
-            and (current.confidence >= WEAK_CONFIDENCE or looks_whole(field_name, current.value))
+    if current is not None:
+        surer_already = current.confidence >= confidence
+        # A confident value is looked at again only for being cut short, and a whole value is never
+        # replaced by a piece: either way, a re-read that is not whole is no better.
+        piece = not looks_whole(field_name, cleaned[0]) and (
+            current.confidence >= WEAK_CONFIDENCE or looks_whole(field_name, current.value)
         )
-    ):
-        return False
+        if surer_already or piece:
+            return False
     read.fields[field_name] = FieldValue(cleaned[0], confidence, rect)
     read.missing = [item for item in read.missing if item.field != field_name]
     read.weak = [item for item in read.weak if item.field != field_name]

@@ -156,10 +156,12 @@ STAMP_WORDING = "检验有效期至"
 #: Whatever OCR left of the wording (up to its length, no digits) before 至 and a year, unless exact.
 _STAMP_WORDING = re.compile(rf"^(?!{STAMP_WORDING})[^\d至]{{0,6}}至(?=\s*\d{{4}}\s*年)")
 #: The whole wording before a year, with up to this many glyphs misread (至 among them: 检顺有效期票).
+#: The pattern above finds the wording by its 至, however little glare left before it; this one needs
+#: the wording's full length, and so can do without a right 至.
 STAMP_WORDING_MISREADS = 2
 
 
-def _misread_wording(value: str) -> bool:
+def _is_misread_wording(value: str) -> bool:
     """Whether `value` starts with the stamp's wording, as long as it and a few glyphs off, before a
     year: the only words a stamp prints there."""
     head = value[: len(STAMP_WORDING)]
@@ -178,7 +180,7 @@ def _clean_inspection_record(text: str) -> tuple[str, bool] | None:
     if not value:
         return None
     value, reworded = _STAMP_WORDING.subn(STAMP_WORDING, value, count=1)
-    if not reworded and _misread_wording(value):
+    if not reworded and _is_misread_wording(value):
         value, reworded = STAMP_WORDING + value[len(STAMP_WORDING) :], 1
     # The station's number is digits alone; a speck of noise between them reads as a dot or a comma.
     value, specks = _SPECKED_NUMBER.subn(lambda found: re.sub(r"[^\d()（）]", "", found.group()), value)
