@@ -134,8 +134,8 @@ def _clean_record(text: str) -> tuple[str, bool] | None:
     if not value:
         return None
     head = value[: len(PROBATION)]
-    misread = sum(1 for a, b in zip(head, PROBATION, strict=False) if a != b)
-    if len(head) == len(PROBATION) and misread == 1 and re.match(r"\s*\d{4}", value[len(PROBATION) :]):
+    whole_phrase = len(head) == len(PROBATION)
+    if whole_phrase and _differences(head, PROBATION) == 1 and re.match(r"\s*\d{4}", value[len(PROBATION) :]):
         return PROBATION + value[len(PROBATION) :], True
     return value, False
 
@@ -167,8 +167,7 @@ def _is_misread_wording(value: str) -> bool:
     head = value[: len(STAMP_WORDING)]
     if len(head) < len(STAMP_WORDING) or not re.match(r"\s*\d{4}\s*年", value[len(STAMP_WORDING) :]):
         return False
-    misread = sum(a != b for a, b in zip(head, STAMP_WORDING, strict=True))
-    return 0 < misread <= STAMP_WORDING_MISREADS
+    return 0 < _differences(head, STAMP_WORDING) <= STAMP_WORDING_MISREADS
 
 
 def _clean_inspection_record(text: str) -> tuple[str, bool] | None:
