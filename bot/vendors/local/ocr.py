@@ -352,6 +352,11 @@ class CropReading:
     #: Share of the time steps that lie on the image; the recognizer pads a short line on the right.
     coverage: float = 1.0
 
+    def char_probs(self, char: CharRead) -> np.ndarray:
+        """What the recognizer gave each character of its alphabet over `char`'s steps (the best step
+        for each): where a second choice the greedy decode dropped shows."""
+        return self.probs[char.start : char.end + 1].max(axis=0)
+
     def x_of(self, step: float, width: int) -> int:
         """Where time step `step` falls on the read image, `width` pixels wide."""
         return round(step * width / (len(self.probs) * self.coverage))

@@ -72,7 +72,7 @@ def likeliest_name(reading: CropReading, value: str) -> NameRead | None:
     prior, floor = given_name_log_prior()
     options: list[list[str]] = [[value[0]]]
     for char in reading.chars[start + 1 : start + len(value)]:
-        span = reading.probs[char.start : char.end + 1].max(axis=0)
+        span = reading.char_probs(char)
         ranked = [int(index) for index in np.argsort(-span)[: CHOICES + 1]]
         choices = [
             reading.alphabet[index]

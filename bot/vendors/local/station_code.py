@@ -48,7 +48,7 @@ def letter_at(reading: CropReading, province: str, misread: str) -> LetterRead |
     if not places:
         return None
     slot = chars[places[-1]]
-    span = reading.probs[slot.start : slot.end + 1].max(axis=0)
+    span = reading.char_probs(slot)
     columns = _letter_columns(reading.alphabet)
     seen = span[columns]
     total = float(seen.sum())
