@@ -94,7 +94,7 @@ def label_index(spec: PageSpec, found: str) -> tuple[int, bool]:
             return index, False
     for index, label in enumerate(spec.labels):
         for variant in label.variants:
-            if len(variant) == len(found) and sum(a != b for a, b in zip(variant, found, strict=True)) <= 1:
+            if len(variant) == len(found) and _misread_count(found, variant) <= 1:
                 return index, True
     for index, label in enumerate(spec.labels):
         for variant in label.variants:
