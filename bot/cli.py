@@ -144,7 +144,7 @@ def _history(args: argparse.Namespace, config: Config) -> int:
     for row in rows:
         vendor = row.vendor or "-"
         total = f"{row.total_ms:.0f} ms" if row.total_ms is not None else "-"
-        page = f"{row.kind}/{row.side}"
+        page = f"{row.kind}/{row.side}" if row.kind is not None else "-"  # a photo that got no kind
         print(
             f"{row.id:>5}  {row.created_at.astimezone(zone):%Y-%m-%d %H:%M:%S}  {row.platform:<8} "
             f"{page:<14} {row.status!s:<12} {vendor:<8} {total}"

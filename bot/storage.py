@@ -82,7 +82,8 @@ class SessionRow(BaseModel):
     chat_type: str | None = None
     user_id: str | None = None
     message_id: str | None = None
-    kind: Kind
+    #: None for a photo that never got its kind (see `_v4_photos_never_read`).
+    kind: Kind | None
     side: Side = "front"
     #: The vendor that answered, or None when none did.
     vendor: str | None = None
@@ -231,8 +232,21 @@ def _v3_queue_wait(db: Database) -> None:
     db["vendor_calls"].add_column("waited_ms", float)
 
 
+def _v4_photos_never_read(db: Database) -> None:
+    """A photo can end without a kind: the channel could not fetch it and said so at once, or it
+    waited for its kind until it expired or the user cancelled. It is still a session, so `kind` may
+    be empty. SQLite cannot drop NOT NULL in place; sqlite-utils rebuilds the table (in a savepoint of
+    the migration's own transaction, indexes and the tables' foreign keys kept)."""
+    db["sessions"].transform(not_null={"kind": False})
+
+
 #: Ordered; entry i brings a database from version i to i + 1. Append, never edit a released entry.
-MIGRATIONS: list[Migration] = [_v1_create_everything, _v2_delivery_status, _v3_queue_wait]
+MIGRATIONS: list[Migration] = [
+    _v1_create_everything,
+    _v2_delivery_status,
+    _v3_queue_wait,
+    _v4_photos_never_read,
+]
 
 
 def user_version(db: Database) -> int:

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 from bot.models import Kind, Side
 from handlers.messages import Inbound, Outbound
-from handlers.outcome import Outcome
+from handlers.outcome import Outcome, Status
 from handlers.recognize import Context, Recognizer, Request
 from handlers.replies import (
     ReplyOptions,
@@ -110,6 +110,9 @@ MAX_WAITING_PHOTOS = 8
 #: How often half-requests past `pending_seconds` are swept out. A user who never comes back would
 #: otherwise keep theirs for good, and on WeChat a waiting photo holds its downloaded bytes.
 SWEEP_SECONDS = 60.0
+#: Why a waiting photo ended without a kind (its session row's error_category, status "unanswered"):
+#: nobody named one within `pending_seconds`, the user cancelled, or newer photos pushed it out.
+EXPIRED, CANCELLED, SUPERSEDED = "expired", "cancelled", "superseded"
 #: Commands answered on their own: a photo sent with one as its caption waits for its kind.
 _ANSWERED_WITHOUT_THE_PHOTO = frozenset({*HELP_WORDS, *HISTORY_WORDS, "lang", "stats"})
 
@@ -150,6 +153,9 @@ class Dispatcher:
         self._pending: dict[tuple[str, str, str], Pending] = {}
         self._swept = clock()
         self._languages: dict[tuple[str, str], str] = {}
+        #: Photos that ended without a kind, each with why (EXPIRED, CANCELLED, SUPERSEDED), to be
+        #: logged once the message at hand is answered.
+        self._let_go: list[tuple[Inbound, str]] = []
 
     def language_of(self, inbound: Inbound) -> str:
         return self.language_for(inbound.platform, inbound.user_id, inbound.language)
@@ -165,6 +171,17 @@ class Dispatcher:
 
     async def handle(self, inbound: Inbound) -> Outbound | None:
         """Decide and answer one message; None means stay silent (an unaddressed group message)."""
+        try:
+            return await self._handle(inbound)
+        finally:
+            await self._log_let_go()
+
+    async def refused(self, inbound: Inbound, reason: str) -> None:
+        """Log a message the channel refused itself before it came here (a video sent as the photo):
+        the user was told why; the session row says so too."""
+        await self.recognizer.log_unread(self._context(inbound), Status.BAD_IMAGE, reason)
+
+    async def _handle(self, inbound: Inbound) -> Outbound | None:
         self._sweep_expired()
         if inbound.chat_type == "group" and not inbound.addressed:
             return None
@@ -185,7 +202,7 @@ class Dispatcher:
             stats = await asyncio.to_thread(self.recognizer.session_log.stats)
             return self._say(inbound, stats_text(stats, language))
         if command in CANCEL_WORDS:
-            self._pending.pop(inbound.session_key, None)
+            self._let_go_all(self._pending.pop(inbound.session_key, None), CANCELLED)
             return self._say(inbound, "已取消。" if language == "zh" else "Cancelled.")
 
         request = COMMANDS.get(command or "")
@@ -200,6 +217,9 @@ class Dispatcher:
             if inbound.unusable is not None:
                 if pending is not None:
                     self._pending[inbound.session_key] = pending  # earlier photos keep waiting
+                # As the recognition would have logged the failed download, had a kind been named.
+                failed = Status.VENDOR_ERROR if inbound.unusable == "download" else Status.BAD_IMAGE
+                await self.recognizer.log_unread(self._context(inbound), failed, inbound.unusable)
                 return self._say(inbound, unusable_text(inbound.unusable, language))
             self._wait_for_kind(inbound, pending)
             return self._ask_kind(inbound, language)
@@ -222,17 +242,19 @@ class Dispatcher:
             return None
         return self._say(inbound, help_text(language, words=not inbound.slash_commands))
 
-    async def _recognize(self, photo: Inbound, kind: Kind, side: Side) -> Outbound:
-        language = self.language_of(photo)
-        context = Context(
+    def _context(self, photo: Inbound) -> Context:
+        return Context(
             platform=photo.platform,
             chat_id=photo.chat_id,
             chat_type=photo.chat_type,
             user_id=photo.user_id,
             message_id=photo.message_id,
-            language=language,
+            language=self.language_of(photo),
         )
-        request = Request(kind=kind, side=side, fetch=photo.fetch_image, context=context)
+
+    async def _recognize(self, photo: Inbound, kind: Kind, side: Side) -> Outbound:
+        language = self.language_of(photo)
+        request = Request(kind=kind, side=side, fetch=photo.fetch_image, context=self._context(photo))
         # In a thread: a daily quota is counted in SQLite, which may wait on another process's write.
         refusal = await asyncio.to_thread(self.limiter.check, photo) if self.limiter is not None else None
         if refusal is not None:
@@ -270,7 +292,11 @@ class Dispatcher:
         """Leave `photo` waiting for its kind, behind the photos already waiting (a waiting kind, which
         this photo did not take, is let go)."""
         if pending is not None and pending.inbound is not None:
-            waiting = [*pending.later, photo][-MAX_WAITING_PHOTOS:]
+            waiting = [*pending.later, photo]
+            pushed_out = 1 + len(waiting) - MAX_WAITING_PHOTOS  # `pending.inbound` is waiting too
+            if pushed_out > 0:
+                self._let_go.extend((one, SUPERSEDED) for one in waiting[:pushed_out])
+                waiting = waiting[pushed_out:]
             self._pending[photo.session_key] = Pending(pending.at, pending.inbound, later=waiting)
         else:
             self._pending[photo.session_key] = Pending(at=self._clock(), inbound=photo)
@@ -280,14 +306,31 @@ class Dispatcher:
         if now - self._swept < SWEEP_SECONDS:
             return
         self._swept = now
-        live = {key: half for key, half in self._pending.items() if now - half.at <= self.pending_seconds}
+        live = {}
+        for key, half in self._pending.items():
+            if now - half.at <= self.pending_seconds:
+                live[key] = half
+            else:
+                self._let_go_all(half, EXPIRED)
         self._pending = live
 
     def _take_pending(self, inbound: Inbound) -> Pending | None:
         pending = self._pending.pop(inbound.session_key, None)
-        if pending is None or self._clock() - pending.at > self.pending_seconds:
+        if pending is not None and self._clock() - pending.at > self.pending_seconds:
+            self._let_go_all(pending, EXPIRED)
             return None
         return pending
+
+    def _let_go_all(self, pending: Pending | None, reason: str) -> None:
+        """Note the photos of `pending` (none, if it was a kind waiting for a photo) as ended unread."""
+        if pending is not None and pending.inbound is not None:
+            self._let_go.extend((one, reason) for one in [pending.inbound, *pending.later])
+
+    async def _log_let_go(self) -> None:
+        """Log each photo let go unread since the last message: why it ended is in its session row."""
+        let_go, self._let_go = self._let_go, []
+        for photo, reason in let_go:
+            await self.recognizer.log_unread(self._context(photo), Status.UNANSWERED, reason)
 
     def _ask_kind(self, inbound: Inbound, language: str) -> Outbound:
         outbound = self._say(inbound, ASK_KIND[language])

@@ -33,6 +33,8 @@ Fetch = Callable[[], Awaitable[bytes]]
 #: Photos decoded at once. A decode is CPU-bound (two cores) and a large PNG needs hundreds of
 #: megabytes while it lasts, so more at once only adds memory; the rest wait their turn.
 CONCURRENT_DECODES = 2
+#: The metrics' kind label for a photo that never got one.
+NO_KIND = "none"
 #: A warning's params that name what it is about (a field, a plate's place in the photo, a character's
 #: position), not a value read from the card: all a warning keeps with `store_fields = "none"`.
 _VALUE_FREE_PARAMS = ("field", "first", "second", "index", "position")
@@ -147,6 +149,27 @@ class Recognizer:
         row = _new_row(request, Status.REJECTED)
         await asyncio.to_thread(self._record, row, outcome, None)
         return outcome
+
+    async def log_unread(self, context: Context, status: Status, reason: str) -> None:
+        """Log a photo that ended before it had a kind (the channel could not fetch it, or nobody said
+        which document it is): no recognition, but still a session, so nothing a user sent goes
+        unrecorded. Its `kind` stays empty."""
+        row = SessionRow(
+            platform=context.platform,
+            chat_id=context.chat_id,
+            chat_type=context.chat_type,
+            user_id=context.user_id,
+            message_id=context.message_id,
+            kind=None,
+            language=context.language,
+            status=status,
+            error_category=reason,
+        )
+        metrics.record_recognition(NO_KIND, None, str(status), None, None)
+        try:
+            await asyncio.to_thread(self.session_log.record, row)
+        except Exception:
+            log.exception("could not write the session row (no kind, status=%s)", status)
 
     async def _run(self, request: Request, row: SessionRow) -> tuple[Outcome, images.IntakeImage | None]:
         kind, side = request.kind, request.side

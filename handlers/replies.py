@@ -889,7 +889,10 @@ _HISTORY_STATUS = {
     "bad_image": ("照片无法识别", "unreadable photo"),
     "vendor_error": ("服务异常", "service error"),
     "rejected": ("未受理", "not accepted"),
+    "unanswered": ("未选择证件类型", "no document named"),
 }
+#: A history line's page for a photo that never got its kind.
+_NO_KIND_TITLE = ("照片", "photo")
 
 
 def history_text(rows: Sequence[SessionRow], language: str, zone: ZoneInfo) -> str:
@@ -903,7 +906,7 @@ def history_text(rows: Sequence[SessionRow], language: str, zone: ZoneInfo) -> s
         return _pick(_HISTORY_EMPTY, language)
     lines = [_pick(_HISTORY_TITLE, language)]
     for row in rows:
-        title = _pick(_TITLES[(row.kind, row.side)], language)  # type: ignore[index]
+        title = _pick(_NO_KIND_TITLE if row.kind is None else _TITLES[(row.kind, row.side)], language)
         status = _pick(_HISTORY_STATUS.get(str(row.status), (str(row.status), str(row.status))), language)
         when = row.created_at.astimezone(zone).strftime("%m-%d %H:%M")
         key = _history_key(row)

@@ -13,11 +13,11 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.storage import SessionLog
-from handlers.dispatch import Dispatcher, parse_command
+from handlers.dispatch import MAX_WAITING_PHOTOS, Dispatcher, parse_command
 from handlers.limits import Limits
 from handlers.messages import Inbound
 from handlers.recognize import Recognizer
-from handlers.replies import REJECT_REASON_TEXTS
+from handlers.replies import ERROR_CATEGORY_TEXTS, REJECT_REASON_TEXTS
 from tests.fakes.vendors import ScriptedVendor
 
 CHAIN = '[vendors]\ndriving = ["scripted"]\nvehicle = ["scripted"]\nplate = ["scripted"]\n'
@@ -133,6 +133,8 @@ async def test_pending_photo_expires(dispatcher, photo_bytes):
     now[0] = 301
     reply = await bot.handle(message("/driving", mid="2"))
     assert reply.choices == [] and "11010519491231002X" not in "".join(reply.text)  # asks for a photo instead
+    [row] = bot.recognizer.session_log.history()  # the photo was never read, but it is on record
+    assert (row.message_id, row.kind, row.status, row.error_category) == ("1", None, "unanswered", "expired")
 
 
 async def test_a_photo_left_waiting_is_let_go_once_expired(dispatcher, photo_bytes):
@@ -148,6 +150,8 @@ async def test_a_photo_left_waiting_is_let_go_once_expired(dispatcher, photo_byt
     await bot.handle(message("/help", user="someone else"))
     gc.collect()
     assert kept() is None
+    [row] = bot.recognizer.session_log.history()
+    assert (row.user_id, row.kind, row.status, row.error_category) == ("gone", None, "unanswered", "expired")
 
 
 class _WaitingStore:
@@ -232,6 +236,12 @@ async def test_history_and_cancel_as_words(dispatcher, photo_bytes):
     await bot.handle(message("取消", mid="4"))
     reply = await bot.handle(message("/driving", mid="5"))
     assert "11010519491231002X" not in "".join(reply.text)  # the photo was let go
+    cancelled = bot.recognizer.session_log.history()[0]
+    assert (cancelled.message_id, cancelled.status, cancelled.error_category) == (
+        "3",
+        "unanswered",
+        "cancelled",
+    )
 
 
 async def test_in_a_group_the_photo_prompt_says_to_reply_to_it(dispatcher):
@@ -289,3 +299,33 @@ async def test_a_kind_that_names_its_photo_goes_to_that_photo(dispatcher, photo_
     assert second.reply_to == "2" and "110001234567" in "".join(second.text)
     first = await bot.handle(message("/driving", mid="4"))
     assert first.reply_to == "1" and "11010519491231002X" in "".join(first.text)
+
+
+async def test_a_photo_pushed_out_by_newer_ones_is_on_record(dispatcher, photo_bytes):
+    bot = dispatcher()
+    for number in range(MAX_WAITING_PHOTOS + 2):
+        await bot.handle(message(photo=photo_bytes, mid=str(number)))
+    rows = bot.recognizer.session_log.history()
+    assert sorted((row.message_id, row.status, row.error_category) for row in rows) == [
+        ("1", "unanswered", "superseded"),  # the oldest photo keeps its place; the next ones move up
+        ("2", "unanswered", "superseded"),
+    ]
+    first = await bot.handle(message("/plate", mid="k"))
+    assert first.reply_to == "0"
+
+
+@pytest.mark.parametrize(
+    ("unusable", "status", "said"),
+    [
+        ("not_image", "bad_image", REJECT_REASON_TEXTS["not_image"][0]),
+        ("download", "vendor_error", ERROR_CATEGORY_TEXTS["download"][0]),
+    ],
+)
+async def test_a_photo_the_channel_could_not_fetch_is_refused_at_once_and_logged(
+    dispatcher, photo_bytes, unusable, status, said
+):
+    bot = dispatcher()
+    reply = await bot.handle(replace(message(photo=photo_bytes), unusable=unusable))
+    assert reply.text == [said] and not reply.choices
+    [row] = bot.recognizer.session_log.history()
+    assert (row.kind, row.status, row.error_category) == (None, status, unusable)

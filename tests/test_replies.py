@@ -460,7 +460,9 @@ def _failure_outcomes() -> list[Outcome]:
         Outcome(status=Status.REJECTED, kind="driving", reject_reason=reason)
         for reason in ("rate_limited", "quota_exceeded", "not_allowed")
     ]
-    outcomes += [Outcome(status=status, kind="driving") for status in Status if status != Status.OK]
+    # A photo that got no kind is logged as unanswered but never replied to: no text to tell apart.
+    unreplied = (Status.OK, Status.UNANSWERED)
+    outcomes += [Outcome(status=status, kind="driving") for status in Status if status not in unreplied]
     return outcomes
 
 
@@ -604,6 +606,19 @@ def test_history_times_are_in_the_configured_time_zone() -> None:
     row = SessionRow(platform="t", kind="plate", side="front", status="ok", created_at=when)
     assert history_text([row], "en", ZoneInfo("Asia/Shanghai")).splitlines()[1].startswith("11-22 07:30")
     assert history_text([row], "en", ZoneInfo("Asia/Urumqi")).splitlines()[1].startswith("11-22 05:30")
+
+
+def test_history_lists_a_photo_that_never_got_its_kind() -> None:
+    rows = [
+        SessionRow(platform="t", kind=None, status="unanswered", error_category="expired"),
+        SessionRow(platform="t", kind=None, status="bad_image", error_category="not_image"),
+    ]
+    zone = ZoneInfo("Asia/Shanghai")
+    assert [line.split(" ", 2)[2] for line in history_text(rows, "zh", zone).splitlines()[1:]] == [
+        "照片 · 未选择证件类型",
+        "照片 · 照片无法识别",
+    ]
+    assert history_text(rows, "en", zone).splitlines()[1].endswith("photo · no document named")
 
 
 def test_a_plate_photo_too_small_names_the_plate_minimum() -> None:

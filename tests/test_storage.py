@@ -626,10 +626,39 @@ def test_a_version_2_log_gains_the_queue_wait_and_keeps_its_calls(db_path: Path)
     call = {"session_id": session_id, "vendor": "local", "status": "ok", "ms": 700.0, "day": "2024-05-01"}
     db["vendor_calls"].insert(call)
     db.close()
-    with SessionLog(db_path) as v3:
-        assert v3.schema_version == 3
-        [item] = v3.stats().by_vendor_kind
+    with SessionLog(db_path) as current:
+        assert current.schema_version == len(storage.MIGRATIONS)
+        [item] = current.stats().by_vendor_kind
         assert (item.vendor, item.count, item.p50_ms, item.waited_p50_ms) == ("local", 1, 700.0, None)
+
+
+def test_a_version_3_log_takes_photos_that_never_got_a_kind_and_keeps_what_it_had(db_path: Path):
+    db_path.parent.mkdir(parents=True, exist_ok=True)
+    db = Database(db_path)
+    storage.migrate(db, storage.MIGRATIONS[:3])
+    session_id = int(db["sessions"].insert(storage._session_columns(make_row(user_id="u1"))).last_pk)
+    call = {"session_id": session_id, "vendor": "local", "status": "ok", "ms": 700.0, "day": "2024-05-01"}
+    db["vendor_calls"].insert(call)
+    indexes = {index.name for index in db["sessions"].indexes}
+    with pytest.raises(sqlite3.IntegrityError):  # what the new version lifts
+        db["sessions"].insert(storage._session_columns(make_row(kind=None)))
+    db.close()
+    with SessionLog(db_path) as v4:
+        assert v4.schema_version == 4
+        later = T0 + timedelta(minutes=5)
+        v4.record(
+            make_row(created_at=later, kind=None, attempts=[], status="unanswered", error_category="expired")
+        )
+        unread, read = v4.history(user_id="u1")
+        assert (unread.kind, unread.status, unread.error_category) == (None, "unanswered", "expired")
+        assert (read.id, read.kind) == (session_id, "driving")
+        [item] = v4.stats().by_vendor_kind  # the old row's vendor call still points at it
+        assert (item.vendor, item.kind, item.count) == ("local", "driving", 1)
+    db = Database(db_path)
+    assert {index.name for index in db["sessions"].indexes} == indexes
+    assert db.execute("PRAGMA foreign_key_check").fetchall() == []
+    assert [key.other_table for key in db["vendor_calls"].foreign_keys] == ["sessions"]
+    db.close()
 
 
 def test_a_new_log_and_its_write_ahead_files_are_readable_by_their_owner_alone(tmp_path):

@@ -766,6 +766,10 @@ async def test_what_cannot_be_read_is_refused_at_once_in_the_users_language(star
         pdf["message_id"]: REJECT_REASON_TEXTS["not_image"][1],
     }
     assert not fake.called("getFile")
+    # Each is a session all the same, with no kind: the user was refused, and the log says why.
+    rows = {row.message_id: (row.kind, row.status, row.error_category) for row in bot.rows()}
+    refused = (None, "bad_image", "not_image")
+    assert rows == {str(message["message_id"]): refused for message in (sticker, video, pdf)}
     fake.push_message(**english, photo=photo_bytes)  # no kind was set up by the video's caption
     assert buttons((await bot.replies(4))[3])
 

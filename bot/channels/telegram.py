@@ -313,6 +313,7 @@ class TelegramChannel(Channel):
     async def _refuse(self, inbound: Inbound) -> None:
         """Say at once that this cannot be read, rather than take its caption's command for a photo to
         come."""
+        await self.dispatcher.refused(inbound, "not_image")
         await self._reply_plain(inbound, NOT_A_PHOTO_COMMANDS[self.dispatcher.language_of(inbound)])
 
     async def _reply_plain(self, inbound: Inbound, text: str) -> None:
