@@ -21,12 +21,14 @@ from PIL import Image, ImageDraw
 from bot.images import IntakeImage, load
 from bot.models import DrivingLicence, Recognition, Severity, VehicleLicenceFront, Warning
 from bot.vendors.base import build_vendor
+from bot.vendors.local import cells
 from bot.vendors.local.cells import _ink_rect, _is_dash, reread_cells
 from bot.vendors.local.document import build_document
 from bot.vendors.local.layout import parse_page
 from bot.vendors.local.lexicon import LexiconRead
-from bot.vendors.local.ocr import OcrLine, shared_engine
+from bot.vendors.local.ocr import CropReading, OcrLine, shared_engine
 from bot.vendors.local.page_shown import labels_seen, page_shown_instead, shows_own_title
+from bot.vendors.local.person_names import NameRead
 from bot.vendors.local.places import looks_like_address, office_names
 from bot.vendors.local.plates import read_printed_plate
 from bot.vendors.local.seal import (
@@ -748,6 +750,48 @@ def test_a_sex_lost_with_its_label_is_read_between_the_name_and_the_nationality(
     assert read.fields["sex"].value == "女"
     # Without the label after it, the cell's end is unknown and nothing is guessed.
     assert "sex" not in {item.field for item in parse_page("driving", "front", detected).missing}
+
+
+def test_a_name_lost_with_every_label_of_the_back_page_is_read_where_the_values_place_it(monkeypatch):
+    """A blurred 副页 can keep only its title and its bold values: its labels are small grey print, and
+    detection dropped the name too. The ID number's column and the file number's row say where the name
+    stands; its cell is read there, and the title, printed above everything, says which way is up."""
+    photo = Image.new("RGB", (900, 260), (240, 238, 230))
+    draw = ImageDraw.Draw(photo)
+    printed = [("中华人民共和国机动车驾驶证副页", 150, 10), ("110101199001011234", 170, 70)]
+    printed += [("张伟", 170, 140), ("110100123456", 560, 140)]
+    for text, x, y in printed:
+        draw.text((x, y), text, font=font(30), fill=(30, 30, 30))
+    for text, x, y in (("证号", 20, 75), ("姓名", 20, 145), ("档案编号", 420, 145)):
+        draw.text((x, y), text, font=font(20), fill=(150, 150, 150))
+    detected = [line(text, x, y) for text, x, y in printed if text != "张伟"]
+    read = parse_page("driving", "back", detected)
+    (cell,) = [item.rect for item in read.missing if item.field == "name"]
+    assert 150 <= cell[0] <= 170 and cell[2] < 420 and cell[1] < 140 < 170 < cell[3]  # not 档案编号
+    bgr = np.asarray(photo)[:, :, ::-1].copy()
+    reread_cells(shared_engine(), bgr, 1.0, read)
+    assert read.fields["name"].value == "张伟"
+    # The cell is read as a name (Chinese characters, the given-name prior), not as any text.
+    seen: list[str] = []
+
+    def name_reader(reading: CropReading) -> NameRead:
+        seen.append(reading.text)
+        return NameRead("张伟", 0.42)
+
+    monkeypatch.setattr(cells, "read_name", name_reader)
+    read = parse_page("driving", "back", detected)
+    reread_cells(shared_engine(), bgr, 1.0, read)
+    assert seen == ["张伟"] and read.fields["name"].confidence == 0.42
+
+    def turned_over(item: OcrLine) -> OcrLine:
+        x0, y0, x1, y1 = 900 - item.x1, 260 - item.y1, 900 - item.x0, 260 - item.y0
+        return OcrLine.from_rect(item.text, item.score, x0, y0, x1, y1)
+
+    # No label to stand the page up by: the frames tie on every other count, and the title decides.
+    read = parse_page("driving", "back", [turned_over(item) for item in detected])
+    assert read.quarter_turns == 2 and "name" in {item.field for item in read.missing}
+    # Without the file number, the name's row is unknown and nothing is guessed.
+    assert "name" not in {item.field for item in parse_page("driving", "back", detected[:2]).missing}
 
 
 def test_a_dash_whose_label_glare_took_is_read_in_the_cell_its_neighbours_place():

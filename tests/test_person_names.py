@@ -14,13 +14,14 @@ from bot.vendors.local.person_names import (
     given_name_log_prior,
     likeliest_name,
     looks_personal,
+    read_name,
     reconsider_names,
 )
 from bot.vendors.local.value_crop import value_crop
 from tests.fakes.readings import scripted_reading
 from tests.specimens.fonts import font
 
-ALPHABET = ("", "孟", "慧", "意", "品", "晶", "沈", "颗", "颖", "洁")
+ALPHABET = ("", "孟", "慧", "意", "品", "晶", "沈", "颗", "颖", "洁", "B", "8")
 
 
 def test_the_prior_counts_names_people_are_given_far_above_lookalikes_nobody_is():
@@ -123,3 +124,26 @@ def test_a_company_owner_is_not_read_as_a_persons_name():
     read = PageRead(PAGES[("vehicle", "front")], {"owner": FieldValue("沈颗洁有限公司", 0.8, rect)})
     reconsider_names(shared_engine(), bgr, 1.0, read)
     assert read.fields["owner"].value == "沈颗洁有限公司"
+
+
+def test_a_name_cell_read_alone_is_read_in_chinese_characters_with_the_given_name_prior():
+    """Detection missed the name; its cell's ink, read alone, is faint: a capital outscores the glyph
+    at one step, and the look-alike nobody is named with leads at another."""
+    steps = [{"沈": 0.8}, {}, {"B": 0.45, "颖": 0.35}, {}, {"颗": 0.5, "颖": 0.35}, {}, {"洁": 0.8}, {}]
+    reading = scripted_reading(steps, ALPHABET)
+    assert reading.text == "沈B颗洁"
+    name = read_name(reading)
+    assert name is not None and name.text == "沈颖颖洁"
+    assert name.confidence < 0.8  # no surer than the faint glyphs it was read from
+
+
+@pytest.mark.parametrize(
+    "steps",
+    [
+        [{"B": 0.7}, {}, {"8": 0.6}, {}],  # no Chinese character at all: a smudge, or another value
+        [{"沈": 0.9}, {}],  # one character is no name
+        [{"沈": 0.2}, {}, {"洁": 0.25}, {}],  # too faint to be a reading
+    ],
+)
+def test_a_name_cell_that_shows_no_name_gives_none(steps):
+    assert read_name(scripted_reading(steps, ALPHABET)) is None

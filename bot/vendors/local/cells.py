@@ -17,6 +17,7 @@ from bot.vendors.local.frame import Rect
 from bot.vendors.local.layout import PageRead, offer_value
 from bot.vendors.local.lexicon import best_word
 from bot.vendors.local.ocr import OcrEngine
+from bot.vendors.local.person_names import read_name
 from bot.vendors.local.plates import read_printed_plate
 from bot.vendors.local.terms import closed_vocabulary
 
@@ -92,6 +93,11 @@ def reread_cells(engine: OcrEngine, bgr: np.ndarray, scale: float, read: PageRea
             plate = read_printed_plate(engine, crop)
             if plate is not None:
                 offer_value(read, item.field, plate.text, plate.confidence, rect)
+            continue
+        if item.field == "name":  # always a person's (an owner may be a company)
+            name = read_name(engine.read_crop_chars(crop))
+            if name is not None:
+                offer_value(read, item.field, name.text, round(name.confidence, 4), rect)
             continue
         if faint and vocabulary is not None:
             term = _read_term(engine, crop, vocabulary)

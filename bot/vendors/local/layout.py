@@ -41,8 +41,9 @@ from bot.vendors.local.frame import (
     vertical_overlap,
 )
 from bot.vendors.local.line_text import label_text
-from bot.vendors.local.lost_labels import labels_by_place, placed_by_neighbours
+from bot.vendors.local.lost_labels import cells_placed_by_values, labels_by_place, placed_by_neighbours
 from bot.vendors.local.ocr import OcrLine
+from bot.vendors.local.page_shown import is_own_title
 from bot.vendors.local.pages import PAGES, LabelSpec, PageSpec
 from bot.vendors.local.places import looks_like_address
 from bot.vendors.local.segments import (
@@ -177,7 +178,7 @@ class _Candidate:
     #: Fields read plus the labels' agreement with the printed order, then, to tell two frames apart
     #: that those leave equal (a page that kept a single label), the share of text on the labels' rows
     #: that stands after them, as values do.
-    score: tuple[float, float]
+    score: tuple[float, float, float]
 
 
 def parse_page(kind: Kind, side: Side, lines: Sequence[OcrLine]) -> PageRead:
@@ -239,6 +240,9 @@ def _parse_in_frame(spec: PageSpec, lines: Sequence[OcrLine], frame: Frame, quar
         for hit in [*hits, *placed_by_neighbours(spec, hits)]
         if hit.spec.field not in fields
     ]
+    value_rects = {name: union(rects) for name, (_text, _score, rects, _repaired) in values.items()}
+    for name, rect in cells_placed_by_values(spec, value_rects, {hit.spec.field for hit in hits}).items():
+        missing.append(MissingValue(name, rect, rect[3] - rect[1]))
     # Values read with little confidence, or read confidently but cut short (whole.py), get a second look.
     weak = [
         MissingValue(hit.spec.field, _search_area(hit, hits, free, from_label=True), hit.height)
@@ -258,7 +262,10 @@ def _parse_in_frame(spec: PageSpec, lines: Sequence[OcrLine], frame: Frame, quar
         frame_degrees=frame.degrees,
         labels_found=len(hits),
     )
-    return _Candidate(read, (len(fields) + _reading_order_agreement(hits), _values_after_labels(hits, free)))
+    agreement = _reading_order_agreement(hits)
+    return _Candidate(
+        read, (len(fields) + agreement, _values_after_labels(hits, free), _title_on_top(spec, free))
+    )
 
 
 def _claim_self_evident(
@@ -575,6 +582,19 @@ def _values_after_labels(hits: list[Hit], free: list[Free]) -> float:
                 total += 1
                 after += segment.rect[0] > hit.rect[0]
     return after / total if total else 0.0
+
+
+def _title_on_top(spec: PageSpec, free: list[Free]) -> float:
+    """1 when the page's title stands above the rest of its text, as every licence page prints it; 0
+    when below; 0.5 when no title was read. It decides between a frame and the same turned over only
+    when no label does: a blurred 副页 can keep just its bold values and its title, and its name cell
+    is then found from the values' places (`cells_placed_by_values`), which must be the right way up."""
+    titles = [segment for segment in free if is_own_title(spec.kind, spec.side, segment.text)]
+    rest = [(segment.rect[1] + segment.rect[3]) / 2 for segment in free if segment not in titles]
+    if not titles or not rest:
+        return 0.5
+    middle = sorted(rest)[len(rest) // 2]
+    return sum((title.rect[1] + title.rect[3]) / 2 < middle for title in titles) / len(titles)
 
 
 def _reading_order_agreement(hits: list[Hit]) -> float:

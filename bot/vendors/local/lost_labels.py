@@ -13,12 +13,17 @@ import statistics
 
 from rapidfuzz.distance import LCSseq
 
-from bot.vendors.local.frame import reads_between, same_row, similar_height
+from bot.vendors.local.frame import Rect, reads_between, same_row, similar_height
 from bot.vendors.local.pages import LabelSpec, PageSpec
 from bot.vendors.local.segments import FUZZY_LABEL_LENGTH, FUZZY_LABEL_TRUST, Free, Hit
 
 #: Labels of one column start within this many label heights of each other.
 LABEL_COLUMN_SLACK = 0.5
+#: A value placed by other values (`cells_placed_by_values`) is looked for this many of its row's
+#: heights past its column's start (a four-character name, with room to spare)...
+PLACED_VALUE_HEIGHTS = 6.0
+#: ...and no nearer than this to the value that ends its row, whose own label stands between them.
+ROW_LABEL_HEIGHTS = 3.0
 
 
 def placed_by_neighbours(spec: PageSpec, hits: list[Hit]) -> list[Hit]:
@@ -38,6 +43,31 @@ def placed_by_neighbours(spec: PageSpec, hits: list[Hit]) -> list[Hit]:
             continue  # where the row's own label stands: the layout is not the card's
         placed.append(Hit(label, order, rect, 0.0, "", None))
     return placed + _placed_between(spec, found)
+
+
+def cells_placed_by_values(spec: PageSpec, values: dict[str, Rect], labelled: set[str]) -> dict[str, Rect]:
+    """Cells of values that detection missed together with their labels, found from other values.
+
+    The 副页 of a driving licence prints its labels small and grey, so in a blurred photo detection
+    keeps only the bold values: the ID number (which tells itself) and the file number, but neither
+    label, and often not the name. The name is printed in the ID number's value column, on the file
+    number's row, so those two say where to look, left of the file number's own label. `values` are
+    the rectangles of the values read (page frame); `labelled` the fields whose labels were found.
+    """
+    cells = {}
+    for label in spec.labels:
+        if label.value_row is None or label.value_column is None:
+            continue
+        row, column = values.get(label.value_row), values.get(label.value_column)
+        if label.field in values or label.field in labelled or row is None or column is None:
+            continue
+        height = row[3] - row[1]
+        start = column[0] - 0.3 * height
+        end = min(column[0] + PLACED_VALUE_HEIGHTS * height, row[0] - ROW_LABEL_HEIGHTS * height)
+        if end - start < 2 * height or row[1] < column[3]:  # not the layout these fields are printed in
+            continue
+        cells[label.field] = (start, row[1] - 0.35 * height, end, row[3] + 0.35 * height)
+    return cells
 
 
 def _placed_between(spec: PageSpec, found: dict[str, Hit]) -> list[Hit]:

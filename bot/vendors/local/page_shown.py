@@ -54,11 +54,14 @@ _TITLE_WORDS: dict[Kind, str] = {"driving": "驾驶证", "vehicle": "行驶证"}
 def shows_own_title(kind: Kind, side: Side, lines: Sequence[OcrLine]) -> bool:
     """Whether a line reads as the page's own title: the page is in the photo, whatever else lies beside
     it and however garbled its labels (a vehicle licence next to a driving licence, both thumbnails)."""
+    return any(is_own_title(kind, side, line.text) for line in lines)
+
+
+def is_own_title(kind: Kind, side: Side, text: str) -> bool:
+    """Whether `text` reads as the title of this page (中华人民共和国机动车驾驶证副页 for a 副页)."""
     word = _TITLE_WORDS.get(kind)
-    return word is not None and any(
-        word in text and ("副页" in text) == (side == "back")
-        for text in map(label_text, (line.text for line in lines))
-    )
+    cleaned = label_text(text)
+    return word is not None and word in cleaned and ("副页" in cleaned) == (side == "back")
 
 
 def labels_seen(lines: Sequence[OcrLine]) -> dict[Page, int]:

@@ -34,6 +34,11 @@ class LabelSpec:
     #: The labels printed before and after this one on its row, when no label shares its column: where
     #: both were found, its value lies between the first one's value and the second label.
     between: tuple[str, str] | None = None
+    #: The fields whose values share this one's value row and value column: where both values were
+    #: read and neither this label nor its value was, they say where its value stands (see
+    #: `lost_labels.cells_placed_by_values`).
+    value_row: str | None = None
+    value_column: str | None = None
 
 
 @dataclass(frozen=True)
@@ -77,7 +82,14 @@ PAGES: dict[tuple[Kind, Side], PageSpec] = {
         "back",
         _labels(
             ("number", "证号"),
-            LabelSpec("name", ("姓名",), same_row="file_number", same_column="number"),
+            LabelSpec(
+                "name",
+                ("姓名",),
+                same_row="file_number",
+                same_column="number",
+                value_row="file_number",
+                value_column="number",
+            ),
             ("file_number", "档案编号"),
             LabelSpec("record", ("记录",), multiline=True, below=True),
         ),

@@ -38,6 +38,8 @@ _ORGANISATION_ENDS = "司局队厂店社院所部站校行馆场处会团"
 #: share of its step (below it, a character is no reading of the glyph, whatever its prior).
 CHOICES = 3
 MIN_CHOICE = 0.01
+#: A name read from its cell alone (`read_name`) needs this mean probability over its characters.
+MIN_NAME_SCORE = 0.3
 
 
 @dataclass(frozen=True)
@@ -91,6 +93,21 @@ def likeliest_name(reading: CropReading, value: str) -> NameRead | None:
         return None
     shares = np.exp(scores - scores[best])
     return NameRead(names[best], float(1.0 / shares.sum()))
+
+
+def read_name(reading: CropReading) -> NameRead | None:
+    """A personal name read from a crop of its cell alone (detection had missed it): the line decoded
+    in Chinese characters only, as a name is printed, then `likeliest_name`'s prior on its given name.
+    None when that is no name of two to four characters, or when its characters were too faint to be
+    a reading (`MIN_NAME_SCORE`). The confidence is the weaker of the recognizer's and the prior's."""
+    hanzi = np.array([index == 0 or _is_hanzi(char) for index, char in enumerate(reading.alphabet)])
+    only_hanzi = CropReading.decode(reading.probs * hanzi, reading.alphabet, reading.coverage)
+    if not looks_personal(only_hanzi.text) or only_hanzi.score < MIN_NAME_SCORE:
+        return None
+    name = likeliest_name(only_hanzi, only_hanzi.text)
+    if name is None:
+        return None
+    return NameRead(name.text, min(name.confidence, only_hanzi.score))
 
 
 def _is_hanzi(char: str) -> bool:
