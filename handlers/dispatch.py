@@ -111,8 +111,9 @@ MAX_WAITING_PHOTOS = 8
 #: otherwise keep theirs for good, and on WeChat a waiting photo holds its downloaded bytes.
 SWEEP_SECONDS = 60.0
 #: Why a waiting photo ended without a kind (its session row's error_category, status "unanswered"):
-#: nobody named one within `pending_seconds`, the user cancelled, or newer photos pushed it out.
-EXPIRED, CANCELLED, SUPERSEDED = "expired", "cancelled", "superseded"
+#: nobody named one within `pending_seconds`, the user cancelled, newer photos pushed it out, or the
+#: service stopped.
+EXPIRED, CANCELLED, SUPERSEDED, STOPPED = "expired", "cancelled", "superseded", "stopped"
 #: Commands answered on their own: a photo sent with one as its caption waits for its kind.
 _ANSWERED_WITHOUT_THE_PHOTO = frozenset({*HELP_WORDS, *HISTORY_WORDS, "lang", "stats"})
 
@@ -153,8 +154,8 @@ class Dispatcher:
         self._pending: dict[tuple[str, str, str], Pending] = {}
         self._swept = clock()
         self._languages: dict[tuple[str, str], str] = {}
-        #: Photos that ended without a kind, each with why (EXPIRED, CANCELLED, SUPERSEDED), to be
-        #: logged once the message at hand is answered.
+        #: Photos that ended without a kind, each with why (EXPIRED, CANCELLED, SUPERSEDED, STOPPED),
+        #: to be logged once the message at hand is answered.
         self._let_go: list[tuple[Inbound, str]] = []
 
     def language_of(self, inbound: Inbound) -> str:
@@ -180,6 +181,14 @@ class Dispatcher:
         """Log a message the channel refused itself before it came here (a video sent as the photo):
         the user was told why; the session row says so too."""
         await self.recognizer.log_unread(self._context(inbound), Status.BAD_IMAGE, reason)
+
+    async def let_go_waiting(self) -> None:
+        """On a stop: log every photo still waiting for its kind (unanswered, STOPPED). Waiting photos
+        live in memory, so after a restart the kind a user sends finds none; the log says why."""
+        for pending in self._pending.values():
+            self._let_go_all(pending, STOPPED)
+        self._pending = {}
+        await self._log_let_go()
 
     async def _handle(self, inbound: Inbound) -> Outbound | None:
         self._sweep_expired()

@@ -329,3 +329,18 @@ async def test_a_photo_the_channel_could_not_fetch_is_refused_at_once_and_logged
     assert reply.text == [said] and not reply.choices
     [row] = bot.recognizer.session_log.history()
     assert (row.kind, row.status, row.error_category) == (None, status, unusable)
+
+
+async def test_photos_waiting_at_a_stop_are_logged_as_let_go(dispatcher, photo_bytes):
+    bot = dispatcher()
+    await bot.handle(message(photo=photo_bytes, mid="1"))
+    await bot.handle(message(photo=photo_bytes, mid="2", user="u2"))
+    await bot.handle(message("/plate", mid="3", user="u3"))  # a kind waiting for a photo: nothing to log
+    await bot.let_go_waiting()
+    rows = bot.recognizer.session_log.history()
+    assert sorted((row.message_id, row.kind, row.status, row.error_category) for row in rows) == [
+        ("1", None, "unanswered", "stopped"),
+        ("2", None, "unanswered", "stopped"),
+    ]
+    reply = await bot.handle(message("/driving", mid="4"))  # after a restart: no photo waits
+    assert "11010519491231002X" not in "".join(reply.text)

@@ -774,6 +774,20 @@ async def test_what_cannot_be_read_is_refused_at_once_in_the_users_language(star
     assert buttons((await bot.replies(4))[3])
 
 
+async def test_a_photo_waiting_for_its_kind_at_a_stop_is_on_record(start_bot, fake, photo_bytes):
+    bot = await start_bot()
+    photo = fake.push_message(chat_id=USER, user_id=USER, photo=photo_bytes)
+    assert buttons((await bot.replies())[0])  # asked which document it is
+    await bot.channel.stop()
+    [row] = bot.rows()
+    assert (row.message_id, row.kind, row.status, row.error_category) == (
+        str(photo["message_id"]),
+        None,
+        "unanswered",
+        "stopped",
+    )
+
+
 async def test_a_file_that_is_no_image_after_a_named_document_is_refused_with_a_session_row(start_bot, fake):
     bot = await start_bot()
     fake.push_message(chat_id=USER, user_id=USER, text="/driving")

@@ -940,6 +940,20 @@ async def test_a_photo_that_could_not_be_downloaded_is_said_so_at_once_not_after
         assert (row.kind, row.status, row.error_category) == (None, "vendor_error", "download")
 
 
+async def test_a_photo_waiting_for_its_kind_at_a_stop_is_on_record(make_bot, fake, photo_bytes):
+    async with make_bot("raw") as bot:
+        await bot.send(image(fake.add_media(photo_bytes), msg_id=4242))
+        await bot.settle()
+        await bot.channel.stop()
+        [row] = bot.sessions()
+        assert (row.message_id, row.kind, row.status, row.error_category) == (
+            "4242",
+            None,
+            "unanswered",
+            "stopped",
+        )
+
+
 async def test_a_photo_past_the_media_cap_is_answered_as_too_large_not_as_a_failed_download(make_bot, fake):
     """Sending it again can never work, so "could not download, send it again" was the wrong advice."""
     media_id = fake.add_media(b"\xff\xd8" + b"\0" * (MAX_MEDIA_BYTES + 1))

@@ -263,6 +263,7 @@ class TelegramChannel(Channel):
                     task.cancel()
                 await asyncio.wait(pending)
                 break
+        await self.dispatcher.let_go_waiting()
         await application.shutdown()
         # PTB shuts down only an application that once initialized; one that never started (Telegram
         # unreachable, a revoked token) still holds the sessions its tries opened.

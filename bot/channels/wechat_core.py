@@ -347,7 +347,9 @@ class CallbackChannel(Channel):
         """Webhook only: nothing to connect. The HTTP pool opens on first use, inside the loop."""
 
     async def stop(self) -> None:
-        """Webhook only: uvicorn has already stopped taking callbacks."""
+        """Webhook only: uvicorn has already stopped taking callbacks. Photos still waiting for their
+        kind are logged as let go."""
+        await self.dispatcher.let_go_waiting()
 
     async def aclose(self) -> None:
         """After the runtime drained in-flight work, whose replies still needed the HTTP pool."""
