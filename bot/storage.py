@@ -152,7 +152,8 @@ class VendorDayStats(BaseModel):
 class Stats(BaseModel):
     total: int
     by_status: dict[str, int]
-    #: Share of sessions with status "ok"; None when there were no sessions (0% would be a false alarm).
+    #: Share of recognitions (sessions with a kind) with status "ok"; None when there were none (0%
+    #: would be a false alarm).
     success_rate: float | None
     by_vendor_kind: list[VendorKindStats]
     by_vendor_day: list[VendorDayStats]
@@ -455,14 +456,13 @@ class SessionLog:
         where, params = _time_range(since, None, column="s.created_at")
         session_filter = (" WHERE " + " AND ".join(where)) if where else ""
         with self._lock:
-            by_status = {
-                row["status"]: row["n"]
-                for row in self._db.query(
-                    f"SELECT status, COUNT(*) AS n FROM sessions s{session_filter} GROUP BY status "
-                    "ORDER BY n DESC, status",
+            counts = list(
+                self._db.query(
+                    f"SELECT status, kind IS NULL AS unread, COUNT(*) AS n FROM sessions s{session_filter} "
+                    "GROUP BY status, unread ORDER BY n DESC, status",
                     params,
                 )
-            }
+            )
             calls = list(
                 self._db.query(
                     "SELECT c.vendor, s.kind, c.status, c.ms, c.waited_ms, c.day FROM vendor_calls c "
@@ -470,11 +470,16 @@ class SessionLog:
                     params,
                 )
             )
-        total = sum(by_status.values())
+        by_status: dict[str, int] = {}
+        for count in counts:
+            by_status[count["status"]] = by_status.get(count["status"], 0) + count["n"]
+        # Of the recognitions: a photo that never got its kind asked for none, and would read as a
+        # failed one.
+        asked = sum(count["n"] for count in counts if not count["unread"])
         return Stats(
-            total=total,
+            total=sum(by_status.values()),
             by_status=by_status,
-            success_rate=(by_status.get(OK, 0) / total) if total else None,
+            success_rate=(by_status.get(OK, 0) / asked) if asked else None,
             by_vendor_kind=_per_vendor_kind(calls),
             by_vendor_day=_per_vendor_day(calls),
         )

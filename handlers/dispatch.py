@@ -13,6 +13,7 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
@@ -110,10 +111,18 @@ MAX_WAITING_PHOTOS = 8
 #: How often half-requests past `pending_seconds` are swept out. A user who never comes back would
 #: otherwise keep theirs for good, and on WeChat a waiting photo holds its downloaded bytes.
 SWEEP_SECONDS = 60.0
-#: Why a waiting photo ended without a kind (its session row's error_category, status "unanswered"):
-#: nobody named one within `pending_seconds`, the user cancelled, newer photos pushed it out, or the
-#: service stopped.
-EXPIRED, CANCELLED, SUPERSEDED, STOPPED = "expired", "cancelled", "superseded", "stopped"
+
+
+class LetGo(StrEnum):
+    """Why a waiting photo ended without a kind: its session row's error_category (status
+    "unanswered")."""
+
+    EXPIRED = "expired"  # nobody named one within `pending_seconds`
+    CANCELLED = "cancelled"  # the user sent 取消 / cancel
+    SUPERSEDED = "superseded"  # newer photos pushed it out of the queue
+    STOPPED = "stopped"  # the service stopped while it waited
+
+
 #: Commands answered on their own: a photo sent with one as its caption waits for its kind.
 _ANSWERED_WITHOUT_THE_PHOTO = frozenset({*HELP_WORDS, *HISTORY_WORDS, "lang", "stats"})
 
@@ -154,9 +163,9 @@ class Dispatcher:
         self._pending: dict[tuple[str, str, str], Pending] = {}
         self._swept = clock()
         self._languages: dict[tuple[str, str], str] = {}
-        #: Photos that ended without a kind, each with why (EXPIRED, CANCELLED, SUPERSEDED, STOPPED),
-        #: to be logged once the message at hand is answered.
-        self._let_go: list[tuple[Inbound, str]] = []
+        #: Photos that ended without a kind, each with why, to be logged once the message at hand is
+        #: answered.
+        self._let_go: list[tuple[Inbound, LetGo]] = []
 
     def language_of(self, inbound: Inbound) -> str:
         return self.language_for(inbound.platform, inbound.user_id, inbound.language)
@@ -177,17 +186,20 @@ class Dispatcher:
         finally:
             await self._log_let_go()
 
-    async def refused(self, inbound: Inbound, reason: str) -> None:
-        """Log a message the channel refused itself before it came here (a video sent as the photo):
-        the user was told why; the session row says so too."""
-        await self.recognizer.log_unread(self._context(inbound), Status.BAD_IMAGE, reason)
-
     async def let_go_waiting(self) -> None:
-        """On a stop: log every photo still waiting for its kind (unanswered, STOPPED). Waiting photos
-        live in memory, so after a restart the kind a user sends finds none; the log says why."""
+        """On a stop, once the work in flight is done: log every photo still waiting for its kind.
+        Waiting photos live in memory, so after a restart the kind a user sends finds none; the log
+        says why (STOPPED, or EXPIRED for one whose time ran out before, on a bot too quiet to sweep)."""
+        now = self._clock()
         for pending in self._pending.values():
-            self._let_go_all(pending, STOPPED)
+            expired = now - pending.at > self.pending_seconds
+            self._let_go_all(pending, LetGo.EXPIRED if expired else LetGo.STOPPED)
         self._pending = {}
+        await self._log_let_go()
+
+    async def log_let_go(self, photos: list[Inbound], reason: LetGo) -> None:
+        """Log photos a channel kept waiting for a kind itself (an album's other photos) and let go."""
+        self._let_go.extend((photo, reason) for photo in photos)
         await self._log_let_go()
 
     async def _handle(self, inbound: Inbound) -> Outbound | None:
@@ -211,7 +223,7 @@ class Dispatcher:
             stats = await asyncio.to_thread(self.recognizer.session_log.stats)
             return self._say(inbound, stats_text(stats, language))
         if command in CANCEL_WORDS:
-            self._let_go_all(self._pending.pop(inbound.session_key, None), CANCELLED)
+            self._let_go_all(self._pending.pop(inbound.session_key, None), LetGo.CANCELLED)
             return self._say(inbound, "已取消。" if language == "zh" else "Cancelled.")
 
         request = COMMANDS.get(command or "")
@@ -228,7 +240,8 @@ class Dispatcher:
                     self._pending[inbound.session_key] = pending  # earlier photos keep waiting
                 # As the recognition would have logged the failed download, had a kind been named.
                 failed = Status.VENDOR_ERROR if inbound.unusable == "download" else Status.BAD_IMAGE
-                await self.recognizer.log_unread(self._context(inbound), failed, inbound.unusable)
+                context = self._context(inbound)
+                await self.recognizer.log_unread(context, failed, inbound.unusable, inbound.received_at)
                 return self._say(inbound, unusable_text(inbound.unusable, language))
             self._wait_for_kind(inbound, pending)
             return self._ask_kind(inbound, language)
@@ -301,10 +314,13 @@ class Dispatcher:
         """Leave `photo` waiting for its kind, behind the photos already waiting (a waiting kind, which
         this photo did not take, is let go)."""
         if pending is not None and pending.inbound is not None:
+            if photo is pending.inbound or photo in pending.later:  # queued already (captioned /stats)
+                self._pending[photo.session_key] = pending
+                return
             waiting = [*pending.later, photo]
             pushed_out = 1 + len(waiting) - MAX_WAITING_PHOTOS  # `pending.inbound` is waiting too
             if pushed_out > 0:
-                self._let_go.extend((one, SUPERSEDED) for one in waiting[:pushed_out])
+                self._let_go.extend((one, LetGo.SUPERSEDED) for one in waiting[:pushed_out])
                 waiting = waiting[pushed_out:]
             self._pending[photo.session_key] = Pending(pending.at, pending.inbound, later=waiting)
         else:
@@ -315,22 +331,22 @@ class Dispatcher:
         if now - self._swept < SWEEP_SECONDS:
             return
         self._swept = now
-        live = {}
+        live: dict[tuple[str, str, str], Pending] = {}
         for key, half in self._pending.items():
             if now - half.at <= self.pending_seconds:
                 live[key] = half
             else:
-                self._let_go_all(half, EXPIRED)
+                self._let_go_all(half, LetGo.EXPIRED)
         self._pending = live
 
     def _take_pending(self, inbound: Inbound) -> Pending | None:
         pending = self._pending.pop(inbound.session_key, None)
         if pending is not None and self._clock() - pending.at > self.pending_seconds:
-            self._let_go_all(pending, EXPIRED)
+            self._let_go_all(pending, LetGo.EXPIRED)
             return None
         return pending
 
-    def _let_go_all(self, pending: Pending | None, reason: str) -> None:
+    def _let_go_all(self, pending: Pending | None, reason: LetGo) -> None:
         """Note the photos of `pending` (none, if it was a kind waiting for a photo) as ended unread."""
         if pending is not None and pending.inbound is not None:
             self._let_go.extend((one, reason) for one in [pending.inbound, *pending.later])
@@ -339,7 +355,8 @@ class Dispatcher:
         """Log each photo let go unread since the last message: why it ended is in its session row."""
         let_go, self._let_go = self._let_go, []
         for photo, reason in let_go:
-            await self.recognizer.log_unread(self._context(photo), Status.UNANSWERED, reason)
+            context = self._context(photo)
+            await self.recognizer.log_unread(context, Status.UNANSWERED, reason, photo.received_at)
 
     def _ask_kind(self, inbound: Inbound, language: str) -> Outbound:
         outbound = self._say(inbound, ASK_KIND[language])

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
@@ -42,6 +43,8 @@ class Inbound:
     #: reject reason such as "too_large"). Said at once when no kind is known yet, rather than asking
     #: which document it is and only then; with a kind, the recognizer meets the failure and logs it.
     unusable: str | None = None
+    #: When the message reached us: a photo that ends without a kind is logged at the time it came.
+    received_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     @property
     def has_image(self) -> bool:

@@ -16,8 +16,9 @@ class Status(StrEnum):
     VENDOR_ERROR = "vendor_error"  # auth, quota, timeout, server: not the user's fault
     REJECTED = "rejected"  # access, rate limit or quota of ours
     INTERRUPTED = "interrupted"  # the service stopped (shutdown) before the recognition finished
-    #: A photo that waited for its kind and got none: it expired, the user cancelled, or newer photos
-    #: pushed it out of the queue (error_category says which). Never read, so never a reply.
+    #: A photo that waited for its kind and got none: it expired, the user cancelled, newer photos
+    #: pushed it out of the queue, or the service stopped (error_category says which, as
+    #: handlers.dispatch.LetGo). Never read, so never a reply.
     UNANSWERED = "unanswered"
 
 

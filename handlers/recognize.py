@@ -33,8 +33,6 @@ Fetch = Callable[[], Awaitable[bytes]]
 #: Photos decoded at once. A decode is CPU-bound (two cores) and a large PNG needs hundreds of
 #: megabytes while it lasts, so more at once only adds memory; the rest wait their turn.
 CONCURRENT_DECODES = 2
-#: The metrics' kind label for a photo that never got one.
-NO_KIND = "none"
 #: A warning's params that name what it is about (a field, a plate's place in the photo, a character's
 #: position), not a value read from the card: all a warning keeps with `store_fields = "none"`.
 _VALUE_FREE_PARAMS = ("field", "first", "second", "index", "position")
@@ -150,11 +148,13 @@ class Recognizer:
         await asyncio.to_thread(self._record, row, outcome, None)
         return outcome
 
-    async def log_unread(self, context: Context, status: Status, reason: str) -> None:
+    async def log_unread(self, context: Context, status: Status, reason: str, received_at: datetime) -> None:
         """Log a photo that ended before it had a kind (the channel could not fetch it, or nobody said
         which document it is): no recognition, but still a session, so nothing a user sent goes
-        unrecorded. Its `kind` stays empty."""
+        unrecorded. Its `kind` stays empty, and it is dated when it came. Not counted in the
+        recognition metrics: no recognition was asked for."""
         row = SessionRow(
+            created_at=received_at,
             platform=context.platform,
             chat_id=context.chat_id,
             chat_type=context.chat_type,
@@ -165,7 +165,6 @@ class Recognizer:
             status=status,
             error_category=reason,
         )
-        metrics.record_recognition(NO_KIND, None, str(status), None, None)
         try:
             await asyncio.to_thread(self.session_log.record, row)
         except Exception:

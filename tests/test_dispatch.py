@@ -7,7 +7,7 @@ import gc
 import threading
 import weakref
 from dataclasses import replace
-from datetime import date
+from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -332,15 +332,23 @@ async def test_a_photo_the_channel_could_not_fetch_is_refused_at_once_and_logged
 
 
 async def test_photos_waiting_at_a_stop_are_logged_as_let_go(dispatcher, photo_bytes):
-    bot = dispatcher()
+    now = [0.0]
+    bot = dispatcher(clock=lambda: now[0])
+    old = message(photo=photo_bytes, mid="0", user="u0")
+    old.received_at -= timedelta(minutes=10)
+    await bot.handle(old)
+    now[0] = 250
     await bot.handle(message(photo=photo_bytes, mid="1"))
-    await bot.handle(message(photo=photo_bytes, mid="2", user="u2"))
+    await bot.handle(message("/stats", photo_bytes, mid="2", user="u2"))  # queued once, not twice
     await bot.handle(message("/plate", mid="3", user="u3"))  # a kind waiting for a photo: nothing to log
+    now[0] = 400  # the first photo's time ran out, and no message since swept it
     await bot.let_go_waiting()
     rows = bot.recognizer.session_log.history()
     assert sorted((row.message_id, row.kind, row.status, row.error_category) for row in rows) == [
+        ("0", None, "unanswered", "expired"),
         ("1", None, "unanswered", "stopped"),
         ("2", None, "unanswered", "stopped"),
     ]
+    assert next(row for row in rows if row.message_id == "0").created_at == old.received_at  # when it came
     reply = await bot.handle(message("/driving", mid="4"))  # after a restart: no photo waits
     assert "11010519491231002X" not in "".join(reply.text)

@@ -301,10 +301,14 @@ def test_stats_on_a_crafted_log(log: SessionLog):
     log.record(make_row(created_at=day2, status="bad_image", vendor=None, attempts=[]))
     log.record(make_row(created_at=day2, cached=True))  # cached: a session, but no vendor call
 
+    # Photos that never got a kind: sessions, but no recognition was asked for.
+    log.record(make_row(created_at=day2, kind=None, status="unanswered", vendor=None, attempts=[]))
+    log.record(make_row(created_at=day2, kind=None, status="bad_image", vendor=None, attempts=[]))
+
     stats = log.stats()
 
-    assert stats.total == 9
-    assert stats.by_status == {"ok": 7, "not_found": 1, "bad_image": 1}
+    assert stats.total == 11
+    assert stats.by_status == {"ok": 7, "not_found": 1, "bad_image": 2, "unanswered": 1}
     assert stats.success_rate == pytest.approx(7 / 9)
     by_vendor_kind = {(s.vendor, s.kind): s for s in stats.by_vendor_kind}
     assert set(by_vendor_kind) == {("tencent", "driving"), ("tencent", "plate"), ("baidu", "plate")}
@@ -324,8 +328,9 @@ def test_stats_on_a_crafted_log(log: SessionLog):
     }
 
     later = log.stats(since=day2)
-    assert later.total == 4
-    assert later.by_status == {"ok": 2, "not_found": 1, "bad_image": 1}
+    assert later.total == 6
+    assert later.by_status == {"ok": 2, "bad_image": 2, "not_found": 1, "unanswered": 1}
+    assert later.success_rate == pytest.approx(2 / 4)
     assert {s.day for s in later.by_vendor_day} == {date(2024, 5, 2)}
 
 

@@ -283,6 +283,27 @@ async def test_album_without_caption_then_a_typed_command_answers_all(start_bot,
     assert len(bot.rows()) == 3
 
 
+async def test_album_photos_whose_kind_never_came_are_each_on_record(start_bot, fake, photo_bytes):
+    """The album's other photos wait in the channel, not in the dispatcher: they are logged too, as
+    expired once a later message finds their time run out, and as stopped at a stop."""
+    bot = await start_bot("pending_seconds = 1\n")
+    with fake.together():
+        for _ in range(2):
+            fake.push_message(chat_id=USER, user_id=USER, photo=photo_bytes, media_group_id="C1")
+    await bot.replies()  # which document?
+    await asyncio.sleep(1.2)
+    fake.push_message(chat_id=USER, user_id=USER, text="/help")  # any message finds their time run out
+    await bot.replies(2)
+    with fake.together():
+        for _ in range(3):
+            fake.push_message(chat_id=USER, user_id=USER, photo=photo_bytes, media_group_id="C2")
+    assert buttons((await bot.replies(3))[2])  # which document, for the second album
+    await bot.channel.stop()
+    reasons = sorted(row.error_category for row in bot.rows() if row.status == "unanswered")
+    assert reasons == ["expired", "expired", "stopped", "stopped", "stopped"]
+    assert len(bot.rows()) == 5
+
+
 async def test_the_button_under_a_photos_prompt_reads_that_photo(start_bot, fake, photo_bytes):
     """Two photos, two prompts: the second prompt's button reads the second photo, not the first."""
     bot = await start_bot()
@@ -766,10 +787,9 @@ async def test_what_cannot_be_read_is_refused_at_once_in_the_users_language(star
         pdf["message_id"]: REJECT_REASON_TEXTS["not_image"][1],
     }
     assert not fake.called("getFile")
-    # Each is a session all the same, with no kind: the user was refused, and the log says why.
-    rows = {row.message_id: (row.kind, row.status, row.error_category) for row in bot.rows()}
-    refused = (None, "bad_image", "not_image")
-    assert rows == {str(message["message_id"]): refused for message in (sticker, video, pdf)}
+    # The file is a session all the same, with no kind; a sticker or a video is talk, not a document.
+    rows = [(row.message_id, row.kind, row.status, row.error_category) for row in bot.rows()]
+    assert rows == [(str(pdf["message_id"]), None, "bad_image", "not_image")]
     fake.push_message(**english, photo=photo_bytes)  # no kind was set up by the video's caption
     assert buttons((await bot.replies(4))[3])
 

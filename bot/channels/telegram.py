@@ -44,7 +44,15 @@ from bot.channels.telegram_photos import PhotoMemory, declared_not_image, make_f
 from bot.channels.telegram_send import Sender, boxes_keyboard, kind_keyboard, set_menus
 from bot.models import Kind, Side
 from handlers.channel_texts import BOXES_GONE, CHOSEN, NOT_A_PHOTO_COMMANDS, NOT_YOURS, PLATE_WORD
-from handlers.dispatch import CHOICE_LABELS, COMMANDS, OWN_COMMANDS, Dispatcher, command_for, parse_command
+from handlers.dispatch import (
+    CHOICE_LABELS,
+    COMMANDS,
+    OWN_COMMANDS,
+    Dispatcher,
+    LetGo,
+    command_for,
+    parse_command,
+)
 from handlers.limits import DEFAULT_DAILY_QUOTA, DEFAULT_RATE_LIMIT, Limits
 from handlers.messages import Inbound, Outbound
 from handlers.replies import interrupted_text, label
@@ -264,6 +272,11 @@ class TelegramChannel(Channel):
                 await asyncio.wait(pending)
                 break
         await self.dispatcher.let_go_waiting()
+        now = time.monotonic()
+        for rest in self._album_rest.values():
+            expired = now - rest.at > self.settings.pending_seconds
+            await self.dispatcher.log_let_go(rest.items, LetGo.EXPIRED if expired else LetGo.STOPPED)
+        self._album_rest.clear()
         await application.shutdown()
         # PTB shuts down only an application that once initialized; one that never started (Telegram
         # unreachable, a revoked token) still holds the sessions its tries opened.
@@ -314,7 +327,6 @@ class TelegramChannel(Channel):
     async def _refuse(self, inbound: Inbound) -> None:
         """Say at once that this cannot be read, rather than take its caption's command for a photo to
         come."""
-        await self.dispatcher.refused(inbound, "not_image")
         await self._reply_plain(inbound, NOT_A_PHOTO_COMMANDS[self.dispatcher.language_of(inbound)])
 
     async def _reply_plain(self, inbound: Inbound, text: str) -> None:
@@ -404,7 +416,8 @@ class TelegramChannel(Channel):
             if not inbound.has_image and outbound.outcome is not None:
                 # The kind for a waiting photo came (button or typed command): an album's other photos
                 # waited for it too.
-                self._release_album_rest(inbound, outbound.outcome.kind, outbound.outcome.side)
+                await self._release_album_rest(inbound, outbound.outcome.kind, outbound.outcome.side)
+        await self._let_go_expired_albums()
         return outbound
 
     # -------------------------------------------------------------------------------------- albums
@@ -435,11 +448,28 @@ class TelegramChannel(Channel):
             self._album_rest[first.session_key[1:]] = _AlbumRest(at=time.monotonic(), items=rest)
         elif outbound.outcome is not None:
             self._answer_all(rest, "/" + command_for(outbound.outcome.kind, outbound.outcome.side))
+        else:  # the first could not be fetched: each of the others is a photo of its own
+            for inbound in rest:
+                self._spawn(self._answer(inbound), "telegram-album-photo")
 
-    def _release_album_rest(self, asker: Inbound, kind: Kind, side: Side) -> None:
+    async def _release_album_rest(self, asker: Inbound, kind: Kind, side: Side) -> None:
         rest = self._album_rest.pop((asker.chat_id, asker.user_id), None)
-        if rest is not None and time.monotonic() - rest.at <= self.settings.pending_seconds:
+        if rest is None:
+            return
+        if time.monotonic() - rest.at <= self.settings.pending_seconds:
             self._answer_all(rest.items, "/" + command_for(kind, side))
+        else:
+            await self.dispatcher.log_let_go(rest.items, LetGo.EXPIRED)
+
+    async def _let_go_expired_albums(self) -> None:
+        """Log and drop album photos whose kind never came in time (the dispatcher does the same for
+        the photos it holds)."""
+        now = time.monotonic()
+        expired = [
+            key for key, rest in self._album_rest.items() if now - rest.at > self.settings.pending_seconds
+        ]
+        for key in expired:
+            await self.dispatcher.log_let_go(self._album_rest.pop(key).items, LetGo.EXPIRED)
 
     def _answer_all(self, items: list[Inbound], command: str) -> None:
         for inbound in items:

@@ -347,12 +347,12 @@ class CallbackChannel(Channel):
         """Webhook only: nothing to connect. The HTTP pool opens on first use, inside the loop."""
 
     async def stop(self) -> None:
-        """Webhook only: uvicorn has already stopped taking callbacks. Photos still waiting for their
-        kind are logged as let go."""
-        await self.dispatcher.let_go_waiting()
+        """Webhook only: uvicorn has already stopped taking callbacks."""
 
     async def aclose(self) -> None:
-        """After the runtime drained in-flight work, whose replies still needed the HTTP pool."""
+        """After the runtime drained in-flight work, whose replies still needed the HTTP pool: photos
+        still waiting for their kind are logged as let go (work in flight could still queue one)."""
+        await self.dispatcher.let_go_waiting()
         await self.api.aclose()
 
     # -- the flow
