@@ -729,6 +729,7 @@ def test_a_label_glare_took_whole_is_looked_for_where_its_row_and_column_put_it(
     assert area[0] >= 500 + 2 * 30 and area[1] < 320 < 350 < area[3]
     # A driving licence's back page: 姓名 is on 档案编号's row and in 证号's column.
     back = [line("证号", 20, 40), line("110101199001011234", 170, 40), line("档案编号", 500, 100)]
+    back.append(line("110100123456", 640, 100))  # which places the name too: one cell, not two
     (area,) = [item.rect for item in parse_page("driving", "back", back).missing if item.field == "name"]
     assert 20 + 2 * 30 <= area[0] < 170 and area[2] <= 500 and area[1] < 100 < 130 < area[3]
 
@@ -771,17 +772,23 @@ def test_a_name_lost_with_every_label_of_the_back_page_is_read_where_the_values_
     bgr = np.asarray(photo)[:, :, ::-1].copy()
     reread_cells(shared_engine(), bgr, 1.0, read)
     assert read.fields["name"].value == "张伟"
-    # The cell is read as a name (Chinese characters, the given-name prior), not as any text.
-    seen: list[str] = []
+    # A cell too faint to read as any text is read as a name (Chinese characters, the given-name
+    # prior), but never as one of the page's labels, which a cell placed too far can reach.
+    engine = shared_engine()
+    monkeypatch.setattr(engine, "read_crop", lambda crop, orient=False: ("张伟", 0.3))
+    for named, kept in (("张伟", "张伟"), ("档案编号", None)):
+        seen: list[str] = []
 
-    def name_reader(reading: CropReading) -> NameRead:
-        seen.append(reading.text)
-        return NameRead("张伟", 0.42)
+        def name_reader(reading: CropReading, named: str = named, seen: list[str] = seen) -> NameRead:
+            seen.append(reading.text)
+            return NameRead(named, 0.42)
 
-    monkeypatch.setattr(cells, "read_name", name_reader)
-    read = parse_page("driving", "back", detected)
-    reread_cells(shared_engine(), bgr, 1.0, read)
-    assert seen == ["张伟"] and read.fields["name"].confidence == 0.42
+        monkeypatch.setattr(cells, "read_name", name_reader)
+        read = parse_page("driving", "back", detected)
+        reread_cells(engine, bgr, 1.0, read)
+        assert seen == ["张伟"]
+        name = read.fields.get("name")
+        assert (name.value, name.confidence) == (kept, 0.42) if kept else name is None
 
     def turned_over(item: OcrLine) -> OcrLine:
         x0, y0, x1, y1 = 900 - item.x1, 260 - item.y1, 900 - item.x0, 260 - item.y0
@@ -790,6 +797,9 @@ def test_a_name_lost_with_every_label_of_the_back_page_is_read_where_the_values_
     # No label to stand the page up by: the frames tie on every other count, and the title decides.
     read = parse_page("driving", "back", [turned_over(item) for item in detected])
     assert read.quarter_turns == 2 and "name" in {item.field for item in read.missing}
+    # Text beside the card (a receipt above it) is no part of the page the title stands above.
+    receipt = [line("收款收据", 150, -300), line("金额 120.00元", 150, -250), line("谢谢惠顾", 150, -200)]
+    assert parse_page("driving", "back", [*receipt, *detected]).quarter_turns == 0
     # Without the file number, the name's row is unknown and nothing is guessed.
     assert "name" not in {item.field for item in parse_page("driving", "back", detected[:2]).missing}
 

@@ -94,11 +94,6 @@ def reread_cells(engine: OcrEngine, bgr: np.ndarray, scale: float, read: PageRea
             if plate is not None:
                 offer_value(read, item.field, plate.text, plate.confidence, rect)
             continue
-        if item.field == "name":  # always a person's (an owner may be a company)
-            name = read_name(engine.read_crop_chars(crop))
-            if name is not None:
-                offer_value(read, item.field, name.text, round(name.confidence, 4), rect)
-            continue
         if faint and vocabulary is not None:
             term = _read_term(engine, crop, vocabulary)
             if term is not None:
@@ -108,6 +103,17 @@ def reread_cells(engine: OcrEngine, bgr: np.ndarray, scale: float, read: PageRea
         minimum = DASH_MIN_SCORE if item.field in DASH_FIELDS and _DASH_READ.match(text) else REREAD_MIN_SCORE
         if text and score >= minimum:
             offer_value(read, item.field, text, score, rect)
+        elif item.field == "name":  # always a person's (an owner may be a company)
+            # Too faint to take as any text, the cell may still read as a name (万晚车 as 万晓海).
+            name = read_name(engine.read_crop_chars(crop))
+            if name is not None and not _holds_a_label(read, name.text):
+                offer_value(read, item.field, name.text, round(name.confidence, 4), rect)
+
+
+def _holds_a_label(read: PageRead, text: str) -> bool:
+    """Whether `text` holds one of the page's labels: a cell placed too far reaches the next label,
+    and 档案编号 reads as four Chinese characters as well as any name does."""
+    return any(variant in text for label in read.spec.labels for variant in label.variants)
 
 
 def _read_term(engine: OcrEngine, crop: np.ndarray, vocabulary: tuple[str, ...]) -> tuple[str, float] | None:

@@ -177,7 +177,8 @@ class _Candidate:
     read: PageRead
     #: Fields read plus the labels' agreement with the printed order, then, to tell two frames apart
     #: that those leave equal (a page that kept a single label), the share of text on the labels' rows
-    #: that stands after them, as values do.
+    #: that stands after them, as values do; last, for a page that kept no label, whether its title
+    #: stands above its values.
     score: tuple[float, float, float]
 
 
@@ -241,7 +242,8 @@ def _parse_in_frame(spec: PageSpec, lines: Sequence[OcrLine], frame: Frame, quar
         if hit.spec.field not in fields
     ]
     value_rects = {name: union(rects) for name, (_text, _score, rects, _repaired) in values.items()}
-    for name, rect in cells_placed_by_values(spec, value_rects, {hit.spec.field for hit in hits}).items():
+    placed = {item.field for item in missing} | {hit.spec.field for hit in hits}
+    for name, rect in cells_placed_by_values(spec, value_rects, placed).items():
         missing.append(MissingValue(name, rect, rect[3] - rect[1]))
     # Values read with little confidence, or read confidently but cut short (whole.py), get a second look.
     weak = [
@@ -264,7 +266,8 @@ def _parse_in_frame(spec: PageSpec, lines: Sequence[OcrLine], frame: Frame, quar
     )
     agreement = _reading_order_agreement(hits)
     return _Candidate(
-        read, (len(fields) + agreement, _values_after_labels(hits, free), _title_on_top(spec, free))
+        read,
+        (len(fields) + agreement, _values_after_labels(hits, free), _title_on_top(spec, free, value_rects)),
     )
 
 
@@ -584,16 +587,17 @@ def _values_after_labels(hits: list[Hit], free: list[Free]) -> float:
     return after / total if total else 0.0
 
 
-def _title_on_top(spec: PageSpec, free: list[Free]) -> float:
-    """1 when the page's title stands above the rest of its text, as every licence page prints it; 0
-    when below; 0.5 when no title was read. It decides between a frame and the same turned over only
-    when no label does: a blurred 副页 can keep just its bold values and its title, and its name cell
-    is then found from the values' places (`cells_placed_by_values`), which must be the right way up."""
+def _title_on_top(spec: PageSpec, free: list[Free], values: dict[str, Rect]) -> float:
+    """1 when the page's title stands above the values read, as every licence page prints it; 0 when
+    below; 0.5 when no title or value was read. It decides between a frame and the same turned over
+    only when no label does: a blurred 副页 can keep just its bold values and its title, and its name
+    cell is then found from the values' places (`cells_placed_by_values`), which must be the right way
+    up. The values, not all the photo's text: a receipt below the card is no part of its page."""
     titles = [segment for segment in free if is_own_title(spec.kind, spec.side, segment.text)]
-    rest = [(segment.rect[1] + segment.rect[3]) / 2 for segment in free if segment not in titles]
-    if not titles or not rest:
+    middles = sorted((rect[1] + rect[3]) / 2 for rect in values.values())
+    if not titles or not middles:
         return 0.5
-    middle = sorted(rest)[len(rest) // 2]
+    middle = middles[len(middles) // 2]
     return sum((title.rect[1] + title.rect[3]) / 2 < middle for title in titles) / len(titles)
 
 

@@ -45,21 +45,22 @@ def placed_by_neighbours(spec: PageSpec, hits: list[Hit]) -> list[Hit]:
     return placed + _placed_between(spec, found)
 
 
-def cells_placed_by_values(spec: PageSpec, values: dict[str, Rect], labelled: set[str]) -> dict[str, Rect]:
+def cells_placed_by_values(spec: PageSpec, values: dict[str, Rect], placed: set[str]) -> dict[str, Rect]:
     """Cells of values that detection missed together with their labels, found from other values.
 
     The 副页 of a driving licence prints its labels small and grey, so in a blurred photo detection
     keeps only the bold values: the ID number (which tells itself) and the file number, but neither
     label, and often not the name. The name is printed in the ID number's value column, on the file
     number's row, so those two say where to look, left of the file number's own label. `values` are
-    the rectangles of the values read (page frame); `labelled` the fields whose labels were found.
+    the rectangles of the values read (page frame); `placed` the fields whose labels were found or
+    placed already (their cells are read from there).
     """
-    cells = {}
+    cells: dict[str, Rect] = {}
     for label in spec.labels:
         if label.value_row is None or label.value_column is None:
             continue
         row, column = values.get(label.value_row), values.get(label.value_column)
-        if label.field in values or label.field in labelled or row is None or column is None:
+        if label.field in values or label.field in placed or row is None or column is None:
             continue
         height = row[3] - row[1]
         start = column[0] - 0.3 * height
