@@ -153,18 +153,7 @@ class Recognizer:
         which document it is): no recognition, but still a session, so nothing a user sent goes
         unrecorded. Its `kind` stays empty, and it is dated when it came. Not counted in the
         recognition metrics: no recognition was asked for."""
-        row = SessionRow(
-            created_at=received_at,
-            platform=context.platform,
-            chat_id=context.chat_id,
-            chat_type=context.chat_type,
-            user_id=context.user_id,
-            message_id=context.message_id,
-            kind=None,
-            language=context.language,
-            status=status,
-            error_category=reason,
-        )
+        row = _row_for(context, created_at=received_at, kind=None, status=status, error_category=reason)
         try:
             await asyncio.to_thread(self.session_log.record, row)
         except Exception:
@@ -303,17 +292,19 @@ def _reader(context: Context) -> str | None:
 
 
 def _new_row(request: Request, status: Status) -> SessionRow:
-    context = request.context
+    return _row_for(request.context, kind=request.kind, side=request.side, status=status)
+
+
+def _row_for(context: Context, **fields: Any) -> SessionRow:
+    """A session row saying who asked and from where (`context`), with `fields` for the rest."""
     return SessionRow(
         platform=context.platform,
         chat_id=context.chat_id,
         chat_type=context.chat_type,
         user_id=context.user_id,
         message_id=context.message_id,
-        kind=request.kind,
-        side=request.side,
         language=context.language,
-        status=status,
+        **fields,
     )
 
 
