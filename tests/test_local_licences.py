@@ -148,6 +148,24 @@ def test_a_vin_and_a_plate_whose_labels_are_lost_are_placed_by_their_format():
     assert "vin" not in parse_page("vehicle", "front", [line("LHGTMN0G6LB84167", 150, 300)]).fields
 
 
+def test_a_plate_whose_label_and_province_glyph_were_lost_is_read_again_under_the_plate_grammar():
+    """A blurred 渝 reads as 油, which is no province, so the plate fails the grammar and no label says
+    where it is; the one line that reads as a plate after its first glyph is its cell, read again."""
+    photo = Image.new("RGB", (900, 200), (240, 238, 230))
+    ImageDraw.Draw(photo).text((150, 40), "渝AF88661", font=font(30), fill=(30, 30, 30))
+    lines = [line("油AF88661", 150, 40), line("LRWGTVXE4KG335323", 150, 120)]
+    read = parse_page("vehicle", "front", lines)
+    assert "plate_number" not in read.fields
+    (cell,) = [item.rect for item in read.missing if item.field == "plate_number"]
+    assert cell[0] < 150 < 40 + 8 * 30 < cell[2] and cell[1] < 40 < 70 < cell[3]
+    reread_cells(shared_engine(), np.asarray(photo)[:, :, ::-1].copy(), 1.0, read)
+    assert read.fields["plate_number"].value == "渝AF88661"
+    # A letter first is no misread province glyph (it may be an engine number), nor are two such lines.
+    for others in ([line("RAF88661", 150, 40)], [line("油AF88661", 150, 40), line("沖B12345", 150, 80)]):
+        read = parse_page("vehicle", "front", [*others, lines[1]])
+        assert "plate_number" not in {item.field for item in read.missing}
+
+
 def test_vehicle_type_and_use_character_whose_labels_are_lost_are_placed_by_their_vocabulary():
     lines = [
         line("小型禁车", 650, 100),

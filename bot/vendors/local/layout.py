@@ -241,6 +241,8 @@ def _parse_in_frame(spec: PageSpec, lines: Sequence[OcrLine], frame: Frame, quar
         for hit in [*hits, *placed_by_neighbours(spec, hits)]
         if hit.spec.field not in fields
     ]
+    if "plate_number" not in fields and any(label.field == "plate_number" for label in spec.labels):
+        missing.extend(_plates_missing_their_province(free, {item.field for item in missing}))
     value_rects = {name: union(rects) for name, (_text, _score, rects, _repaired) in values.items()}
     placed = {item.field for item in missing} | {hit.spec.field for hit in hits}
     for name, rect in cells_placed_by_values(spec, value_rects, placed).items():
@@ -585,6 +587,31 @@ def _values_after_labels(hits: list[Hit], free: list[Free]) -> float:
                 total += 1
                 after += segment.rect[0] > hit.rect[0]
     return after / total if total else 0.0
+
+
+#: A plate whose province glyph was misread (a blurred 渝 as 油, 皖 as R): anything or nothing, then
+#: the city letter and five or six serial characters (I and O are never printed).
+_PLATE_WITHOUT_PROVINCE = re.compile(r"[^A-Z0-9]?[A-HJ-NP-Z][A-HJ-NP-Z0-9]{5,6}")
+
+
+def _plates_missing_their_province(free: list[Free], missing: set[str]) -> list[MissingValue]:
+    """The plate number's cell, when its label was lost and the plate itself failed the grammar only
+    for its province glyph: one unclaimed line reading as a plate after its first character. Its ink
+    is then read under every plate format (cells.py), which takes the likeliest province."""
+    if "plate_number" in missing:
+        return []
+    found = [
+        segment
+        for segment in free
+        if not segment.used
+        and _PLATE_WITHOUT_PROVINCE.fullmatch(segment.text.strip())
+        and parse_plate(segment.text.strip()) is None
+    ]
+    if len(found) != 1:
+        return []
+    x0, y0, x1, y1 = found[0].rect
+    pad = 0.3 * (y1 - y0)
+    return [MissingValue("plate_number", (x0 - pad, y0 - pad, x1 + pad, y1 + pad), y1 - y0)]
 
 
 def _title_on_top(spec: PageSpec, free: list[Free], values: dict[str, Rect]) -> float:
