@@ -190,10 +190,9 @@ class Dispatcher:
         """On a stop, once the work in flight is done: log every photo still waiting for its kind.
         Waiting photos live in memory, so after a restart the kind a user sends finds none; the log
         says why (STOPPED, or EXPIRED for one whose time ran out before, on a bot too quiet to sweep)."""
-        now = self._clock()
+        self._let_go_expired(self._clock())
         for pending in self._pending.values():
-            expired = now - pending.at > self.pending_seconds
-            self._let_go_all(pending, LetGo.EXPIRED if expired else LetGo.STOPPED)
+            self._let_go_all(pending, LetGo.STOPPED)
         self._pending = {}
         await self._log_let_go()
 
@@ -331,6 +330,9 @@ class Dispatcher:
         if now - self._swept < SWEEP_SECONDS:
             return
         self._swept = now
+        self._let_go_expired(now)
+
+    def _let_go_expired(self, now: float) -> None:
         live: dict[tuple[str, str, str], Pending] = {}
         for key, half in self._pending.items():
             if now - half.at <= self.pending_seconds:

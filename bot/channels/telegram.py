@@ -272,10 +272,9 @@ class TelegramChannel(Channel):
                 await asyncio.wait(pending)
                 break
         await self.dispatcher.let_go_waiting()
-        now = time.monotonic()
+        await self._let_go_expired_albums()
         for rest in self._album_rest.values():
-            expired = now - rest.at > self.settings.pending_seconds
-            await self.dispatcher.log_let_go(rest.items, LetGo.EXPIRED if expired else LetGo.STOPPED)
+            await self.dispatcher.log_let_go(rest.items, LetGo.STOPPED)
         self._album_rest.clear()
         await application.shutdown()
         # PTB shuts down only an application that once initialized; one that never started (Telegram
@@ -456,20 +455,20 @@ class TelegramChannel(Channel):
         rest = self._album_rest.pop((asker.chat_id, asker.user_id), None)
         if rest is None:
             return
-        if time.monotonic() - rest.at <= self.settings.pending_seconds:
-            self._answer_all(rest.items, "/" + command_for(kind, side))
-        else:
+        if self._album_expired(rest):
             await self.dispatcher.log_let_go(rest.items, LetGo.EXPIRED)
+        else:
+            self._answer_all(rest.items, "/" + command_for(kind, side))
 
     async def _let_go_expired_albums(self) -> None:
         """Log and drop album photos whose kind never came in time (the dispatcher does the same for
         the photos it holds)."""
-        now = time.monotonic()
-        expired = [
-            key for key, rest in self._album_rest.items() if now - rest.at > self.settings.pending_seconds
-        ]
+        expired = [key for key, rest in self._album_rest.items() if self._album_expired(rest)]
         for key in expired:
             await self.dispatcher.log_let_go(self._album_rest.pop(key).items, LetGo.EXPIRED)
+
+    def _album_expired(self, rest: _AlbumRest) -> bool:
+        return time.monotonic() - rest.at > self.settings.pending_seconds
 
     def _answer_all(self, items: list[Inbound], command: str) -> None:
         for inbound in items:
