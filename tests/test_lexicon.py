@@ -81,6 +81,25 @@ def test_the_margin_is_over_the_runner_up_of_the_whole_lexicon():
     assert found.margin < 1.0  # 0.2 against 0.15: a lead of log(4/3)
 
 
+def test_a_prior_ranks_the_words_but_the_confidence_is_the_line_s_alone():
+    """A glyph the line leaves between two words: a prior for one of them settles it, and sets the
+    margin, while the shortfall still says how far below the recognizer's own reading the word lies."""
+    alphabet = ("", "甲", "乙", "丙", "丁", "戊")
+    steps = [{"甲": 0.95}, {}, {"乙": 0.95}, {}, {"丙": 0.2, "戊": 0.15}, {}, {"丁": 0.95}, {}]
+    reading = scripted_reading(steps, alphabet)
+    words = ["甲乙丙丁", "甲乙戊丁"]
+    scores = log_likelihoods(reading, words)
+    plain = best_word(reading, words)
+    assert plain is not None and plain.word == "甲乙丙丁"
+    favoured = best_word(reading, words, np.array([0.0, 4.0]))
+    assert favoured is not None and favoured.word == "甲乙戊丁"
+    assert favoured.margin == pytest.approx(4.0 - (scores[0] - scores[1]))
+    assert favoured.log_likelihood == pytest.approx(scores[1])
+    # The favoured word is further from what the recognizer read than the plain best, prior or not.
+    assert favoured.shortfall > plain.shortfall
+    assert favoured.shortfall == pytest.approx(best_word(reading, words[1:]).shortfall)
+
+
 def test_the_office_lexicon_is_scored_whole():
     """Lines as a recognizer gives them for a seal rim (each glyph a peak with a rival or two beside it,
     blanks between, some glyphs nearly lost): the best and its margin are over every office name."""

@@ -25,7 +25,7 @@ from bot.vendors.local import cells
 from bot.vendors.local.cells import _ink_rect, _is_dash, reread_cells
 from bot.vendors.local.document import build_document
 from bot.vendors.local.layout import parse_page
-from bot.vendors.local.lexicon import LexiconRead
+from bot.vendors.local.lexicon import LexiconRead, best_word
 from bot.vendors.local.ocr import CropReading, OcrLine, shared_engine
 from bot.vendors.local.page_shown import labels_seen, page_shown_instead, shows_own_title
 from bot.vendors.local.person_names import NameRead
@@ -43,6 +43,7 @@ from bot.vendors.local.seal import (
     find_seals,
     paper_balanced,
     read_authority,
+    read_rim,
     star_centred,
     unroll,
 )
@@ -50,6 +51,7 @@ from bot.vendors.local.two_pages import page_region
 from bot.vendors.local.values import clean_authority, clean_value
 from bot.vendors.local.vendor import LocalVendor, _no_such_page, _reading_quality, _upscaled
 from tests import specimens
+from tests.fakes.readings import scripted_reading
 from tests.specimens.compose import render_vehicle_pair, side_by_side
 from tests.specimens.fonts import font
 from tests.specimens.paint import _star, seal
@@ -1003,6 +1005,44 @@ def test_readings_of_one_seal_that_agree_on_an_office_corroborate_each_other():
     assert local is not None and local.word == xian and local.shortfall == 3.2
     assert _agreed_office(further, address="山东省济南市历下区泉城路1号") is None
     assert _agreed_office([read(xian, 5.0, 3.6), read(xian, 6.0, 3.8)], address="陕西省西安市雁塔区") is None
+
+
+class _ScriptedRim:
+    """An engine whose every crop reads as the same scripted recognizer output."""
+
+    def __init__(self, reading: CropReading) -> None:
+        self.reading = reading
+
+    def read_crop_chars(self, _crop: np.ndarray) -> CropReading:
+        return self.reading
+
+
+def test_a_rim_torn_between_two_cities_is_read_as_the_page_s_own():
+    """Blur leaves 沈 of 辽宁省沈阳市… as likely as 辽: the rim alone cannot choose between 沈阳's office
+    and 辽阳's, but the page's address can. It cannot make a rim that plainly names one office name
+    another, and the confidence is what the glyphs alone support."""
+    shenyang, liaoyang = "辽宁省沈阳市公安局交通警察支队", "辽宁省辽阳市公安局交通警察支队"
+    alphabet = ("", *sorted({char for name in office_names() for char in name}))
+
+    def rim(city: dict[str, float]) -> _ScriptedRim:
+        steps: list[dict[str, float]] = []
+        for index, char in enumerate(shenyang):
+            steps += [city if index == 3 else {char: 0.9}, {}]
+        return _ScriptedRim(scripted_reading(steps, alphabet))
+
+    torn = rim({"沈": 0.3, "辽": 0.3, "城": 0.35})
+    strip = np.zeros((32, 320, 3), np.uint8)
+    assert read_rim(torn, strip).office.margin < 1  # type: ignore[arg-type, union-attr]
+    unsettled = read_rim(torn, strip).named
+    assert unsettled is None or unsettled[0] not in (shenyang, liaoyang)
+    home = read_rim(torn, strip, "辽宁省沈阳市和平区文化路69号").named  # type: ignore[arg-type]
+    assert home is not None and home[0] == shenyang
+    alone = best_word(torn.reading, [shenyang])
+    assert alone is not None and home[1] == pytest.approx(alone.confidence, abs=1e-4)
+    assert read_rim(torn, strip, "辽宁省辽阳市白塔区中华大街1号").named[0] == liaoyang  # type: ignore[arg-type, index]
+    plain = rim({"沈": 0.9})
+    for address in ("", "辽宁省辽阳市白塔区中华大街1号", "广东省广州市天河区体育西路1号"):
+        assert read_rim(plain, strip, address).named[0] == shenyang  # type: ignore[arg-type, index]
 
 
 def test_red_ink_that_names_no_office_is_not_made_one():

@@ -33,7 +33,7 @@ class LexiconRead:
     word: str
     #: log P(word | the line), summed over every CTC alignment.
     log_likelihood: float
-    #: How much likelier the word is than the next best in the lexicon (log units).
+    #: How much likelier the word is than the next best in the lexicon (log units, the prior included).
     margin: float
     #: How far below the recognizer's own best path the word lies, per character (log units; 0 when
     #: the recognizer read exactly this word).
@@ -81,11 +81,19 @@ def log_likelihoods(reading: CropReading, words: Sequence[str]) -> np.ndarray:
     return scores
 
 
-def best_word(reading: CropReading, words: Sequence[str]) -> LexiconRead | None:
-    """The likeliest word of `words` on the line, with its margin over the next and its shortfall."""
+def best_word(
+    reading: CropReading, words: Sequence[str], log_prior: np.ndarray | None = None
+) -> LexiconRead | None:
+    """The likeliest word of `words` on the line, with its margin over the next and its shortfall.
+
+    `log_prior` (one value per word, log units) weighs words known to be likelier before the line is
+    read: it ranks the words and sets the margin, but the shortfall (and so the confidence) is the line's
+    own evidence alone, so a word chosen by its prior says how little the glyphs supported it.
+    """
     if len(words) == 0 or reading.probs.ndim != 2 or len(reading.probs) == 0:
         return None
-    scores = log_likelihoods(reading, words)
+    likelihoods = log_likelihoods(reading, words)
+    scores = likelihoods if log_prior is None else likelihoods + log_prior
     order = np.argsort(-scores)
     best = int(order[0])
     if not np.isfinite(scores[best]):
@@ -95,9 +103,9 @@ def best_word(reading: CropReading, words: Sequence[str]) -> LexiconRead | None:
     word = words[best]
     return LexiconRead(
         word,
-        float(scores[best]),
+        float(likelihoods[best]),
         float(scores[best] - runner_up),
-        max(0.0, (own_path - float(scores[best])) / len(word)),
+        max(0.0, (own_path - float(likelihoods[best])) / len(word)),
     )
 
 
