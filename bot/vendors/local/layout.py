@@ -604,8 +604,8 @@ def _plates_missing_their_province(free: list[Free], missing: set[str]) -> list[
         segment
         for segment in free
         if not segment.used
-        and _PLATE_WITHOUT_PROVINCE.fullmatch(segment.text.strip())
-        and parse_plate(segment.text.strip()) is None
+        and _PLATE_WITHOUT_PROVINCE.fullmatch(text := segment.text.strip())
+        and parse_plate(text) is None
     ]
     if len(found) != 1:
         return []
