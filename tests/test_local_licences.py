@@ -1315,3 +1315,6 @@ def test_record_repair_touches_only_the_probation_phrase():
     assert clean_value("record", "实习期至2021年02月21日") == ("实习期至2021年02月21日", False)
     assert clean_value("record", "增驾实习期") == ("增驾实习期", False)  # another record, kept as read
     assert clean_value("file_number", "I10169986102") == ("110169986102", True)  # a misread 1 stays a digit
+    # What OCR kept of the label (编 of 档案编号) and its sub-label before a whole number is no digit.
+    assert clean_value("file_number", "E编440363996866") == ("440363996866", False)
+    assert clean_value("file_number", "编号:440363996866") == ("440363996866", False)

@@ -291,13 +291,13 @@ def _clean_model(text: str) -> tuple[str, bool] | None:
 
 
 #: A whole file number (12 digits, the length both licences print), perhaps behind what OCR left of its
-#: English sub-label (``File No.``).
-FILE_NUMBER = re.compile(r"[A-Za-z.'’:：\s]*(\d{12})")
+#: label or English sub-label (``File No.``, ``E编`` of 档案编号 File No.): no digit is lost before it.
+FILE_NUMBER = re.compile(r"\D*(\d{12})")
 
 
 def _clean_digits(text: str) -> tuple[str, bool] | None:
-    """档案编号: digits only, so letters OCR put there are misread digits; but Latin letters before a whole
-    12-digit file number are what OCR left of the English sub-label (``File No.``), not part of it."""
+    """档案编号: digits only, so letters OCR put there are misread digits; but whatever stands before a
+    whole 12-digit file number is what OCR left of the label or its English sub-label, not part of it."""
     whole = FILE_NUMBER.fullmatch(text.strip())
     if whole:
         return whole.group(1), False
