@@ -97,7 +97,8 @@ def test_a_prior_ranks_the_words_but_the_confidence_is_the_line_s_alone():
     assert favoured.log_likelihood == pytest.approx(scores[1])
     # The favoured word is further from what the recognizer read than the plain best, prior or not.
     assert favoured.shortfall > plain.shortfall
-    assert favoured.shortfall == pytest.approx(best_word(reading, words[1:]).shortfall)
+    alone = best_word(reading, words[1:])
+    assert alone is not None and favoured.shortfall == pytest.approx(alone.shortfall)
 
 
 def test_the_office_lexicon_is_scored_whole():

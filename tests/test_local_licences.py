@@ -12,6 +12,7 @@ import math
 import random
 import unicodedata
 from datetime import date
+from typing import cast
 
 import cv2
 import numpy as np
@@ -26,7 +27,7 @@ from bot.vendors.local.cells import _ink_rect, _is_dash, reread_cells
 from bot.vendors.local.document import build_document
 from bot.vendors.local.layout import parse_page
 from bot.vendors.local.lexicon import LexiconRead, best_word
-from bot.vendors.local.ocr import CropReading, OcrLine, shared_engine
+from bot.vendors.local.ocr import CropReading, OcrEngine, OcrLine, shared_engine
 from bot.vendors.local.page_shown import labels_seen, page_shown_instead, shows_own_title
 from bot.vendors.local.person_names import NameRead
 from bot.vendors.local.places import looks_like_address, office_names
@@ -1023,26 +1024,30 @@ def test_a_rim_torn_between_two_cities_is_read_as_the_page_s_own():
     another, and the confidence is what the glyphs alone support."""
     shenyang, liaoyang = "辽宁省沈阳市公安局交通警察支队", "辽宁省辽阳市公安局交通警察支队"
     alphabet = ("", *sorted({char for name in office_names() for char in name}))
+    strip = np.zeros((32, 320, 3), np.uint8)
 
-    def rim(city: dict[str, float]) -> _ScriptedRim:
+    def rim(city: dict[str, float]) -> CropReading:
         steps: list[dict[str, float]] = []
         for index, char in enumerate(shenyang):
             steps += [city if index == 3 else {char: 0.9}, {}]
-        return _ScriptedRim(scripted_reading(steps, alphabet))
+        return scripted_reading(steps, alphabet)
+
+    def named(reading: CropReading, address: str = "") -> str | None:
+        found = read_rim(cast(OcrEngine, _ScriptedRim(reading)), strip, address).named
+        return found[0] if found else None
 
     torn = rim({"沈": 0.3, "辽": 0.3, "城": 0.35})
-    strip = np.zeros((32, 320, 3), np.uint8)
-    assert read_rim(torn, strip).office.margin < 1  # type: ignore[arg-type, union-attr]
-    unsettled = read_rim(torn, strip).named
-    assert unsettled is None or unsettled[0] not in (shenyang, liaoyang)
-    home = read_rim(torn, strip, "辽宁省沈阳市和平区文化路69号").named  # type: ignore[arg-type]
-    assert home is not None and home[0] == shenyang
-    alone = best_word(torn.reading, [shenyang])
-    assert alone is not None and home[1] == pytest.approx(alone.confidence, abs=1e-4)
-    assert read_rim(torn, strip, "辽宁省辽阳市白塔区中华大街1号").named[0] == liaoyang  # type: ignore[arg-type, index]
+    unsettled = read_rim(cast(OcrEngine, _ScriptedRim(torn)), strip)
+    assert unsettled.office is not None and unsettled.office.margin < 1
+    assert named(torn) not in (shenyang, liaoyang)
+    assert named(torn, "辽宁省沈阳市和平区文化路69号") == shenyang
+    assert named(torn, "辽宁省辽阳市白塔区中华大街1号") == liaoyang
+    home = read_rim(cast(OcrEngine, _ScriptedRim(torn)), strip, "辽宁省沈阳市和平区文化路69号").named
+    alone = best_word(torn, [shenyang])
+    assert home is not None and alone is not None and home[1] == pytest.approx(alone.confidence, abs=1e-4)
     plain = rim({"沈": 0.9})
     for address in ("", "辽宁省辽阳市白塔区中华大街1号", "广东省广州市天河区体育西路1号"):
-        assert read_rim(plain, strip, address).named[0] == shenyang  # type: ignore[arg-type, index]
+        assert named(plain, address) == shenyang
 
 
 def test_red_ink_that_names_no_office_is_not_made_one():
