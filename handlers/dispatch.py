@@ -379,6 +379,12 @@ class Dispatcher:
         )
 
 
+def is_cancel(text: str) -> bool:
+    """Whether `text` asks to cancel (取消 / cancel): channels that keep photos waiting themselves (a
+    Telegram album's others) let those go too."""
+    return parse_command(text)[0] in CANCEL_WORDS
+
+
 def parse_command(text: str) -> tuple[str | None, str | None]:
     """'/driving@licence_bot' -> ('driving', None); '/lang en' -> ('lang', 'en'); '驾驶证副页' -> itself."""
     # A group message names the bot before or after its word (@licence_bot 驾驶证, 驾驶证@licence_bot);

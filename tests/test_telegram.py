@@ -304,6 +304,25 @@ async def test_album_photos_whose_kind_never_came_are_each_on_record(start_bot, 
     assert len(bot.rows()) == 5
 
 
+async def test_a_cancel_lets_the_whole_album_go(start_bot, fake, photo_bytes):
+    """/cancel after an album that asked for its kind: the photo the dispatcher held and the others the
+    channel held are all let go and on record as cancelled, none left waiting to expire."""
+    bot = await start_bot()
+    with fake.together():
+        for _ in range(3):
+            fake.push_message(chat_id=USER, user_id=USER, photo=photo_bytes, media_group_id="D1")
+    await bot.replies()  # which document?
+    fake.push_message(chat_id=USER, user_id=USER, text="/cancel")
+    await bot.replies(2)
+    for _ in range(50):
+        if len(bot.rows()) == 3:
+            break
+        await asyncio.sleep(0.02)
+    assert [row.error_category for row in bot.rows()] == ["cancelled"] * 3
+    await bot.channel.stop()  # nothing was left waiting to be logged as stopped
+    assert [row.error_category for row in bot.rows()] == ["cancelled"] * 3
+
+
 async def test_the_button_under_a_photos_prompt_reads_that_photo(start_bot, fake, photo_bytes):
     """Two photos, two prompts: the second prompt's button reads the second photo, not the first."""
     bot = await start_bot()

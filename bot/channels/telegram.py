@@ -51,6 +51,7 @@ from handlers.dispatch import (
     Dispatcher,
     LetGo,
     command_for,
+    is_cancel,
     parse_command,
 )
 from handlers.limits import DEFAULT_DAILY_QUOTA, DEFAULT_RATE_LIMIT, Limits
@@ -416,6 +417,11 @@ class TelegramChannel(Channel):
                 # The kind for a waiting photo came (button or typed command): an album's other photos
                 # waited for it too.
                 await self._release_album_rest(inbound, outbound.outcome.kind, outbound.outcome.side)
+            elif not inbound.has_image and is_cancel(inbound.text):
+                # Cancelled: the album's other photos go with the photo the dispatcher let go.
+                rest = self._album_rest.pop((inbound.chat_id, inbound.user_id), None)
+                if rest is not None:
+                    await self.dispatcher.log_let_go(rest.items, LetGo.CANCELLED)
         await self._let_go_expired_albums()
         return outbound
 
