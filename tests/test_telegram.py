@@ -258,12 +258,17 @@ async def test_album_answers_every_photo(start_bot, fake, photo_bytes):
     assert all("京A12345" in text_of(call) for call in replies)
 
 
+async def _album_asking_its_kind(bot, fake, photo_bytes: bytes, group: str, count: int):
+    """Send `count` uncaptioned photos as one album; the bot's one question (which document?)."""
+    with fake.together():
+        for _ in range(count):
+            fake.push_message(chat_id=USER, user_id=USER, photo=photo_bytes, media_group_id=group)
+    return (await bot.replies())[0]
+
+
 async def test_album_without_caption_asks_once_then_answers_all(start_bot, fake, photo_bytes):
     bot = await start_bot()
-    with fake.together():
-        for _ in range(2):
-            fake.push_message(chat_id=USER, user_id=USER, photo=photo_bytes, media_group_id="B2")
-    ask = (await bot.replies())[0]
+    ask = await _album_asking_its_kind(bot, fake, photo_bytes, "B2", 2)
     fake.press(ask.result, f"kind:driving:{USER}", user_id=USER)
     replies = await bot.replies(3)
     assert sum("王芳" in text_of(call) for call in replies) == 2
@@ -273,10 +278,7 @@ async def test_album_without_caption_asks_once_then_answers_all(start_bot, fake,
 async def test_album_without_caption_then_a_typed_command_answers_all(start_bot, fake, photo_bytes):
     """The help text offers typing the kind as well as pressing its button: both release the album."""
     bot = await start_bot()
-    with fake.together():
-        for _ in range(3):
-            fake.push_message(chat_id=USER, user_id=USER, photo=photo_bytes, media_group_id="B3")
-    await bot.replies()  # which document?
+    await _album_asking_its_kind(bot, fake, photo_bytes, "B3", 3)
     fake.push_message(chat_id=USER, user_id=USER, text="/driving")
     replies = await bot.replies(4)
     assert sum("王芳" in text_of(call) for call in replies) == 3
@@ -308,10 +310,7 @@ async def test_a_cancel_lets_the_whole_album_go(start_bot, fake, photo_bytes):
     """/cancel after an album that asked for its kind: the photo the dispatcher held and the others the
     channel held are all let go and on record as cancelled, none left waiting to expire."""
     bot = await start_bot()
-    with fake.together():
-        for _ in range(3):
-            fake.push_message(chat_id=USER, user_id=USER, photo=photo_bytes, media_group_id="D1")
-    await bot.replies()  # which document?
+    await _album_asking_its_kind(bot, fake, photo_bytes, "D1", 3)
     fake.push_message(chat_id=USER, user_id=USER, text="/cancel")
     await bot.replies(2)
     for _ in range(50):
