@@ -186,7 +186,8 @@ class TelegramChannel(Channel):
         self.bot_username = ""
         self._tasks: set[asyncio.Task[Any]] = set()
         self._albums: dict[str, _Album] = {}
-        self._album_rest: dict[tuple[str, str], _AlbumRest] = {}
+        #: An album's other photos waiting for the kind its first asked for, by its sender's session key.
+        self._album_rest: dict[tuple[str, str, str], _AlbumRest] = {}
         #: Updates are taken once `start` has run the application (webhook posts before that get 503,
         #: which Telegram retries).
         self._accepting = False
@@ -419,7 +420,7 @@ class TelegramChannel(Channel):
                 await self._release_album_rest(inbound, outbound.outcome.kind, outbound.outcome.side)
             elif not inbound.has_image and is_cancel(inbound.text):
                 # Cancelled: the album's other photos go with the photo the dispatcher let go.
-                rest = self._album_rest.pop((inbound.chat_id, inbound.user_id), None)
+                rest = self._album_rest.pop(inbound.session_key, None)
                 if rest is not None:
                     await self.dispatcher.log_let_go(rest.items, LetGo.CANCELLED)
         await self._let_go_expired_albums()
@@ -450,7 +451,7 @@ class TelegramChannel(Channel):
         if outbound is None or not rest:
             return
         if outbound.choices:  # the first photo asked for the kind: the rest follow the button press
-            self._album_rest[first.session_key[1:]] = _AlbumRest(at=time.monotonic(), items=rest)
+            self._album_rest[first.session_key] = _AlbumRest(at=time.monotonic(), items=rest)
         elif outbound.outcome is not None:
             self._answer_all(rest, "/" + command_for(outbound.outcome.kind, outbound.outcome.side))
         else:  # the first could not be fetched: each of the others is a photo of its own
@@ -458,7 +459,7 @@ class TelegramChannel(Channel):
                 self._spawn(self._answer(inbound), "telegram-album-photo")
 
     async def _release_album_rest(self, asker: Inbound, kind: Kind, side: Side) -> None:
-        rest = self._album_rest.pop((asker.chat_id, asker.user_id), None)
+        rest = self._album_rest.pop(asker.session_key, None)
         if rest is None:
             return
         if self._album_expired(rest):
