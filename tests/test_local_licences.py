@@ -120,6 +120,23 @@ def test_a_two_character_label_misread_at_the_start_of_its_line_still_anchors_it
     assert "nationality" not in read.fields and read.fields["address"].value == "重庆市国箱路1号"
 
 
+def test_a_nationality_whose_label_is_lost_is_placed_by_its_format():
+    """A country's name is the one value of a driving licence's 正页 that is a country's name, so it is
+    the nationality wherever 国籍 went; a line read with little confidence is not placed so."""
+    lines = [
+        line("证号", 20, 40),
+        line("110101199001011234", 170, 40),
+        line("姓名", 20, 100),
+        line("张伟", 170, 100),
+        line("中国", 740, 100),
+        line("住址", 20, 160),
+        line("北京市东城区东华门大街1号", 170, 160),
+    ]
+    assert parse_page("driving", "front", lines).fields["nationality"].value == "中国"
+    unsure = [*lines[:4], line("中国", 740, 100, score=0.6), *lines[5:]]
+    assert "nationality" not in parse_page("driving", "front", unsure).fields
+
+
 def test_an_id_number_whose_label_is_lost_is_placed_by_its_format():
     lines = [line("110108198607058099", 150, 100), line("姓名", 20, 160), line("黄飞飞", 150, 160)]
     read = parse_page("driving", "back", lines)
@@ -379,7 +396,8 @@ def test_labels_too_garbled_to_match_are_found_by_where_they_stand():
         line("陕西省西安市雁塔区科技园南路127号", 170, 200),
         line("住址", 20, 250),
     ]
-    assert "nationality" not in parse_page("driving", "front", driving).fields
+    # 中国 is no misread 国籍 label, so the address beside it is not the nationality; 中国 itself is.
+    assert parse_page("driving", "front", driving).fields["nationality"].value == "中国"
 
 
 def test_a_label_ending_a_longer_one_found_inside_it_is_the_longer_label():
@@ -823,6 +841,47 @@ def test_a_name_lost_with_every_label_of_the_back_page_is_read_where_the_values_
     assert parse_page("driving", "back", [*receipt, *detected]).quarter_turns == 0
     # Without the file number, the name's row is unknown and nothing is guessed.
     assert "name" not in {item.field for item in parse_page("driving", "back", detected[:2]).missing}
+
+
+def test_a_front_page_name_lost_with_its_label_is_read_where_the_number_and_sex_place_it():
+    """On the 正页 the name prints in the ID number's value column, on the row of the sex value: blur
+    that took 姓名 and the bold name together (and 证号, whose number tells itself) leaves both of those
+    to say where the name's cell is."""
+    detected = [
+        line("110101199001011234", 170, 40),
+        line("性别", 420, 100),
+        line("男", 540, 100),
+        line("国籍", 620, 100),
+        line("中国", 740, 100),
+    ]
+    read = parse_page("driving", "front", detected)
+    (cell,) = [item.rect for item in read.missing if item.field == "name"]
+    assert 150 <= cell[0] <= 170 and cell[2] < 420 and cell[1] < 100 < 130 < cell[3]  # not 性别
+    # Without the sex value, the name's row is unknown and nothing is guessed.
+    no_sex = [item for item in detected if item.text != "男"]
+    assert "name" not in {item.field for item in parse_page("driving", "front", no_sex).missing}
+
+
+def test_print_of_the_rows_above_and_below_a_cell_is_no_part_of_its_value():
+    """A cell's area runs a little past its row, so on a tilted or tightly printed card it takes in the
+    foot of the ID number above a name and the head of the address below it; only the name is read."""
+    photo = Image.new("RGB", (320, 110), (240, 238, 230))
+    draw = ImageDraw.Draw(photo)
+    draw.text((20, -22), "110101199001011234", font=font(30), fill=(30, 30, 30))  # its foot shows
+    draw.text((20, 38), "张伟", font=font(30), fill=(30, 30, 30))
+    draw.text((20, 96), "北京市东城区", font=font(30), fill=(30, 30, 30))  # its head shows
+    found = _ink_rect(np.asarray(photo)[:, :, ::-1].copy(), (0, 0, 320, 110))
+    assert found is not None
+    (_x0, _y0, x1, _y1), (ink_width, ink_height) = found
+    assert 20 <= ink_height <= 34 and ink_width < 70 and x1 < 120
+    # A value that may wrap (an address) keeps every row: its next line is no neighbour's.
+    found = _ink_rect(np.asarray(photo)[:, :, ::-1].copy(), (0, 0, 320, 110), one_row=False)
+    assert found is not None and found[1][1] > 100
+    # Two rows wholly inside the cell are both its own.
+    two_rows = Image.new("RGB", (320, 110), (240, 238, 230))
+    ImageDraw.Draw(two_rows).text((20, 10), "张伟\n张伟", font=font(40), fill=(30, 30, 30))
+    found = _ink_rect(np.asarray(two_rows)[:, :, ::-1].copy(), (0, 0, 320, 110))
+    assert found is not None and found[1][1] > 60
 
 
 def test_a_dash_whose_label_glare_took_is_read_in_the_cell_its_neighbours_place():

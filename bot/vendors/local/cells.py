@@ -76,11 +76,12 @@ def reread_cells(engine: OcrEngine, bgr: np.ndarray, scale: float, read: PageRea
     for item in items:
         x0, y0, x1, y1 = scaled_rect(item.rect, 1 / scale)
         area = (x0 + dx, y0 + dy, x1 + dx, y1 + dy)
-        found = _ink_rect(upright, area, never_blank=item.field in DASH_FIELDS)
+        one_row = not read.spec.label(item.field).multiline
+        found = _ink_rect(upright, area, never_blank=item.field in DASH_FIELDS, one_row=one_row)
         vocabulary = closed_vocabulary(item.field)
         faint = found is None and vocabulary is not None
         if faint:
-            found = _ink_rect(upright, area, faint=True)
+            found = _ink_rect(upright, area, faint=True, one_row=one_row)
         if found is None:
             continue
         (cx0, cy0, cx1, cy1), (ink_width, ink_height) = found
@@ -202,6 +203,20 @@ def _vertical_rules(brightest: np.ndarray) -> list[int]:
     return rules
 
 
+def _drop_neighbouring_rows(ink: np.ndarray) -> None:
+    """Clear the print of the rows above and below the cell's own: a cell's area runs a little past its
+    row, so a tight row spacing or a tilted card brings in the foot of the value above it or the head
+    of the one below (a name's cell read as the ID number over it). Such print is a band of ink rows
+    cut by the area's top or bottom edge; it is cleared when some band lies wholly inside the area."""
+    inked = np.concatenate(([0], ink.any(axis=1).astype(np.int8), [0]))
+    edges = np.flatnonzero(np.diff(inked))
+    bands = list(zip(edges[::2], edges[1::2], strict=True))
+    cut = [(top, bottom) for top, bottom in bands if top == 0 or bottom == len(ink)]
+    if len(cut) < len(bands):
+        for top, bottom in cut:
+            ink[top:bottom] = 0
+
+
 def _is_rule(stat: np.ndarray, height: int, width: int) -> bool:
     """Table rules cross the whole cell, even in a tilted photo; print never does. A rule slanted by
     perspective crosses the cell only partly, but it runs in from the cell's edge, where print never is."""
@@ -219,10 +234,12 @@ def _ink_rect(
     *,
     never_blank: bool = False,
     faint: bool = False,
+    one_row: bool = True,
 ) -> tuple[tuple[int, int, int, int], tuple[int, int]] | None:
     """The dark print inside `area` (with a margin) and its own width and height, ignoring table rules
     and red seal ink; None for an empty cell (see FAINT_INK_CONTRAST for cells that are never blank,
-    and `_faint_ink_mask` for the `faint` print of a term under glare)."""
+    and `_faint_ink_mask` for the `faint` print of a term under glare). A `one_row` value leaves out
+    the print of the rows beside its own (`_drop_neighbouring_rows`); one that may wrap keeps it."""
     height, width = bgr.shape[:2]
     x0, y0 = max(0, round(area[0])), max(0, round(area[1]))
     x1, y1 = min(width, round(area[2])), min(height, round(area[3]))
@@ -244,6 +261,8 @@ def _ink_rect(
     closing = [column for column in _vertical_rules(brightest) if ink[:, :column].any()]
     if closing:
         ink[:, closing[0] :] = 0
+    if one_row:
+        _drop_neighbouring_rows(ink)
     rows, cols = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
     if len(rows) == 0 or ink.sum() < 12:
         return None

@@ -52,7 +52,7 @@ from bot.vendors.local.segments import (
     label_pattern,
     split_line,
 )
-from bot.vendors.local.terms import VOCABULARIES
+from bot.vendors.local.terms import VOCABULARIES, nationalities
 from bot.vendors.local.values import FILE_NUMBER, REPAIR_PENALTY, clean_authority, clean_value
 from bot.vendors.local.whole import looks_whole, names_a_model
 
@@ -109,10 +109,11 @@ SELF_EVIDENT: dict[str, Callable[[str], bool]] = {
     "dimensions": lambda text: re.search(r"\d{4}\s*[×xX*✕]\s*\d{4}\s*[×xX*✕]\s*\d{3,4}", text) is not None,
     "valid_period": _is_date_range,
     "model": names_a_model,
+    "nationality": lambda text: text.strip() in nationalities(),
 }
 #: Formats a misread line can take by chance (two Chinese glyphs, 牌, a letter or digit): a line placed
 #: by one of them alone must also have been read with some confidence (MIN_PLACED_SCORE).
-LOOSE_FORMATS = frozenset({"model"})
+LOOSE_FORMATS = frozenset({"model", "nationality"})
 
 
 #: Fields that hold one date, printed bare (the validity period is a range and is not one of them).

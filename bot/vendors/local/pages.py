@@ -65,7 +65,14 @@ PAGES: dict[tuple[Kind, Side], PageSpec] = {
         "front",
         _labels(
             ("number", "证号"),
-            LabelSpec("name", ("姓名",), same_row="sex", same_column="number"),
+            LabelSpec(
+                "name",
+                ("姓名",),
+                same_row="sex",
+                same_column="number",
+                value_row="sex",
+                value_column="number",
+            ),
             LabelSpec("sex", ("性别",), between=("name", "nationality")),
             ("nationality", "国籍"),
             LabelSpec("address", ("住址",), multiline=True, fills_row=True),
