@@ -137,6 +137,28 @@ def test_a_nationality_whose_label_is_lost_is_placed_by_its_format():
     assert "nationality" not in parse_page("driving", "front", unsure).fields
 
 
+def test_a_nationality_read_in_one_line_with_the_sex_is_taken_from_that_line():
+    """性别男国箱中国: the sex read on one line with 国籍 (misread inside the line, where no label is looked
+    for) and its value; the line's rest after the sex is the nationality, when it ends in a country."""
+
+    def page(sex_line: str) -> dict[str, str]:
+        lines = [
+            line("证号", 20, 40),
+            line("110101199001011234", 170, 40),
+            line("姓名", 20, 100),
+            line("张伟", 170, 100),
+            line(sex_line, 420, 100),
+            line("住址", 20, 160),
+            line("北京市东城区东华门大街1号", 170, 160),
+        ]
+        return {name: field.value for name, field in parse_page("driving", "front", lines).fields.items()}
+
+    read = page("性制男国箱中国")
+    assert (read["sex"], read["nationality"]) == ("男", "中国")
+    read = page("性别女国")  # no country after the sex: nothing is guessed
+    assert read["sex"] == "女" and "nationality" not in read
+
+
 def test_an_id_number_whose_label_is_lost_is_placed_by_its_format():
     lines = [line("110108198607058099", 150, 100), line("姓名", 20, 160), line("黄飞飞", 150, 160)]
     read = parse_page("driving", "back", lines)

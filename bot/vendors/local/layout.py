@@ -230,6 +230,7 @@ def _parse_in_frame(spec: PageSpec, lines: Sequence[OcrLine], frame: Frame, quar
     for hit in hits:
         if hit.spec.multiline and hit.spec.field in values:
             values[hit.spec.field] = _continue_below(values[hit.spec.field], hit.spec, hits, free)
+    _claim_row_tail(values, hits)
     _claim_self_evident(spec, values, hits, free)
     fields = {
         name: FieldValue(
@@ -272,6 +273,26 @@ def _parse_in_frame(spec: PageSpec, lines: Sequence[OcrLine], frame: Frame, quar
         read,
         (len(fields) + agreement, _values_after_labels(hits, free), _title_on_top(spec, free, value_rects)),
     )
+
+
+def _claim_row_tail(values: dict[str, tuple[str, float, list[Rect], bool]], hits: list[Hit]) -> None:
+    """A short value read on one line with the next label on its row and that label's value (性别男国箱中国:
+    国籍 misread inside a line, where no label is looked for) leaves the rest of its line to the next
+    label's field, when the field's cleaner finds a whole value of it there (a nationality is a country)."""
+    for hit in hits:
+        if hit.spec.between is None or not hit.inline or hit.inline_rect is None:
+            continue
+        after, own = hit.spec.between[1], values.get(hit.spec.field)
+        if after in values or own is None or own[2] != [hit.inline_rect]:
+            continue
+        start = hit.inline.find(own[0])
+        end = start + len(own[0])
+        cleaned = clean_value(after, hit.inline[end:]) if start >= 0 and end < len(hit.inline) else None
+        if cleaned is None or not looks_whole(after, cleaned[0]):
+            continue
+        x0, y0, x1, y1 = hit.inline_rect
+        rect = (x0 + (x1 - x0) * end / len(hit.inline), y0, x1, y1)
+        values[after] = (cleaned[0], hit.score * UNLABELLED_TRUST, [rect], cleaned[1])
 
 
 def _claim_self_evident(
