@@ -94,6 +94,19 @@ def vehicle_back_lines(dx: float = 0.0) -> list[OcrLine]:
     ]
 
 
+def driving_front_lines(name_row_end: OcrLine) -> list[OcrLine]:
+    """A 正页's number, name and address rows, with `name_row_end` closing the name's row."""
+    return [
+        line("证号", 20, 40),
+        line("110101199001011234", 170, 40),
+        line("姓名", 20, 100),
+        line("张伟", 170, 100),
+        name_row_end,
+        line("住址", 20, 160),
+        line("北京市东城区东华门大街1号", 170, 160),
+    ]
+
+
 def _intake(image: Image.Image) -> IntakeImage:
     buffer = io.BytesIO()
     image.convert("RGB").save(buffer, "JPEG", quality=92)
@@ -123,17 +136,9 @@ def test_a_two_character_label_misread_at_the_start_of_its_line_still_anchors_it
 def test_a_nationality_whose_label_is_lost_is_placed_by_its_format():
     """A country's name is the one value of a driving licence's 正页 that is a country's name, so it is
     the nationality wherever 国籍 went; a line read with little confidence is not placed so."""
-    lines = [
-        line("证号", 20, 40),
-        line("110101199001011234", 170, 40),
-        line("姓名", 20, 100),
-        line("张伟", 170, 100),
-        line("中国", 740, 100),
-        line("住址", 20, 160),
-        line("北京市东城区东华门大街1号", 170, 160),
-    ]
-    assert parse_page("driving", "front", lines).fields["nationality"].value == "中国"
-    unsure = [*lines[:4], line("中国", 740, 100, score=0.6), *lines[5:]]
+    fields = parse_page("driving", "front", driving_front_lines(line("中国", 740, 100))).fields
+    assert fields["nationality"].value == "中国"
+    unsure = driving_front_lines(line("中国", 740, 100, score=0.6))
     assert "nationality" not in parse_page("driving", "front", unsure).fields
 
 
@@ -142,16 +147,8 @@ def test_a_nationality_read_in_one_line_with_the_sex_is_taken_from_that_line():
     for) and its value; the line's rest after the sex is the nationality, when it ends in a country."""
 
     def page(sex_line: str) -> dict[str, str]:
-        lines = [
-            line("证号", 20, 40),
-            line("110101199001011234", 170, 40),
-            line("姓名", 20, 100),
-            line("张伟", 170, 100),
-            line(sex_line, 420, 100),
-            line("住址", 20, 160),
-            line("北京市东城区东华门大街1号", 170, 160),
-        ]
-        return {name: field.value for name, field in parse_page("driving", "front", lines).fields.items()}
+        read = parse_page("driving", "front", driving_front_lines(line(sex_line, 420, 100)))
+        return {name: field.value for name, field in read.fields.items()}
 
     read = page("性制男国箱中国")
     assert (read["sex"], read["nationality"]) == ("男", "中国")
