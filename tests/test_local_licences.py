@@ -25,7 +25,7 @@ from bot.vendors.base import build_vendor
 from bot.vendors.local import cells
 from bot.vendors.local.cells import _ink_rect, _is_dash, reread_cells
 from bot.vendors.local.document import build_document
-from bot.vendors.local.layout import parse_page
+from bot.vendors.local.layout import TABLE_TRUST, parse_page
 from bot.vendors.local.lexicon import LexiconRead, best_word
 from bot.vendors.local.ocr import CropReading, OcrEngine, OcrLine, shared_engine
 from bot.vendors.local.page_shown import labels_seen, page_shown_instead, shows_own_title
@@ -765,9 +765,13 @@ def test_a_label_glare_took_whole_is_looked_for_where_its_row_and_column_put_it(
     x0, y0, x1, y1 = placed[0].rect
     assert 500 + 5 * 30 <= x0 < 700  # just after the label's five glyphs, as wide as 总质量's
     assert y0 < 200 < 230 < y1 and x1 > 800  # its row, up to the page's right edge
-    # Without the label above it, its column is unknown and nothing is guessed.
+    # Without the label above it, no label gives its column: only the table its values place does (the
+    # file number's column), and a cell placed so is trusted less.
     no_column = [item for item in lines if item.text not in ("总质量", "1738kg")]
-    assert "approved_load" not in {item.field for item in parse_page("vehicle", "back", no_column).missing}
+    (by_table,) = [
+        item for item in parse_page("vehicle", "back", no_column).missing if item.field == "approved_load"
+    ]
+    assert by_table.trust == TABLE_TRUST and 630 <= by_table.rect[0] <= 650
     # The row's other label may stand right of it, the column's below it: 号牌号码 is on 档案编号's row
     # and in 核定载人数's column, and its plate (province lost, no plate by format) is read again there.
     no_plate_label = [line("BHH7H4", 170, 60), *lines[2:]]
@@ -879,6 +883,66 @@ def test_a_front_page_name_lost_with_its_label_is_read_where_the_number_and_sex_
     # Without the sex value, the name's row is unknown and nothing is guessed.
     no_sex = [item for item in detected if item.text != "男"]
     assert "name" not in {item.field for item in parse_page("driving", "front", no_sex).missing}
+
+
+def test_values_lost_with_every_label_are_read_where_the_cards_table_places_them():
+    """A 行驶证 prints its values in a table of even rows. A blurred thumbnail can lose every label and
+    leave only the values whose format tells them (plate, VIN, dates): their rows and columns place the
+    table, and each value still missing is looked for where its row and column cross."""
+    pitch = 70
+    lines = [
+        line("京NA558Q", 200, 100),  # row 0, first column
+        line("LEFB3VZ90B9792682", 200, 100 + 4 * pitch),  # row 4
+        line("2011-06-10", 200, 100 + 6 * pitch),  # row 6
+        line("2011-06-10", 700, 100 + 6 * pitch),  # row 6, second column
+    ]
+    read = parse_page("vehicle", "front", lines)
+    cells = {item.field: item for item in read.missing}
+    assert {"owner", "address", "use_character", "model", "engine_number"} <= set(cells)
+    for field_name, row in (("owner", 1), ("address", 2), ("use_character", 3), ("engine_number", 5)):
+        x0, y0, _x1, y1 = cells[field_name].rect
+        middle = 115 + row * pitch  # the row's print, 30 px high from 100 + row * pitch
+        assert (
+            180 <= x0 <= 200
+            and middle - pitch / 2 < y0 < middle - 15
+            and middle + 15 < y1 < middle + pitch / 2
+        )
+    # A value sharing its row with the second column ends before that column's label; the model starts
+    # in the second column.
+    assert cells["use_character"].rect[2] < 500 < cells["owner"].rect[2]
+    assert 680 <= cells["model"].rect[0] <= 700
+    # Nothing but its place says which field such a value is: it is trusted less.
+    assert {cells[name].trust for name in ("owner", "model")} == {TABLE_TRUST}
+    assert all(item.trust == 1.0 for item in parse_page("vehicle", "front", vehicle_front_lines()).missing)
+    # Values that fit no even spacing of rows (a VIN halfway between two rows) place no table.
+    crooked = [lines[0], line("LEFB3VZ90B9792682", 200, 100 + 3.5 * pitch), *lines[2:]]
+    assert not {item.field for item in parse_page("vehicle", "front", crooked).missing} & set(cells)
+    # One row's values alone place nothing: the spacing is unknown.
+    assert not parse_page("vehicle", "front", [lines[2], lines[3]]).missing
+
+
+def test_masses_lost_with_their_labels_are_read_in_the_cells_the_table_places():
+    """A 副页's masses are all ``NNNNkg``: with their labels lost, only their places tell them apart."""
+    photo = Image.new("RGB", (1000, 420), (240, 238, 230))
+    draw = ImageDraw.Draw(photo)
+    printed = {
+        "plate_number": ("京A6G13E", 200, 40),
+        "file_number": ("110126707760", 690, 40),
+        "approved_passengers": ("5人", 200, 112),
+        "total_mass": ("1973kg", 690, 112),
+        "curb_weight": ("1565kg", 200, 184),
+        "approved_load": ("408kg", 690, 184),
+        "dimensions": ("4610×1848×1708mm", 200, 256),
+    }
+    for text, x, y in printed.values():
+        draw.text((x, y), text, font=font(30), fill=(30, 30, 30))
+    detected = [line(*printed[name]) for name in ("plate_number", "file_number", "dimensions")]
+    read = parse_page("vehicle", "back", detected)
+    reread_cells(shared_engine(), np.asarray(photo)[:, :, ::-1].copy(), 1.0, read)
+    for name in ("approved_passengers", "total_mass", "curb_weight", "approved_load"):
+        assert read.fields[name].value == printed[name][0]
+        assert read.fields[name].confidence <= TABLE_TRUST
+    assert read.fields["plate_number"].confidence > TABLE_TRUST
 
 
 def test_print_of_the_rows_above_and_below_a_cell_is_no_part_of_its_value():

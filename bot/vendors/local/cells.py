@@ -87,28 +87,28 @@ def reread_cells(engine: OcrEngine, bgr: np.ndarray, scale: float, read: PageRea
         (cx0, cy0, cx1, cy1), (ink_width, ink_height) = found
         rect = read.input_rect(scaled_rect((cx0 - dx, cy0 - dy, cx1 - dx, cy1 - dy), scale))
         if item.field in DASH_FIELDS and _is_dash(ink_width, ink_height, item.label_height / scale):
-            offer_value(read, item.field, "--", DASH_CONFIDENCE, rect)
+            offer_value(read, item.field, "--", DASH_CONFIDENCE * item.trust, rect)
             continue
         crop = np.ascontiguousarray(upright[cy0:cy1, cx0:cx1])
         if item.field == "plate_number":
             plate = read_printed_plate(engine, crop)
             if plate is not None:
-                offer_value(read, item.field, plate.text, plate.confidence, rect)
+                offer_value(read, item.field, plate.text, plate.confidence * item.trust, rect)
             continue
         if faint and vocabulary is not None:
             term = _read_term(engine, crop, vocabulary)
             if term is not None:
-                offer_value(read, item.field, *term, rect)
+                offer_value(read, item.field, term[0], term[1] * item.trust, rect)
             continue
         text, score = engine.read_crop(crop)
         minimum = DASH_MIN_SCORE if item.field in DASH_FIELDS and _DASH_READ.match(text) else REREAD_MIN_SCORE
         if text and score >= minimum:
-            offer_value(read, item.field, text, score, rect)
+            offer_value(read, item.field, text, score * item.trust, rect)
         elif item.field == "name":  # always a person's (an owner may be a company)
             # Too faint to take as any text, the cell may still read as a name (万晚车 as 万晓海).
             name = read_name(engine.read_crop_chars(crop))
             if name is not None and not _holds_a_label(read, name.text):
-                offer_value(read, item.field, name.text, round(name.confidence, 4), rect)
+                offer_value(read, item.field, name.text, name.confidence * item.trust, rect)
 
 
 def _holds_a_label(read: PageRead, text: str) -> bool:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import statistics
 
+import numpy as np
 from rapidfuzz.distance import LCSseq
 
 from bot.vendors.local.frame import Rect, reads_between, same_row, similar_height
@@ -24,6 +25,20 @@ LABEL_COLUMN_SLACK = 0.5
 PLACED_VALUE_HEIGHTS = 6.0
 #: ...and no nearer than this to the value that ends its row, whose own label stands between them.
 ROW_LABEL_HEIGHTS = 3.0
+#: The card's table is placed by the values read in it (`cells_placed_by_table`) when their rows lie this
+#: close to one even spacing (a share of a row: a two-line address makes its row a third taller, which
+#: moves the rows below it by a sixth)...
+TABLE_ROW_SLACK = 0.3
+#: ...and a row is this many of the values' own heights apart (blur pads a value's box to most of its
+#: row; a table whose rows came out flatter than that, or far taller, is not the card's).
+TABLE_ROW_HEIGHTS = (0.8, 6.0)
+#: A value cell placed by the table reaches this share of a row above and below the row's middle: clear
+#: of the neighbouring rows' print, which stands about a third of a row from their own middles (a value
+#: on two lines is printed as far from its own, and a taller row keeps it inside).
+TABLE_CELL_REACH = 0.45
+#: A value with a second column's value on its row ends this share of the way from its own column to that
+#: one: the second column's label stands between them, from a little past halfway.
+TABLE_SHARED_ROW_END = 0.55
 
 
 def placed_by_neighbours(spec: PageSpec, hits: list[Hit]) -> list[Hit]:
@@ -68,6 +83,59 @@ def cells_placed_by_values(spec: PageSpec, values: dict[str, Rect], placed: set[
         if end - start < 2 * height or row[1] < column[3]:  # not the layout these fields are printed in
             continue
         cells[label.field] = (start, row[1] - 0.35 * height, end, row[3] + 0.35 * height)
+    return cells
+
+
+def cells_placed_by_table(
+    spec: PageSpec, values: dict[str, Rect], placed: set[str]
+) -> dict[str, tuple[Rect, float]]:
+    """Cells of values that detection missed together with their labels, found from the card's table.
+
+    A 行驶证 prints its values in a table of rows of one height, each value left-aligned in its column.
+    Blur or a thumbnail can take every small label and leave the bold values; the ones whose format
+    tells them (a plate, a VIN, a date, the dimensions) are placed by it, and their rows and columns
+    place the table: an even spacing through their rows' middles, and each column's left edge. A value
+    still missing then has its cell where its row and column cross, to be read there (cells.py). Values
+    that fit no even spacing (a value taken for the wrong field, or a layout not the card's) place
+    nothing. `values` are the rectangles of the values read (page frame); `placed` the fields whose
+    labels were found or placed already (their cells are read from there). Each cell comes with the
+    height of the values' print, the scale of what to expect in it.
+    """
+    cells_of = {label.field: label.cell for label in spec.labels if label.cell is not None}
+    anchors = [(cells_of[name], rect) for name, rect in values.items() if name in cells_of]
+    rows = {row for (row, _column), _rect in anchors}
+    if len(rows) < 2:
+        return {}
+    height = statistics.median(rect[3] - rect[1] for _cell, rect in anchors)
+    row_numbers = np.array([row for (row, _column), _rect in anchors], dtype=float)
+    middles = np.array([(rect[1] + rect[3]) / 2 for _cell, rect in anchors])
+    pitch, top = np.polyfit(row_numbers, middles, 1)
+    if not TABLE_ROW_HEIGHTS[0] * height <= pitch <= TABLE_ROW_HEIGHTS[1] * height:
+        return {}
+    if np.abs(top + pitch * row_numbers - middles).max() > TABLE_ROW_SLACK * pitch:
+        return {}
+    columns: dict[int, float] = {}
+    for column in {column for (_row, column), _rect in anchors}:
+        columns[column] = statistics.median(rect[0] for (_row, of), rect in anchors if of == column)
+    shared_rows = {row for row, column in cells_of.values() if column > 0}
+    cells: dict[str, tuple[Rect, float]] = {}
+    for label in spec.labels:
+        if label.cell is None or label.field in values or label.field in placed:
+            continue
+        row, column = label.cell
+        start = columns.get(column)
+        if start is None:
+            continue
+        next_start = columns.get(column + 1)
+        if next_start is None:
+            end = start + PLACED_VALUE_HEIGHTS * height * (2.5 if label.fills_row else 1.0)
+        elif row in shared_rows:
+            end = start + TABLE_SHARED_ROW_END * (next_start - start)
+        else:
+            end = next_start + (next_start - start)
+        middle = top + pitch * row
+        reach = TABLE_CELL_REACH * pitch
+        cells[label.field] = ((start - 0.3 * height, middle - reach, end, middle + reach), height)
     return cells
 
 

@@ -39,6 +39,11 @@ class LabelSpec:
     #: `lost_labels.cells_placed_by_values`).
     value_row: str | None = None
     value_column: str | None = None
+    #: Where the value stands in the card's table of rows of one height: (row, column), counting from the
+    #: table's first row and its first value column. Values read elsewhere on the page place the table,
+    #: and so this value's cell when its label and value were both lost (see
+    #: `lost_labels.cells_placed_by_table`).
+    cell: tuple[int, int] | None = None
 
 
 @dataclass(frozen=True)
@@ -105,18 +110,34 @@ PAGES: dict[tuple[Kind, Side], PageSpec] = {
         "vehicle",
         "front",
         _labels(
-            LabelSpec("plate_number", ("号牌号码", "车牌号码"), same_row="vehicle_type", same_column="owner"),
-            LabelSpec("vehicle_type", ("车辆类型",), same_row="plate_number", same_column="model"),
-            LabelSpec("owner", ("所有人",), multiline=True, fills_row=True),
-            LabelSpec("address", ("住址",), multiline=True, fills_row=True),
-            LabelSpec("use_character", ("使用性质",), same_row="model", same_column="vin"),
-            LabelSpec("model", ("品牌型号",), same_row="use_character", same_column="vehicle_type"),
-            LabelSpec("vin", ("车辆识别代号", "车辆识别代码", "识别代号")),
-            LabelSpec("engine_number", ("发动机号码", "发动机号")),
             LabelSpec(
-                "register_date", ("注册日期", "注册登记日期"), same_row="issue_date", same_column="vin"
+                "plate_number",
+                ("号牌号码", "车牌号码"),
+                same_row="vehicle_type",
+                same_column="owner",
+                cell=(0, 0),
             ),
-            LabelSpec("issue_date", ("发证日期",), same_row="register_date", same_column="model"),
+            LabelSpec(
+                "vehicle_type", ("车辆类型",), same_row="plate_number", same_column="model", cell=(0, 1)
+            ),
+            LabelSpec("owner", ("所有人",), multiline=True, fills_row=True, cell=(1, 0)),
+            LabelSpec("address", ("住址",), multiline=True, fills_row=True, cell=(2, 0)),
+            LabelSpec("use_character", ("使用性质",), same_row="model", same_column="vin", cell=(3, 0)),
+            LabelSpec(
+                "model", ("品牌型号",), same_row="use_character", same_column="vehicle_type", cell=(3, 1)
+            ),
+            LabelSpec("vin", ("车辆识别代号", "车辆识别代码", "识别代号"), cell=(4, 0)),
+            LabelSpec("engine_number", ("发动机号码", "发动机号"), cell=(5, 0)),
+            LabelSpec(
+                "register_date",
+                ("注册日期", "注册登记日期"),
+                same_row="issue_date",
+                same_column="vin",
+                cell=(6, 0),
+            ),
+            LabelSpec(
+                "issue_date", ("发证日期",), same_row="register_date", same_column="model", cell=(6, 1)
+            ),
         ),
         has_seal=True,
     ),
@@ -129,20 +150,50 @@ PAGES: dict[tuple[Kind, Side], PageSpec] = {
                 ("号牌号码", "车牌号码"),
                 same_row="file_number",
                 same_column="approved_passengers",
+                cell=(0, 0),
             ),
-            LabelSpec("file_number", ("档案编号",), same_row="plate_number", same_column="total_mass"),
             LabelSpec(
-                "approved_passengers", ("核定载人数",), same_row="total_mass", same_column="curb_weight"
+                "file_number", ("档案编号",), same_row="plate_number", same_column="total_mass", cell=(0, 1)
             ),
-            LabelSpec("total_mass", ("总质量",), same_row="approved_passengers", same_column="file_number"),
             LabelSpec(
-                "curb_weight", ("整备质量",), same_row="approved_load", same_column="approved_passengers"
+                "approved_passengers",
+                ("核定载人数",),
+                same_row="total_mass",
+                same_column="curb_weight",
+                cell=(1, 0),
             ),
-            LabelSpec("approved_load", ("核定载质量",), same_row="curb_weight", same_column="total_mass"),
-            ("dimensions", "外廓尺寸"),
-            LabelSpec("traction_mass", ("准牵引总质量",), same_row="remarks", same_column="dimensions"),
             LabelSpec(
-                "remarks", ("备注",), multiline=True, same_row="traction_mass", same_column="approved_load"
+                "total_mass",
+                ("总质量",),
+                same_row="approved_passengers",
+                same_column="file_number",
+                cell=(1, 1),
+            ),
+            LabelSpec(
+                "curb_weight",
+                ("整备质量",),
+                same_row="approved_load",
+                same_column="approved_passengers",
+                cell=(2, 0),
+            ),
+            LabelSpec(
+                "approved_load",
+                ("核定载质量",),
+                same_row="curb_weight",
+                same_column="total_mass",
+                cell=(2, 1),
+            ),
+            LabelSpec("dimensions", ("外廓尺寸",), cell=(3, 0)),
+            LabelSpec(
+                "traction_mass", ("准牵引总质量",), same_row="remarks", same_column="dimensions", cell=(4, 0)
+            ),
+            LabelSpec(
+                "remarks",
+                ("备注",),
+                multiline=True,
+                same_row="traction_mass",
+                same_column="approved_load",
+                cell=(4, 1),
             ),
             LabelSpec("inspection_record", ("检验记录",), multiline=True, below=True),
         ),
