@@ -33,6 +33,7 @@ from bot.vendors.base import (
     register,
     shows_page,
 )
+from bot.vendors.local.brands import reconsider_brand
 from bot.vendors.local.cells import reread_cells, scaled_rect
 from bot.vendors.local.document import build_document
 from bot.vendors.local.engine_queue import ENGINE_QUEUE, TooLate
@@ -228,6 +229,7 @@ class LocalVendor(Vendor):
         read = parse_page(kind, side, lines)
         reread_cells(engine, bgr, scale, read)
         reconsider_names(engine, bgr, scale, read)
+        reconsider_brand(engine, bgr, scale, read)
         reconsider_station_code(engine, bgr, scale, read)
         authority = _authority(engine, bgr, scale, read, lines)
         document = build_document(read, authority)
