@@ -39,6 +39,10 @@ TABLE_CELL_REACH = 0.45
 #: A value with a second column's value on its row ends this share of the way from its own column to that
 #: one: the second column's label stands between them, from a little past halfway.
 TABLE_SHARED_ROW_END = 0.55
+#: With no second column placed, a value is looked for this many of the values' heights along its row,
+#: and one that fills its row (an address, a company's name) this many.
+TABLE_VALUE_HEIGHTS = 6.0
+TABLE_FILLED_ROW_HEIGHTS = 15.0
 
 
 def placed_by_neighbours(spec: PageSpec, hits: list[Hit]) -> list[Hit]:
@@ -128,10 +132,10 @@ def cells_placed_by_table(
             continue
         next_start = columns.get(column + 1)
         if next_start is None:
-            end = start + PLACED_VALUE_HEIGHTS * height * (2.5 if label.fills_row else 1.0)
+            end = start + (TABLE_FILLED_ROW_HEIGHTS if label.fills_row else TABLE_VALUE_HEIGHTS) * height
         elif row in shared_rows:
             end = start + TABLE_SHARED_ROW_END * (next_start - start)
-        else:
+        else:  # the row is this value's alone: it may run on past where the second column starts
             end = next_start + (next_start - start)
         middle = top + pitch * row
         reach = TABLE_CELL_REACH * pitch
