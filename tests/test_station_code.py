@@ -2,23 +2,18 @@
 
 from __future__ import annotations
 
-import io
-import random
-
 import cv2
 import numpy as np
 from PIL import Image, ImageDraw
 
 import bot.vendors.local.vendor as vendor_module
-from bot.images import load
 from bot.vendors.local.layout import FieldValue, PageRead
 from bot.vendors.local.ocr import shared_engine
 from bot.vendors.local.pages import PAGES
 from bot.vendors.local.station_code import letter_at, reconsider_station_code
 from bot.vendors.local.value_crop import value_crop
-from bot.vendors.local.vendor import LocalVendor
-from tests import specimens
 from tests.fakes.readings import scripted_reading
+from tests.rendered_reads import read_rendered_vehicle
 from tests.specimens.fonts import font
 
 ALPHABET = ("", "粤", "8", "B", "R", "I", "(", "0", "6", ")")
@@ -99,11 +94,7 @@ def test_the_engine_reads_a_stamps_letter_again_on_every_vehicle_back(monkeypatc
         reconsider_station_code(engine, bgr, scale, read)
 
     monkeypatch.setattr(vendor_module, "reconsider_station_code", spy)
-    vehicle = specimens.make_vehicle(random.Random("station-code"))
-    image, truth = specimens.render_vehicle(vehicle, "back")
-    buffer = io.BytesIO()
-    image.convert("RGB").save(buffer, "JPEG", quality=92)
-    result = LocalVendor({}).recognize_sync("vehicle", "back", load(buffer.getvalue()))
+    result, truth = read_rendered_vehicle("station-code", "back")
     assert seen == [truth["inspection_record"]]
     assert result.document is not None
     assert result.document.values()["inspection_record"] == truth["inspection_record"]
