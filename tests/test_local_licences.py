@@ -945,6 +945,32 @@ def test_masses_lost_with_their_labels_are_read_in_the_cells_the_table_places():
     assert read.fields["plate_number"].confidence > TABLE_TRUST
 
 
+def test_a_label_misread_as_another_rows_label_gives_way_to_the_table():
+    """核定载质量 misread (私定航质量) still ends in 质量, and matched as 总质量 it gave its row's ``--`` to
+    the total mass, a row below where the total mass prints. The other fields found place the table
+    evenly without it, so that match is dropped, and the table places both masses' cells."""
+    lines = [
+        line("号牌号码", 20, 60),
+        line("京N3677Q", 170, 60),
+        line("档案编号", 500, 60),
+        line("110136277787", 650, 60),
+        line("核定载人数", 20, 130),
+        line("5人", 190, 130),
+        line("私定航质量", 500, 200),  # 核定载质量, misread, on the third row
+        line("--", 690, 200),
+        line("外廓尺寸", 20, 270),
+        line("4610×1848×1708mm", 190, 270),
+    ]
+    read = parse_page("vehicle", "back", lines)
+    assert "total_mass" not in read.fields
+    cells = {item.field: item.rect for item in read.missing}
+    assert cells["total_mass"][1] < 145 < cells["total_mass"][3] < 200  # the second row's middle
+    assert cells["approved_load"][1] < 215 < cells["approved_load"][3]  # the third row's
+    # Where the rows found fit the table, every label keeps its value.
+    right = [*lines[:6], line("总质量", 500, 130), line("1973kg", 650, 130), *lines[8:]]
+    assert parse_page("vehicle", "back", right).fields["total_mass"].value == "1973kg"
+
+
 def test_print_of_the_rows_above_and_below_a_cell_is_no_part_of_its_value():
     """A cell's area runs a little past its row, so on a tilted or tightly printed card it takes in the
     foot of the ID number above a name and the head of the address below it; only the name is read."""

@@ -45,6 +45,7 @@ from bot.vendors.local.lost_labels import (
     cells_placed_by_table,
     cells_placed_by_values,
     labels_by_place,
+    misplaced_in_table,
     placed_by_neighbours,
 )
 from bot.vendors.local.ocr import OcrLine
@@ -245,6 +246,15 @@ def _parse_in_frame(spec: PageSpec, lines: Sequence[OcrLine], frame: Frame, quar
             values[hit.spec.field] = _continue_below(values[hit.spec.field], hit.spec, hits, free)
     _claim_row_tail(values, hits)
     _claim_self_evident(spec, values, hits, free)
+    # Where each field was found: its value, or else its label (a label stands on its value's row).
+    found_at = {hit.spec.field: hit.rect for hit in hits}
+    found_at.update({name: union(rects) for name, (_text, _score, rects, _repaired) in values.items()})
+    misplaced = misplaced_in_table(spec, found_at)
+    if misplaced is not None:
+        # A row away from where its field prints: its label was another field's, misread. Label and
+        # value go, and the table places the cells of that field and of the one whose row it stands in.
+        values.pop(misplaced, None)
+        hits = [hit for hit in hits if hit.spec.field != misplaced]
     fields = {
         name: FieldValue(
             text, round(score * (REPAIR_PENALTY if repaired else 1.0), 4), frame.back(union(rects))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import statistics
+from typing import NamedTuple
 
 import numpy as np
 from rapidfuzz.distance import LCSseq
@@ -43,6 +44,10 @@ TABLE_SHARED_ROW_END = 0.55
 #: and one that fills its row (an address, a company's name) this many.
 TABLE_VALUE_HEIGHTS = 6.0
 TABLE_FILLED_ROW_HEIGHTS = 15.0
+#: A value is taken to stand in another row than its field's (`misplaced_in_table`) when the table the
+#: other values place, at least this many of them, puts it this many rows away from its field's row.
+TABLE_MIN_VALUES_LEFT = 3
+TABLE_MISPLACED_ROWS = 0.7
 
 
 def placed_by_neighbours(spec: PageSpec, hits: list[Hit]) -> list[Hit]:
@@ -105,19 +110,12 @@ def cells_placed_by_table(
     labels were found or placed already (their cells are read from there). Each cell comes with the
     height of the values' print, the scale of what to expect in it.
     """
-    cells_of = {label.field: label.cell for label in spec.labels if label.cell is not None}
+    cells_of = _table_cells(spec)
+    table = _fit_table(cells_of, values)
+    if table is None:
+        return {}
+    pitch, top, height = table.pitch, table.top, table.height
     anchors = [(cells_of[name], rect) for name, rect in values.items() if name in cells_of]
-    rows = {row for (row, _column), _rect in anchors}
-    if len(rows) < 2:
-        return {}
-    height = statistics.median(rect[3] - rect[1] for _cell, rect in anchors)
-    row_numbers = np.array([row for (row, _column), _rect in anchors], dtype=float)
-    middles = np.array([(rect[1] + rect[3]) / 2 for _cell, rect in anchors])
-    pitch, top = np.polyfit(row_numbers, middles, 1)
-    if not TABLE_ROW_HEIGHTS[0] * height <= pitch <= TABLE_ROW_HEIGHTS[1] * height:
-        return {}
-    if np.abs(top + pitch * row_numbers - middles).max() > TABLE_ROW_SLACK * pitch:
-        return {}
     columns: dict[int, float] = {}
     for column in {column for (_row, column), _rect in anchors}:
         columns[column] = statistics.median(rect[0] for (_row, of), rect in anchors if of == column)
@@ -141,6 +139,68 @@ def cells_placed_by_table(
         reach = TABLE_CELL_REACH * pitch
         cells[label.field] = ((start - 0.3 * height, middle - reach, end, middle + reach), height)
     return cells
+
+
+def misplaced_in_table(spec: PageSpec, found_at: dict[str, Rect]) -> str | None:
+    """The one field found in a row of the card's table other than its own, if any.
+
+    A label misread as another (私定航质量, 核定载质量 misread, matched as 总质量) gives its row and its
+    value to the wrong field, a row away from where that field prints. When the fields found (each by
+    its value, or by its label, which stands on its value's row: `found_at`, page frame) fit no even
+    spacing of rows together, leaving one out may: that one, standing most of a row or more from its
+    field's row, was found by the wrong label. Where leaving out either of two does, the one whose
+    absence leaves the others the more even spacing is taken.
+    """
+    cells_of = _table_cells(spec)
+    if _fit_table(cells_of, found_at) is not None:
+        return None
+    suspects: list[tuple[float, str]] = []
+    for name in [name for name in found_at if name in cells_of]:
+        others = {other: rect for other, rect in found_at.items() if other != name}
+        table = _fit_table(cells_of, others, min_values=TABLE_MIN_VALUES_LEFT)
+        if table is None:
+            continue
+        middle = (found_at[name][1] + found_at[name][3]) / 2
+        if abs(table.top + table.pitch * cells_of[name][0] - middle) >= TABLE_MISPLACED_ROWS * table.pitch:
+            suspects.append((table.spread, name))
+    suspects.sort()
+    if not suspects or (len(suspects) > 1 and suspects[0][0] == suspects[1][0]):
+        return None
+    return suspects[0][1]
+
+
+def _table_cells(spec: PageSpec) -> dict[str, tuple[int, int]]:
+    return {label.field: label.cell for label in spec.labels if label.cell is not None}
+
+
+class TableFit(NamedTuple):
+    #: Row spacing and the first row's middle (page frame), and the height of the print that placed them.
+    pitch: float
+    top: float
+    height: float
+    #: How far the farthest row found lies from the spacing, as a share of a row.
+    spread: float
+
+
+def _fit_table(
+    cells_of: dict[str, tuple[int, int]], found_at: dict[str, Rect], min_values: int = 2
+) -> TableFit | None:
+    """The even spacing of the table's rows that the fields found fit; None when fewer than
+    `min_values` of them on two rows or more place it, or they fit no even spacing of a plausible
+    height."""
+    anchors = [(cells_of[name][0], rect) for name, rect in found_at.items() if name in cells_of]
+    if len(anchors) < min_values or len({row for row, _rect in anchors}) < 2:
+        return None
+    height = statistics.median(rect[3] - rect[1] for _row, rect in anchors)
+    row_numbers = np.array([row for row, _rect in anchors], dtype=float)
+    middles = np.array([(rect[1] + rect[3]) / 2 for _row, rect in anchors])
+    pitch, top = np.polyfit(row_numbers, middles, 1)
+    if not TABLE_ROW_HEIGHTS[0] * height <= pitch <= TABLE_ROW_HEIGHTS[1] * height:
+        return None
+    spread = float(np.abs(top + pitch * row_numbers - middles).max() / pitch)
+    if spread > TABLE_ROW_SLACK:
+        return None
+    return TableFit(float(pitch), float(top), float(height), spread)
 
 
 def _placed_between(spec: PageSpec, found: dict[str, Hit]) -> list[Hit]:
